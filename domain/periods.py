@@ -1,0 +1,21 @@
+"""Budget months are calendar months in Australia/Sydney; storage time is UTC."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+BUDGET_TIMEZONE = ZoneInfo("Australia/Sydney")
+
+
+def budget_period(moment: datetime) -> str:
+    """`YYYY-MM` of the Sydney month that contains the (aware) instant `moment`."""
+    if moment.tzinfo is None:
+        raise ValueError("budget_period needs an aware datetime")
+    return moment.astimezone(BUDGET_TIMEZONE).strftime("%Y-%m")
+
+
+def is_period(text: str) -> bool:
+    try:
+        datetime.strptime(text, "%Y-%m")
+    except ValueError:
+        return False
+    return len(text) == 7

@@ -1,0 +1,1 @@
+"""Use cases: the thin layer that ties the domain to the ports."""

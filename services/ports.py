@@ -1,0 +1,181 @@
+"""The ports the services depend on. Adapters implement them; tests swap them.
+
+Every adapter of a port passes the same contract suite in `tests/contract/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from domain.envelope import Event, NewEvent
+from domain.generation import Quality, Size, Style
+from domain.screening import Finding
+
+# --- event store ---------------------------------------------------------------------
+
+
+class ConcurrencyError(Exception):
+    """The stream was not at the expected version: someone else appended first."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        super().__init__(f"stream {stream_id!r} is at version {actual}, expected {expected}")
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class EventStore(Protocol):
+    def append(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[Event]:
+        """Append `events` atomically at `expected_version` + 1, + 2, ...
+
+        Raises ConcurrencyError when the stream is not at `expected_version`.
+        Idempotent: if these `event_id`s are already recorded in the stream, nothing is
+        written and the recorded events are returned.
+        """
+        ...
+
+    def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
+        """The stream's events in version order (empty for an unknown stream)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PositionedEvent:
+    """An event with its place in the embedded store's global order."""
+
+    position: int
+    event: Event
+
+
+class EventLog(Protocol):
+    """Catch-up reading across all streams (the embedded store's global order)."""
+
+    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[PositionedEvent]: ...
+
+    def last_position(self) -> int: ...
+
+
+# --- work queue ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    message_id: str
+    body: bytes
+    scheduled_enqueue_time: datetime | None = None
+    application_properties: Mapping[str, str] = field(default_factory=dict)
+
+
+class WorkQueue(Protocol):
+    def send(self, message: OutgoingMessage) -> None: ...
+
+
+# --- images --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredImage:
+    ref: str
+    sha256: str
+    bytes: int
+    content_type: str
+
+
+class ImageStore(Protocol):
+    def put(
+        self, ref: str, data: bytes, content_type: str, metadata: Mapping[str, str]
+    ) -> StoredImage:
+        """Store `data` under `ref`; writing the same bytes twice is harmless."""
+        ...
+
+    def get(self, ref: str) -> bytes:
+        """Raises KeyError when there is no such image."""
+        ...
+
+
+# --- screening -----------------------------------------------------------------------
+
+
+class PiiAnalyzer(Protocol):
+    def analyze(self, text: str) -> list[Finding]: ...
+
+
+# --- image providers -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRequest:
+    generation_id: str
+    model_id: str
+    prompt: str
+    size: Size
+    quality: Quality
+    style: Style | None
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    png: bytes
+    provider_request_id: str | None = None
+
+
+class ProviderError(Exception):
+    """A provider call failed. `retryable` says whether trying again may help."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class ImageProvider(Protocol):
+    name: str
+
+    def generate(self, request: ImageRequest) -> GeneratedImage: ...
+
+
+# --- personal data -------------------------------------------------------------------
+
+
+class SubjectKeyRing(Protocol):
+    """Per-subject data keys. Destroying a key is how a subject is erased."""
+
+    def key_for(self, subject_id: str) -> bytes:
+        """The subject's key, created on first use."""
+        ...
+
+    def existing_key(self, subject_id: str) -> bytes | None:
+        """The subject's key, or None if it never existed or was destroyed."""
+        ...
+
+
+# --- views ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    user_id: str | None = None
+    department_id: str | None = None
+    status: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    limit: int = 50
+    continuation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[dict[str, Any]]
+    continuation: str | None
+
+
+class ViewReader(Protocol):
+    def get(self, projection: str, key: str) -> dict[str, Any] | None: ...
+
+    def list(self, projection: str, partition: str | None = None) -> Iterator[dict[str, Any]]: ...
+
+    def history(self, query: HistoryQuery) -> Page: ...
