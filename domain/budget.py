@@ -104,19 +104,27 @@ BUDGET_EVENTS: dict[str, type[Payload]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """A reservation held for one generation."""
+
+    amount: Decimal
+    model_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Budget:
     """One department-month: the policy in force and what is reserved and spent."""
 
     version: int = 0
     policy: BudgetPolicy | None = None
-    reservations: dict[UUID, Decimal] = field(default_factory=dict)
+    reservations: dict[UUID, Hold] = field(default_factory=dict)
     charged: frozenset[UUID] = frozenset()
     spent: Decimal = ZERO
     thresholds_crossed: frozenset[int] = frozenset()
 
     @property
     def reserved(self) -> Decimal:
-        return sum(self.reservations.values(), ZERO)
+        return sum((hold.amount for hold in self.reservations.values()), ZERO)
 
 
 def evolve(state: Budget, event: Event) -> Budget:
@@ -125,8 +133,9 @@ def evolve(state: Budget, event: Event) -> Budget:
     match payload:
         case BudgetSet(policy=policy):
             return replace(state, version=version, policy=policy)
-        case CostReserved(generation_id=gid, amount_aud=amount):
-            return replace(state, version=version, reservations={**state.reservations, gid: amount})
+        case CostReserved(generation_id=gid, amount_aud=amount, model_id=model_id):
+            hold = Hold(amount, model_id)
+            return replace(state, version=version, reservations={**state.reservations, gid: hold})
         case ReservationReleased(generation_id=gid):
             remaining = {k: v for k, v in state.reservations.items() if k != gid}
             return replace(state, version=version, reservations=remaining)
@@ -212,15 +221,15 @@ def reserve(
 def release(
     state: Budget, *, department_id: str, period: str, generation_id: UUID, reason: str
 ) -> tuple[Payload, ...]:
-    amount = state.reservations.get(generation_id)
-    if amount is None:
+    hold = state.reservations.get(generation_id)
+    if hold is None:
         return ()
     return (
         ReservationReleased(
             department_id=department_id,
             period=period,
             generation_id=generation_id,
-            amount_aud=amount,
+            amount_aud=hold.amount,
             reason=reason,
         ),
     )
@@ -247,7 +256,7 @@ def charge(
             user_id=user_id,
             model_id=model_id,
             amount_aud=amount,
-            reserved_aud=state.reservations.get(generation_id, ZERO),
+            reserved_aud=hold.amount if (hold := state.reservations.get(generation_id)) else ZERO,
         )
     ]
     if state.policy is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
@@ -115,6 +116,7 @@ class GenerationRouted(Payload):
     ranked_models: tuple[str, ...]
     estimated_cost_aud: AUD
     budget_stream_id: str
+    budget_period: str
     catalogue_version: str
 
 
@@ -171,6 +173,8 @@ class Generation:
 
     version: int = 0
     status: Status = Status.NEW
+    requested_at: datetime | None = None
+    updated_at: datetime | None = None
     request: GenerationRequested | None = None
     screened: PromptScreened | None = None
     routed: GenerationRouted | None = None
@@ -201,9 +205,16 @@ def evolve(state: Generation, event: Event) -> Generation:
     """Fold one recorded event into the state."""
     payload = parse_payload(event.type, event.data)
     version = event.version
+    state = replace(state, updated_at=event.recorded_at)
     match payload:
         case GenerationRequested():
-            return Generation(version=version, status=Status.REQUESTED, request=payload)
+            return Generation(
+                version=version,
+                status=Status.REQUESTED,
+                requested_at=event.recorded_at,
+                updated_at=event.recorded_at,
+                request=payload,
+            )
         case PromptScreened():
             return replace(state, version=version, status=Status.SCREENED, screened=payload)
         case PromptRejected(reason=reason) | GenerationRejected(reason=reason):

@@ -1,0 +1,118 @@
+"""The composition root: settings in, adapters wired to the ports, a Platform out.
+
+Built lazily on first use, once per process, so that importing `function_app` (as
+the Functions host and the binding tests do) touches no storage.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+import threading
+import time
+from functools import cache
+from pathlib import Path
+
+from adapters.dev_issuer import DevIssuer
+from adapters.fs_image_store import FsImageStore
+from adapters.jwt_auth import HttpJwks, StaticJwks, TokenValidator
+from adapters.local_keyring import LocalKeyRing
+from adapters.presidio_analyzer import shared_analyzer
+from adapters.providers.local import LocalProvider
+from adapters.sqlite_event_store import SqliteEventStore
+from adapters.sqlite_queue import SqliteQueue
+from adapters.sqlite_views import SqliteViewStore
+from domain.catalogue import default_catalogue
+from domain.envelope import utc_now
+from domain.screening import DEFAULT_POLICY
+from projections import ALL_PROJECTIONS
+from projections.runner import ProjectionRunner
+from services.context import Platform
+from services.generations import JOB_QUEUE
+from services.ports import ImageProvider
+from services.settings import Settings
+
+_lock = threading.Lock()
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def data_path(config: Settings, name: str) -> Path:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return config.data_dir / name
+
+
+def local_queue(config: Settings, queue_name: str | None = None) -> SqliteQueue:
+    return SqliteQueue(
+        data_path(config, "queue.db"),
+        queue_name or JOB_QUEUE,
+        lock_duration=timedelta(seconds=config.queue_lock_duration_seconds),
+        max_delivery_count=config.queue_max_delivery_count,
+    )
+
+
+def build_platform(config: Settings) -> Platform:
+    providers: dict[str, ImageProvider] = {}
+    if "local" in config.enabled_providers:
+        providers["local"] = LocalProvider()
+    return Platform(
+        settings=config,
+        store=event_store(config),
+        queue=local_queue(config),
+        images=FsImageStore(data_path(config, "images")),
+        analyzer=shared_analyzer(),
+        providers=providers,
+        keys=LocalKeyRing(data_path(config, "subject-keys.json")),
+        views=view_store(config),
+        catalogue=default_catalogue(),
+        screening_policy=DEFAULT_POLICY,
+        clock=utc_now,
+        sleep=time.sleep,
+    )
+
+
+def event_store(config: Settings) -> SqliteEventStore:
+    return SqliteEventStore(data_path(config, "events.db"), synchronous=config.sqlite_synchronous)
+
+
+def view_store(config: Settings) -> SqliteViewStore:
+    return SqliteViewStore(data_path(config, "views.db"), synchronous=config.sqlite_synchronous)
+
+
+def projection_runner(config: Settings) -> ProjectionRunner:
+    return ProjectionRunner(event_store(config), view_store(config), ALL_PROJECTIONS)
+
+
+def dev_issuer(config: Settings) -> DevIssuer:
+    return DevIssuer(
+        data_path(config, "dev-signing-key.pem"),
+        issuer=config.token_issuer,
+        audience=config.token_audience,
+    )
+
+
+@cache
+def platform() -> Platform:
+    with _lock:
+        return build_platform(settings())
+
+
+@cache
+def authenticator() -> TokenValidator:
+    config = settings()
+    if config.auth_mode == "dev":
+        source: StaticJwks | HttpJwks = StaticJwks(dev_issuer(config).jwks())
+    else:
+        if config.jwks_url is None:
+            raise RuntimeError("DONATELLO_JWKS_URL is required when DONATELLO_AUTH_MODE=entra")
+        source = HttpJwks(config.jwks_url)
+    return TokenValidator(
+        source,
+        issuer=config.token_issuer,
+        audience=config.token_audience,
+        allowed_tenant_ids=config.allowed_tenant_ids or None,
+        department_claim=config.department_claim,
+    )

@@ -1,0 +1,105 @@
+"""The `donatello` command: serve the embedded platform, mint dev tokens, try a prompt."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:7071"
+TERMINAL = {"charged", "rejected", "failed"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="donatello", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the embedded platform")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7071)
+    serve.add_argument("--workers", type=int, default=2, help="queue workers per queue")
+
+    token = commands.add_parser("token", help="mint a locally signed dev token")
+    token.add_argument("--user", required=True)
+    token.add_argument("--roles", default="Generator.Standard", help="comma-separated app roles")
+    token.add_argument("--department", default=None)
+    token.add_argument("--hours", type=float, default=8.0)
+
+    generate = commands.add_parser("generate", help="submit a prompt to a running platform")
+    generate.add_argument("prompt")
+    generate.add_argument("--url", default=DEFAULT_URL)
+    generate.add_argument("--user", default="cli-user")
+    generate.add_argument("--department", default="default")
+    generate.add_argument("--size", default="1024x1024")
+    generate.add_argument("--quality", default="standard")
+    generate.add_argument("--wait", action="store_true", help="wait for a terminal state")
+    generate.add_argument("--out", type=Path, help="with --wait: save the PNG here")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command == "serve":
+        return _serve(args.host, args.port, args.workers)
+    if args.command == "token":
+        roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+        print(_mint(args.user, roles, args.department, timedelta(hours=args.hours)))
+        return 0
+    return _generate(args)
+
+
+def _mint(user: str, roles: list[str], department: str | None, ttl: timedelta) -> str:
+    from bootstrap import dev_issuer, settings
+
+    return dev_issuer(settings()).mint(user, roles, department, ttl=ttl)
+
+
+def _serve(host: str, port: int, workers: int) -> int:
+    from bootstrap import local_queue, projection_runner, settings
+    from devhost.host import LocalHost
+    from devhost.services import ProjectionService, Warmup
+    from function_app import app
+
+    config = settings()
+    local = LocalHost(
+        app,
+        queue_for=lambda name: local_queue(config, name),
+        host_json=Path(__file__).resolve().parent.parent / "host.json",
+        http_host=host,
+        http_port=port,
+        workers_per_queue=workers,
+        background=[ProjectionService(projection_runner(config)), Warmup()],
+    )
+    print(f"DonatelloAI is serving on http://{host}:{port}/api/v1 (data in {config.data_dir})")
+    local.serve()
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    token = _mint(args.user, ["Generator.Standard"], args.department, timedelta(hours=1))
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"prompt": args.prompt, "size": args.size, "quality": args.quality}
+    with httpx.Client(base_url=args.url, headers=headers, timeout=30) as client:
+        accepted = client.post("/api/v1/generations", json=body)
+        print(json.dumps(accepted.json(), indent=2))
+        if accepted.status_code != 202 or not args.wait:
+            return 0 if accepted.status_code == 202 else 1
+        status = accepted.json()
+        deadline = time.monotonic() + 120
+        while status["status"] not in TERMINAL and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status = client.get(accepted.json()["status_url"]).json()
+        print(json.dumps(status, indent=2))
+        if args.out and status.get("image_url"):
+            args.out.write_bytes(client.get(status["image_url"]).content)
+            print(f"saved {args.out}")
+        return 0 if status["status"] == "charged" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""The Functions entry point: one app, built from the blueprints in `functions/`."""
+
+import azure.functions as func
+
+from functions import budgets, generations, health, worker
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+for area in (generations, budgets, health, worker):
+    app.register_functions(area.blueprint)

@@ -1,0 +1,44 @@
+"""Liveness and readiness. Anonymous: they reveal nothing but up or down."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+from bootstrap import platform
+from functions.http_support import json_response
+
+blueprint = func.Blueprint()
+log = logging.getLogger(__name__)
+
+
+@blueprint.route(route="v1/health/live", methods=["GET"])
+def live(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response({"status": "live"})
+
+
+@blueprint.route(route="v1/health/ready", methods=["GET"])
+def ready(req: func.HttpRequest) -> func.HttpResponse:
+    checks: dict[str, str] = {}
+    try:
+        app = platform()
+        probes = {
+            "event_store": lambda: app.store.read_stream("health-probe"),
+            "views": lambda: app.views.get("generation_status", "health-probe"),
+            "images": lambda: app.images.get("health/probe.png"),
+        }
+        for name, probe in probes.items():
+            try:
+                probe()
+                checks[name] = "ok"
+            except KeyError:
+                checks[name] = "ok"  # reachable; the probe object simply does not exist
+            except Exception as error:
+                log.warning("readiness check %s failed: %s", name, error)
+                checks[name] = "unavailable"
+    except Exception as error:
+        log.warning("platform not ready: %s", error)
+        checks["platform"] = "unavailable"
+    ok = all(value == "ok" for value in checks.values())
+    return json_response({"status": "ready" if ok else "unavailable", "checks": checks}, 200 if ok else 503)

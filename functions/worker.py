@@ -1,0 +1,37 @@
+"""Queue-triggered pipeline worker and the timer that re-enqueues stuck generations."""
+
+from __future__ import annotations
+
+import json
+import logging
+from uuid import UUID
+
+import azure.functions as func
+
+from bootstrap import platform
+from services.generations import JOB_QUEUE
+from services.pipeline import advance_generation
+from services.recovery import requeue_stuck_generations
+
+blueprint = func.Blueprint()
+log = logging.getLogger(__name__)
+
+
+@blueprint.service_bus_queue_trigger(
+    arg_name="message", queue_name=JOB_QUEUE, connection="ServiceBusConnection"
+)
+def advance(message: func.ServiceBusMessage) -> None:
+    try:
+        generation_id = UUID(json.loads(message.get_body())["generation_id"])
+    except (ValueError, KeyError, TypeError):
+        # A malformed message will never succeed: log and complete it rather than
+        # burning ten deliveries on it.
+        log.error("discarding malformed job message %s", message.message_id)
+        return
+    state = advance_generation(platform(), generation_id)
+    log.info("generation %s is %s", generation_id, state.status.value)
+
+
+@blueprint.timer_trigger(arg_name="timer", schedule="*/30 * * * * *", run_on_startup=False)
+def requeue_stuck(timer: func.TimerRequest) -> None:
+    requeue_stuck_generations(platform())

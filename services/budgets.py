@@ -1,0 +1,117 @@
+"""Setting a department's budget and reading the budget projections."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import uuid4
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.access import Action, Principal, Scope, authorize, scope_for
+from domain.budget import BudgetPolicy, BudgetSet, Enforcement, Strategy
+from domain.money import ZERO
+from domain.periods import budget_period, is_period
+from domain.streams import budget_policy_stream, budget_stream
+from services.budget_ledger import decide_and_append, standing_policy, to_new_events
+from services.context import Platform
+from services.ports import ConcurrencyError
+
+
+class BudgetUpdate(BaseModel):
+    """The body of `PUT /budgets/{department_id}`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    monthly_limit_aud: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    enforcement: Enforcement = Enforcement.HARD
+    strategy: Strategy = Strategy.BALANCED
+
+
+class InvalidPeriod(ValueError):
+    """A period that is not `YYYY-MM`."""
+
+
+def set_budget(
+    platform: Platform, principal: Principal, department_id: str, update: BudgetUpdate
+) -> dict[str, Any]:
+    """Record the standing policy and apply it to the current month at once."""
+    authorize(principal, Action.BUDGET_WRITE, department_id=department_id)
+    policy = BudgetPolicy(
+        monthly_limit_aud=update.monthly_limit_aud,
+        enforcement=update.enforcement,
+        strategy=update.strategy,
+    )
+    actor = principal.to_actor()
+    standing = BudgetSet(department_id=department_id, period=None, policy=policy)
+    policy_stream = budget_policy_stream(department_id)
+    correlation_id = uuid4()
+    events = to_new_events([standing], correlation_id=correlation_id, actor=actor)
+    while True:  # last writer wins for the standing policy; the log keeps every change
+        version = len(platform.store.read_stream(policy_stream))
+        try:
+            platform.store.append(policy_stream, version, events)
+            break
+        except ConcurrencyError:
+            continue
+    period = budget_period(platform.clock())
+    decide_and_append(
+        platform.store,
+        budget_stream(department_id, period),
+        lambda _current: [BudgetSet(department_id=department_id, period=period, policy=policy)],
+        correlation_id=correlation_id,
+        actor=actor,
+    )
+    return {"department_id": department_id, "period": period, **policy.model_dump(mode="json")}
+
+
+def read_budget(
+    platform: Platform, principal: Principal, department_id: str, period: str | None
+) -> dict[str, Any]:
+    authorize(principal, Action.BUDGET_READ, department_id=department_id)
+    period = _period(platform, period)
+    view = platform.views.get("budget", f"{department_id}:{period}")
+    if view is not None:
+        return view
+    policy = standing_policy(platform.store, department_id, platform.settings.default_policy)
+    return empty_budget(department_id, period, policy)
+
+
+def list_budgets(
+    platform: Platform, principal: Principal, period: str | None
+) -> list[dict[str, Any]]:
+    scope = scope_for(principal, Action.BUDGET_LIST)
+    authorize(principal, Action.BUDGET_LIST, department_id=principal.department_id)
+    period = _period(platform, period)
+    budgets = [b for b in platform.views.list("budget") if b.get("period") == period]
+    if scope is not Scope.ORG:
+        budgets = [b for b in budgets if b.get("department_id") == principal.department_id]
+    return sorted(budgets, key=lambda b: str(b.get("department_id")))
+
+
+def empty_budget(department_id: str, period: str, policy: BudgetPolicy) -> dict[str, Any]:
+    limit = policy.monthly_limit_aud
+    return {
+        "department_id": department_id,
+        "period": period,
+        "limit_aud": str(limit),
+        "enforcement": policy.enforcement.value,
+        "strategy": policy.strategy.value,
+        "spent_aud": str(ZERO),
+        "reserved_aud": str(ZERO),
+        "remaining_aud": str(limit),
+        "charged_count": 0,
+        "overrun": False,
+        "by_model": {},
+        "by_user": {},
+        "by_day": {},
+        "thresholds_crossed": [],
+    }
+
+
+def _period(platform: Platform, period: str | None) -> str:
+    if period is None:
+        return budget_period(platform.clock())
+    if not is_period(period):
+        raise InvalidPeriod(f"period must be YYYY-MM, got {period!r}")
+    return period

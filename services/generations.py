@@ -1,0 +1,183 @@
+"""Accepting a generation request and reading one back.
+
+Submitting appends `GenerationRequested` and enqueues the generation id. Those are
+two writes; if the enqueue is lost, the stuck-generation timer re-enqueues it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4, uuid5
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from domain import generation
+from domain.access import Action, Principal, authorize
+from domain.envelope import NewEvent
+from domain.generation import Generation, GenerationRequested, Quality, Size, Style
+from domain.streams import generation_stream
+from services.context import Platform
+from services.errors import IdempotencyConflict, NotFound
+from services.personal_data import seal_text
+from services.ports import ConcurrencyError, OutgoingMessage
+
+log = logging.getLogger(__name__)
+
+MAX_PROMPT_CHARS = 4000
+# The Service Bus queue (and local queue) that carries generation jobs.
+JOB_QUEUE = "generation-jobs"
+# Fixed namespace so that (user, Idempotency-Key) always names the same generation.
+IDEMPOTENCY_NAMESPACE = UUID("6f1c2f0e-5d0b-4c1e-9a7e-2b1f3c4d5e6f")
+
+
+class GenerationRequest(BaseModel):
+    """The body of `POST /generations`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    size: Size = "1024x1024"
+    quality: Quality = "standard"
+    style: Style | None = None
+    model: str | None = Field(default=None, max_length=100)
+    callback_url: str | None = Field(default=None, max_length=2048)
+
+    @field_validator("prompt")
+    @classmethod
+    def printable(cls, prompt: str) -> str:
+        # Control characters have no place in a prompt and can smuggle content past review.
+        if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in prompt):
+            raise ValueError("prompt contains control characters")
+        return prompt
+
+    def fingerprint(self) -> str:
+        body = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    generation_id: UUID
+    status: str
+    created: bool
+
+
+def job_message(generation_id: UUID, *, message_id: str | None = None) -> OutgoingMessage:
+    body = json.dumps({"generation_id": str(generation_id)}).encode("utf-8")
+    return OutgoingMessage(message_id=message_id or str(generation_id), body=body)
+
+
+def submit_generation(
+    platform: Platform,
+    principal: Principal,
+    request: GenerationRequest,
+    idempotency_key: str | None,
+) -> Submission:
+    authorize(principal, Action.GENERATION_CREATE, department_id=principal.department_id)
+    if principal.department_id is None:
+        raise NotFound("the caller has no department to charge")
+    generation_id = (
+        uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}\n{idempotency_key}")
+        if idempotency_key
+        else uuid4()
+    )
+    requested = GenerationRequested(
+        generation_id=generation_id,
+        user_id=principal.user_id,
+        department_id=principal.department_id,
+        prompt=seal_text(platform.keys, principal.user_id, request.prompt),
+        size=request.size,
+        quality=request.quality,
+        style=request.style,
+        model=request.model,
+        callback_url=request.callback_url,
+        request_hash=request.fingerprint(),
+    )
+    stream_id = generation_stream(generation_id)
+    event = NewEvent(
+        type=requested.TYPE,
+        data=requested.model_dump(mode="json"),
+        actor=principal.to_actor(),
+        correlation_id=generation_id,
+    )
+    try:
+        platform.store.append(stream_id, 0, [event])
+        created = True
+    except ConcurrencyError:
+        existing = load_generation(platform, generation_id)
+        if existing.requested.request_hash != requested.request_hash:
+            raise IdempotencyConflict(
+                "this Idempotency-Key was already used with a different request"
+            ) from None
+        created = False
+    # Re-sending for a replayed key is harmless and repairs a lost first enqueue.
+    platform.queue.send(job_message(generation_id))
+    state = load_generation(platform, generation_id)
+    log.info("generation accepted", extra={"generation_id": str(generation_id)})
+    return Submission(generation_id, state.status.value, created)
+
+
+def load_generation(platform: Platform, generation_id: UUID) -> Generation:
+    return generation.fold(platform.store.read_stream(generation_stream(generation_id)))
+
+
+def read_generation(platform: Platform, principal: Principal, generation_id: UUID) -> Generation:
+    """The generation as its stream says now (not the eventually consistent view)."""
+    state = load_generation(platform, generation_id)
+    if state.request is None:
+        raise NotFound(f"no generation {generation_id}")
+    authorize(
+        principal,
+        Action.GENERATION_READ,
+        department_id=state.request.department_id,
+        owner_id=state.request.user_id,
+    )
+    return state
+
+
+def read_image(platform: Platform, principal: Principal, generation_id: UUID) -> bytes:
+    state = load_generation(platform, generation_id)
+    if state.request is None:
+        raise NotFound(f"no generation {generation_id}")
+    authorize(
+        principal,
+        Action.IMAGE_READ,
+        department_id=state.request.department_id,
+        owner_id=state.request.user_id,
+    )
+    if state.image is None:
+        raise NotFound(f"generation {generation_id} has no image (status {state.status})")
+    return platform.images.get(state.image.image_ref)
+
+
+def describe(state: Generation) -> dict[str, Any]:
+    """The API's view of one generation; never the prompt."""
+    request = state.requested
+    screening: dict[str, Any] | None = None
+    if state.screened is not None:
+        types = sorted({f.entity_type for f in state.screened.findings if f.action == "redact"})
+        screening = {"outcome": "redacted" if types else "passed", "entity_types": types}
+    elif state.status is generation.Status.REJECTED and state.routed is None:
+        screening = {"outcome": "rejected", "reason": state.reason}
+    return {
+        "id": str(request.generation_id),
+        "status": state.status.value,
+        "user_id": request.user_id,
+        "department_id": request.department_id,
+        "size": request.size,
+        "quality": request.quality,
+        "style": request.style,
+        "model_id": state.routed.model_id if state.routed else None,
+        "estimated_cost_aud": str(state.routed.estimated_cost_aud) if state.routed else None,
+        "cost_aud": None if state.cost_aud is None else str(state.cost_aud),
+        "screening": screening,
+        "reason": state.reason,
+        "image_sha256": state.image.sha256 if state.image else None,
+        "created_at": state.requested_at.isoformat() if state.requested_at else None,
+        "updated_at": state.updated_at.isoformat() if state.updated_at else None,
+    }

@@ -1,0 +1,116 @@
+"""Start the real embedded platform (`donatello serve`) in a subprocess for tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adapters.dev_issuer import DevIssuer
+
+ROOT = Path(__file__).resolve().parent.parent
+TERMINAL = {"charged", "rejected", "failed"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RunningPlatform:
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.data_dir = data_dir
+        self.env = env
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / "serve.log"
+
+    def start(self, timeout: float = 90.0) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devhost.cli", "serve", "--port", str(self.port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"platform exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/api/v1/health/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"platform did not become ready: {self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def token(
+        self,
+        user: str,
+        roles: Sequence[str],
+        department: str | None,
+        ttl: timedelta = timedelta(hours=1),
+    ) -> str:
+        return DevIssuer(self.data_dir / "dev-signing-key.pem").mint(
+            user, list(roles), department, ttl=ttl
+        )
+
+    def client(self, token: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def wait_terminal(self, client: httpx.Client, generation_id: str, timeout: float = 60) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            body = client.get(f"/api/v1/generations/{generation_id}").json()
+            if body["status"] in TERMINAL:
+                return body
+            time.sleep(0.1)
+        raise AssertionError(f"generation {generation_id} not terminal: {body}")
+
+
+def platform_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DONATELLO_")}
+    env["DONATELLO_DATA_DIR"] = str(data_dir)
+    env["DONATELLO_PROVIDER_BACKOFF_SECONDS"] = "0"
+    env.update(overrides)
+    return env
+
+
+@contextmanager
+def running_platform(data_dir: Path, **overrides: str) -> Iterator[RunningPlatform]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    platform = RunningPlatform(data_dir, platform_env(data_dir, **overrides))
+    platform.start()
+    try:
+        yield platform
+    finally:
+        platform.stop()

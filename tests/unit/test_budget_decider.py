@@ -1,0 +1,141 @@
+"""The budget decider: modes, idempotency by generation, thresholds once a month."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+from domain import budget
+from domain.budget import (
+    Budget,
+    BudgetPolicy,
+    BudgetThresholdCrossed,
+    CostCharged,
+    CostReserved,
+    Enforcement,
+    Strategy,
+)
+from domain.envelope import GENESIS_HASH, SYSTEM_ACTOR, Event, NewEvent, record
+from domain.generation import Payload
+
+
+def policy(limit: str, mode: Enforcement = Enforcement.HARD) -> BudgetPolicy:
+    return BudgetPolicy(monthly_limit_aud=Decimal(limit), enforcement=mode, strategy=Strategy.BALANCED)
+
+
+def apply(state: Budget, payloads: tuple[Payload, ...]) -> Budget:
+    prev = GENESIS_HASH
+    for payload in payloads:
+        event: Event = record(
+            NewEvent(
+                type=payload.TYPE,
+                data=payload.model_dump(mode="json"),
+                actor=SYSTEM_ACTOR,
+                correlation_id=uuid4(),
+            ),
+            stream_id="budget-marketing-2026-11",
+            version=state.version + 1,
+            prev_hash=prev,
+            recorded_at=datetime(2026, 11, 23, tzinfo=UTC),
+        )
+        prev = event.hash
+        state = budget.evolve(state, event)
+    return state
+
+
+def reserve(state: Budget, gid: UUID, amount: str, limit: BudgetPolicy) -> budget.Reservation:
+    return budget.reserve(
+        state,
+        department_id="marketing",
+        period="2026-11",
+        policy=limit,
+        generation_id=gid,
+        user_id="alice",
+        model_id="local-sketch",
+        estimate=Decimal(amount),
+    )
+
+
+def test_hard_budget_refuses_what_does_not_fit_including_reservations() -> None:
+    limit = policy("0.10")
+    state = Budget()
+    for _ in range(10):
+        decision = reserve(state, uuid4(), "0.01", limit)
+        assert decision.allowed
+        state = apply(state, decision.events)
+    refused = reserve(state, uuid4(), "0.01", limit)
+    assert not refused.allowed
+    assert refused.events == ()
+    assert "0 AUD left" in refused.reason
+    assert state.reserved == Decimal("0.10")
+
+
+def test_soft_and_warn_allow_and_record_the_overrun() -> None:
+    for mode, outcome in ((Enforcement.SOFT, "overrun_recorded"), (Enforcement.WARN, "alert_raised")):
+        decision = reserve(Budget(), uuid4(), "5.00", policy("1.00", mode))
+        assert decision.allowed
+        reserved = [e for e in decision.events if isinstance(e, CostReserved)]
+        assert reserved[0].outcome == outcome
+
+
+def test_reserving_or_charging_the_same_generation_twice_adds_nothing() -> None:
+    limit = policy("10.00")
+    gid = uuid4()
+    state = apply(Budget(), reserve(Budget(), gid, "1.00", limit).events)
+    assert reserve(state, gid, "1.00", limit).events == ()
+    charge = budget.charge(
+        state,
+        department_id="marketing",
+        period="2026-11",
+        generation_id=gid,
+        user_id="alice",
+        model_id="local-sketch",
+        amount=Decimal("0.75"),
+    )
+    state = apply(state, charge)
+    assert state.spent == Decimal("0.75")
+    assert state.reserved == 0
+    again = budget.charge(
+        state,
+        department_id="marketing",
+        period="2026-11",
+        generation_id=gid,
+        user_id="alice",
+        model_id="local-sketch",
+        amount=Decimal("0.75"),
+    )
+    assert again == ()
+    assert reserve(state, gid, "1.00", limit).events == ()
+
+
+def test_release_frees_the_reservation_once() -> None:
+    gid = uuid4()
+    state = apply(Budget(), reserve(Budget(), gid, "1.00", policy("10.00")).events)
+    released = budget.release(state, department_id="marketing", period="2026-11", generation_id=gid, reason="failed")
+    state = apply(state, released)
+    assert state.reserved == 0
+    assert budget.release(state, department_id="marketing", period="2026-11", generation_id=gid, reason="failed") == ()
+
+
+def test_thresholds_fire_once_each() -> None:
+    limit = policy("1.00")
+    state = Budget()
+    crossed: list[int] = []
+    for amount in ("0.85", "0.10", "0.10", "0.10"):
+        gid = uuid4()
+        state = apply(state, reserve(state, gid, "0", limit).events)
+        events = budget.charge(
+            state,
+            department_id="marketing",
+            period="2026-11",
+            generation_id=gid,
+            user_id="alice",
+            model_id="local-sketch",
+            amount=Decimal(amount),
+        )
+        crossed += [e.threshold_percent for e in events if isinstance(e, BudgetThresholdCrossed)]
+        assert any(isinstance(e, CostCharged) for e in events)
+        state = apply(state, events)
+    assert crossed == [80, 90, 100]
+    assert state.spent == Decimal("1.15")
