@@ -7,26 +7,27 @@ the Functions host and the binding tests do) touches no storage.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 import threading
 import time
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
+from adapters.sqlite_views import SqliteViewStore
+from projections.runner import ProjectionRunner
+
 from adapters.dev_issuer import DevIssuer
 from adapters.fs_image_store import FsImageStore
-from adapters.jwt_auth import HttpJwks, StaticJwks, TokenValidator
+from adapters.jwt_auth import HttpJwks, TokenValidator
 from adapters.local_keyring import LocalKeyRing
 from adapters.presidio_analyzer import shared_analyzer
 from adapters.providers.local import LocalProvider
 from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_queue import SqliteQueue
-from adapters.sqlite_views import SqliteViewStore
 from domain.catalogue import default_catalogue
 from domain.envelope import utc_now
 from domain.screening import DEFAULT_POLICY
 from projections import ALL_PROJECTIONS
-from projections.runner import ProjectionRunner
 from services.context import Platform
 from services.generations import JOB_QUEUE
 from services.ports import ImageProvider
@@ -89,8 +90,9 @@ def projection_runner(config: Settings) -> ProjectionRunner:
 def dev_issuer(config: Settings) -> DevIssuer:
     return DevIssuer(
         data_path(config, "dev-signing-key.pem"),
-        issuer=config.token_issuer,
-        audience=config.token_audience,
+        issuer=config.issuer,
+        audience=config.audience,
+        department_claim=config.department_claim,
     )
 
 
@@ -104,15 +106,13 @@ def platform() -> Platform:
 def authenticator() -> TokenValidator:
     config = settings()
     if config.auth_mode == "dev":
-        source: StaticJwks | HttpJwks = StaticJwks(dev_issuer(config).jwks())
-    else:
-        if config.jwks_url is None:
-            raise RuntimeError("DONATELLO_JWKS_URL is required when DONATELLO_AUTH_MODE=entra")
-        source = HttpJwks(config.jwks_url)
+        return dev_issuer(config).validator()
+    if config.jwks_url is None:
+        raise RuntimeError("DONATELLO_JWKS_URL is required when DONATELLO_AUTH_MODE=entra")
     return TokenValidator(
-        source,
-        issuer=config.token_issuer,
-        audience=config.token_audience,
-        allowed_tenant_ids=config.allowed_tenant_ids or None,
+        HttpJwks(config.jwks_url),
+        issuer=config.issuer,
+        audience=config.audience,
+        allowed_tenants=config.allowed_tenant_ids or None,
         department_claim=config.department_claim,
     )

@@ -149,7 +149,9 @@ def evolve(state: Budget, event: Event) -> Budget:
                 spent=state.spent + amount,
             )
         case BudgetThresholdCrossed(threshold_percent=pct):
-            return replace(state, version=version, thresholds_crossed=state.thresholds_crossed | {pct})
+            return replace(
+                state, version=version, thresholds_crossed=state.thresholds_crossed | {pct}
+            )
     raise ValueError(f"unexpected budget event {event.type}")
 
 
@@ -203,7 +205,9 @@ def reserve(
         )
     outcome: Literal["allowed", "overrun_recorded", "alert_raised"] = "allowed"
     if over:
-        outcome = "overrun_recorded" if effective.enforcement is Enforcement.SOFT else "alert_raised"
+        outcome = (
+            "overrun_recorded" if effective.enforcement is Enforcement.SOFT else "alert_raised"
+        )
     events.append(
         CostReserved(
             department_id=department_id,

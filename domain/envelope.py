@@ -144,9 +144,7 @@ def record(
 
 def recompute_hash(event: Event) -> str:
     """The hash `event` should carry given its content; differs if it was tampered with."""
-    return event_hash(
-        hashed_fields(**event.model_dump(exclude={"hash"}))
-    )
+    return event_hash(hashed_fields(**event.model_dump(exclude={"hash"})))
 
 
 def utc_now() -> datetime:

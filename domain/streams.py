@@ -1,5 +1,6 @@
 """Stream naming: one place that knows how ids map to streams."""
 
+import re
 from uuid import UUID
 
 GENERATION_PREFIX = "generation-"
@@ -17,3 +18,11 @@ def budget_stream(department_id: str, period: str) -> str:
 
 def budget_policy_stream(department_id: str) -> str:
     return f"{BUDGET_POLICY_PREFIX}{department_id}"
+
+
+_DEPARTMENT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+
+def is_department_id(text: str) -> bool:
+    """Department ids name streams and storage paths, so they are kept to a safe alphabet."""
+    return _DEPARTMENT_ID.fullmatch(text) is not None

@@ -36,7 +36,11 @@ def create_generation(req: func.HttpRequest) -> func.HttpResponse:
     submission = submit_generation(app, principal, request, key)
     status_url = _url(req, f"/api/v1/generations/{submission.generation_id}")
     return json_response(
-        {"id": str(submission.generation_id), "status": submission.status, "status_url": status_url},
+        {
+            "id": str(submission.generation_id),
+            "status": submission.status,
+            "status_url": status_url,
+        },
         status=202,
         headers={"Location": status_url},
     )

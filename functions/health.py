@@ -41,4 +41,6 @@ def ready(req: func.HttpRequest) -> func.HttpResponse:
         log.warning("platform not ready: %s", error)
         checks["platform"] = "unavailable"
     ok = all(value == "ok" for value in checks.values())
-    return json_response({"status": "ready" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
+    return json_response(
+        {"status": "ready" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+    )

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
-from adapters.jwt_auth import AuthenticationError, bearer_token
+from adapters.jwt_auth import AuthenticationError, JwksUnavailable, bearer_token
 from bootstrap import authenticator
 from domain.access import AccessDenied, Principal
 from services.budgets import InvalidPeriod
@@ -80,7 +80,9 @@ def authenticate(req: func.HttpRequest) -> Principal:
 def parse_body(req: func.HttpRequest, model: type[Model], max_bytes: int) -> Model:
     raw = req.get_body()
     if len(raw) > max_bytes:
-        raise Problem(413, "payload-too-large", "Request body too large", f"limit {max_bytes} bytes")
+        raise Problem(
+            413, "payload-too-large", "Request body too large", f"limit {max_bytes} bytes"
+        )
     content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json":
         raise Problem(415, "unsupported-media-type", "Send application/json")
@@ -132,10 +134,14 @@ def api(handler: Handler) -> Handler:
         except NotFound as error:
             return Problem(404, "not-found", "Not found", str(error)).response()
         except IdempotencyConflict as error:
-            return Problem(409, "idempotency-conflict", "Idempotency-Key reused", str(error)).response()
+            return Problem(
+                409, "idempotency-conflict", "Idempotency-Key reused", str(error)
+            ).response()
         except InvalidPeriod as error:
-            return Problem(400, "invalid-parameter", "Invalid query parameter", str(error)).response()
-        except DependencyUnavailable as error:
+            return Problem(
+                400, "invalid-parameter", "Invalid query parameter", str(error)
+            ).response()
+        except (DependencyUnavailable, JwksUnavailable) as error:
             log.warning("dependency unavailable: %s", error)
             return Problem(
                 503, "dependency-unavailable", "Try again shortly", headers={"Retry-After": "5"}

@@ -9,6 +9,7 @@ step repeated after a crash finds its earlier effect and adds nothing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -192,7 +193,10 @@ def generate_image(platform: Platform, state: Generation) -> Sequence[Payload]:
             backoff = settings.provider_backoff_seconds
             platform.sleep(backoff[min(attempt - 1, len(backoff) - 1)] if backoff else 0)
     requested_at = state.requested_at or platform.clock()
-    ref = f"{request.department_id}/{requested_at:%Y/%m}/{request.generation_id}.png"
+    # The content hash in the name keeps two racing deliveries from overwriting each
+    # other's image: whichever ImageGenerated wins names bytes that match its sha256.
+    digest = hashlib.sha256(generated.png).hexdigest()
+    ref = f"{request.department_id}/{requested_at:%Y/%m}/{request.generation_id}-{digest[:12]}.png"
     stored = platform.images.put(
         ref,
         generated.png,
@@ -255,7 +259,9 @@ def release_if_abandoned(platform: Platform, state: Generation) -> None:
 def _fail(state: Generation, reason: str) -> Sequence[Payload]:
     # The release happens when the terminal state is next read (release_if_abandoned),
     # after GenerationFailed is durable, so a crash in between cannot leak a reservation.
-    return [GenerationFailed(reason=reason, model_id=state.routed.model_id if state.routed else None)]
+    return [
+        GenerationFailed(reason=reason, model_id=state.routed.model_id if state.routed else None)
+    ]
 
 
 def _routed(state: Generation) -> GenerationRouted:

@@ -5,6 +5,7 @@ Every adapter of a port passes the same contract suite in `tests/contract/`.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -90,7 +91,11 @@ class ImageStore(Protocol):
     def put(
         self, ref: str, data: bytes, content_type: str, metadata: Mapping[str, str]
     ) -> StoredImage:
-        """Store `data` under `ref`; writing the same bytes twice is harmless."""
+        """Store `data` under `ref`; writing the same bytes twice is harmless.
+
+        Raises ValueError for a ref that is not a relative path of plain names (no `..`,
+        `.`, empty segments, leading `/` or backslashes).
+        """
         ...
 
     def get(self, ref: str) -> bytes:
@@ -182,4 +187,4 @@ class ViewReader(Protocol):
 
     def unfinished_generations(
         self, updated_before: datetime, limit: int = 500
-    ) -> list[dict[str, Any]]: ...
+    ) -> builtins.list[dict[str, Any]]: ...

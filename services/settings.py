@@ -33,8 +33,8 @@ class Settings(BaseModel):
     queue_max_delivery_count: int = Field(default=10, ge=1)
 
     auth_mode: Literal["dev", "entra"] = "dev"
-    token_issuer: str = "https://donatello.local/dev"
-    token_audience: str = "api://donatello"
+    issuer: str = "https://donatello.local/dev"
+    audience: str = "api://donatello"
     jwks_url: str | None = None
     allowed_tenant_ids: tuple[str, ...] = ()
     department_claim: str = "department"
@@ -67,7 +67,9 @@ class Settings(BaseModel):
             if raw is None or raw == "":
                 continue
             is_tuple = "tuple" in str(field.annotation)
-            values[name] = tuple(p.strip() for p in raw.split(",") if p.strip()) if is_tuple else raw
+            values[name] = (
+                tuple(p.strip() for p in raw.split(",") if p.strip()) if is_tuple else raw
+            )
         try:
             return cls.model_validate(values)
         except ValidationError as error:

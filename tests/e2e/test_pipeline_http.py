@@ -109,7 +109,9 @@ BAD_BODIES: list[tuple[str, Any, int, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "body", "status", "slug"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+@pytest.mark.parametrize(
+    ("case", "body", "status", "slug"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES]
+)
 def test_bad_input_gets_the_right_problem(
     platform: RunningPlatform, case: str, body: Any, status: int, slug: str
 ) -> None:

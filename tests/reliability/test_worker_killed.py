@@ -1,4 +1,4 @@
-"""SIGKILL the platform mid-pipeline under load; after a restart nothing is lost or double-charged."""
+"""SIGKILL the platform mid-pipeline under load; after restart nothing is lost or charged twice."""
 
 from __future__ import annotations
 
@@ -47,7 +47,12 @@ def test_every_accepted_generation_settles_once_after_a_kill(tmp_path: Path) -> 
                 gid
                 for gid in pending
                 if store.read_stream(f"generation-{gid}")[-1].type
-                not in {"GenerationCharged", "PromptRejected", "GenerationRejected", "GenerationFailed"}
+                not in {
+                    "GenerationCharged",
+                    "PromptRejected",
+                    "GenerationRejected",
+                    "GenerationFailed",
+                }
             }
             time.sleep(0.25)
         assert not pending, f"{len(pending)} generations never settled"

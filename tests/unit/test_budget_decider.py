@@ -21,7 +21,9 @@ from domain.generation import Payload
 
 
 def policy(limit: str, mode: Enforcement = Enforcement.HARD) -> BudgetPolicy:
-    return BudgetPolicy(monthly_limit_aud=Decimal(limit), enforcement=mode, strategy=Strategy.BALANCED)
+    return BudgetPolicy(
+        monthly_limit_aud=Decimal(limit), enforcement=mode, strategy=Strategy.BALANCED
+    )
 
 
 def apply(state: Budget, payloads: tuple[Payload, ...]) -> Budget:
@@ -72,7 +74,10 @@ def test_hard_budget_refuses_what_does_not_fit_including_reservations() -> None:
 
 
 def test_soft_and_warn_allow_and_record_the_overrun() -> None:
-    for mode, outcome in ((Enforcement.SOFT, "overrun_recorded"), (Enforcement.WARN, "alert_raised")):
+    for mode, outcome in (
+        (Enforcement.SOFT, "overrun_recorded"),
+        (Enforcement.WARN, "alert_raised"),
+    ):
         decision = reserve(Budget(), uuid4(), "5.00", policy("1.00", mode))
         assert decision.allowed
         reserved = [e for e in decision.events if isinstance(e, CostReserved)]
@@ -112,10 +117,17 @@ def test_reserving_or_charging_the_same_generation_twice_adds_nothing() -> None:
 def test_release_frees_the_reservation_once() -> None:
     gid = uuid4()
     state = apply(Budget(), reserve(Budget(), gid, "1.00", policy("10.00")).events)
-    released = budget.release(state, department_id="marketing", period="2026-11", generation_id=gid, reason="failed")
+    released = budget.release(
+        state, department_id="marketing", period="2026-11", generation_id=gid, reason="failed"
+    )
     state = apply(state, released)
     assert state.reserved == 0
-    assert budget.release(state, department_id="marketing", period="2026-11", generation_id=gid, reason="failed") == ()
+    assert (
+        budget.release(
+            state, department_id="marketing", period="2026-11", generation_id=gid, reason="failed"
+        )
+        == ()
+    )
 
 
 def test_thresholds_fire_once_each() -> None:

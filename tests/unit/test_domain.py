@@ -11,7 +11,7 @@ import pytest
 from domain import generation
 from domain.budget import Strategy
 from domain.catalogue import default_catalogue
-from domain.envelope import GENESIS_HASH, SYSTEM_ACTOR, NewEvent, record, recompute_hash
+from domain.envelope import GENESIS_HASH, SYSTEM_ACTOR, NewEvent, recompute_hash, record
 from domain.generation import GenerationRequested, InvalidTransition, SealedText, Status, Step
 from domain.periods import budget_period
 from domain.routing import rank_models
@@ -31,24 +31,35 @@ def requested_event() -> NewEvent:
         quality="standard",
         request_hash="0" * 64,
     )
-    return NewEvent(type=payload.TYPE, data=payload.model_dump(mode="json"), actor=SYSTEM_ACTOR, correlation_id=gid)
+    return NewEvent(
+        type=payload.TYPE,
+        data=payload.model_dump(mode="json"),
+        actor=SYSTEM_ACTOR,
+        correlation_id=gid,
+    )
 
 
 def test_hash_covers_every_field_and_chains() -> None:
-    first = record(requested_event(), stream_id="s", version=1, prev_hash=GENESIS_HASH, recorded_at=MOMENT)
+    first = record(
+        requested_event(), stream_id="s", version=1, prev_hash=GENESIS_HASH, recorded_at=MOMENT
+    )
     assert recompute_hash(first) == first.hash
     tampered = first.model_copy(update={"data": {**first.data, "size": "1792x1024"}})
     assert recompute_hash(tampered) != first.hash
     moved = first.model_copy(update={"version": 2})
     assert recompute_hash(moved) != first.hash
-    second = record(requested_event(), stream_id="s", version=2, prev_hash=first.hash, recorded_at=MOMENT)
+    second = record(
+        requested_event(), stream_id="s", version=2, prev_hash=first.hash, recorded_at=MOMENT
+    )
     assert second.prev_hash == first.hash
 
 
 def test_generation_steps_in_order_and_terminal_has_none() -> None:
     with pytest.raises(InvalidTransition):
         generation.next_step(generation.Generation())
-    event = record(requested_event(), stream_id="g", version=1, prev_hash=GENESIS_HASH, recorded_at=MOMENT)
+    event = record(
+        requested_event(), stream_id="g", version=1, prev_hash=GENESIS_HASH, recorded_at=MOMENT
+    )
     state = generation.fold([event])
     assert state.status is Status.REQUESTED
     assert state.requested_at == MOMENT
@@ -58,26 +69,57 @@ def test_generation_steps_in_order_and_terminal_has_none() -> None:
 def test_routing_respects_strategy_and_requested_model() -> None:
     catalogue = default_catalogue()
     local = frozenset({"local"})
-    cheap = rank_models(catalogue, size="1024x1024", quality="standard", strategy=Strategy.COST,
-                        enabled_providers=local, today=date(2026, 11, 23))
+    cheap = rank_models(
+        catalogue,
+        size="1024x1024",
+        quality="standard",
+        strategy=Strategy.COST,
+        enabled_providers=local,
+        today=date(2026, 11, 23),
+    )
     assert [c.model.id for c in cheap] == ["local-sketch", "local-studio"]
-    best = rank_models(catalogue, size="1024x1024", quality="hd", strategy=Strategy.QUALITY,
-                       enabled_providers=frozenset({"local", "openai", "azure_openai"}), today=date(2026, 11, 23))
+    best = rank_models(
+        catalogue,
+        size="1024x1024",
+        quality="hd",
+        strategy=Strategy.QUALITY,
+        enabled_providers=frozenset({"local", "openai", "azure_openai"}),
+        today=date(2026, 11, 23),
+    )
     assert best[0].model.id == "openai-gpt-image-1"
-    only = rank_models(catalogue, size="1024x1024", quality="standard", strategy=Strategy.COST,
-                       enabled_providers=local, today=date(2026, 11, 23), requested_model="local-studio")
+    only = rank_models(
+        catalogue,
+        size="1024x1024",
+        quality="standard",
+        strategy=Strategy.COST,
+        enabled_providers=local,
+        today=date(2026, 11, 23),
+        requested_model="local-studio",
+    )
     assert [c.model.id for c in only] == ["local-studio"]
     assert only[0].price == Decimal("0.0400")
 
 
 def test_retired_models_are_never_routed_to() -> None:
     catalogue = default_catalogue()
-    retired = catalogue.model_copy(update={"models": tuple(
-        m.model_copy(update={"retires_on": date(2026, 1, 1)}) if m.id == "local-sketch" else m
-        for m in catalogue.models
-    )})
-    ranked = rank_models(retired, size="1024x1024", quality="standard", strategy=Strategy.COST,
-                         enabled_providers=frozenset({"local"}), today=date(2026, 11, 23))
+    retired = catalogue.model_copy(
+        update={
+            "models": tuple(
+                m.model_copy(update={"retires_on": date(2026, 1, 1)})
+                if m.id == "local-sketch"
+                else m
+                for m in catalogue.models
+            )
+        }
+    )
+    ranked = rank_models(
+        retired,
+        size="1024x1024",
+        quality="standard",
+        strategy=Strategy.COST,
+        enabled_providers=frozenset({"local"}),
+        today=date(2026, 11, 23),
+    )
     assert "local-sketch" not in [c.model.id for c in ranked]
 
 

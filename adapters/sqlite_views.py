@@ -1,0 +1,359 @@
+"""Projection views in a SQLite file: implements `services.ports.ViewReader`.
+
+Every view document is one JSON row keyed by (projection, key), beside a few columns
+copied from the document's top-level fields (`user_id`, `department_id`, `status`,
+`created_at`, `updated_at`) and its partition. History is the `generation_status`
+documents queried through partial indexes on those columns, newest first, paged by
+keyset (the token is the last row's creation time and key), so a page costs the same
+however deep it is. Every index costs each write of a generation document, so there are
+only the ones the access paths need: all, per user, per department (a status filter
+rides on one of those), and the unfinished ones the recovery timer scans.
+
+`view_positions` records how far into the event log each projection has folded. The
+runner writes a batch's documents and the new position in one transaction, so after a
+crash the view is exactly as of its recorded position: nothing is applied twice or lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from projections.base import StalePosition, View, ViewBatch, timestamp
+from projections.generation_status import NAME as HISTORY
+from projections.generation_status import UNFINISHED_STATUSES
+from services.ports import HistoryQuery, Page
+
+_BUSY_TIMEOUT_MS = 30_000
+_CHUNK = 500  # keys per IN (...) and rows per listing page: well under SQLite's limits
+
+# The history projection's name and statuses are inlined as literals (they are ours,
+# not input) because SQLite only uses a partial index when the query repeats its WHERE.
+_IS_HISTORY = f"projection = '{HISTORY}'"
+_IS_UNFINISHED = "status IN ({})".format(", ".join(f"'{s}'" for s in UNFINISHED_STATUSES))
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS view_documents (
+    projection TEXT NOT NULL,
+    key TEXT NOT NULL,
+    partition TEXT,
+    user_id TEXT,
+    department_id TEXT,
+    status TEXT,
+    created_at TEXT,
+    updated_at TEXT,
+    document TEXT NOT NULL,
+    PRIMARY KEY (projection, key)
+);
+CREATE TABLE IF NOT EXISTS view_positions (
+    projection TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS view_documents_by_partition
+    ON view_documents (projection, partition, key) WHERE partition IS NOT NULL;
+CREATE INDEX IF NOT EXISTS history_newest
+    ON view_documents (created_at, key) WHERE {_IS_HISTORY};
+CREATE INDEX IF NOT EXISTS history_by_user
+    ON view_documents (user_id, created_at, key) WHERE {_IS_HISTORY};
+CREATE INDEX IF NOT EXISTS history_by_department
+    ON view_documents (department_id, created_at, key) WHERE {_IS_HISTORY};
+CREATE INDEX IF NOT EXISTS generations_unfinished
+    ON view_documents (updated_at) WHERE {_IS_HISTORY} AND {_IS_UNFINISHED}
+"""
+
+_UPSERT = """
+INSERT INTO view_documents
+    (projection, key, partition, user_id, department_id, status, created_at, updated_at,
+     document)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (projection, key) DO UPDATE SET
+    partition = excluded.partition,
+    user_id = excluded.user_id,
+    department_id = excluded.department_id,
+    status = excluded.status,
+    created_at = excluded.created_at,
+    updated_at = excluded.updated_at,
+    document = excluded.document
+"""
+
+_SET_POSITION = """
+INSERT INTO view_positions (projection, position) VALUES (?, ?)
+ON CONFLICT (projection) DO UPDATE SET position = excluded.position
+"""
+
+# One encoder built once: json.dumps with options builds a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class InvalidContinuation(ValueError):
+    """A history continuation token that this store did not issue."""
+
+
+class SqliteViewStore:
+    """View documents and projection positions; safe to share between threads."""
+
+    def __init__(
+        self, path: Path | str, *, synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    ) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+        self._path = str(path)
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_guard = threading.Lock()
+        self._closed = False
+        self._write(lambda conn: [conn.execute(s) for s in _SCHEMA.split(";\n")])
+
+    # --- ViewReader --------------------------------------------------------------------
+
+    def get(self, projection: str, key: str) -> dict[str, Any] | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT document FROM view_documents WHERE projection = ? AND key = ?",
+                (projection, key),
+            )
+            .fetchone()
+        )
+        return None if row is None else _decode(row[0])
+
+    def history(self, query: HistoryQuery) -> Page:
+        """Generations newest first; `created_from` is inclusive, `created_to` exclusive."""
+        where = [_IS_HISTORY]
+        params: list[Any] = []
+        for column, value in (
+            ("user_id", query.user_id),
+            ("department_id", query.department_id),
+            ("status", query.status),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.created_from is not None:
+            where.append("created_at >= ?")
+            params.append(_instant(query.created_from, "created_from"))
+        if query.created_to is not None:
+            where.append("created_at < ?")
+            params.append(_instant(query.created_to, "created_to"))
+        if query.continuation is not None:
+            where.append("(created_at, key) < (?, ?)")
+            params.extend(_decode_continuation(query.continuation))
+        limit = max(1, query.limit)
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT created_at, key, document FROM view_documents"  # noqa: S608 (fixed fragments)
+                f" WHERE {' AND '.join(where)} ORDER BY created_at DESC, key DESC LIMIT ?",
+                (*params, limit + 1),
+            )
+            .fetchall()
+        )
+        items = [_decode(document) for _, _, document in rows[:limit]]
+        continuation = None
+        if len(rows) > limit:
+            created_at, key, _ = rows[limit - 1]
+            continuation = _encode_continuation(created_at, key)
+        return Page(items=items, continuation=continuation)
+
+    def unfinished_generations(
+        self, updated_before: datetime, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Generations short of a terminal status and untouched since `updated_before`."""
+        rows = self._connection().execute(
+            f"SELECT document FROM view_documents"  # noqa: S608 (fixed fragments)
+            f" WHERE {_IS_HISTORY} AND {_IS_UNFINISHED} AND updated_at < ?"
+            " ORDER BY updated_at LIMIT ?",
+            (_instant(updated_before, "updated_before"), limit),
+        )
+        return [_decode(document) for (document,) in rows]
+
+    # --- the runner's side -------------------------------------------------------------
+
+    def position(self, projection: str) -> int:
+        return self.positions([projection])[projection]
+
+    def positions(self, projections: Collection[str]) -> dict[str, int]:
+        """How far into the event log each projection has folded (0: not started)."""
+        names = list(projections)
+        placeholders = ", ".join("?" * len(names))
+        rows = self._connection().execute(
+            f"SELECT projection, position FROM view_positions"  # noqa: S608 (placeholders)
+            f" WHERE projection IN ({placeholders})",
+            names,
+        )
+        found = dict(rows.fetchall())
+        return {name: int(found.get(name, 0)) for name in names}
+
+    def get_many(self, projection: str, keys: Collection[str]) -> dict[str, View]:
+        wanted = list(keys)
+        conn = self._connection()
+        found: dict[str, View] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            placeholders = ", ".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT key, document FROM view_documents"  # noqa: S608 (placeholders)
+                f" WHERE projection = ? AND key IN ({placeholders})",
+                (projection, *chunk),
+            )
+            found.update((key, _decode(document)) for key, document in rows)
+        return found
+
+    def apply_batch(
+        self,
+        projection: str,
+        documents: Mapping[str, View],
+        position: int,
+        *,
+        expected_position: int | None = None,
+        partition_field: str | None = None,
+    ) -> None:
+        """Write `documents` and move `projection` to `position`, all or nothing."""
+        self.apply_batches(
+            [ViewBatch(projection, documents, position, expected_position, partition_field)]
+        )
+
+    def apply_batches(self, batches: Sequence[ViewBatch]) -> None:
+        """Write every batch's documents and positions in one transaction.
+
+        Raises `StalePosition` (writing nothing) when a batch's `expected_position` is
+        not the projection's recorded position.
+        """
+
+        def write(conn: sqlite3.Connection) -> None:
+            for batch in batches:
+                if batch.expected_position is not None:
+                    row = conn.execute(
+                        "SELECT position FROM view_positions WHERE projection = ?",
+                        (batch.projection,),
+                    ).fetchone()
+                    actual = 0 if row is None else int(row[0])
+                    if actual != batch.expected_position:
+                        raise StalePosition(batch.projection, batch.expected_position, actual)
+                conn.executemany(
+                    _UPSERT,
+                    [
+                        _row(batch.projection, key, doc, batch.partition_field)
+                        for key, doc in batch.documents.items()
+                    ],
+                )
+                conn.execute(_SET_POSITION, (batch.projection, batch.position))
+
+        self._write(write)
+
+    # --- connections -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every thread's connection; call it once nothing uses the store any more."""
+        with self._connections_guard:
+            self._closed = True
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+
+    def _write(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            work(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _connection(self) -> sqlite3.Connection:
+        # Keyed by process id too: a connection inherited across fork must not be reused.
+        owned: tuple[int, sqlite3.Connection] | None = getattr(self._local, "owned", None)
+        if owned is not None and owned[0] == os.getpid():
+            return owned[1]
+        with self._connections_guard:
+            if self._closed:
+                raise RuntimeError(f"view store {self._path!r} is closed")
+            conn = sqlite3.connect(
+                self._path,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,  # only so that close() can reach every thread's one
+            )
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            self._connections.append(conn)
+        self._local.owned = (os.getpid(), conn)
+        return conn
+
+    # Last, so that `list` in the annotations above still means the builtin.
+    def list(self, projection: str, partition: str | None = None) -> Iterator[dict[str, Any]]:
+        """The projection's documents in key order, optionally of one partition.
+
+        Read in pages by key, so a long listing holds no read transaction open.
+        """
+        condition = "" if partition is None else " AND partition = ?"
+        after = ""
+        while True:
+            params = (projection, after) if partition is None else (projection, after, partition)
+            rows = (
+                self._connection()
+                .execute(
+                    "SELECT key, document FROM view_documents"  # noqa: S608 (fixed fragment)
+                    f" WHERE projection = ? AND key > ?{condition} ORDER BY key LIMIT {_CHUNK}",
+                    params,
+                )
+                .fetchall()
+            )
+            for _, document in rows:
+                yield _decode(document)
+            if len(rows) < _CHUNK:
+                return
+            after = rows[-1][0]
+
+
+def _row(projection: str, key: str, doc: View, partition_field: str | None) -> tuple[Any, ...]:
+    get = doc.get
+    return (
+        projection,
+        key,
+        None if partition_field is None else get(partition_field),
+        get("user_id"),
+        get("department_id"),
+        get("status"),
+        get("created_at"),
+        get("updated_at"),
+        _encode(doc),
+    )
+
+
+def _decode(document: str) -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(document)
+    return decoded
+
+
+def _instant(moment: datetime, name: str) -> str:
+    if moment.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return timestamp(moment)
+
+
+def _encode_continuation(created_at: str, key: str) -> str:
+    raw = _encode([created_at, key]).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _decode_continuation(token: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        created_at, key = json.loads(raw)
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as error:
+        raise InvalidContinuation("the continuation token is not one this API issued") from error
+    if not isinstance(created_at, str) or not isinstance(key, str):
+        raise InvalidContinuation("the continuation token is not one this API issued")
+    return created_at, key

@@ -1,0 +1,1 @@
+"""The performance suite: our components beside their peers, measured in one run."""

@@ -1,0 +1,414 @@
+"""Event store benchmark: our SQLite store beside the `eventsourcing` library's.
+
+Run: `python -m benchmarks.event_store [--events N] [--streams N] [--repeats N]`.
+
+Every figure is measured on this machine in this run, once with `synchronous=FULL` and
+once with `synchronous=NORMAL` (both stores in WAL mode), and each row names what the
+two sides do. The peer's SQLite persistence opens its connections in
+`SQLiteConnectionPool._create_connection` with SQLite's default `synchronous` (FULL);
+for NORMAL we swap its datastore's pool for `_NormalSyncPool`, which runs
+`PRAGMA synchronous = NORMAL` on every connection it creates. Both sides' setting is read
+back from their connections and checked before any figure is printed.
+
+Sections are the `SECTIONS` list: a new benchmark (e.g. replay into projections) is a
+function `(workdir, durability, workload) -> list[Result]` added there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Literal, cast
+from uuid import UUID, uuid4
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteDatastore,
+    SQLiteFactory,
+)
+from eventsourcing.utils import EnvType
+
+from adapters.sqlite_event_store import SqliteEventStore
+from domain.envelope import Actor, NewEvent
+
+Durability = Literal["FULL", "NORMAL"]
+DURABILITIES: tuple[Durability, ...] = ("FULL", "NORMAL")
+_PRAGMA_VALUE = {"FULL": 2, "NORMAL": 1}
+STREAM_LENGTH = 10
+PAGE = 1000  # events per read in global order, as a catch-up reader pages
+
+REQUESTER = Actor(user_id="user-7", roles=("Generator.Standard",), department_id="dept-ops")
+PAYLOAD = {"model_id": "gpt-image-1", "cost_aud": "0.040", "step": "routed"}
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    events: int  # appended per timed round, in streams of STREAM_LENGTH
+    streams: int  # loaded per timed round
+    repeats: int  # timed rounds; the best one counts, as the least disturbed by others
+
+    @property
+    def appended_streams(self) -> int:
+        return max(1, self.events // STREAM_LENGTH)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    unit: str
+    ours: float
+    peer: float | None  # None where no peer does the same work
+
+
+Benchmark = Callable[[Path, Durability, Workload], list[Result]]
+
+
+# --- the peer, set to the same durability --------------------------------------------
+
+
+class _NormalSyncPool(SQLiteConnectionPool):
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        connection._sqlite_conn.execute("PRAGMA synchronous = NORMAL")
+        return connection
+
+
+def _set_durability(datastore: SQLiteDatastore, durability: Durability) -> SQLiteDatastore:
+    if durability == "NORMAL":  # before any connection exists; FULL is SQLite's default
+        pool = datastore.pool
+        datastore.pool = _NormalSyncPool(db_name=pool.db_name, lock_timeout=pool.lock_timeout)
+    return datastore
+
+
+class NormalSyncSQLiteFactory(SQLiteFactory):
+    """eventsourcing's SQLite persistence with `synchronous = NORMAL` connections."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        _set_durability(self.datastore, "NORMAL")
+
+
+class Generation(Aggregate):
+    """The peer's aggregate: one event per pipeline step, like our generation stream."""
+
+    def __init__(self, model_id: str) -> None:
+        self.steps: list[str] = []
+
+    @event("Advanced")
+    def advance(self, model_id: str, cost_aud: str, step: str) -> None:
+        self.steps.append(step)
+
+
+def _peer_application(db: Path, durability: Durability) -> Application[UUID]:
+    module = "eventsourcing.sqlite"
+    if durability == "NORMAL":
+        module = f"{__name__}:{NormalSyncSQLiteFactory.__qualname__}"
+    env: EnvType = {"PERSISTENCE_MODULE": module, "SQLITE_DBNAME": str(db)}
+    return Application[UUID](env=env)
+
+
+def _peer_recorder(db: Path, durability: Durability) -> SQLiteApplicationRecorder:
+    recorder = SQLiteApplicationRecorder(_set_durability(SQLiteDatastore(str(db)), durability))
+    recorder.create_table()
+    return recorder
+
+
+def _check_peer(datastore: SQLiteDatastore, durability: Durability) -> None:
+    with datastore.get_connection(commit=False) as connection:
+        _check(connection._sqlite_conn, durability, "eventsourcing")
+
+
+def _check_ours(store: SqliteEventStore, durability: Durability) -> None:
+    _check(store._connection(), durability, "ours")
+
+
+def _check(connection: sqlite3.Connection, durability: Durability, who: str) -> None:
+    (journal,) = connection.execute("PRAGMA journal_mode").fetchone()
+    (synchronous,) = connection.execute("PRAGMA synchronous").fetchone()
+    if (journal, synchronous) != ("wal", _PRAGMA_VALUE[durability]):
+        raise RuntimeError(f"{who}: journal {journal}, synchronous {synchronous}")
+
+
+# --- timing ------------------------------------------------------------------------
+
+
+def _best_rate(workload: Workload, count: int, round_: Callable[[int], None]) -> float:
+    """`count` operations per round; `round_(n)` runs round n. Best rate over the rounds."""
+    best = float("inf")
+    for n in range(workload.repeats):
+        started = time.perf_counter()
+        round_(n)
+        best = min(best, time.perf_counter() - started)
+    return count / best
+
+
+def _new_event() -> NewEvent:
+    return NewEvent(
+        type="GenerationAdvanced", data=PAYLOAD, actor=REQUESTER, correlation_id=uuid4()
+    )
+
+
+@contextmanager
+def _ours(workdir: Path, name: str, durability: Durability) -> Iterator[SqliteEventStore]:
+    store = SqliteEventStore(workdir / f"{name}.db", synchronous=durability)
+    _check_ours(store, durability)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+# --- (a) appends, one transaction per event ------------------------------------------
+
+
+def bench_append(workdir: Path, durability: Durability, workload: Workload) -> list[Result]:
+    streams = workload.appended_streams
+    count = streams * STREAM_LENGTH
+
+    with _ours(workdir, "ours-app", durability) as store:
+
+        def ours_application(round_: int) -> None:
+            for s in range(streams):
+                stream = f"gen-{round_}-{s}"
+                for version in range(STREAM_LENGTH):  # a decider builds each NewEvent
+                    store.append(stream, version, [_new_event()])
+
+        ours_app = _best_rate(workload, count, ours_application)
+
+    app = _peer_application(workdir / "peer-app.db", durability)
+    _check_peer(cast(SQLiteFactory, app.factory).datastore, durability)
+
+    def peer_application(_: int) -> None:
+        for _ in range(streams):
+            generation = Generation(PAYLOAD["model_id"])
+            app.save(generation)
+            for _ in range(STREAM_LENGTH - 1):
+                generation.advance(**PAYLOAD)
+                app.save(generation)
+
+    peer_app = _best_rate(workload, count, peer_application)
+    app.close()
+
+    with _ours(workdir, "ours-rec", durability) as store:
+        prepared = [[_new_event() for _ in range(count)] for _ in range(workload.repeats)]
+
+        def ours_recorder(round_: int) -> None:
+            events = iter(prepared[round_])
+            for s in range(streams):
+                stream = f"gen-{round_}-{s}"
+                for version in range(STREAM_LENGTH):
+                    store.append(stream, version, [next(events)])
+
+        ours_rec = _best_rate(workload, count, ours_recorder)
+
+    recorder = _peer_recorder(workdir / "peer-rec.db", durability)
+    _check_peer(recorder.datastore, durability)
+    stored = [_stored_events(streams) for _ in range(workload.repeats)]
+
+    def peer_recorder(round_: int) -> None:
+        for stored_event in stored[round_]:
+            recorder.insert_events([stored_event])
+
+    peer_rec = _best_rate(workload, count, peer_recorder)
+    recorder.datastore.close()
+
+    return [
+        Result(
+            "append, app: append(NewEvent built per call) vs save(Aggregate)",
+            "events/s",
+            ours_app,
+            peer_app,
+        ),
+        Result(
+            "append, recorder: append(prebuilt NewEvent) vs insert_events",
+            "events/s",
+            ours_rec,
+            peer_rec,
+        ),
+    ]
+
+
+def _stored_events(streams: int) -> list[StoredEvent]:
+    """`streams` streams of STREAM_LENGTH events, stream after stream."""
+    state = json.dumps(PAYLOAD).encode()
+    return [
+        StoredEvent(originator, version, "benchmarks:Generation.Advanced", state)
+        for originator in (uuid4() for _ in range(streams))
+        for version in range(1, STREAM_LENGTH + 1)
+    ]
+
+
+# --- (b) streams loaded --------------------------------------------------------------
+
+
+def bench_reads(workdir: Path, durability: Durability, workload: Workload) -> list[Result]:
+    """Both sides hold `workload.streams` streams of STREAM_LENGTH events."""
+    count = workload.streams
+    total = count * STREAM_LENGTH
+
+    with _ours(workdir, "ours-reads", durability) as store:
+        streams = [f"gen-{i}" for i in range(count)]
+        for stream in streams:
+            store.append(stream, 0, [_new_event() for _ in range(STREAM_LENGTH)])
+
+        def ours_load(_: int) -> None:
+            for stream in streams:
+                _expect(len(store.read_stream(stream)), STREAM_LENGTH)
+
+        def ours_scan(_: int) -> None:
+            position = read = 0
+            while page := store.read_all(position, PAGE):
+                position = page[-1].position
+                read += len(page)
+            _expect(read, total)
+
+        ours = _best_rate(workload, count, ours_load)
+        ours_all = _best_rate(workload, total, ours_scan)
+
+    app = _peer_application(workdir / "peer-app-reads.db", durability)
+    _check_peer(cast(SQLiteFactory, app.factory).datastore, durability)
+    aggregate_ids = []
+    for _ in range(count):
+        generation = Generation(PAYLOAD["model_id"])
+        for _ in range(STREAM_LENGTH - 1):
+            generation.advance(**PAYLOAD)
+        app.save(generation)
+        aggregate_ids.append(generation.id)
+
+    def peer_get(_: int) -> None:
+        for aggregate_id in aggregate_ids:
+            _expect(app.repository.get(aggregate_id).version, STREAM_LENGTH)
+
+    def peer_app_scan(_: int) -> None:
+        _expect(_scan_notifications(app.recorder, app.mapper.to_domain_event), total)
+
+    peer_app = _best_rate(workload, count, peer_get)
+    peer_app_all = _best_rate(workload, total, peer_app_scan)
+    app.close()
+
+    recorder = _peer_recorder(workdir / "peer-rec-reads.db", durability)
+    _check_peer(recorder.datastore, durability)
+    stored = _stored_events(count)
+    for start in range(0, len(stored), STREAM_LENGTH):
+        recorder.insert_events(stored[start : start + STREAM_LENGTH])
+    originators = [s.originator_id for s in stored[::STREAM_LENGTH]]
+
+    def peer_select(_: int) -> None:
+        for originator_id in originators:
+            _expect(len(recorder.select_events(originator_id)), STREAM_LENGTH)
+
+    def peer_rec_scan(_: int) -> None:
+        _expect(_scan_notifications(recorder, lambda notification: notification), total)
+
+    peer_rec = _best_rate(workload, count, peer_select)
+    peer_rec_all = _best_rate(workload, total, peer_rec_scan)
+    recorder.datastore.close()
+
+    return [
+        Result("load stream, app: read_stream vs repository.get", "streams/s", ours, peer_app),
+        Result("load stream, recorder: read_stream vs select_events", "streams/s", ours, peer_rec),
+        Result(
+            "global order, app: read_all vs notifications+to_domain_event",
+            "events/s",
+            ours_all,
+            peer_app_all,
+        ),
+        Result(
+            "global order, recorder: read_all vs select_notifications",
+            "events/s",
+            ours_all,
+            peer_rec_all,
+        ),
+    ]
+
+
+def _scan_notifications(recorder: ApplicationRecorder, decode: Callable[[Any], object]) -> int:
+    start, read = 1, 0
+    while notifications := recorder.select_notifications(start, PAGE):
+        for notification in notifications:
+            decode(notification)
+        start = notifications[-1].id + 1
+        read += len(notifications)
+    return read
+
+
+def _expect(actual: int, expected: int) -> None:
+    if actual != expected:  # a benchmark that read the wrong thing measures nothing
+        raise RuntimeError(f"read {actual}, expected {expected}")
+
+
+SECTIONS: list[Benchmark] = [bench_append, bench_reads]
+
+
+# --- report --------------------------------------------------------------------------
+
+
+def _figure(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _ratio(result: Result) -> str:
+    return "—" if result.peer is None else f"{result.ours / result.peer:.2f}x"
+
+
+def report(measured: dict[Durability, list[Result]]) -> str:
+    width = max(len(r.name) for r in measured["FULL"])
+    header = f"{'':{width}} {'unit':>9}"
+    for durability in DURABILITIES:
+        header += f" | {durability + ' ours':>12} {'peer':>9} {'ratio':>7}"
+    lines = [header, "-" * len(header)]
+    for i, result in enumerate(measured["FULL"]):
+        line = f"{result.name:{width}} {result.unit:>9}"
+        for durability in DURABILITIES:
+            same = measured[durability][i]
+            line += f" | {_figure(same.ours):>12} {_figure(same.peer):>9} {_ratio(same):>7}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def run(workload: Workload) -> dict[Durability, list[Result]]:
+    measured: dict[Durability, list[Result]] = {}
+    with tempfile.TemporaryDirectory(prefix="donatello-bench-") as tmp:
+        for durability in DURABILITIES:
+            measured[durability] = []
+            for benchmark in SECTIONS:
+                workdir = Path(tmp) / durability / benchmark.__name__
+                workdir.mkdir(parents=True)
+                measured[durability].extend(benchmark(workdir, durability, workload))
+    return measured
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--events", type=int, default=1000, help="appends per timed round")
+    parser.add_argument("--streams", type=int, default=1000, help="stream loads per timed round")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds; the best counts")
+    args = parser.parse_args(argv)
+    workload = Workload(events=args.events, streams=args.streams, repeats=args.repeats)
+    started = time.perf_counter()
+    measured = run(workload)
+    print(
+        f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version},"
+        f" eventsourcing {version('eventsourcing')}; both stores in WAL mode, best of"
+        f" {workload.repeats} rounds of {workload.events} appends / {workload.streams} loads"
+    )
+    print(report(measured))
+    print(f"ratio = ours / peer; total {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

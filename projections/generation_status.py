@@ -1,0 +1,162 @@
+"""Generation status: one document per generation, keyed by generation id.
+
+History is not a separate view: `ViewReader.history` queries these documents through
+indexed columns (user, department, status, creation time), so there is one copy of
+each generation's state to keep right. Event data is read as plain JSON for replay
+speed; the deciders validated it before it was appended. The prompt, sealed or not,
+never enters the view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from domain.envelope import Event
+from domain.generation import (
+    GenerationCharged,
+    GenerationFailed,
+    GenerationRejected,
+    GenerationRequested,
+    GenerationRouted,
+    ImageGenerated,
+    PromptRejected,
+    PromptScreened,
+)
+from domain.streams import GENERATION_PREFIX
+from projections.base import Projection, View, timestamp
+
+NAME = "generation_status"
+UNFINISHED_STATUSES = ("requested", "screened", "routed", "generated")
+TERMINAL_STATUSES = ("charged", "rejected", "failed")
+
+Data = dict[str, Any]
+
+
+def keys(event: Event) -> tuple[str, ...]:
+    if event.type in _HANDLERS and event.stream_id.startswith(GENERATION_PREFIX):
+        return (event.stream_id[len(GENERATION_PREFIX) :],)
+    return ()
+
+
+def apply(view: View | None, event: Event) -> View:
+    if view is not None and event.version <= view["version"]:
+        return view  # redelivered: already folded in
+    handler = _HANDLERS.get(event.type)
+    if handler is None:
+        raise ValueError(f"{NAME} does not handle {event.type} events")
+    at = timestamp(event.recorded_at)
+    if view is None:
+        doc = _blank(event.stream_id[len(GENERATION_PREFIX) :], at)
+    else:
+        doc = {**view, "timestamps": dict(view["timestamps"])}
+    status = handler(doc, event.data)
+    doc["status"] = status
+    doc["timestamps"][status] = at
+    doc["updated_at"] = at
+    doc["version"] = event.version
+    return doc
+
+
+def _blank(generation_id: str, at: str) -> View:
+    return {
+        "id": generation_id,
+        "user_id": None,
+        "department_id": None,
+        "status": None,
+        "size": None,
+        "quality": None,
+        "style": None,
+        "model": None,
+        "model_id": None,
+        "estimated_cost_aud": None,
+        "cost_aud": None,
+        "screening": {"outcome": None, "entity_types": [], "policy_version": None},
+        "reason": None,
+        "image_ref": None,
+        "image_sha256": None,
+        "created_at": at,
+        "updated_at": at,
+        "timestamps": {},
+        "version": 0,
+    }
+
+
+# Each handler updates its own copy of the document and answers the new status.
+
+
+def _requested(doc: View, data: Data) -> str:
+    doc["id"] = data["generation_id"]
+    doc["user_id"] = data["user_id"]
+    doc["department_id"] = data["department_id"]
+    doc["size"] = data["size"]
+    doc["quality"] = data["quality"]
+    doc["style"] = data.get("style")
+    doc["model"] = data.get("model")
+    return "requested"
+
+
+def _screened(doc: View, data: Data) -> str:
+    redacted = sorted({f["entity_type"] for f in data["findings"] if f["action"] == "redact"})
+    doc["screening"] = {
+        "outcome": "redacted" if redacted else "passed",
+        "entity_types": redacted,
+        "policy_version": data["policy_version"],
+    }
+    return "screened"
+
+
+def _prompt_rejected(doc: View, data: Data) -> str:
+    blocked = sorted({f["entity_type"] for f in data["findings"] if f["action"] == "block"})
+    doc["screening"] = {
+        "outcome": "rejected",
+        "entity_types": blocked,
+        "policy_version": data["policy_version"],
+    }
+    doc["reason"] = data["reason"]
+    return "rejected"
+
+
+def _routed(doc: View, data: Data) -> str:
+    doc["model_id"] = data["model_id"]
+    doc["estimated_cost_aud"] = data["estimated_cost_aud"]
+    return "routed"
+
+
+def _generation_rejected(doc: View, data: Data) -> str:
+    doc["reason"] = data["reason"]
+    return "rejected"
+
+
+def _generated(doc: View, data: Data) -> str:
+    doc["model_id"] = data["model_id"]  # a fallback model may have served it
+    doc["image_ref"] = data["image_ref"]
+    doc["image_sha256"] = data["sha256"]
+    return "generated"
+
+
+def _failed(doc: View, data: Data) -> str:
+    doc["reason"] = data["reason"]
+    if data.get("model_id") is not None:
+        doc["model_id"] = data["model_id"]
+    return "failed"
+
+
+def _charged(doc: View, data: Data) -> str:
+    doc["cost_aud"] = data["cost_aud"]
+    return "charged"
+
+
+_HANDLERS: dict[str, Callable[[View, Data], str]] = {
+    GenerationRequested.TYPE: _requested,
+    PromptScreened.TYPE: _screened,
+    PromptRejected.TYPE: _prompt_rejected,
+    GenerationRouted.TYPE: _routed,
+    GenerationRejected.TYPE: _generation_rejected,
+    ImageGenerated.TYPE: _generated,
+    GenerationFailed.TYPE: _failed,
+    GenerationCharged.TYPE: _charged,
+}
+
+# No partition: per-department listing is `ViewReader.history`, through its own index.
+PROJECTION = Projection(name=NAME, keys=keys, apply=apply)

@@ -1,0 +1,67 @@
+"""Loading `function_app.app` lists every trigger with the bindings Azure needs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from function_app import app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# get_functions() may be called once per app: it registers the bindings it indexes.
+TRIGGERS: dict[str, dict[str, Any]] = {
+    f.get_function_name(): f.get_trigger().get_dict_repr() for f in app.get_functions()
+}
+
+
+def triggers() -> dict[str, dict[str, Any]]:
+    return TRIGGERS
+
+
+def test_every_http_route_of_the_api_is_declared_once() -> None:
+    routes = sorted(
+        (str(d["route"]), *sorted(str(getattr(m, "value", m)) for m in d["methods"]))
+        for d in triggers().values()
+        if d["type"] == "httpTrigger"
+    )
+    assert routes == sorted(
+        [
+            ("v1/generations", "POST"),
+            ("v1/generations", "GET"),
+            ("v1/generations/{id}", "GET"),
+            ("v1/generations/{id}/image", "GET"),
+            ("v1/models", "GET"),
+            ("v1/budgets", "GET"),
+            ("v1/budgets/{department_id}", "GET"),
+            ("v1/budgets/{department_id}", "PUT"),
+            ("v1/health/live", "GET"),
+            ("v1/health/ready", "GET"),
+        ]
+    )
+    auth_levels = {
+        str(getattr(d["authLevel"], "value", d["authLevel"]))
+        for d in triggers().values()
+        if d["type"] == "httpTrigger"
+    }
+    # Tokens are validated by the app itself; Functions keys would be a second, weaker door.
+    assert auth_levels == {"anonymous"}
+
+
+def test_the_worker_and_timer_bindings() -> None:
+    declared = triggers()
+    worker = declared["advance"]
+    assert worker["type"] == "serviceBusTrigger"
+    assert worker["queueName"] == "generation-jobs"
+    assert worker["connection"] == "ServiceBusConnection"
+    timer = declared["requeue_stuck"]
+    assert timer["type"] == "timerTrigger"
+    assert len(str(timer["schedule"]).split()) == 6
+
+
+def test_host_json_prefixes_routes_with_api() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["version"] == "2.0"
+    assert host["extensions"]["http"]["routePrefix"] == "api"
