@@ -30,7 +30,7 @@ from typing import Any, Literal
 from projections.base import StalePosition, View, ViewBatch, timestamp
 from projections.generation_status import NAME as HISTORY
 from projections.generation_status import UNFINISHED_STATUSES
-from services.ports import HistoryQuery, Page
+from services.ports import HistoryQuery, InvalidContinuation, Page
 
 _BUSY_TIMEOUT_MS = 30_000
 _CHUNK = 500  # keys per IN (...) and rows per listing page: well under SQLite's limits
@@ -91,10 +91,6 @@ ON CONFLICT (projection) DO UPDATE SET position = excluded.position
 
 # One encoder built once: json.dumps with options builds a new one per call.
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-class InvalidContinuation(ValueError):
-    """A history continuation token that this store did not issue."""
 
 
 class SqliteViewStore:

@@ -133,5 +133,5 @@ def _limit(value: str | None) -> int:
 
 
 def _url(req: func.HttpRequest, path: str) -> str:
-    scheme_and_host = req.url.split("/api/", 1)[0]
+    scheme_and_host = str(req.url).split("/api/", 1)[0]
     return scheme_and_host + path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import azure.functions as func
 
@@ -23,7 +24,7 @@ def ready(req: func.HttpRequest) -> func.HttpResponse:
     checks: dict[str, str] = {}
     try:
         app = platform()
-        probes = {
+        probes: dict[str, Callable[[], object]] = {
             "event_store": lambda: app.store.read_stream("health-probe"),
             "views": lambda: app.views.get("generation_status", "health-probe"),
             "images": lambda: app.images.get("health/probe.png"),

@@ -21,6 +21,7 @@ from bootstrap import authenticator
 from domain.access import AccessDenied, Principal
 from services.budgets import InvalidPeriod
 from services.errors import DependencyUnavailable, IdempotencyConflict, NotFound
+from services.ports import InvalidContinuation
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def api(handler: Handler) -> Handler:
             return Problem(
                 409, "idempotency-conflict", "Idempotency-Key reused", str(error)
             ).response()
-        except InvalidPeriod as error:
+        except (InvalidPeriod, InvalidContinuation) as error:
             return Problem(
                 400, "invalid-parameter", "Invalid query parameter", str(error)
             ).response()

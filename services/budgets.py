@@ -83,7 +83,7 @@ def list_budgets(
     scope = scope_for(principal, Action.BUDGET_LIST)
     authorize(principal, Action.BUDGET_LIST, department_id=principal.department_id)
     period = _period(platform, period)
-    budgets = [b for b in platform.views.list("budget") if b.get("period") == period]
+    budgets = list(platform.views.list("budget", partition=period))
     if scope is not Scope.ORG:
         budgets = [b for b in budgets if b.get("department_id") == principal.department_id]
     return sorted(budgets, key=lambda b: str(b.get("department_id")))

@@ -28,6 +28,10 @@ class ConcurrencyError(Exception):
         self.actual = actual
 
 
+class EventIdConflict(ValueError):
+    """An event id reused in a way a retry cannot explain (another stream, a partial batch)."""
+
+
 class EventStore(Protocol):
     def append(
         self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
@@ -170,6 +174,10 @@ class HistoryQuery:
     created_to: datetime | None = None
     limit: int = 50
     continuation: str | None = None
+
+
+class InvalidContinuation(ValueError):
+    """A history continuation token that the view store did not issue."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from adapters.sqlite_event_store import SqliteEventStore
-from adapters.sqlite_views import InvalidContinuation, SqliteViewStore
+from adapters.sqlite_views import SqliteViewStore
 from domain import budget as b
 from domain import generation as g
 from domain.envelope import Actor, Event, NewEvent
@@ -31,7 +31,7 @@ from projections.base import (
     timestamp,
 )
 from projections.runner import ProjectionRunner, replay_all
-from services.ports import HistoryQuery, ViewReader
+from services.ports import HistoryQuery, InvalidContinuation, ViewReader
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 HISTORY = generation_status.NAME

@@ -177,6 +177,35 @@ def test_models_and_health(platform: RunningPlatform) -> None:
     assert ready["status"] == "ready"
 
 
+def test_a_manager_sets_the_budget_and_a_requester_cannot(platform: RunningPlatform) -> None:
+    manager = platform.client(platform.token("mia", ["Dept.Manager"], "design"))
+    update = {"monthly_limit_aud": "0.02", "enforcement": "hard", "strategy": "cost_optimised"}
+    assert manager.put("/api/v1/budgets/design", json=update).status_code == 200
+    requester = platform.client(platform.token("dan", ["Generator.Standard"], "design"))
+    assert requester.put("/api/v1/budgets/design", json=update).status_code == 403
+    assert manager.put("/api/v1/budgets/marketing", json=update).status_code == 403
+    bad = manager.put("/api/v1/budgets/design", json={"monthly_limit_aud": "-1"})
+    assert bad.status_code == 422
+
+    # 0.02 AUD fits two 0.01 images of the cheapest model, and not a third.
+    ids = [
+        requester.post("/api/v1/generations", json={"prompt": f"a tile, pattern {n}"}).json()["id"]
+        for n in range(3)
+    ]
+    finals = [platform.wait_terminal(requester, gid) for gid in ids]
+    assert sorted(f["status"] for f in finals) == ["charged", "charged", "rejected"]
+    rejected = next(f for f in finals if f["status"] == "rejected")
+    assert rejected["reason"] == "budget_exceeded"
+
+
+def test_a_forged_continuation_token_is_a_400(platform: RunningPlatform) -> None:
+    response = alice(platform).get("/api/v1/generations", params={"continuation": "forged"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+
+
 def test_no_request_in_this_module_produced_a_500(platform: RunningPlatform) -> None:
     log = Path(platform.log_path).read_text()
-    assert "unhandled error" not in log
+    assert "unhandled error" not in log  # functions/http_support.api
+    assert "(incident " not in log  # an exception that escaped a trigger (devhost)
+    assert '" 500' not in log  # uvicorn's access log

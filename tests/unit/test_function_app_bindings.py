@@ -12,9 +12,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 # get_functions() may be called once per app: it registers the bindings it indexes.
-TRIGGERS: dict[str, dict[str, Any]] = {
-    f.get_function_name(): f.get_trigger().get_dict_repr() for f in app.get_functions()
-}
+TRIGGERS: dict[str, dict[str, Any]] = {}
+for function in app.get_functions():
+    trigger = function.get_trigger()
+    assert trigger is not None, function.get_function_name()
+    TRIGGERS[str(function.get_function_name())] = trigger.get_dict_repr()
 
 
 def triggers() -> dict[str, dict[str, Any]]:

@@ -1,0 +1,18 @@
+"""The benchmark commands run end to end on tiny sizes, so they cannot rot unnoticed.
+
+Figures come from the full runs (see benchmarks/README.md); nothing here times anything.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import event_store
+
+
+def test_event_store_benchmark_prints_both_stores(capsys: pytest.CaptureFixture[str]) -> None:
+    event_store.main(["--events", "20", "--streams", "10", "--repeats", "1"])
+    printed = capsys.readouterr().out
+    assert "eventsourcing" in printed
+    assert "FULL" in printed
+    assert "NORMAL" in printed
