@@ -13,9 +13,6 @@ from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
-from adapters.sqlite_views import SqliteViewStore
-from projections.runner import ProjectionRunner
-
 from adapters.dev_issuer import DevIssuer
 from adapters.fs_image_store import FsImageStore
 from adapters.jwt_auth import HttpJwks, TokenValidator
@@ -24,10 +21,12 @@ from adapters.presidio_analyzer import shared_analyzer
 from adapters.providers.local import LocalProvider
 from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_queue import SqliteQueue
+from adapters.sqlite_views import SqliteViewStore
 from domain.catalogue import default_catalogue
 from domain.envelope import utc_now
 from domain.screening import DEFAULT_POLICY
 from projections import ALL_PROJECTIONS
+from projections.runner import ProjectionRunner
 from services.context import Platform
 from services.generations import JOB_QUEUE
 from services.ports import ImageProvider
