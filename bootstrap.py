@@ -95,10 +95,15 @@ def dev_issuer(config: Settings) -> DevIssuer:
     )
 
 
-@cache
 def platform() -> Platform:
+    """The process's one Platform; the lock keeps concurrent first calls from building two."""
     with _lock:
-        return build_platform(settings())
+        return _platform_once()
+
+
+@cache
+def _platform_once() -> Platform:
+    return build_platform(settings())
 
 
 @cache

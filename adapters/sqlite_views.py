@@ -33,6 +33,7 @@ from projections.generation_status import UNFINISHED_STATUSES
 from services.ports import HistoryQuery, InvalidContinuation, Page
 
 _BUSY_TIMEOUT_MS = 30_000
+_CACHE_KIB = 64 * 1024  # per connection
 _CHUNK = 500  # keys per IN (...) and rows per listing page: well under SQLite's limits
 
 # The history projection's name and statuses are inlined as literals (they are ours,
@@ -283,6 +284,10 @@ class SqliteViewStore:
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            # A replay batch rewrites documents spread over the whole table and its five
+            # indexes; SQLite's default 2 MB page cache is smaller than their working set.
+            conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+            conn.execute("PRAGMA temp_store = MEMORY")
             self._connections.append(conn)
         self._local.owned = (os.getpid(), conn)
         return conn

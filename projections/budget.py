@@ -9,14 +9,13 @@ listing the months of a period never has to step around policy documents.
 
 Each key is fed by exactly one stream, so a document's `version` is the version of the
 last event folded into it, and an event at or below it is a redelivery to skip.
-Money is carried as Decimal strings and summed exactly.
+Money is stored as Decimal strings and summed exactly, as Decimal while a batch folds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
 
 from domain.budget import (
     BudgetSet,
@@ -25,34 +24,94 @@ from domain.budget import (
     CostReserved,
     ReservationReleased,
 )
-from domain.envelope import Event
 from domain.periods import BUDGET_TIMEZONE
-from projections.base import Projection, View, timestamp
+from projections.base import Fact, Projection, View, timestamp
 
 NAME = "budget"
 POLICY_NAME = "budget_policy"
 
-Data = dict[str, Any]
 
-
-def keys(event: Event) -> tuple[str, ...]:
+def keys(event: Fact) -> tuple[str, ...]:
     if event.type in _HANDLERS and (period := event.data.get("period")) is not None:
         return (f"{event.data['department_id']}:{period}",)
     return ()
 
 
-def apply(view: View | None, event: Event) -> View:
+def apply(view: View | None, event: Fact) -> View:
     if view is not None and event.version <= view["version"]:
         return view  # redelivered: already folded in
+    draft = _thaw(view, event)
+    _fold_into(draft, event)
+    return _freeze(draft)
+
+
+def fold(views: Mapping[str, View], touched: Sequence[tuple[str, Fact]]) -> dict[str, View]:
+    """`apply` over a batch: each month's money is summed as Decimal and written once."""
+    drafts: dict[str, View] = {}
+    for key, event in touched:
+        draft = drafts.get(key)
+        if draft is None:
+            view = views.get(key)
+            if view is not None and event.version <= view["version"]:
+                continue
+            draft = drafts[key] = _thaw(view, event)
+        elif event.version <= draft["version"]:
+            continue
+        _fold_into(draft, event)
+    return {key: _freeze(draft) for key, draft in drafts.items()}
+
+
+def _fold_into(draft: View, event: Fact) -> None:
     handler = _HANDLERS.get(event.type)
     if handler is None:
         raise ValueError(f"{NAME} does not handle {event.type} events")
+    handler(draft, event)
+    draft["updated_at"] = timestamp(event.recorded_at)
+    draft["version"] = event.version
+
+
+# A draft is a document being folded: its money (totals and breakdowns) held as Decimal,
+# and `remaining_aud` and `overrun` left stale until `_freeze` derives them.
+
+
+def _thaw(view: View | None, event: Fact) -> View:
     data = event.data
-    doc = _blank(data["department_id"], data["period"]) if view is None else dict(view)
-    handler(doc, event)
-    doc["updated_at"] = timestamp(event.recorded_at)
-    doc["version"] = event.version
-    return doc
+    doc = _blank(data["department_id"], data["period"]) if view is None else view
+    return {
+        **doc,
+        "spent_aud": Decimal(doc["spent_aud"]),
+        "reserved_aud": Decimal(doc["reserved_aud"]),
+        "by_model": _decimals(doc["by_model"]),
+        "by_user": _decimals(doc["by_user"]),
+        "by_day": _decimals(doc["by_day"]),
+        "thresholds_crossed": list(doc["thresholds_crossed"]),
+    }
+
+
+def _freeze(draft: View) -> View:
+    spent: Decimal = draft["spent_aud"]
+    reserved: Decimal = draft["reserved_aud"]
+    limit = draft["limit_aud"]
+    remaining = None if limit is None else Decimal(limit) - spent - reserved
+    return {
+        **draft,
+        "spent_aud": _money(spent),
+        "reserved_aud": _money(reserved),
+        "remaining_aud": None if remaining is None else _money(remaining),
+        # Soft and warn months may commit more than the limit; this says they currently do.
+        "overrun": remaining is not None and remaining < 0,
+        "by_model": _monies(draft["by_model"]),
+        "by_user": _monies(draft["by_user"]),
+        "by_day": _monies(draft["by_day"]),
+    }
+
+
+def _decimals(breakdown: dict[str, str]) -> dict[str, Decimal]:
+    return {key: Decimal(amount) for key, amount in breakdown.items()}
+
+
+def _monies(breakdown: dict[str, Decimal]) -> dict[str, str]:
+    return {key: _money(amount) for key, amount in breakdown.items()}
 
 
 def _blank(department_id: str, period: str) -> View:
@@ -82,65 +141,48 @@ def _money(amount: Decimal) -> str:
     return format(amount, "f")  # never exponent notation
 
 
-def _settle(doc: View, spent: Decimal, reserved: Decimal) -> None:
-    """Store spent and reserved and what follows from them and the limit."""
-    doc["spent_aud"] = _money(spent)
-    doc["reserved_aud"] = _money(reserved)
-    limit = doc["limit_aud"]
-    if limit is None:
-        doc["remaining_aud"] = None
-        doc["overrun"] = False
-        return
-    remaining = Decimal(limit) - spent - reserved
-    doc["remaining_aud"] = _money(remaining)
-    # Soft and warn months may commit more than the limit; this says they currently do.
-    doc["overrun"] = remaining < 0
-
-
-def _add(breakdown: dict[str, str], key: str, amount: Decimal) -> dict[str, str]:
+def _add(breakdown: dict[str, Decimal], key: str, amount: Decimal) -> None:
     previous = breakdown.get(key)
-    total = amount if previous is None else Decimal(previous) + amount
-    return {**breakdown, key: _money(total)}
+    breakdown[key] = amount if previous is None else previous + amount
 
 
-def _budget_set(doc: View, event: Event) -> None:
+def _budget_set(draft: View, event: Fact) -> None:
     policy = event.data["policy"]
-    doc["limit_aud"] = policy["monthly_limit_aud"]
-    doc["enforcement"] = policy["enforcement"]
-    doc["strategy"] = policy["strategy"]
-    _settle(doc, Decimal(doc["spent_aud"]), Decimal(doc["reserved_aud"]))
+    draft["limit_aud"] = policy["monthly_limit_aud"]
+    draft["enforcement"] = policy["enforcement"]
+    draft["strategy"] = policy["strategy"]
 
 
-def _reserved(doc: View, event: Event) -> None:
-    amount = Decimal(event.data["amount_aud"])
-    _settle(doc, Decimal(doc["spent_aud"]), Decimal(doc["reserved_aud"]) + amount)
+def _reserved(draft: View, event: Fact) -> None:
+    draft["reserved_aud"] += Decimal(event.data["amount_aud"])
 
 
-def _released(doc: View, event: Event) -> None:
-    amount = Decimal(event.data["amount_aud"])
-    _settle(doc, Decimal(doc["spent_aud"]), Decimal(doc["reserved_aud"]) - amount)
+def _released(draft: View, event: Fact) -> None:
+    draft["reserved_aud"] -= Decimal(event.data["amount_aud"])
 
 
-def _charged(doc: View, event: Event) -> None:
+def _charged(draft: View, event: Fact) -> None:
     data = event.data
     amount = Decimal(data["amount_aud"])
     # The charge settles the whole reservation it was made against.
-    reserved = Decimal(doc["reserved_aud"]) - Decimal(data["reserved_aud"])
-    _settle(doc, Decimal(doc["spent_aud"]) + amount, reserved)
-    doc["charged_count"] += 1
-    doc["by_model"] = _add(doc["by_model"], data["model_id"], amount)
-    doc["by_user"] = _add(doc["by_user"], data["user_id"], amount)
+    draft["reserved_aud"] -= Decimal(data["reserved_aud"])
+    draft["spent_aud"] += amount
+    draft["charged_count"] += 1
+    _add(draft["by_model"], data["model_id"], amount)
+    _add(draft["by_user"], data["user_id"], amount)
     day = event.recorded_at.astimezone(BUDGET_TIMEZONE).date().isoformat()
-    doc["by_day"] = _add(doc["by_day"], day, amount)
+    _add(draft["by_day"], day, amount)
 
 
-def _threshold_crossed(doc: View, event: Event) -> None:
+def _threshold_crossed(draft: View, event: Fact) -> None:
     percent = event.data["threshold_percent"]
-    if percent not in doc["thresholds_crossed"]:
-        doc["thresholds_crossed"] = sorted([*doc["thresholds_crossed"], percent])
+    crossed = draft["thresholds_crossed"]
+    if percent not in crossed:
+        crossed.append(percent)
+        crossed.sort()
 
 
-_HANDLERS: dict[str, Callable[[View, Event], None]] = {
+_HANDLERS: dict[str, Callable[[View, Fact], None]] = {
     BudgetSet.TYPE: _budget_set,
     CostReserved.TYPE: _reserved,
     ReservationReleased.TYPE: _released,
@@ -149,13 +191,13 @@ _HANDLERS: dict[str, Callable[[View, Event], None]] = {
 }
 
 
-def policy_keys(event: Event) -> tuple[str, ...]:
+def policy_keys(event: Fact) -> tuple[str, ...]:
     if event.type == BudgetSet.TYPE and event.data.get("period") is None:
         return (event.data["department_id"],)
     return ()
 
 
-def apply_policy(view: View | None, event: Event) -> View:
+def apply_policy(view: View | None, event: Fact) -> View:
     if view is not None and event.version <= view["version"]:
         return view
     if event.type != BudgetSet.TYPE:
@@ -172,5 +214,29 @@ def apply_policy(view: View | None, event: Event) -> View:
     }
 
 
-PROJECTION = Projection(name=NAME, keys=keys, apply=apply, partition_field="period")
-POLICY_PROJECTION = Projection(name=POLICY_NAME, keys=policy_keys, apply=apply_policy)
+def fold_policy(views: Mapping[str, View], touched: Sequence[tuple[str, Fact]]) -> dict[str, View]:
+    # Each policy document is replaced whole by its latest BudgetSet: nothing to batch.
+    changed: dict[str, View] = {}
+    for key, event in touched:
+        current = changed.get(key) or views.get(key)
+        folded = apply_policy(current, event)
+        if folded is not current:
+            changed[key] = folded
+    return changed
+
+
+PROJECTION = Projection(
+    name=NAME,
+    keys=keys,
+    apply=apply,
+    partition_field="period",
+    fold=fold,
+    types=frozenset(_HANDLERS),
+)
+POLICY_PROJECTION = Projection(
+    name=POLICY_NAME,
+    keys=policy_keys,
+    apply=apply_policy,
+    fold=fold_policy,
+    types=frozenset({BudgetSet.TYPE}),
+)

@@ -23,6 +23,7 @@ from domain.envelope import Actor, Event, NewEvent
 from domain.streams import budget_policy_stream, budget_stream, generation_stream
 from projections import ALL_PROJECTIONS, budget, generation_status
 from projections.base import (
+    Fact,
     Projection,
     StalePosition,
     View,
@@ -390,7 +391,7 @@ def test_runner_survives_a_crash_mid_replay_without_double_counting(tmp_path: Pa
     def crashing(projection: Projection) -> Projection:
         applied = [0]
 
-        def apply(view: View | None, event: Event) -> View:
+        def apply(view: View | None, event: Fact) -> View:
             applied[0] += 1
             if applied[0] > crash_after:
                 raise RuntimeError("power cut")

@@ -21,7 +21,7 @@ from domain import generation as g
 from domain.envelope import GENESIS_HASH, Actor, Event, NewEvent, record
 from domain.streams import budget_policy_stream, budget_stream, generation_stream
 from projections import ALL_PROJECTIONS, budget, generation_status
-from projections.base import Projection, View
+from projections.base import Fact, Projection, View
 from projections.runner import ProjectionRunner, replay_all
 from services.ports import PositionedEvent
 
@@ -436,6 +436,61 @@ def test_replaying_from_an_older_position_counts_nothing_twice(tmp_path: Path) -
     assert {p.name: list(views.list(p.name)) for p in ALL_PROJECTIONS} == before
 
 
+def mixed_log() -> Log:
+    """Every budget event kind, a policy change, and generations that end differently."""
+    log = busy_log(6)
+    stream = budget_stream("research", "2026-03")
+    gid = uuid4()
+    happy_path(log, gid)
+    reserve(log, gid, "0.90", user="u-bob", model="m2")
+    log.append(
+        stream,
+        b.ReservationReleased(
+            department_id="research",
+            period="2026-03",
+            generation_id=gid,
+            amount_aud=Decimal("0.90"),
+            reason="failed",
+        ),
+    )
+    charge(log, uuid4(), "1.25", "0", at=T0 + timedelta(hours=14))
+    log.append(
+        stream,
+        b.BudgetThresholdCrossed(
+            department_id="research",
+            period="2026-03",
+            threshold_percent=80,
+            spent_aud=Decimal("1.25"),
+            limit_aud=Decimal("1.00"),
+        ),
+    )
+    log.append(
+        budget_policy_stream("research"),
+        b.BudgetSet(department_id="research", period=None, policy=POLICY),
+    )
+    return log
+
+
+@pytest.mark.parametrize("projection", ALL_PROJECTIONS, ids=lambda p: p.name)
+@pytest.mark.parametrize("batch", [1, 4, 1000])
+def test_folding_a_batch_agrees_with_applying_event_by_event(
+    projection: Projection, batch: int
+) -> None:
+    assert projection.fold is not None
+    log = mixed_log()
+    views: dict[str, View] = {}
+    for start in range(0, len(log.events), batch):
+        # Each batch also carries a redelivery of the event before it: a no-op.
+        chunk = log.events[max(0, start - 1) : start + batch]
+        touched = [(key, event) for event in chunk for key in projection.keys(event)]
+        loaded = copy.deepcopy(views)
+        changed = projection.fold(loaded, touched)
+        assert loaded == views  # the loaded documents are left alone
+        views.update(changed)
+    assert views == fold(projection, log.events)
+    assert views  # the log reaches every projection
+
+
 class Boom(Exception):
     pass
 
@@ -444,7 +499,7 @@ def test_a_failing_batch_writes_nothing_and_is_retried(tmp_path: Path) -> None:
     log = busy_log(6)
     failures: dict[str, int] = defaultdict(int)
 
-    def flaky_apply(view: View | None, event: Event) -> View:
+    def flaky_apply(view: View | None, event: Fact) -> View:
         if event.type == "CostCharged" and failures["left"] > 0:
             failures["left"] -= 1
             raise Boom("projection bug")
