@@ -24,15 +24,14 @@ Durability (WAL mode):
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, cast
 from uuid import UUID, SafeUUID
 
+from adapters.sqlite_connections import ConnectionPerThread
 from domain.envelope import (
     GENESIS_HASH,
     Actor,
@@ -43,8 +42,6 @@ from domain.envelope import (
     utc_now,
 )
 from services.ports import ConcurrencyError, PositionedEvent
-
-_BUSY_TIMEOUT_MS = 30_000
 
 # Each query spells out the columns, in the order `_row_of` writes and
 # `_event_from_row` reads them.
@@ -175,15 +172,8 @@ class SqliteEventStore:
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        if synchronous not in ("FULL", "NORMAL"):
-            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
-        self._path = str(path)
-        self._synchronous = synchronous
         self._clock = clock
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_guard = threading.Lock()
-        self._closed = False
+        self._pool = ConnectionPerThread(path, synchronous=synchronous, label="event store")
         # Readers see the same actor again and again; Actor is frozen, so one instance
         # per distinct JSON text can be shared by every event that carries it.
         self._actors: dict[str, Actor] = {}
@@ -378,33 +368,11 @@ class SqliteEventStore:
     # --- connections -------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close every thread's connection; call it once nothing uses the store any more."""
-        with self._connections_guard:
-            self._closed = True
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
+        """Close every thread's connection; call it once nothing uses this any more."""
+        self._pool.close()
 
     def _connection(self) -> sqlite3.Connection:
-        # Keyed by process id too: a connection inherited across fork must not be reused.
-        owned: tuple[int, sqlite3.Connection] | None = getattr(self._local, "owned", None)
-        if owned is not None and owned[0] == os.getpid():
-            return owned[1]
-        with self._connections_guard:
-            if self._closed:
-                raise RuntimeError(f"event store {self._path!r} is closed")
-            conn = sqlite3.connect(
-                self._path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,  # only so that close() can reach every thread's one
-            )
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-            self._connections.append(conn)
-        self._local.owned = (os.getpid(), conn)
-        return conn
+        return self._pool.get()
 
 
 def _row_of(event: Event) -> tuple[Any, ...]:

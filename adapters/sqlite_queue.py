@@ -22,9 +22,7 @@ exactly in SQL, whatever the text format of a datetime would be.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -33,12 +31,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from adapters.sqlite_connections import ConnectionPerThread
 from services.ports import OutgoingMessage
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _POLL_INTERVAL_SECONDS = 0.05
-_BUSY_TIMEOUT_MS = 30_000
 MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
 
 _SCHEMA = """
@@ -121,21 +119,6 @@ def _from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def _use_wal(conn: sqlite3.Connection) -> None:
-    # Switching a fresh file to WAL takes an exclusive lock without going through the busy
-    # handler, so processes that open a new file together must retry it themselves.
-    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() >= deadline:
-                raise
-            time.sleep(_POLL_INTERVAL_SECONDS / 5)
-        else:
-            return
-
-
 class SqliteQueue:
     """One named queue in a SQLite file; implements `services.ports.WorkQueue`."""
 
@@ -154,15 +137,11 @@ class SqliteQueue:
         if max_delivery_count < 1:
             raise ValueError("max_delivery_count must be at least 1")
         self.queue_name = queue_name
-        self._path = str(path)
         self._lock_duration = lock_duration
         self._max_delivery_count = max_delivery_count
         self._duplicate_window = duplicate_detection_window
         self._clock = clock
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_guard = threading.Lock()
-        self._closed = False
+        self._pool = ConnectionPerThread(path, synchronous="FULL", label="queue")
         with self._transaction() as conn:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -382,35 +361,13 @@ class SqliteQueue:
 
     def close(self) -> None:
         """Close every thread's connection; call it once the workers have stopped."""
-        with self._connections_guard:
-            self._closed = True
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
+        self._pool.close()
 
     def _now_micros(self) -> int:
         return _to_micros(self._clock())
 
     def _connection(self) -> sqlite3.Connection:
-        # Keyed by process id too: a connection inherited across fork must not be reused.
-        owned: tuple[int, sqlite3.Connection] | None = getattr(self._local, "owned", None)
-        if owned is not None and owned[0] == os.getpid():
-            return owned[1]
-        with self._connections_guard:
-            if self._closed:
-                raise RuntimeError(f"queue {self.queue_name!r} is closed")
-            conn = sqlite3.connect(
-                self._path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,  # only so that close() can reach every thread's one
-            )
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            _use_wal(conn)
-            conn.execute("PRAGMA synchronous = FULL")
-            self._connections.append(conn)
-        self._local.owned = (os.getpid(), conn)
-        return conn
+        return self._pool.get()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

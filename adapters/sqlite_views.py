@@ -19,21 +19,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import sqlite3
-import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from adapters.sqlite_connections import ConnectionPerThread
 from projections.base import StalePosition, View, ViewBatch, timestamp
 from projections.generation_status import NAME as HISTORY
 from projections.generation_status import UNFINISHED_STATUSES
 from services.ports import HistoryQuery, InvalidContinuation, Page
 
-_BUSY_TIMEOUT_MS = 30_000
-_CACHE_KIB = 64 * 1024  # per connection
+# A replay batch rewrites documents spread over the whole table and its five indexes;
+# SQLite's default 2 MB page cache is smaller than their working set.
+_VIEW_PRAGMAS = ("PRAGMA cache_size = -65536", "PRAGMA temp_store = MEMORY")
 _CHUNK = 500  # keys per IN (...) and rows per listing page: well under SQLite's limits
 
 # The history projection's name and statuses are inlined as literals (they are ours,
@@ -100,14 +100,9 @@ class SqliteViewStore:
     def __init__(
         self, path: Path | str, *, synchronous: Literal["FULL", "NORMAL"] = "FULL"
     ) -> None:
-        if synchronous not in ("FULL", "NORMAL"):
-            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
-        self._path = str(path)
-        self._synchronous = synchronous
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_guard = threading.Lock()
-        self._closed = False
+        self._pool = ConnectionPerThread(
+            path, synchronous=synchronous, label="view store", pragmas=_VIEW_PRAGMAS
+        )
         self._write(lambda conn: [conn.execute(s) for s in _SCHEMA.split(";\n")])
 
     # --- ViewReader --------------------------------------------------------------------
@@ -250,12 +245,8 @@ class SqliteViewStore:
     # --- connections -------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close every thread's connection; call it once nothing uses the store any more."""
-        with self._connections_guard:
-            self._closed = True
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
+        """Close every thread's connection; call it once nothing uses this any more."""
+        self._pool.close()
 
     def _write(self, work: Callable[[sqlite3.Connection], object]) -> None:
         conn = self._connection()
@@ -268,29 +259,7 @@ class SqliteViewStore:
         conn.execute("COMMIT")
 
     def _connection(self) -> sqlite3.Connection:
-        # Keyed by process id too: a connection inherited across fork must not be reused.
-        owned: tuple[int, sqlite3.Connection] | None = getattr(self._local, "owned", None)
-        if owned is not None and owned[0] == os.getpid():
-            return owned[1]
-        with self._connections_guard:
-            if self._closed:
-                raise RuntimeError(f"view store {self._path!r} is closed")
-            conn = sqlite3.connect(
-                self._path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,  # only so that close() can reach every thread's one
-            )
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-            # A replay batch rewrites documents spread over the whole table and its five
-            # indexes; SQLite's default 2 MB page cache is smaller than their working set.
-            conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
-            conn.execute("PRAGMA temp_store = MEMORY")
-            self._connections.append(conn)
-        self._local.owned = (os.getpid(), conn)
-        return conn
+        return self._pool.get()
 
     # Last, so that `list` in the annotations above still means the builtin.
     def list(self, projection: str, partition: str | None = None) -> Iterator[dict[str, Any]]:
