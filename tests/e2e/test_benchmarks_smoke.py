@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import event_store
+from benchmarks import event_store, replay
 
 
 def test_event_store_benchmark_prints_both_stores(capsys: pytest.CaptureFixture[str]) -> None:
@@ -16,3 +16,10 @@ def test_event_store_benchmark_prints_both_stores(capsys: pytest.CaptureFixture[
     assert "eventsourcing" in printed
     assert "FULL" in printed
     assert "NORMAL" in printed
+
+
+def test_replay_benchmark_prints_ours_and_the_peer(capsys: pytest.CaptureFixture[str]) -> None:
+    replay.main(["--events", "300", "--repeats", "1"])
+    printed = capsys.readouterr().out
+    assert "replay_all" in printed
+    assert "select_notifications" in printed
