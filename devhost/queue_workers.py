@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 import azure.functions as func
 
+from devhost.threads import join_within
 from devhost.triggers import ServiceBusTrigger
 
 log = logging.getLogger("devhost.queues")
@@ -204,14 +205,8 @@ class QueueWorkerPool:
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop receiving and wait up to ``timeout`` s for in-flight calls; True if all ended."""
         self._stopping.set()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(deadline - time.monotonic(), 0))
-        busy = [thread.name for thread in self._threads if thread.is_alive()]
-        if busy:
-            log.warning("queue workers still busy after %.0f s: %s", timeout, ", ".join(busy))
-        self._threads = [thread for thread in self._threads if thread.is_alive()]
-        return not busy
+        self._threads = join_within(self._threads, timeout, "queue workers")
+        return not self._threads
 
     def _work(self, consumer: _Consumer) -> None:
         while not self._stopping.is_set():

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from azure.functions.timer import TimerRequest
 
 from devhost.ncrontab import Schedule, parse_schedule
+from devhost.threads import join_within
 from devhost.triggers import TimerTrigger
 
 log = logging.getLogger("devhost.timers")
@@ -51,14 +51,8 @@ class TimerRunner:
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop scheduling and wait up to ``timeout`` s for running invocations."""
         self._stopping.set()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(deadline - time.monotonic(), 0))
-        busy = [thread.name for thread in self._threads if thread.is_alive()]
-        if busy:
-            log.warning("timers still running after %.0f s: %s", timeout, ", ".join(busy))
-        self._threads = [thread for thread in self._threads if thread.is_alive()]
-        return not busy
+        self._threads = join_within(self._threads, timeout, "timers")
+        return not self._threads
 
     def _run(self, trigger: TimerTrigger, schedule: Schedule) -> None:
         last: datetime | None = None

@@ -128,31 +128,26 @@ def load_generation(platform: Platform, generation_id: UUID) -> Generation:
 
 def read_generation(platform: Platform, principal: Principal, generation_id: UUID) -> Generation:
     """The generation as its stream says now (not the eventually consistent view)."""
-    state = load_generation(platform, generation_id)
-    if state.request is None:
-        raise NotFound(f"no generation {generation_id}")
-    authorize(
-        principal,
-        Action.GENERATION_READ,
-        department_id=state.request.department_id,
-        owner_id=state.request.user_id,
-    )
-    return state
+    return _authorized(platform, principal, generation_id, Action.GENERATION_READ)
 
 
 def read_image(platform: Platform, principal: Principal, generation_id: UUID) -> bytes:
+    state = _authorized(platform, principal, generation_id, Action.IMAGE_READ)
+    if state.image is None:
+        raise NotFound(f"generation {generation_id} has no image (status {state.status})")
+    return platform.images.get(state.image.image_ref)
+
+
+def _authorized(
+    platform: Platform, principal: Principal, generation_id: UUID, action: Action
+) -> Generation:
     state = load_generation(platform, generation_id)
     if state.request is None:
         raise NotFound(f"no generation {generation_id}")
     authorize(
-        principal,
-        Action.IMAGE_READ,
-        department_id=state.request.department_id,
-        owner_id=state.request.user_id,
+        principal, action, department_id=state.request.department_id, owner_id=state.request.user_id
     )
-    if state.image is None:
-        raise NotFound(f"generation {generation_id} has no image (status {state.status})")
-    return platform.images.get(state.image.image_ref)
+    return state
 
 
 def describe(state: Generation) -> dict[str, Any]:
