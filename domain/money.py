@@ -5,7 +5,6 @@ from typing import Annotated
 
 from pydantic import PlainSerializer
 
-CENT = Decimal("0.01")
 ZERO = Decimal("0")
 
 # Decimal that always serialises as a plain string (`"12.50"`, never `1.25E+1`).

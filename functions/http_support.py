@@ -20,7 +20,7 @@ from adapters.jwt_auth import AuthenticationError, JwksUnavailable, bearer_token
 from bootstrap import authenticator
 from domain.access import AccessDenied, Principal
 from services.budgets import InvalidPeriod
-from services.errors import DependencyUnavailable, IdempotencyConflict, NotFound
+from services.errors import IdempotencyConflict, NotFound
 from services.ports import InvalidContinuation
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def api(handler: Handler) -> Handler:
             return Problem(
                 400, "invalid-parameter", "Invalid query parameter", str(error)
             ).response()
-        except (DependencyUnavailable, JwksUnavailable) as error:
+        except JwksUnavailable as error:
             log.warning("dependency unavailable: %s", error)
             return Problem(
                 503, "dependency-unavailable", "Try again shortly", headers={"Retry-After": "5"}

@@ -12,9 +12,10 @@ from domain.access import Action, Principal, Scope, authorize, scope_for
 from domain.budget import BudgetPolicy, BudgetSet, Enforcement, Strategy
 from domain.money import ZERO
 from domain.periods import budget_period, is_period
-from domain.streams import budget_policy_stream, budget_stream
+from domain.streams import budget_policy_stream, budget_stream, is_department_id
 from services.budget_ledger import decide_and_append, standing_policy, to_new_events
 from services.context import Platform
+from services.errors import NotFound
 from services.ports import ConcurrencyError
 
 
@@ -36,6 +37,7 @@ def set_budget(
     platform: Platform, principal: Principal, department_id: str, update: BudgetUpdate
 ) -> dict[str, Any]:
     """Record the standing policy and apply it to the current month at once."""
+    _known_shape(department_id)
     authorize(principal, Action.BUDGET_WRITE, department_id=department_id)
     policy = BudgetPolicy(
         monthly_limit_aud=update.monthly_limit_aud,
@@ -68,6 +70,7 @@ def set_budget(
 def read_budget(
     platform: Platform, principal: Principal, department_id: str, period: str | None
 ) -> dict[str, Any]:
+    _known_shape(department_id)
     authorize(principal, Action.BUDGET_READ, department_id=department_id)
     period = _period(platform, period)
     view = platform.views.get("budget", f"{department_id}:{period}")
@@ -115,3 +118,8 @@ def _period(platform: Platform, period: str | None) -> str:
     if not is_period(period):
         raise InvalidPeriod(f"period must be YYYY-MM, got {period!r}")
     return period
+
+
+def _known_shape(department_id: str) -> None:
+    if not is_department_id(department_id):
+        raise NotFound(f"no department {department_id!r}")

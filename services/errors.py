@@ -7,7 +7,3 @@ class NotFound(Exception):
 
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was already used with a different request."""
-
-
-class DependencyUnavailable(Exception):
-    """A dependency (store, queue, storage) cannot be reached right now."""

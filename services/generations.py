@@ -17,10 +17,10 @@ from uuid import UUID, uuid4, uuid5
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain import generation
-from domain.access import Action, Principal, authorize
+from domain.access import AccessDenied, Action, DenialReason, Principal, authorize
 from domain.envelope import NewEvent
-from domain.generation import Generation, GenerationRequested, Quality, Size, Style
-from domain.streams import generation_stream
+from domain.generation import Generation, GenerationRequested, Quality, Size, Status, Style
+from domain.streams import generation_stream, is_department_id
 from services.context import Platform
 from services.errors import IdempotencyConflict, NotFound
 from services.personal_data import seal_text
@@ -79,8 +79,9 @@ def submit_generation(
     idempotency_key: str | None,
 ) -> Submission:
     authorize(principal, Action.GENERATION_CREATE, department_id=principal.department_id)
-    if principal.department_id is None:
-        raise NotFound("the caller has no department to charge")
+    if principal.department_id is None or not is_department_id(principal.department_id):
+        # Someone must pay: an org-wide admin without a (valid) department cannot generate.
+        raise AccessDenied(DenialReason.OTHER_DEPARTMENT, Action.GENERATION_CREATE)
     generation_id = (
         uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}\n{idempotency_key}")
         if idempotency_key
@@ -107,19 +108,18 @@ def submit_generation(
     )
     try:
         platform.store.append(stream_id, 0, [event])
-        created = True
+        submission = Submission(generation_id, Status.REQUESTED.value, created=True)
     except ConcurrencyError:
         existing = load_generation(platform, generation_id)
         if existing.requested.request_hash != requested.request_hash:
             raise IdempotencyConflict(
                 "this Idempotency-Key was already used with a different request"
             ) from None
-        created = False
+        submission = Submission(generation_id, existing.status.value, created=False)
     # Re-sending for a replayed key is harmless and repairs a lost first enqueue.
     platform.queue.send(job_message(generation_id))
-    state = load_generation(platform, generation_id)
     log.info("generation accepted", extra={"generation_id": str(generation_id)})
-    return Submission(generation_id, state.status.value, created)
+    return submission
 
 
 def load_generation(platform: Platform, generation_id: UUID) -> Generation:

@@ -78,6 +78,3 @@ class Settings(BaseModel):
                 for e in error.errors()
             )
             raise SettingsError(f"invalid settings: {problems}") from error
-
-    def setting_names(self) -> list[str]:
-        return [PREFIX + name.upper() for name in type(self).model_fields]

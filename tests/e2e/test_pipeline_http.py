@@ -154,6 +154,12 @@ def test_tokens_roles_and_departments_are_enforced(platform: RunningPlatform) ->
     unknown = own.get("/api/v1/generations/00000000-0000-0000-0000-000000000000")
     assert unknown.status_code == 404
 
+    # Department ids name streams and folders, so a malformed one names nothing.
+    admin = platform.client(platform.token("ada", ["Platform.Admin"], None))
+    assert admin.get("/api/v1/budgets/Bad.Dept!").status_code == 404
+    # Someone must pay for an image: an admin without a department cannot generate.
+    assert admin.post("/api/v1/generations", json={"prompt": "a cat"}).status_code == 403
+
 
 def test_history_lists_the_callers_generations(platform: RunningPlatform) -> None:
     client = alice(platform)
