@@ -47,7 +47,7 @@ class Recorder:
 
 
 def build_app(recorder: Recorder) -> func.FunctionApp:
-    things = func.Blueprint()  # type: ignore[no-untyped-call]
+    things = func.Blueprint()
 
     @things.route(route="v1/things/{id}", methods=["GET"])
     def get_thing(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
@@ -114,7 +114,7 @@ def build_app(recorder: Recorder) -> func.FunctionApp:
         rendezvous.wait()
         return func.HttpResponse("met")
 
-    jobs = func.Blueprint()  # type: ignore[no-untyped-call]
+    jobs = func.Blueprint()
 
     @jobs.service_bus_queue_trigger(
         arg_name="message", queue_name="%JOBS_QUEUE%", connection="ServiceBusConnection"
@@ -148,7 +148,7 @@ def build_app(recorder: Recorder) -> func.FunctionApp:
             }
         )
 
-    timers = func.Blueprint()  # type: ignore[no-untyped-call]
+    timers = func.Blueprint()
 
     @timers.timer_trigger(arg_name="timer", schedule="* * * * * *", run_on_startup=True)
     def tick(timer: func.TimerRequest) -> None:
