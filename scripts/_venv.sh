@@ -1,5 +1,5 @@
-# Sourced by scripts/serve and scripts/test: create .venv and install one requirements file.
-# Re-installs only when the requirements file changed since the last install.
+# Sourced by scripts/serve and scripts/test: create .venv and install one requirements file,
+# and (for the tests) the npm emulators. Each re-installs only when its inputs changed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -14,6 +14,17 @@ ensure_venv() {
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/$requirements"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e "$ROOT"
+    echo "$digest" > "$stamp"
+  fi
+}
+
+# The Cosmos DB REST emulator and Azurite, from package-lock.json, for the adapter tests.
+ensure_emulators() {
+  local stamp="$ROOT/node_modules/.installed-lock"
+  local digest
+  digest="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$digest" > "$stamp"
   fi
 }
