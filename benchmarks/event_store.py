@@ -21,6 +21,7 @@ import json
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,6 +51,7 @@ DURABILITIES: tuple[Durability, ...] = ("FULL", "NORMAL")
 _PRAGMA_VALUE = {"FULL": 2, "NORMAL": 1}
 STREAM_LENGTH = 10
 PAGE = 1000  # events per read in global order, as a catch-up reader pages
+WRITERS = 8  # concurrent appenders: HTTP requests and queue workers of one host at once
 
 REQUESTER = Actor(user_id="user-7", roles=("Generator.Standard",), department_id="dept-ops")
 PAYLOAD = {"model_id": "gpt-image-1", "cost_aud": "0.040", "step": "routed"}
@@ -252,6 +254,83 @@ def _stored_events(streams: int) -> list[StoredEvent]:
     ]
 
 
+# --- (a') appends from concurrent writers, one append per event ------------------------
+
+
+def bench_concurrent_append(
+    workdir: Path, durability: Durability, workload: Workload
+) -> list[Result]:
+    """WRITERS threads append at once, each to its own streams, one event per call.
+
+    This is the host's shape: queue workers and HTTP handlers appending side by side.
+    Ours groups the appends that arrive during a commit into the next one (each in its
+    own savepoint, each acknowledged only once durable); the peer serialises its writers
+    on a lock, one transaction each.
+    """
+    streams = max(WRITERS, workload.appended_streams) // WRITERS
+    count = WRITERS * streams * STREAM_LENGTH
+
+    with _ours(workdir, "ours-concurrent", durability) as store:
+        prepared = [
+            [[_new_event() for _ in range(streams * STREAM_LENGTH)] for _ in range(WRITERS)]
+            for _ in range(workload.repeats)
+        ]
+
+        def ours_writer(round_: int, writer: int) -> None:
+            events = iter(prepared[round_][writer])
+            for s in range(streams):
+                stream = f"gen-{round_}-{writer}-{s}"
+                for version in range(STREAM_LENGTH):
+                    store.append(stream, version, [next(events)])
+
+        commits_before = store.commits
+        ours = _best_rate(workload, count, _in_threads(ours_writer))
+        per_commit = count * workload.repeats / (store.commits - commits_before)
+
+    recorder = _peer_recorder(workdir / "peer-concurrent.db", durability)
+    _check_peer(recorder.datastore, durability)
+    stored = [[_stored_events(streams) for _ in range(WRITERS)] for _ in range(workload.repeats)]
+
+    def peer_writer(round_: int, writer: int) -> None:
+        for stored_event in stored[round_][writer]:
+            recorder.insert_events([stored_event])
+
+    peer = _best_rate(workload, count, _in_threads(peer_writer))
+    recorder.datastore.close()
+    return [
+        Result(
+            f"append, {WRITERS} writers: append(prebuilt NewEvent) vs insert_events",
+            "events/s",
+            ours,
+            peer,
+        ),
+        Result(f"append, {WRITERS} writers: events per commit (ours)", "events", per_commit, None),
+    ]
+
+
+def _in_threads(writer: Callable[[int, int], None]) -> Callable[[int], None]:
+    """A round that runs `writer(round, n)` in WRITERS threads started together."""
+
+    def round_(round_number: int) -> None:
+        failures: list[BaseException] = []
+
+        def run(n: int) -> None:
+            try:
+                writer(round_number, n)
+            except BaseException as failure:  # re-raised below, in the timing thread
+                failures.append(failure)
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(WRITERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+
+    return round_
+
+
 # --- (b) streams loaded --------------------------------------------------------------
 
 
@@ -351,14 +430,16 @@ def _expect(actual: int, expected: int) -> None:
         raise RuntimeError(f"read {actual}, expected {expected}")
 
 
-SECTIONS: list[Benchmark] = [bench_append, bench_reads]
+SECTIONS: list[Benchmark] = [bench_append, bench_concurrent_append, bench_reads]
 
 
 # --- report --------------------------------------------------------------------------
 
 
 def _figure(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}"
+    if value is None:
+        return "—"
+    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
 
 
 def _ratio(result: Result) -> str:

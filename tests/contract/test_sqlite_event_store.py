@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -12,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from adapters.sqlite_event_store import EventIdConflict, SqliteEventStore
+from adapters.sqlite_event_store import SqliteEventStore
 from domain.envelope import format_timestamp, recompute_hash
-from services.ports import ConcurrencyError
+from services.ports import ConcurrencyError, EventIdConflict
 from tests.contract.event_store_contract import EventStoreContract, new_event, stream_name
 
 PROCESS_RACERS = 4
@@ -249,3 +250,69 @@ def test_read_all_records_carry_what_projections_read(store: SqliteEventStore) -
     assert [r.position for r in records] == [2, 3]
     assert records[0].recorded_at.utcoffset() == timedelta(0)
     assert store.read_all_records(after_position=3) == []
+
+
+# --- group commit -----------------------------------------------------------------------
+
+
+def test_appends_queued_behind_a_commit_share_the_next_one_and_fail_alone(
+    tmp_path: Path,
+) -> None:
+    """While one append waits for the write lock, the others queue and then commit as one
+    group; inside it each append still wins or loses on its own."""
+    path = tmp_path / "events.db"
+    store = SqliteEventStore(path)
+    raced, reused = stream_name(), new_event(n=0)
+    store.append(raced, 0, [new_event(n=0)])
+    store.append(stream_name(), 0, [reused])
+    commits_before = store.commits
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    fresh = [stream_name() for _ in range(6)]
+    calls: list[tuple[str, int, list[Any]]] = [
+        (fresh[0], 0, [new_event(n=1)]),  # the leader: alone in the first commit
+        *[(stream, 0, [new_event(n=2), new_event(n=3)]) for stream in fresh[1:]],
+        (raced, 1, [new_event(n=4)]),
+        (raced, 1, [new_event(n=5)]),  # the same expected version: exactly one wins
+        (stream_name(), 0, [reused]),  # an id recorded in another stream
+    ]
+    outcomes: dict[int, Any] = {}
+
+    def call(n: int) -> None:
+        stream, expected, events = calls[n]
+        try:
+            outcomes[n] = store.append(stream, expected, events)
+        except (ConcurrencyError, EventIdConflict) as failure:
+            outcomes[n] = failure
+
+    leader = threading.Thread(target=call, args=(0,))
+    leader.start()
+    time.sleep(0.3)  # the leader is now waiting in BEGIN IMMEDIATE
+    followers = [threading.Thread(target=call, args=(n,)) for n in range(1, len(calls))]
+    for follower in followers:
+        follower.start()
+    time.sleep(0.5)  # every follower has queued behind the leader's commit
+    assert outcomes == {}
+    blocker.execute("COMMIT")
+    for thread in [leader, *followers]:
+        thread.join(timeout=30)
+    blocker.close()
+
+    try:
+        assert store.commits - commits_before == 2
+        for n in range(6):
+            stream, _, events = calls[n]
+            assert [e.event_id for e in outcomes[n]] == [e.event_id for e in events]
+            assert store.read_stream(stream) == outcomes[n]
+        race = [outcomes[6], outcomes[7]]
+        won = [o for o in race if isinstance(o, list)]
+        lost = [o for o in race if isinstance(o, ConcurrencyError)]
+        assert len(won) == 1
+        assert len(lost) == 1
+        assert lost[0].actual == 2
+        assert [e.version for e in store.read_stream(raced)] == [1, 2]
+        assert isinstance(outcomes[8], EventIdConflict)
+        assert store.read_stream(calls[8][0]) == []
+        assert store.last_position() == 2 + 1 + 5 * 2 + 1
+    finally:
+        store.close()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import hashlib
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import uuid4
 
@@ -11,7 +12,19 @@ import pytest
 from domain import generation
 from domain.budget import Strategy
 from domain.catalogue import default_catalogue
-from domain.envelope import GENESIS_HASH, SYSTEM_ACTOR, NewEvent, recompute_hash, record
+from domain.envelope import (
+    GENESIS_HASH,
+    SYSTEM_ACTOR,
+    Actor,
+    Event,
+    EventText,
+    NewEvent,
+    canonical_json,
+    format_timestamp,
+    hashed_fields,
+    recompute_hash,
+    record,
+)
 from domain.generation import GenerationRequested, InvalidTransition, SealedText, Status, Step
 from domain.periods import budget_period
 from domain.routing import rank_models
@@ -52,6 +65,58 @@ def test_hash_covers_every_field_and_chains() -> None:
         requested_event(), stream_id="s", version=2, prev_hash=first.hash, recorded_at=MOMENT
     )
     assert second.prev_hash == first.hash
+
+
+@pytest.mark.parametrize(
+    ("stream_id", "type_", "data", "causation"),
+    [
+        ("generation-1", "GenerationRequested", {"b": 1, "a": [None, True, 1.5]}, None),
+        ('str"eam\\id', "Type\nwith\tescapes", {"ü": "ünïcode ✓", "z": {"y": "\u0000"}}, uuid4()),
+        ("budget-dept-2026-11", "BudgetReserved", {}, uuid4()),
+        ("s", "T", {"nested": {"deep": [{"k": "v"}, [], {}]}, "emoji": "🎨"}, None),
+    ],
+)
+def test_record_hashes_the_canonical_json_of_every_field(
+    stream_id: str, type_: str, data: dict[str, object], causation: object
+) -> None:
+    """`record` assembles the canonical JSON from parts; it must equal the plain form."""
+    new = NewEvent(
+        type=type_,
+        data=data,
+        actor=Actor(user_id='ä"user', roles=("Role.B", "Role.A"), department_id=None),
+        correlation_id=uuid4(),
+        causation_id=causation,
+        schema_version=3,
+    )
+    event = record(new, stream_id=stream_id, version=7, prev_hash="ab" * 32, recorded_at=MOMENT)
+    plain = canonical_json(hashed_fields(**event.model_dump(exclude={"hash"})))
+    assert event.hash == hashlib.sha256(plain.encode("utf-8")).hexdigest()
+    assert event.hash == recompute_hash(event)
+    assert event == Event.model_validate(event.model_dump())  # every field of the right type
+    assert (
+        record(
+            new,
+            stream_id=stream_id,
+            version=7,
+            prev_hash="ab" * 32,
+            recorded_at=MOMENT,
+            text=EventText.of(new),
+        )
+        == event
+    )
+
+
+def test_record_refuses_version_zero() -> None:
+    with pytest.raises(ValueError, match="start at 1"):
+        record(
+            requested_event(), stream_id="s", version=0, prev_hash=GENESIS_HASH, recorded_at=MOMENT
+        )
+
+
+def test_timestamps_are_fixed_width_utc() -> None:
+    sydney = datetime(2026, 1, 1, 10, 0, tzinfo=timezone(timedelta(hours=11)))
+    assert format_timestamp(sydney) == "2025-12-31T23:00:00.000000Z"
+    assert format_timestamp(MOMENT) == "2026-11-23T01:02:03.456789Z"
 
 
 def test_generation_steps_in_order_and_terminal_has_none() -> None:
