@@ -11,9 +11,10 @@ from bootstrap import platform
 from functions.http_support import Problem, api, authenticate, json_response, parse_body
 from services.generations import (
     GenerationRequest,
+    ImageRedirect,
     describe,
+    open_image,
     read_generation,
-    read_image,
     submit_generation,
 )
 from services.ports import HistoryQuery
@@ -63,9 +64,16 @@ def get_generation(req: func.HttpRequest) -> func.HttpResponse:
 @api
 def get_generation_image(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
-    png = read_image(platform(), principal, _generation_id(req))
+    image = open_image(platform(), principal, _generation_id(req))
+    if isinstance(image, ImageRedirect):
+        # The SAS URL is itself a credential: no cache may keep the redirect.
+        return func.HttpResponse(
+            status_code=302, headers={"Location": image.url, "Cache-Control": "no-store"}
+        )
     return func.HttpResponse(
-        png, status_code=200, headers={"Content-Type": "image/png", "Cache-Control": "private"}
+        image.png,
+        status_code=200,
+        headers={"Content-Type": "image/png", "Cache-Control": "private"},
     )
 
 

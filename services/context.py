@@ -10,6 +10,7 @@ from domain.catalogue import Catalogue
 from domain.screening import ScreeningPolicy
 from services.ports import (
     EventStore,
+    ImageLinks,
     ImageProvider,
     ImageStore,
     PiiAnalyzer,
@@ -34,3 +35,4 @@ class Platform:
     screening_policy: ScreeningPolicy
     clock: Callable[[], datetime]
     sleep: Callable[[float], None]
+    image_links: ImageLinks | None = None  # None: the app serves image bytes itself

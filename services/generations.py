@@ -11,6 +11,7 @@ import json
 import logging
 import unicodedata
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
@@ -131,11 +132,28 @@ def read_generation(platform: Platform, principal: Principal, generation_id: UUI
     return _authorized(platform, principal, generation_id, Action.GENERATION_READ)
 
 
-def read_image(platform: Platform, principal: Principal, generation_id: UUID) -> bytes:
+@dataclass(frozen=True, slots=True)
+class ImageBytes:
+    png: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRedirect:
+    url: str  # short-lived and read-only
+
+
+def open_image(
+    platform: Platform, principal: Principal, generation_id: UUID
+) -> ImageBytes | ImageRedirect:
+    """The image, or where to fetch it when the store hands out its own URLs."""
     state = _authorized(platform, principal, generation_id, Action.IMAGE_READ)
     if state.image is None:
         raise NotFound(f"generation {generation_id} has no image (status {state.status})")
-    return platform.images.get(state.image.image_ref)
+    ref = state.image.image_ref
+    if platform.image_links is not None:
+        ttl = timedelta(seconds=platform.settings.image_url_ttl_seconds)
+        return ImageRedirect(platform.image_links.read_url(ref, ttl))
+    return ImageBytes(platform.images.get(ref))
 
 
 def _authorized(

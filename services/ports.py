@@ -8,7 +8,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from domain.envelope import Event, NewEvent
@@ -105,6 +105,16 @@ class ImageStore(Protocol):
     def get(self, ref: str) -> bytes:
         """Raises KeyError when there is no such image."""
         ...
+
+
+class ImageLinks(Protocol):
+    """Short-lived, read-only URLs to stored images, where the store can issue them.
+
+    Blob Storage can (a SAS URL, so image bytes never pass through the app); the data
+    folder cannot, and the app serves its images itself.
+    """
+
+    def read_url(self, ref: str, ttl: timedelta) -> str: ...
 
 
 # --- screening -----------------------------------------------------------------------

@@ -4,6 +4,15 @@ Functions surfaces `local.settings.json` and Azure app settings as environment
 variables, so this is the only configuration path. Nothing is required for the
 embedded default: an empty environment means SQLite, the local queue, a data folder,
 dev tokens and the `local` provider.
+
+The Azure shape is chosen per adapter (`DONATELLO_EVENT_STORE=cosmos`,
+`DONATELLO_IMAGE_STORE=blob`, `DONATELLO_QUEUE=servicebus`). Its endpoints come from the
+identity-based connection settings the Functions host reads too
+(`CosmosDbConnection__accountEndpoint`, `ServiceBusConnection__fullyQualifiedNamespace`,
+`AzureWebJobsStorage__accountName`), and the adapters authenticate with the managed
+identity: no key or connection string is needed in Azure. The `*_emulator_*` settings
+exist only to reach the local emulators, which accept nothing else; they carry the
+emulators' published keys, never a real account's.
 """
 
 from __future__ import annotations
@@ -13,11 +22,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from domain.budget import BudgetPolicy, Enforcement, Strategy
 
 PREFIX = "DONATELLO_"
+# Settings whose value is the Functions host's own identity-based connection setting.
+_HOST_SETTINGS = {
+    "cosmos_endpoint": "CosmosDbConnection__accountEndpoint",
+    "servicebus_namespace": "ServiceBusConnection__fullyQualifiedNamespace",
+}
 
 
 class SettingsError(Exception):
@@ -50,6 +64,24 @@ class Settings(BaseModel):
     stuck_after_seconds: float = Field(default=120.0, gt=0)
     max_request_bytes: int = Field(default=1_048_576, gt=0)
 
+    # --- the Azure shape ---
+    event_store: Literal["sqlite", "cosmos"] = "sqlite"
+    cosmos_endpoint: str | None = None  # CosmosDbConnection__accountEndpoint
+    cosmos_database: str = "donatello"
+    cosmos_emulator_key: str | None = None
+    cosmos_emulator_ca_file: Path | None = None  # the emulator's self-signed certificate
+
+    image_store: Literal["fs", "blob"] = "fs"
+    blob_account_url: str | None = None  # default: from AzureWebJobsStorage__accountName
+    image_container: str = "images"
+    image_url_ttl_seconds: int = Field(default=300, gt=0, le=3600)
+    blob_emulator_account_key: str | None = None
+
+    queue: Literal["local", "servicebus"] = "local"
+    servicebus_namespace: str | None = None  # ServiceBusConnection__fullyQualifiedNamespace
+
+    key_vault_url: str | None = None  # provider API keys; unset: DONATELLO_SECRET_* variables
+
     @property
     def default_policy(self) -> BudgetPolicy:
         return BudgetPolicy(
@@ -58,12 +90,39 @@ class Settings(BaseModel):
             strategy=self.default_strategy,
         )
 
+    @model_validator(mode="after")
+    def _each_azure_adapter_has_its_endpoint(self) -> Settings:
+        needs = {
+            "DONATELLO_EVENT_STORE=cosmos": (
+                self.event_store == "cosmos" and not self.cosmos_endpoint,
+                "CosmosDbConnection__accountEndpoint",
+            ),
+            "DONATELLO_IMAGE_STORE=blob": (
+                self.image_store == "blob" and not self.blob_account_url,
+                "AzureWebJobsStorage__accountName or DONATELLO_BLOB_ACCOUNT_URL",
+            ),
+            "DONATELLO_QUEUE=servicebus": (
+                self.queue == "servicebus" and not self.servicebus_namespace,
+                "ServiceBusConnection__fullyQualifiedNamespace",
+            ),
+        }
+        missing = [f"{chosen} needs {setting}" for chosen, (gap, setting) in needs.items() if gap]
+        if missing:
+            raise ValueError("; ".join(missing))
+        return self
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Read `DONATELLO_<FIELD>` variables; tuples are comma-separated."""
+        """Read `DONATELLO_<FIELD>` variables and the Functions connection settings.
+
+        Tuples are comma-separated.
+        """
         values: dict[str, object] = {}
         for name, field in cls.model_fields.items():
-            raw = environ.get(PREFIX + name.upper())
+            raw = environ.get(PREFIX + name.upper()) or environ.get(_HOST_SETTINGS.get(name, ""))
+            if name == "blob_account_url" and not raw:
+                account = environ.get("AzureWebJobsStorage__accountName")
+                raw = f"https://{account}.blob.core.windows.net" if account else None
             if raw is None or raw == "":
                 continue
             is_tuple = "tuple" in str(field.annotation)
@@ -75,6 +134,8 @@ class Settings(BaseModel):
         except ValidationError as error:
             problems = "; ".join(
                 f"{PREFIX}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                if e["loc"]
+                else e["msg"]
                 for e in error.errors()
             )
             raise SettingsError(f"invalid settings: {problems}") from error

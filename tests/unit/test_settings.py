@@ -1,0 +1,66 @@
+"""Settings from the environment: the embedded default, the Azure shape, clear errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from services.settings import Settings, SettingsError
+
+
+def test_an_empty_environment_is_the_embedded_default() -> None:
+    config = Settings.from_env({})
+    assert (config.event_store, config.image_store, config.queue) == ("sqlite", "fs", "local")
+    assert config.data_dir == Path(".donatello")
+    assert config.key_vault_url is None
+    assert config.default_monthly_limit_aud == Decimal("500.00")
+
+
+def test_the_azure_shape_reads_the_hosts_identity_based_connections() -> None:
+    config = Settings.from_env(
+        {
+            "DONATELLO_EVENT_STORE": "cosmos",
+            "DONATELLO_IMAGE_STORE": "blob",
+            "DONATELLO_QUEUE": "servicebus",
+            "CosmosDbConnection__accountEndpoint": "https://acct.documents.azure.com:443/",
+            "ServiceBusConnection__fullyQualifiedNamespace": "ns.servicebus.windows.net",
+            "AzureWebJobsStorage__accountName": "donatellostore",
+        }
+    )
+    assert config.cosmos_endpoint == "https://acct.documents.azure.com:443/"
+    assert config.servicebus_namespace == "ns.servicebus.windows.net"
+    assert config.blob_account_url == "https://donatellostore.blob.core.windows.net"
+    assert config.cosmos_emulator_key is None  # nothing but identity in Azure
+
+
+def test_an_explicit_setting_wins_over_the_derived_one() -> None:
+    config = Settings.from_env(
+        {
+            "AzureWebJobsStorage__accountName": "hoststore",
+            "DONATELLO_BLOB_ACCOUNT_URL": "https://images.blob.core.windows.net",
+        }
+    )
+    assert config.blob_account_url == "https://images.blob.core.windows.net"
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"DONATELLO_EVENT_STORE": "cosmos"}, "CosmosDbConnection__accountEndpoint"),
+        ({"DONATELLO_IMAGE_STORE": "blob"}, "AzureWebJobsStorage__accountName"),
+        ({"DONATELLO_QUEUE": "servicebus"}, "ServiceBusConnection__fullyQualifiedNamespace"),
+        ({"DONATELLO_EVENT_STORE": "postgres"}, "DONATELLO_EVENT_STORE"),
+        ({"DONATELLO_IMAGE_URL_TTL_SECONDS": "86400"}, "DONATELLO_IMAGE_URL_TTL_SECONDS"),
+        ({"DONATELLO_PROVIDER_ATTEMPTS": "0"}, "DONATELLO_PROVIDER_ATTEMPTS"),
+    ],
+)
+def test_a_bad_or_incomplete_setting_names_what_to_fix(environ: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(environ)
+
+
+def test_lists_are_comma_separated() -> None:
+    config = Settings.from_env({"DONATELLO_ENABLED_PROVIDERS": "local, openai ,"})
+    assert config.enabled_providers == ("local", "openai")
