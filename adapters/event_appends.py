@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from domain.envelope import Event, NewEvent, record
+from domain.envelope import Event, EventText, NewEvent, record
 from services.ports import EventIdConflict
 
 
@@ -27,12 +27,16 @@ def chain(
     prev_hash: str,
     events: Sequence[NewEvent],
     recorded_at: datetime,
+    texts: Sequence[EventText] | None = None,
 ) -> list[Event]:
-    """`events` positioned after `version` and chained after `prev_hash`."""
+    """`events` positioned after `version` and chained after `prev_hash`.
+
+    `texts` are the events' `EventText`s when the store prepared them already.
+    """
     if recorded_at.tzinfo is None:
         raise ValueError("the event store clock must return timezone-aware datetimes")
     chained = []
-    for new in events:
+    for n, new in enumerate(events):
         version += 1
         event = record(
             new,
@@ -40,6 +44,7 @@ def chain(
             version=version,
             prev_hash=prev_hash,
             recorded_at=recorded_at,
+            text=None if texts is None else texts[n],
         )
         chained.append(event)
         prev_hash = event.hash

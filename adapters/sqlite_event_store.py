@@ -38,8 +38,9 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from adapters.event_appends import as_this_batch, chain, distinct_event_ids
 from adapters.sqlite_connections import ConnectionPerThread
 from adapters.sqlite_event_rows import EventRecord, RowDecoder, row_of
 from domain.envelope import (
@@ -48,10 +49,9 @@ from domain.envelope import (
     EventText,
     NewEvent,
     format_timestamp,
-    record,
     utc_now,
 )
-from services.ports import ConcurrencyError, EventIdConflict, PositionedEvent
+from services.ports import ConcurrencyError, PositionedEvent
 
 # Each query spells out the columns in the order `row_of` writes and `RowDecoder` reads.
 _INSERT = (
@@ -132,7 +132,7 @@ class _PendingAppend:
         # Serialised by the caller's thread, before it queues: while a commit waits for its
         # fsync the next group gets ready, and only hashing is left for the write lock.
         self.texts = [EventText.of(event) for event in events]
-        self.ids = [text.event_id for text in self.texts]
+        self.ids = distinct_event_ids(stream_id, events)
         self.done = False
         self.result: list[Event] = []
         self.error: BaseException | None = None
@@ -181,8 +181,6 @@ class SqliteEventStore:
         if not events:
             return []
         pending = _PendingAppend(stream_id, expected_version, events)
-        if len(set(pending.ids)) != len(pending.ids):
-            raise EventIdConflict(f"append to {stream_id!r} repeats an event id: {pending.ids}")
         with self._turn:
             self._pending.append(pending)
             while self._committing and not pending.done:
@@ -262,7 +260,13 @@ class SqliteEventStore:
             head = conn.execute(_READ_HEAD, (stream_id,)).fetchone()
             version, prev_hash = (0, GENESIS_HASH) if head is None else head
             if version == expected_version:
-                appended, rows = self._chain(stream_id, version, prev_hash, pending)
+                recorded_at = self._clock()
+                appended = chain(
+                    stream_id, version, prev_hash, pending.events, recorded_at, pending.texts
+                )
+                stamp = format_timestamp(recorded_at)
+                texts = zip(appended, pending.texts, strict=True)
+                rows = [row_of(event, text, stamp) for event, text in texts]
                 conn.executemany(_INSERT, rows)
                 conn.execute("RELEASE append")
                 return appended
@@ -290,45 +294,7 @@ class SqliteEventStore:
     ) -> list[Event]:
         """The events recorded under `ids`: none, or exactly that batch in `stream_id`."""
         rows = conn.execute(_READ_BY_EVENT_IDS, (json.dumps(ids),)).fetchall()
-        recorded = [self._decoder.event(row) for row in rows]
-        if not recorded:
-            return recorded
-        first_version = recorded[0].version
-        is_this_batch = [str(e.event_id) for e in recorded] == ids and all(
-            e.stream_id == stream_id and e.version == first_version + i
-            for i, e in enumerate(recorded)
-        )
-        if not is_this_batch:
-            where = ", ".join(f"{e.event_id} at {e.stream_id!r} v{e.version}" for e in recorded)
-            raise EventIdConflict(
-                f"append of {len(ids)} event(s) to {stream_id!r} reuses recorded ids"
-                f" that are not exactly this batch: {where}"
-            )
-        return recorded
-
-    def _chain(
-        self, stream_id: str, version: int, prev_hash: str, pending: _PendingAppend
-    ) -> tuple[list[Event], list[tuple[Any, ...]]]:
-        """The events positioned after `version` and chained after `prev_hash`, and rows."""
-        recorded_at = self._clock()
-        if recorded_at.tzinfo is None:
-            raise ValueError("the event store clock must return timezone-aware datetimes")
-        recorded_text = format_timestamp(recorded_at)
-        chained, rows = [], []
-        for new, text in zip(pending.events, pending.texts, strict=True):
-            version += 1
-            event = record(
-                new,
-                stream_id=stream_id,
-                version=version,
-                prev_hash=prev_hash,
-                recorded_at=recorded_at,
-                text=text,
-            )
-            chained.append(event)
-            rows.append(row_of(event, text, recorded_text))
-            prev_hash = event.hash
-        return chained, rows
+        return as_this_batch(stream_id, ids, [self._decoder.event(row) for row in rows])
 
     # --- connections -------------------------------------------------------------------
 
