@@ -13,6 +13,17 @@ from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
+from azure.cosmos import DatabaseProxy
+
+from adapters.azure_clients import blob_service, cosmos_database
+from adapters.blob_image_store import (
+    AccountKeySigner,
+    BlobImageStore,
+    SasSigner,
+    UserDelegationSigner,
+    ensure_image_container,
+)
+from adapters.cosmos_event_store import CosmosEventStore, ensure_event_container
 from adapters.dev_issuer import DevIssuer
 from adapters.fs_image_store import FsImageStore
 from adapters.jwt_auth import HttpJwks, TokenValidator
@@ -29,7 +40,7 @@ from projections import ALL_PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.context import Platform
 from services.generations import JOB_QUEUE
-from services.ports import ImageProvider
+from services.ports import EventStore, ImageLinks, ImageProvider, ImageStore
 from services.settings import Settings
 
 _lock = threading.Lock()
@@ -58,11 +69,13 @@ def build_platform(config: Settings) -> Platform:
     providers: dict[str, ImageProvider] = {}
     if "local" in config.enabled_providers:
         providers["local"] = LocalProvider()
+    images, image_links = image_store(config)
     return Platform(
         settings=config,
         store=event_store(config),
         queue=local_queue(config),
-        images=FsImageStore(data_path(config, "images")),
+        images=images,
+        image_links=image_links,
         analyzer=shared_analyzer(),
         providers=providers,
         keys=LocalKeyRing(data_path(config, "subject-keys.json")),
@@ -74,8 +87,35 @@ def build_platform(config: Settings) -> Platform:
     )
 
 
-def event_store(config: Settings) -> SqliteEventStore:
+def event_store(config: Settings) -> EventStore:
+    if config.event_store == "cosmos":
+        return CosmosEventStore(ensure_event_container(_cosmos_database(config)))
+    return sqlite_event_store(config)
+
+
+def sqlite_event_store(config: Settings) -> SqliteEventStore:
     return SqliteEventStore(data_path(config, "events.db"), synchronous=config.sqlite_synchronous)
+
+
+def image_store(config: Settings) -> tuple[ImageStore, ImageLinks | None]:
+    """The image store, and what issues read URLs for its images where it can."""
+    if config.image_store == "fs":
+        return FsImageStore(data_path(config, "images")), None
+    assert config.blob_account_url is not None  # Settings refuses blob without it
+    service = blob_service(config.blob_account_url, config.blob_emulator_account_key)
+    signer: SasSigner = (
+        UserDelegationSigner(service)
+        if config.blob_emulator_account_key is None
+        else AccountKeySigner(service.account_name or "", config.blob_emulator_account_key)
+    )
+    blobs = BlobImageStore(ensure_image_container(service, config.image_container), signer)
+    return blobs, blobs
+
+
+def _cosmos_database(config: Settings) -> DatabaseProxy:
+    assert config.cosmos_endpoint is not None  # Settings refuses cosmos without it
+    endpoint, key = config.cosmos_endpoint, config.cosmos_emulator_key
+    return cosmos_database(endpoint, config.cosmos_database, key)
 
 
 def view_store(config: Settings) -> SqliteViewStore:
@@ -83,7 +123,7 @@ def view_store(config: Settings) -> SqliteViewStore:
 
 
 def projection_runner(config: Settings) -> ProjectionRunner:
-    return ProjectionRunner(event_store(config), view_store(config), ALL_PROJECTIONS)
+    return ProjectionRunner(sqlite_event_store(config), view_store(config), ALL_PROJECTIONS)
 
 
 def dev_issuer(config: Settings) -> DevIssuer:

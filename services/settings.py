@@ -69,7 +69,6 @@ class Settings(BaseModel):
     cosmos_endpoint: str | None = None  # CosmosDbConnection__accountEndpoint
     cosmos_database: str = "donatello"
     cosmos_emulator_key: str | None = None
-    cosmos_emulator_ca_file: Path | None = None  # the emulator's self-signed certificate
 
     image_store: Literal["fs", "blob"] = "fs"
     blob_account_url: str | None = None  # default: from AzureWebJobsStorage__accountName

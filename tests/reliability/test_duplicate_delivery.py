@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
-from bootstrap import build_platform, event_store, projection_runner
+from bootstrap import build_platform, projection_runner, sqlite_event_store
 from domain.access import Principal, Role
 from domain.generation import Status
 from services.generations import GenerationRequest, load_generation, submit_generation
@@ -40,7 +40,7 @@ def test_duplicated_and_concurrent_deliveries_charge_each_generation_once(tmp_pa
 
     assert {state.status for state in finals} == {Status.CHARGED}
     assert [load_generation(platform, gid).version for gid in ids] == [5] * len(ids)
-    store = event_store(settings)
+    store = sqlite_event_store(settings)
     charges = charges_per_generation(store)
     assert sorted(charges) == sorted(str(gid) for gid in ids)
     assert set(charges.values()) == {1}
