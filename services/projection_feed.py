@@ -1,0 +1,46 @@
+"""Projecting a change-feed batch: the use case behind each Cosmos DB trigger.
+
+On the Azure shape the views are fed by the events container's change feed, one
+trigger (and one lease prefix) per projection, at least once and in order within each
+stream only. The view store does the folding (`ChangeFeedViews`); this names the
+projection and checks that the platform's views can be fed that way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from projections import ALL_PROJECTIONS
+from projections.base import Projection
+from services.context import Platform
+
+log = logging.getLogger(__name__)
+
+PROJECTIONS: dict[str, Projection] = {p.name: p for p in ALL_PROJECTIONS}
+
+
+@runtime_checkable
+class ChangeFeedViews(Protocol):
+    """Views that fold change-feed batches of event items idempotently."""
+
+    def apply_changes(self, projection: Projection, items: Sequence[Mapping[str, Any]]) -> int:
+        """Fold the batch; answer how many documents were written. A redelivered event
+        changes nothing; a failure raises, so that the batch is retried, not skipped."""
+        ...
+
+
+class NotFedByChangeFeed(RuntimeError):
+    """The platform's views are not the kind a change feed feeds (the embedded shape)."""
+
+
+def project_changes(platform: Platform, projection: str, items: Sequence[Mapping[str, Any]]) -> int:
+    views = platform.views
+    if not isinstance(views, ChangeFeedViews):
+        raise NotFedByChangeFeed(
+            f"{type(views).__name__} is fed by the projection runner, not a change feed"
+        )
+    written = views.apply_changes(PROJECTIONS[projection], items)
+    log.debug("%s: %d events in, %d documents written", projection, len(items), written)
+    return written

@@ -1,0 +1,325 @@
+"""The views port's contract: the same events in, the same documents, listings and pages out.
+
+Every view store is fed the same log through its own writer: `SqliteViewStore` by the
+checkpointed runner, `CosmosViewStore` by the change-feed projector. A subclass provides
+`reader`, a class-scoped fixture that feeds `logged.events` through its store and
+answers it as a `ViewReader`. What each store must show is derived from a pure fold of
+the same events (`reference_views`), so two stores that pass agree with each other.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from adapters.sqlite_event_store import SqliteEventStore
+from domain import budget as b
+from domain import generation as g
+from domain.envelope import Actor, Event, NewEvent
+from domain.streams import budget_policy_stream, budget_stream, generation_stream
+from projections import ALL_PROJECTIONS
+from projections.base import View, timestamp
+from projections.generation_status import NAME as HISTORY
+from projections.generation_status import UNFINISHED_STATUSES
+from services.ports import HistoryQuery, InvalidContinuation, ViewReader
+
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+PERIODS = ("2026-03", "2026-04")
+DEPARTMENTS = ("d-0", "d-1", "d-2")
+MANAGER = Actor(user_id="u-boss", roles=("Dept.Manager",), department_id="d-0")
+SEALED = g.SealedText(subject_id="s", nonce="bm9uY2U=", ciphertext="Y2lwaGVydGV4dA==")
+
+
+class TickingClock:
+    """Each event one second after the last, from T0: distinct, repeatable times."""
+
+    def __init__(self) -> None:
+        self._ticks = itertools.count()
+
+    def __call__(self) -> datetime:
+        return T0 + timedelta(seconds=next(self._ticks))
+
+
+@dataclass(frozen=True)
+class LoggedEvents:
+    store: SqliteEventStore
+    events: list[Event]
+
+
+class Workload:
+    """Generations that stop at every stage, over users, departments and two months."""
+
+    def __init__(self, store: SqliteEventStore, seed: int) -> None:
+        self.store = store
+        self.rng = random.Random(seed)
+        self.policy = b.BudgetPolicy(
+            monthly_limit_aud=Decimal("1.00"),
+            enforcement=b.Enforcement.SOFT,
+            strategy=b.Strategy.BALANCED,
+        )
+
+    def append(self, stream: str, payloads: Sequence[g.Payload]) -> None:
+        events = [
+            NewEvent(
+                type=p.TYPE, data=p.model_dump(mode="json"), actor=MANAGER, correlation_id=uuid4()
+            )
+            for p in payloads
+        ]
+        self.store.append(stream, len(self.store.read_stream(stream)), events)
+
+    def run(self, generations: int) -> None:
+        for department in DEPARTMENTS[:2]:  # d-2 has months but no standing policy
+            standing = b.BudgetSet(department_id=department, period=None, policy=self.policy)
+            self.append(budget_policy_stream(department), [standing])
+        for n in range(generations):
+            department = DEPARTMENTS[n % len(DEPARTMENTS)]
+            user = f"u-{self.rng.randrange(4)}"
+            self.generation(department, user, PERIODS[n % 2], stop_after=self.rng.randrange(7))
+
+    def generation(self, department: str, user: str, period: str, stop_after: int) -> None:
+        gid = uuid4()
+        stream, month = generation_stream(gid), budget_stream(department, period)
+        self.append(
+            stream,
+            [
+                g.GenerationRequested(
+                    generation_id=gid,
+                    user_id=user,
+                    department_id=department,
+                    prompt=SEALED,
+                    size="1024x1024",
+                    quality="standard",
+                    request_hash="0" * 64,
+                )
+            ],
+        )
+        if stop_after == 0:
+            return  # requested
+        if stop_after == 1:
+            self.append(
+                stream, [g.PromptRejected(findings=(), reason="policy", policy_version="p")]
+            )
+            return
+        self.append(
+            stream, [g.PromptScreened(findings=(), redacted_prompt=SEALED, policy_version="p")]
+        )
+        if stop_after == 2:
+            return  # screened
+        model = self.rng.choice(["m-a", "m-b"])
+        estimate = Decimal(self.rng.choice(["0.04", "0.08", "0.12"]))
+        common = {"department_id": department, "period": period, "generation_id": gid}
+        opening = []
+        if not self.store.read_stream(month):
+            opening.append(b.BudgetSet(department_id=department, period=period, policy=self.policy))
+        reservation = b.CostReserved(
+            **common, user_id=user, model_id=model, amount_aud=estimate, outcome="allowed"
+        )
+        self.append(month, [*opening, reservation])
+        self.append(
+            stream,
+            [
+                g.GenerationRouted(
+                    model_id=model,
+                    provider="local",
+                    ranked_models=(model,),
+                    estimated_cost_aud=estimate,
+                    budget_stream_id=month,
+                    budget_period=period,
+                    catalogue_version="c",
+                )
+            ],
+        )
+        if stop_after == 3:
+            return  # routed, its reservation still held
+        if stop_after == 4:
+            self.append(stream, [g.GenerationFailed(reason="provider down", model_id=model)])
+            self.append(month, [b.ReservationReleased(**common, amount_aud=estimate, reason="x")])
+            return
+        cost = estimate - Decimal("0.01")
+        image = g.ImageGenerated(
+            model_id=model,
+            image_ref=f"{gid}.png",
+            sha256="f" * 64,
+            content_type="image/png",
+            bytes=10,
+            cost_aud=cost,
+        )
+        self.append(stream, [image])
+        if stop_after == 5:
+            return  # generated, not yet charged
+        charged = b.CostCharged(
+            **common, user_id=user, model_id=model, amount_aud=cost, reserved_aud=estimate
+        )
+        self.append(month, [charged])
+        self.append(stream, [g.GenerationCharged(cost_aud=cost, budget_stream_id=month)])
+
+
+def log_workload(directory: Path, generations: int = 36, seed: int = 7) -> LoggedEvents:
+    store = SqliteEventStore(directory / "events.db", synchronous="NORMAL", clock=TickingClock())
+    Workload(store, seed).run(generations)
+    return LoggedEvents(store, [p.event for p in store.read_all(0, 1_000_000)])
+
+
+def reference_views(events: Sequence[Event]) -> dict[str, dict[str, View]]:
+    """Each projection's documents, folded event by event with its pure `apply`."""
+    views: dict[str, dict[str, View]] = {p.name: {} for p in ALL_PROJECTIONS}
+    for event in events:
+        for projection in ALL_PROJECTIONS:
+            documents = views[projection.name]
+            for key in projection.keys(event):
+                documents[key] = projection.apply(documents.get(key), event)
+    return views
+
+
+def change_feed_batches(events: Sequence[Event], seed: int) -> Iterator[list[Event]]:
+    """`events` as a change feed could deliver them: in order within each stream,
+    interleaved at random across streams, in batches of random size."""
+    rng = random.Random(seed)
+    queues: dict[str, list[Event]] = {}
+    for event in events:
+        queues.setdefault(event.stream_id, []).append(event)
+    order = [stream for stream, queue in queues.items() for _ in queue]
+    rng.shuffle(order)
+    cursor = dict.fromkeys(queues, 0)
+    interleaved = []
+    for stream in order:
+        interleaved.append(queues[stream][cursor[stream]])
+        cursor[stream] += 1
+    start = 0
+    while start < len(interleaved):
+        size = rng.randrange(1, 60)
+        yield interleaved[start : start + size]
+        start += size
+
+
+def pages(reader: ViewReader, **filters: Any) -> list[list[str]]:
+    found: list[list[str]] = []
+    continuation = None
+    while True:
+        page = reader.history(HistoryQuery(continuation=continuation, **filters))
+        found.append([item["id"] for item in page.items])
+        if page.continuation is None:
+            return found
+        continuation = page.continuation
+
+
+class ViewStoreContract:
+    @pytest.fixture(scope="class")
+    def logged(self, tmp_path_factory: pytest.TempPathFactory) -> LoggedEvents:
+        return log_workload(tmp_path_factory.mktemp("view-contract"))
+
+    @pytest.fixture(scope="class")
+    def reference(self, logged: LoggedEvents) -> dict[str, dict[str, View]]:
+        return reference_views(logged.events)
+
+    @pytest.fixture(scope="class")
+    def reader(self, logged: LoggedEvents) -> ViewReader:
+        raise NotImplementedError("a subclass feeds `logged.events` through its store")
+
+    @pytest.fixture
+    def generations(self, reference: dict[str, dict[str, View]]) -> list[View]:
+        """Generation documents newest first, as history lists them."""
+        docs = reference[HISTORY].values()
+        return sorted(docs, key=lambda d: (d["created_at"], d["id"]), reverse=True)
+
+    def test_the_workload_covers_what_the_views_distinguish(
+        self, generations: list[View], reference: dict[str, dict[str, View]]
+    ) -> None:
+        statuses = {d["status"] for d in generations}
+        assert statuses >= {*UNFINISHED_STATUSES, "charged", "rejected", "failed"}
+        assert {d["period"] for d in reference["budget"].values()} == set(PERIODS)
+        assert len(reference["budget_policy"]) == 2
+
+    def test_every_document_is_the_pure_fold_of_its_events(
+        self, reader: ViewReader, reference: dict[str, dict[str, View]]
+    ) -> None:
+        for name, documents in reference.items():
+            for key, document in documents.items():
+                assert reader.get(name, key) == document, (name, key)
+        assert reader.get("budget", "d-9:2026-03") is None
+        some_generation = next(iter(reference[HISTORY]))
+        assert reader.get("budget", some_generation) is None  # projections are apart
+
+    def test_list_by_partition_in_key_order(
+        self, reader: ViewReader, reference: dict[str, dict[str, View]]
+    ) -> None:
+        months = reference["budget"]
+        for period in PERIODS:
+            expected = [months[k] for k in sorted(months) if months[k]["period"] == period]
+            assert list(reader.list("budget", period)) == expected
+            assert expected
+        assert list(reader.list("budget")) == [months[k] for k in sorted(months)]
+        assert list(reader.list("budget", "2099-01")) == []
+        policies = reference["budget_policy"]
+        assert list(reader.list("budget_policy")) == [policies[k] for k in sorted(policies)]
+
+    def test_history_is_newest_first_and_pages_cover_everything_once(
+        self, reader: ViewReader, generations: list[View]
+    ) -> None:
+        found = pages(reader, limit=5)
+        assert [len(p) for p in found] == [5] * (len(generations) // 5) + (
+            [len(generations) % 5] if len(generations) % 5 else []
+        )
+        assert [i for p in found for i in p] == [d["id"] for d in generations]
+        first = reader.history(HistoryQuery(limit=3)).items
+        assert first == generations[:3]  # whole documents, not only ids
+
+    def test_history_filters_combine(self, reader: ViewReader, generations: list[View]) -> None:
+        cases: list[dict[str, Any]] = [
+            {"user_id": "u-1"},
+            {"department_id": "d-2"},
+            {"status": "charged"},
+            {"department_id": "d-1", "status": "requested"},
+            {"user_id": "u-2", "department_id": "d-0"},
+        ]
+        for filters in cases:
+            expected = [d["id"] for d in generations if all(d[f] == v for f, v in filters.items())]
+            assert [i for p in pages(reader, limit=2, **filters) for i in p] == expected, filters
+            assert expected  # each case selects something, so the check has teeth
+        assert pages(reader, user_id="nobody") == [[]]
+
+    def test_history_created_range_is_from_inclusive_to_exclusive(
+        self, reader: ViewReader, generations: list[View]
+    ) -> None:
+        oldest_first = generations[::-1]
+        low, high = oldest_first[5]["created_at"], oldest_first[12]["created_at"]
+        sydney = datetime.fromisoformat(low).astimezone(ZoneInfo("Australia/Sydney"))
+        page = reader.history(
+            HistoryQuery(created_from=sydney, created_to=datetime.fromisoformat(high), limit=100)
+        )
+        assert [i["id"] for i in page.items] == [d["id"] for d in oldest_first[5:12]][::-1]
+        assert page.continuation is None
+        with pytest.raises(ValueError, match="timezone"):
+            reader.history(HistoryQuery(created_from=datetime(2026, 3, 2)))
+
+    def test_history_refuses_a_continuation_it_did_not_issue(self, reader: ViewReader) -> None:
+        for token in ("not base64!", "e30", "WyJhIl0"):  # garbage, {}, ["a"]
+            with pytest.raises(InvalidContinuation):
+                reader.history(HistoryQuery(continuation=token))
+
+    def test_unfinished_generations_are_the_stale_non_terminal_ones_oldest_first(
+        self, reader: ViewReader, generations: list[View]
+    ) -> None:
+        unfinished = sorted(
+            (d for d in generations if d["status"] in UNFINISHED_STATUSES),
+            key=lambda d: d["updated_at"],
+        )
+        cutoff = datetime.fromisoformat(unfinished[-3]["updated_at"])
+        stale = [d for d in unfinished if d["updated_at"] < timestamp(cutoff)]
+        assert [d["id"] for d in reader.unfinished_generations(updated_before=cutoff)] == [
+            d["id"] for d in stale
+        ]
+        assert len(stale) > 3
+        limited = reader.unfinished_generations(updated_before=cutoff, limit=2)
+        assert [d["id"] for d in limited] == [d["id"] for d in stale[:2]]
+        assert reader.unfinished_generations(updated_before=T0) == []
