@@ -7,16 +7,21 @@ from pathlib import Path
 from typing import Any
 
 from function_app import app
+from projections import ALL_PROJECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 # get_functions() may be called once per app: it registers the bindings it indexes.
 TRIGGERS: dict[str, dict[str, Any]] = {}
+RETRY_POLICIES: dict[str, dict[str, Any]] = {}
 for function in app.get_functions():
     trigger = function.get_trigger()
     assert trigger is not None, function.get_function_name()
     TRIGGERS[str(function.get_function_name())] = trigger.get_dict_repr()
+    retry = function.get_setting("retry_policy")
+    if retry is not None:
+        RETRY_POLICIES[str(function.get_function_name())] = retry.get_dict_repr()
 
 
 def triggers() -> dict[str, dict[str, Any]]:
@@ -67,3 +72,33 @@ def test_host_json_prefixes_routes_with_api() -> None:
     host = json.loads((ROOT / "host.json").read_text())
     assert host["version"] == "2.0"
     assert host["extensions"]["http"]["routePrefix"] == "api"
+
+
+def test_each_projection_has_a_change_feed_trigger_with_its_own_lease_prefix() -> None:
+    feeds = {name: d for name, d in triggers().items() if d["type"] == "cosmosDBTrigger"}
+    assert sorted(feeds) == sorted(f"project_{p.name}" for p in ALL_PROJECTIONS)
+    prefixes = set()
+    for projection in ALL_PROJECTIONS:
+        feed = feeds[f"project_{projection.name}"]
+        assert feed["connection"] == "CosmosDbConnection"  # identity-based: __accountEndpoint
+        assert feed["databaseName"] == "%DONATELLO_COSMOS_DATABASE%"
+        assert feed["containerName"] == "events"
+        assert feed["leaseContainerName"] == "leases"
+        assert feed["leaseContainerPrefix"] == f"{projection.name}-"
+        prefixes.add(feed["leaseContainerPrefix"])
+        # A projection must see the log from its first event.
+        assert feed["startFromBeginning"] is True
+        # A managed identity cannot create containers; the templates create `leases`.
+        assert feed["createLeaseContainerIfNotExists"] is False
+    # No prefix is the start of another, or two projections would share leases.
+    assert not any(a != b and b.startswith(a) for a in prefixes for b in prefixes)
+
+
+def test_a_failed_projection_batch_is_retried_until_it_succeeds() -> None:
+    """Without a retry policy the Cosmos DB trigger checkpoints past a failed batch."""
+    for projection in ALL_PROJECTIONS:
+        policy = RETRY_POLICIES[f"project_{projection.name}"]
+        assert policy["strategy"] == "exponential_backoff"
+        assert policy["max_retry_count"] == "-1"  # endless: the lease waits for success
+        assert policy["minimum_interval"] == "00:00:01"
+        assert policy["maximum_interval"] == "00:01:00"
