@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -61,11 +62,20 @@ def _mint(user: str, roles: list[str], department: str | None, ttl: timedelta) -
 
 def _serve(host: str, port: int, workers: int) -> int:
     from bootstrap import local_queue, projection_runner, settings
-    from devhost.host import LocalHost
+    from devhost.change_feed import cosmos_change_feed
+    from devhost.host import BackgroundService, LocalHost
     from devhost.services import ProjectionService, Warmup
     from function_app import app
 
     config = settings()
+    # The database the triggers' `%DONATELLO_COSMOS_DATABASE%` names, defaulted as Settings do.
+    app_settings = {**os.environ, "DONATELLO_COSMOS_DATABASE": config.cosmos_database}
+    background: list[BackgroundService] = [Warmup()]
+    if config.event_store == "cosmos":  # the views are fed by the change-feed triggers
+        change_feed = cosmos_change_feed(app_settings, config.cosmos_emulator_key)
+    else:  # the Cosmos DB triggers are skipped; a runner feeds the views from the local log
+        change_feed = None
+        background.insert(0, ProjectionService(projection_runner(config)))
     local = LocalHost(
         app,
         queue_for=lambda name: local_queue(config, name),
@@ -73,7 +83,9 @@ def _serve(host: str, port: int, workers: int) -> int:
         http_host=host,
         http_port=port,
         workers_per_queue=workers,
-        background=[ProjectionService(projection_runner(config)), Warmup()],
+        background=background,
+        change_feed=change_feed,
+        app_settings=app_settings,
     )
     print(f"DonatelloAI is serving on http://{host}:{port}/api/v1 (data in {config.data_dir})")
     local.serve()

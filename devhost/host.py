@@ -2,8 +2,9 @@
 
 It reads the same declarations and host.json the Functions host reads, so what runs
 locally is what Azure runs: HTTP triggers through uvicorn, Service Bus triggers from
-the local queue, timers on their schedules, plus background services that stand in
-for Azure-side machinery (the change feed behind the projections).
+the local queue, timers on their schedules, Cosmos DB triggers from the change feed
+when given a way to reach it (`change_feed`), plus background services that stand in
+for Azure-side machinery (on the embedded shape, the change feed behind the projections).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Protocol
@@ -25,6 +27,7 @@ from typing import Protocol
 import azure.functions as func
 import uvicorn
 
+from devhost.change_feed import ChangeFeedPoller, ChangeFeedRunner, FeedFactory
 from devhost.http_bridge import DEFAULT_MAX_BODY_BYTES, HttpBridge
 from devhost.ncrontab import parse_timespan
 from devhost.queue_workers import DEFAULT_MAX_LOCK_RENEWAL, QueueFactory, QueueWorkerPool
@@ -85,8 +88,12 @@ class LocalHost:
         background: Sequence[BackgroundService] = (),
         max_request_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         log_level: str = "info",
+        change_feed: FeedFactory | None = None,
+        app_settings: Mapping[str, str] | None = None,
     ) -> None:
-        self.triggers: AppTriggers = discover(app)
+        self.triggers: AppTriggers = discover(
+            app, app_settings, change_feed=change_feed is not None
+        )
         self.settings = HostSettings.read(host_json or host_json_beside(app))
         self.asgi = HttpBridge(
             self.triggers.http,
@@ -101,6 +108,11 @@ class LocalHost:
         )
         self._workers_per_queue = workers_per_queue
         self._timers = TimerRunner(self.triggers.timers)
+        self._feeds = ChangeFeedRunner(
+            [ChangeFeedPoller(t, partial(change_feed, t)) for t in self.triggers.cosmos_db]
+            if change_feed is not None
+            else []
+        )
         self._background = tuple(background)
         self._http_host = http_host
         self._http_port = http_port
@@ -183,6 +195,7 @@ class LocalHost:
             for service in self._background:
                 service.start()
             self._timers.start()
+            self._feeds.start()
             self._queues.start()
         except BaseException:
             self._shutdown()
@@ -195,6 +208,7 @@ class LocalHost:
             return
         steps: list[tuple[str, Callable[[], object]]] = [
             ("queue workers", lambda: self._queues.stop(_GRACEFUL_SECONDS)),
+            ("change feed", lambda: self._feeds.stop(_GRACEFUL_SECONDS)),
             ("timers", lambda: self._timers.stop(_GRACEFUL_SECONDS)),
             *((type(s).__name__, s.stop) for s in reversed(self._background)),
         ]
@@ -229,6 +243,14 @@ class LocalHost:
                 timer.binding.function_name,
                 timer.schedule,
                 on_startup,
+            )
+        for feed in self.triggers.cosmos_db:
+            log.info(
+                "%s: cosmosDBTrigger container=%s leases=%s/%s*",
+                feed.binding.function_name,
+                feed.container_name,
+                feed.lease_container_name,
+                feed.lease_container_prefix,
             )
         for skipped in self.triggers.skipped:
             log.info(

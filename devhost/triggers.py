@@ -15,16 +15,20 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import azure.functions as func
 from azure.functions._abc import RetryContext, TraceContext
 from azure.functions.decorators.function_app import Function
 
+from devhost.ncrontab import parse_timespan
+
 _ALL_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"})
 _APP_SETTING = re.compile(r"%([^%]+)%")
-# Triggers the embedded host feeds differently: projections read the local log
-# through a background service instead of the Cosmos DB change feed.
+# Triggers the embedded host feeds differently unless asked to run them (`discover`'s
+# `change_feed`): on the embedded shape, projections read the local log through a
+# background service instead of the Cosmos DB change feed.
 _FED_BY_BACKGROUND_SERVICES = frozenset({"cosmosDBTrigger"})
 
 
@@ -81,6 +85,46 @@ class TimerTrigger:
 
 
 @dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """A function-level retry policy (``@app.retry``): how a failed invocation is re-run."""
+
+    strategy: str  # "exponential_backoff" or "fixed_delay"
+    max_retry_count: int  # -1: until it succeeds
+    delay_interval: timedelta | None = None
+    minimum_interval: timedelta | None = None
+    maximum_interval: timedelta | None = None
+
+    def delay(self, retry: int) -> timedelta:
+        """The wait before re-run number ``retry`` (1-based)."""
+        if self.strategy == "fixed_delay":
+            return self.delay_interval or timedelta(0)
+        low = (self.minimum_interval or timedelta(0)).total_seconds()
+        high = self.maximum_interval.total_seconds() if self.maximum_interval else low
+        # The exponent is capped so that endless retries never overflow a timedelta.
+        return timedelta(seconds=min(low * 2.0 ** min(retry - 1, 60), high))
+
+    def allows(self, retry: int) -> bool:
+        return self.max_retry_count < 0 or retry <= self.max_retry_count
+
+
+@dataclass(frozen=True, slots=True)
+class CosmosDbTrigger:
+    """A Cosmos DB change-feed trigger, with its lease and polling settings."""
+
+    binding: FunctionBinding
+    connection: str
+    database_name: str
+    container_name: str
+    lease_container_name: str
+    lease_container_prefix: str
+    create_lease_container_if_not_exists: bool
+    start_from_beginning: bool
+    max_items_per_invocation: int | None
+    feed_poll_delay: timedelta
+    retry: RetryPolicy | None
+
+
+@dataclass(frozen=True, slots=True)
 class SkippedTrigger:
     function_name: str
     trigger_type: str
@@ -93,14 +137,22 @@ class AppTriggers:
     service_bus: tuple[ServiceBusTrigger, ...]
     timers: tuple[TimerTrigger, ...]
     skipped: tuple[SkippedTrigger, ...]
+    cosmos_db: tuple[CosmosDbTrigger, ...] = ()
 
 
-def discover(app: func.FunctionApp, settings: Mapping[str, str] | None = None) -> AppTriggers:
-    """Every trigger of ``app``; ``%Name%`` placeholders resolve from ``settings`` (os.environ)."""
+def discover(
+    app: func.FunctionApp, settings: Mapping[str, str] | None = None, *, change_feed: bool = False
+) -> AppTriggers:
+    """Every trigger of ``app``; ``%Name%`` placeholders resolve from ``settings`` (os.environ).
+
+    Cosmos DB triggers are listed to run only with ``change_feed`` (the app is configured
+    for Cosmos DB); otherwise they are skipped, their work done by a background service.
+    """
     app_settings = os.environ if settings is None else settings
     http: list[HttpTrigger] = []
     service_bus: list[ServiceBusTrigger] = []
     timers: list[TimerTrigger] = []
+    cosmos_db: list[CosmosDbTrigger] = []
     skipped: list[SkippedTrigger] = []
     for function in app.get_functions():
         name = str(function.get_function_name())
@@ -109,13 +161,15 @@ def discover(app: func.FunctionApp, settings: Mapping[str, str] | None = None) -
             raise UnsupportedBindingError(f"function {name!r} has no trigger")
         spec: dict[str, Any] = trigger.get_dict_repr()
         kind = str(spec["type"])
-        if kind in _FED_BY_BACKGROUND_SERVICES:
+        if kind in _FED_BY_BACKGROUND_SERVICES and not change_feed:
             skipped.append(SkippedTrigger(name, kind, "fed by a background service locally"))
             continue
-        if kind not in {"httpTrigger", "serviceBusTrigger", "timerTrigger"}:
+        if kind not in {"httpTrigger", "serviceBusTrigger", "timerTrigger", "cosmosDBTrigger"}:
             raise UnsupportedBindingError(f"function {name!r}: trigger {kind!r} is not supported")
         binding = _binding(function, str(spec["name"]))
-        if kind == "httpTrigger":
+        if kind == "cosmosDBTrigger":
+            cosmos_db.append(_cosmos_db_trigger(function, binding, spec, app_settings))
+        elif kind == "httpTrigger":
             methods = spec.get("methods") or _ALL_METHODS
             http.append(
                 HttpTrigger(
@@ -142,7 +196,9 @@ def discover(app: func.FunctionApp, settings: Mapping[str, str] | None = None) -
                     run_on_startup=bool(spec.get("runOnStartup", False)),
                 )
             )
-    return AppTriggers(tuple(http), tuple(service_bus), tuple(timers), tuple(skipped))
+    return AppTriggers(
+        tuple(http), tuple(service_bus), tuple(timers), tuple(skipped), tuple(cosmos_db)
+    )
 
 
 def resolve_setting(value: str, settings: Mapping[str, str]) -> str:
@@ -155,6 +211,54 @@ def resolve_setting(value: str, settings: Mapping[str, str]) -> str:
         return settings[key]
 
     return _APP_SETTING.sub(lookup, value)
+
+
+def _cosmos_db_trigger(
+    function: Function,
+    binding: FunctionBinding,
+    spec: Mapping[str, Any],
+    settings: Mapping[str, str],
+) -> CosmosDbTrigger:
+    name = binding.function_name
+    for unsupported in ("leaseConnection", "leaseDatabaseName", "startFromTime"):
+        if spec.get(unsupported) is not None:
+            raise UnsupportedBindingError(f"function {name!r}: {unsupported} is not supported")
+    poll_delay_ms = spec.get("feedPollDelay")
+    return CosmosDbTrigger(
+        binding,
+        connection=str(spec["connection"]),
+        database_name=resolve_setting(str(spec["databaseName"]), settings),
+        container_name=resolve_setting(str(spec["containerName"]), settings),
+        # The Functions host's defaults for what the binding leaves out.
+        lease_container_name=resolve_setting(
+            str(spec.get("leaseContainerName") or "leases"), settings
+        ),
+        lease_container_prefix=str(spec.get("leaseContainerPrefix") or ""),
+        create_lease_container_if_not_exists=bool(spec.get("createLeaseContainerIfNotExists")),
+        start_from_beginning=bool(spec.get("startFromBeginning")),
+        max_items_per_invocation=spec.get("maxItemsPerInvocation"),
+        feed_poll_delay=timedelta(milliseconds=5000 if poll_delay_ms is None else poll_delay_ms),
+        retry=_retry_policy(function),
+    )
+
+
+def _retry_policy(function: Function) -> RetryPolicy | None:
+    setting = function.get_setting("retry_policy")
+    if setting is None:
+        return None
+    spec = setting.get_dict_repr()
+
+    def interval(key: str) -> timedelta | None:
+        value = spec.get(key)
+        return None if value is None else parse_timespan(str(value))
+
+    return RetryPolicy(
+        strategy=str(spec["strategy"]),
+        max_retry_count=int(spec["max_retry_count"]),
+        delay_interval=interval("delay_interval"),
+        minimum_interval=interval("minimum_interval"),
+        maximum_interval=interval("maximum_interval"),
+    )
 
 
 def _binding(function: Function, arg_name: str) -> FunctionBinding:
