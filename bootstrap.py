@@ -23,7 +23,9 @@ from adapters.blob_image_store import (
     UserDelegationSigner,
     ensure_image_container,
 )
+from adapters.cosmos_charges import RequestCharges
 from adapters.cosmos_event_store import CosmosEventStore, ensure_event_container
+from adapters.cosmos_views import CosmosViewStore, ensure_view_container
 from adapters.dev_issuer import DevIssuer
 from adapters.fs_image_store import FsImageStore
 from adapters.jwt_auth import HttpJwks, TokenValidator
@@ -40,7 +42,7 @@ from projections import ALL_PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.context import Platform
 from services.generations import JOB_QUEUE
-from services.ports import EventStore, ImageLinks, ImageProvider, ImageStore
+from services.ports import EventStore, ImageLinks, ImageProvider, ImageStore, ViewReader
 from services.settings import Settings
 
 _lock = threading.Lock()
@@ -89,7 +91,9 @@ def build_platform(config: Settings) -> Platform:
 
 def event_store(config: Settings) -> EventStore:
     if config.event_store == "cosmos":
-        return CosmosEventStore(ensure_event_container(_cosmos_database(config)))
+        return CosmosEventStore(
+            ensure_event_container(_cosmos_database(config)), request_charges=_charges()
+        )
     return sqlite_event_store(config)
 
 
@@ -112,18 +116,33 @@ def image_store(config: Settings) -> tuple[ImageStore, ImageLinks | None]:
     return blobs, blobs
 
 
+@cache
+def _charges() -> RequestCharges:
+    """One RU account per process, so a generation's charge sums its events and views."""
+    return RequestCharges()
+
+
+@cache
 def _cosmos_database(config: Settings) -> DatabaseProxy:
     assert config.cosmos_endpoint is not None  # Settings refuses cosmos without it
     endpoint, key = config.cosmos_endpoint, config.cosmos_emulator_key
     return cosmos_database(endpoint, config.cosmos_database, key)
 
 
-def view_store(config: Settings) -> SqliteViewStore:
+def view_store(config: Settings) -> ViewReader:
+    if config.event_store == "cosmos":  # the change-feed triggers write them
+        return CosmosViewStore(
+            ensure_view_container(_cosmos_database(config)), request_charges=_charges()
+        )
+    return sqlite_view_store(config)
+
+
+def sqlite_view_store(config: Settings) -> SqliteViewStore:
     return SqliteViewStore(data_path(config, "views.db"), synchronous=config.sqlite_synchronous)
 
 
 def projection_runner(config: Settings) -> ProjectionRunner:
-    return ProjectionRunner(sqlite_event_store(config), view_store(config), ALL_PROJECTIONS)
+    return ProjectionRunner(sqlite_event_store(config), sqlite_view_store(config), ALL_PROJECTIONS)
 
 
 def dev_issuer(config: Settings) -> DevIssuer:

@@ -31,13 +31,14 @@ def is_loopback(url: str) -> bool:
 
 
 def cosmos_database(endpoint: str, database: str, emulator_key: str | None) -> DatabaseProxy:
+    """The database; in Azure the infrastructure templates create it (a managed identity
+    holds data-plane roles only), on an emulator, which starts empty, this does."""
     if emulator_key is None:
-        client = CosmosClient(endpoint, credential=managed_identity())
-    elif is_loopback(endpoint):
-        client = CosmosClient(endpoint, credential=emulator_key, connection_verify=False)
-    else:
+        return CosmosClient(endpoint, credential=managed_identity()).get_database_client(database)
+    if not is_loopback(endpoint):
         raise ValueError("an emulator key is only for an emulator on the loopback address")
-    return client.get_database_client(database)
+    client = CosmosClient(endpoint, credential=emulator_key, connection_verify=False)
+    return client.create_database_if_not_exists(database)
 
 
 def blob_service(account_url: str, emulator_account_key: str | None) -> BlobServiceClient:

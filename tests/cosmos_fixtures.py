@@ -23,8 +23,10 @@ Differences from the real service seen with cosmosdb-server 1.0.1 and azure-cosm
 - A query scoped to a partition key must also filter on it in its WHERE.
 - A point read of a missing item answers 500 where the real service answers 404.
 - Every response is charged 1 RU (`x-ms-request-charge: 1`), whatever it did.
-- Every response closes its connection, so each request opens a new TLS connection
-  (about 40 ms a request here, against 5 ms with keep-alive).
+- Its change feed answers every read that carries a continuation with 304, so nothing
+  written after the first page would ever be seen; `tests/cosmos_emulator.js`, which
+  starts it here (with keep-alive, which its CLI cannot turn on), gives it the real
+  service's incremental reads by logical sequence number.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from uuid import uuid4
 import pytest
 from azure.cosmos import CosmosClient, DatabaseProxy
 
-from tests.emulators import RunningEmulator, run_emulator
+from tests.emulators import RunningEmulator, run_cosmos_emulator
 
 # The Cosmos DB emulator's published, well-known master key: not a secret. The server
 # accepts any key; the client signs every request with it as it would with a real one.
@@ -134,9 +136,7 @@ def cosmos_client_for(emulator: RunningEmulator, wire: WireLog | None = None) ->
 @pytest.fixture(scope="session")
 def cosmos_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     workdir: Path = tmp_path_factory.mktemp("cosmosdb-server")
-    with run_emulator(
-        "cosmosdb-server", ["-p", "{port}", "--host", "127.0.0.1"], workdir
-    ) as emulator:
+    with run_cosmos_emulator(workdir) as emulator:
         yield emulator
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from tests.platform_process import ROOT, free_port
 
 NODE_BIN = ROOT / "node_modules" / ".bin"
+COSMOS_LAUNCHER = ROOT / "tests" / "cosmos_emulator.js"
 
 
 class EmulatorUnavailable(RuntimeError):
@@ -47,10 +48,29 @@ def run_emulator(
     executable = NODE_BIN / command
     if not executable.exists():
         raise EmulatorUnavailable(f"{executable} is missing: run `npm ci` (scripts/test does)")
+    with _running([str(executable), *args], command, workdir, port) as emulator:
+        yield emulator
+
+
+@contextmanager
+def run_cosmos_emulator(workdir: Path) -> Iterator[RunningEmulator]:
+    """`@vercel/cosmosdb-server` over TLS through `tests/cosmos_emulator.js`, which adds the
+    incremental change feed the emulator lacks (see that file)."""
+    if not (NODE_BIN / "cosmosdb-server").exists():
+        raise EmulatorUnavailable("@vercel/cosmosdb-server is missing: run `npm ci`")
+    argv = ["node", str(COSMOS_LAUNCHER), "{port}", "127.0.0.1"]
+    with _running(argv, "cosmosdb-server", workdir, None) as emulator:
+        yield emulator
+
+
+@contextmanager
+def _running(
+    argv: Sequence[str], name: str, workdir: Path, port: int | None
+) -> Iterator[RunningEmulator]:
     host, port = "127.0.0.1", port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
-    log_path = workdir / f"{command}.log"
-    argv = [str(executable), *(a.format(port=port, workdir=workdir) for a in args)]
+    log_path = workdir / f"{name}.log"
+    argv = [a.format(port=port, workdir=workdir) for a in argv]
     with log_path.open("ab") as log:
         process = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -58,7 +78,7 @@ def run_emulator(
         while not _accepts_connections(host, port):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise EmulatorUnavailable(
-                    f"{command} did not start on {host}:{port}:\n"
+                    f"{name} did not start on {host}:{port}:\n"
                     + log_path.read_text(errors="replace")[-3000:]
                 )
             time.sleep(0.1)

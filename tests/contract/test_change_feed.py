@@ -201,19 +201,24 @@ def test_after_a_restart_the_poller_resumes_from_its_lease(
     assert poller_for(other, prefix="other-").poll_once() == 3
 
 
-def test_events_appended_after_a_delivery(
+def test_events_appended_after_a_delivery_come_on_the_next_poll_and_only_they(
     events: ContainerProxy, poller_for: Callable[..., ChangeFeedPoller]
 ) -> None:
-    """The real service delivers these on the next poll; the emulator's change feed
-    answers every continued read 304, so this asserts the stub: a fixed emulator fails
-    here and this test should then expect `poll_once() == 2` and versions [3, 4]."""
+    """The lease's continuation picks up where the last delivery ended. (The emulator's
+    own change feed answers every continued read 304; `tests/cosmos_emulator.js` gives it
+    the real service's incremental reads.)"""
     calls = Calls()
     poller = poller_for(calls)
     append(events, "s-a", range(1, 3))
     assert poller.poll_once() == 2
+    assert poller.poll_once() == 0  # nothing new: not the same batch again
     append(events, "s-a", range(3, 5))
-    assert poller.poll_once() == 0  # real Cosmos: 2
-    assert len(calls.batches) == 1
+    append(events, "s-b", range(1, 2))
+    assert poller.poll_once() == 3
+    assert [[(d["streamId"], d["version"]) for d in batch] for batch in calls.batches] == [
+        [("s-a", 1), ("s-a", 2)],
+        [("s-a", 3), ("s-a", 4), ("s-b", 1)],
+    ]
 
 
 def test_a_failing_function_is_retried_with_the_same_batch_until_it_succeeds(
