@@ -15,7 +15,10 @@ Money is stored as Decimal strings and summed exactly, as Decimal while a batch 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
 from domain.budget import (
     BudgetSet,
@@ -25,10 +28,12 @@ from domain.budget import (
     ReservationReleased,
 )
 from domain.periods import BUDGET_TIMEZONE
-from projections.base import Fact, Projection, View, timestamp
+from projections.base import Fact, Projection, View, stamp
 
 NAME = "budget"
 POLICY_NAME = "budget_policy"
+
+Data = dict[str, Any]
 
 
 def keys(event: Fact) -> tuple[str, ...]:
@@ -65,8 +70,9 @@ def _fold_into(draft: View, event: Fact) -> None:
     handler = _HANDLERS.get(event.type)
     if handler is None:
         raise ValueError(f"{NAME} does not handle {event.type} events")
-    handler(draft, event)
-    draft["updated_at"] = timestamp(event.recorded_at)
+    at = stamp(event)
+    handler(draft, event.data, at)
+    draft["updated_at"] = at
     draft["version"] = event.version
 
 
@@ -146,23 +152,22 @@ def _add(breakdown: dict[str, Decimal], key: str, amount: Decimal) -> None:
     breakdown[key] = amount if previous is None else previous + amount
 
 
-def _budget_set(draft: View, event: Fact) -> None:
-    policy = event.data["policy"]
+def _budget_set(draft: View, data: Data, at: str) -> None:
+    policy = data["policy"]
     draft["limit_aud"] = policy["monthly_limit_aud"]
     draft["enforcement"] = policy["enforcement"]
     draft["strategy"] = policy["strategy"]
 
 
-def _reserved(draft: View, event: Fact) -> None:
-    draft["reserved_aud"] += Decimal(event.data["amount_aud"])
+def _reserved(draft: View, data: Data, at: str) -> None:
+    draft["reserved_aud"] += Decimal(data["amount_aud"])
 
 
-def _released(draft: View, event: Fact) -> None:
-    draft["reserved_aud"] -= Decimal(event.data["amount_aud"])
+def _released(draft: View, data: Data, at: str) -> None:
+    draft["reserved_aud"] -= Decimal(data["amount_aud"])
 
 
-def _charged(draft: View, event: Fact) -> None:
-    data = event.data
+def _charged(draft: View, data: Data, at: str) -> None:
     amount = Decimal(data["amount_aud"])
     # The charge settles the whole reservation it was made against.
     draft["reserved_aud"] -= Decimal(data["reserved_aud"])
@@ -170,19 +175,29 @@ def _charged(draft: View, event: Fact) -> None:
     draft["charged_count"] += 1
     _add(draft["by_model"], data["model_id"], amount)
     _add(draft["by_user"], data["user_id"], amount)
-    day = event.recorded_at.astimezone(BUDGET_TIMEZONE).date().isoformat()
-    _add(draft["by_day"], day, amount)
+    _add(draft["by_day"], _budget_day(at[:16]), amount)
 
 
-def _threshold_crossed(draft: View, event: Fact) -> None:
-    percent = event.data["threshold_percent"]
+def _threshold_crossed(draft: View, data: Data, at: str) -> None:
+    percent = data["threshold_percent"]
     crossed = draft["thresholds_crossed"]
     if percent not in crossed:
         crossed.append(percent)
         crossed.sort()
 
 
-_HANDLERS: dict[str, Callable[[View, Fact], None]] = {
+@lru_cache(maxsize=4096)
+def _budget_day(utc_minute: str) -> str:
+    """The Sydney date at a UTC minute (`YYYY-MM-DDTHH:MM`).
+
+    Sydney's offset only changes on the hour, so the minute decides the day; charges
+    come many to a minute, and converting each one's time was a fifth of its cost.
+    """
+    moment = datetime.fromisoformat(f"{utc_minute}+00:00")
+    return moment.astimezone(BUDGET_TIMEZONE).date().isoformat()
+
+
+_HANDLERS: dict[str, Callable[[View, Data, str], None]] = {
     BudgetSet.TYPE: _budget_set,
     CostReserved.TYPE: _reserved,
     ReservationReleased.TYPE: _released,
@@ -209,7 +224,7 @@ def apply_policy(view: View | None, event: Fact) -> View:
         "enforcement": policy["enforcement"],
         "strategy": policy["strategy"],
         "set_by": event.actor.user_id,
-        "updated_at": timestamp(event.recorded_at),
+        "updated_at": stamp(event),
         "version": event.version,
     }
 
@@ -232,6 +247,7 @@ PROJECTION = Projection(
     partition_field="period",
     fold=fold,
     types=frozenset(_HANDLERS),
+    keyed_by_stream=True,  # `budget-{dept}-{YYYY-MM}` feeds `{dept}:{YYYY-MM}`
 )
 POLICY_PROJECTION = Projection(
     name=POLICY_NAME,
@@ -239,4 +255,5 @@ POLICY_PROJECTION = Projection(
     apply=apply_policy,
     fold=fold_policy,
     types=frozenset({BudgetSet.TYPE}),
+    keyed_by_stream=True,  # `budget-policy-{dept}` feeds `{dept}`
 )

@@ -23,7 +23,7 @@ from domain.generation import (
     PromptScreened,
 )
 from domain.streams import GENERATION_PREFIX
-from projections.base import Fact, Projection, View, timestamp
+from projections.base import Fact, Projection, View, stamp
 
 NAME = "generation_status"
 UNFINISHED_STATUSES = ("requested", "screened", "routed", "generated")
@@ -41,45 +41,43 @@ def keys(event: Fact) -> tuple[str, ...]:
 def apply(view: View | None, event: Fact) -> View:
     if view is not None and event.version <= view["version"]:
         return view  # redelivered: already folded in
-    doc = _start(view, event)
-    _fold_into(doc, event)
-    return doc
+    return fold({} if view is None else {"": view}, [("", event)])[""]
 
 
 def fold(views: Mapping[str, View], touched: Sequence[tuple[str, Fact]]) -> dict[str, View]:
-    """`apply` over a batch, copying each document once rather than once per event."""
+    """`apply` over a batch, copying each document once rather than once per event.
+
+    The per-event steps are written out in the loop: a replay runs it for nearly every
+    event, and a call per step was a fifth of its cost.
+    """
     drafts: dict[str, View] = {}
+    handlers = _HANDLERS
     for key, event in touched:
         doc = drafts.get(key)
+        version = event.version
         if doc is None:
             view = views.get(key)
-            if view is not None and event.version <= view["version"]:
+            if view is not None and version <= view["version"]:
                 continue
-            doc = drafts[key] = _start(view, event)
-        elif event.version <= doc["version"]:
+            at = stamp(event)
+            if view is None:
+                doc = _blank(event.stream_id[len(GENERATION_PREFIX) :], at)
+            else:
+                doc = {**view, "timestamps": dict(view["timestamps"])}
+            drafts[key] = doc
+        elif version <= doc["version"]:
             continue
-        _fold_into(doc, event)
+        else:
+            at = stamp(event)
+        handler = handlers.get(event.type)
+        if handler is None:
+            raise ValueError(f"{NAME} does not handle {event.type} events")
+        status = handler(doc, event.data)
+        doc["status"] = status
+        doc["timestamps"][status] = at
+        doc["updated_at"] = at
+        doc["version"] = version
     return drafts
-
-
-def _start(view: View | None, event: Fact) -> View:
-    """A copy of `view` this fold may change in place (a blank one for a new generation)."""
-    if view is None:
-        at = timestamp(event.recorded_at)
-        return _blank(event.stream_id[len(GENERATION_PREFIX) :], at)
-    return {**view, "timestamps": dict(view["timestamps"])}
-
-
-def _fold_into(doc: View, event: Fact) -> None:
-    handler = _HANDLERS.get(event.type)
-    if handler is None:
-        raise ValueError(f"{NAME} does not handle {event.type} events")
-    at = timestamp(event.recorded_at)
-    status = handler(doc, event.data)
-    doc["status"] = status
-    doc["timestamps"][status] = at
-    doc["updated_at"] = at
-    doc["version"] = event.version
 
 
 def _blank(generation_id: str, at: str) -> View:
@@ -183,4 +181,11 @@ _HANDLERS: dict[str, Callable[[View, Data], str]] = {
 }
 
 # No partition: per-department listing is `ViewReader.history`, through its own index.
-PROJECTION = Projection(name=NAME, keys=keys, apply=apply, fold=fold, types=frozenset(_HANDLERS))
+PROJECTION = Projection(
+    name=NAME,
+    keys=keys,
+    apply=apply,
+    fold=fold,
+    types=frozenset(_HANDLERS),
+    keyed_by_stream=True,
+)

@@ -8,29 +8,34 @@ reads the same events again. Because `apply` skips events at or below a document
 version, even a run from an older position (a reset checkpoint, a second runner)
 does not count anything twice.
 
-When the log can hand out lightweight records (`FactLog`), the runner reads those rather
-than `Event` models, and a projection that can fold a whole batch (`Projection.fold`)
-copies each document once per batch rather than once per event.
+The log is read in the cheapest form it offers: `Record`s by position range, only of
+the types the projections handle (`RecordLog`); else the store's lightweight records
+(`FactLog`); else `Event` models. A projection that can fold a whole batch
+(`Projection.fold`) copies each document once per batch rather than once per event.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from typing import cast
+from collections.abc import Sequence
+from contextlib import nullcontext
 
 from projections import ALL_PROJECTIONS
 from projections.base import (
+    BulkLoading,
     Fact,
     FactLog,
     Projection,
+    RecordLog,
     StalePosition,
-    View,
     ViewBatch,
     ViewWriter,
+    fold_batch,
+    types_read,
+    without_cycle_collection,
 )
+from projections.partitioned import replay_partitioned
 from services.ports import EventLog
 
 logger = logging.getLogger(__name__)
@@ -41,7 +46,7 @@ _RETRY_AFTER_FAILURE_SECONDS = 1.0
 class ProjectionRunner:
     def __init__(
         self,
-        log: EventLog,
+        log: EventLog | RecordLog,
         views: ViewWriter,
         projections: Sequence[Projection] = ALL_PROJECTIONS,
         batch_size: int = 1000,
@@ -55,12 +60,10 @@ class ProjectionRunner:
         self._views = views
         self._projections = tuple(projections)
         self._batch_size = batch_size
-        self._read: Callable[[int, int], tuple[int, Sequence[Fact]]] = (
-            self._read_records if isinstance(log, FactLog) else self._read_events
-        )
 
     def run_once(self) -> int:
-        """Fold at most one batch into every projection; answer how many events were read.
+        """Fold at most one batch into every projection; answer how many log positions
+        the views moved past (events, as the store leaves no gaps).
 
         Raises `StalePosition` if another runner moved a projection meanwhile (nothing of
         that batch is written; the next run starts from the new position).
@@ -71,14 +74,14 @@ class ProjectionRunner:
             by_position.setdefault(positions[projection.name], []).append(projection)
         processed = 0
         for start, projections in sorted(by_position.items()):
-            end, batch = self._read(start, self._batch_size)
-            if not batch:
+            end, batch = self._read(start, projections)
+            if end == start:
                 continue
             self._views.apply_batches(
                 [
                     ViewBatch(
                         projection=p.name,
-                        documents=self._fold(p, batch),
+                        documents=fold_batch(p, batch, self._views.get_many),
                         position=end,
                         expected_position=start,
                         partition_field=p.partition_field,
@@ -86,7 +89,7 @@ class ProjectionRunner:
                     for p in projections
                 ]
             )
-            processed += len(batch)
+            processed += end - start
         return processed
 
     def run_until_caught_up(self) -> int:
@@ -111,53 +114,38 @@ class ProjectionRunner:
             if processed == 0:
                 stop.wait(poll_interval)
 
-    def _read_records(self, after_position: int, limit: int) -> tuple[int, Sequence[Fact]]:
-        records = cast(FactLog, self._log).read_all_records(after_position, limit)
-        return (records[-1].position if records else after_position), records
-
-    def _read_events(self, after_position: int, limit: int) -> tuple[int, Sequence[Fact]]:
-        batch = self._log.read_all(after_position, limit)
-        return (batch[-1].position if batch else after_position), [i.event for i in batch]
-
-    def _fold(self, projection: Projection, batch: Sequence[Fact]) -> dict[str, View]:
-        keys_of, types = projection.keys, projection.types
-        if types is not None:
-            batch = [fact for fact in batch if fact.type in types]
-        touched = [(key, fact) for fact in batch for key in keys_of(fact)]
-        if not touched:
-            return {}
-        views = self._views.get_many(projection.name, {key for key, _ in touched})
-        if projection.fold is not None:
-            return projection.fold(views, touched)
-        apply = projection.apply
-        changed: dict[str, View] = {}
-        for key, fact in touched:
-            current = views.get(key)
-            folded = apply(current, fact)
-            if folded is not current:
-                views[key] = folded
-                changed[key] = folded
-        return changed
+    def _read(self, start: int, projections: Sequence[Projection]) -> tuple[int, Sequence[Fact]]:
+        """The batch after `start`: the position it ends at, and its events."""
+        log = self._log
+        if isinstance(log, RecordLog):
+            end = min(start + self._batch_size, log.last_position())
+            if end <= start:
+                return start, []
+            return end, log.read_records(start, end, types_read(projections))
+        if isinstance(log, FactLog):
+            records = log.read_all_records(start, self._batch_size)
+            return (records[-1].position if records else start), records
+        events = log.read_all(start, self._batch_size)
+        return (events[-1].position if events else start), [i.event for i in events]
 
 
 def replay_all(
-    log: EventLog,
+    log: EventLog | RecordLog,
     views: ViewWriter,
     projections: Sequence[Projection] = ALL_PROJECTIONS,
     batch_size: int = 20_000,
+    workers: int = 1,
 ) -> int:
-    """Fold the whole log into `views` (a rebuild, or a benchmark); answer events read.
+    """Fold the whole log into `views` (a rebuild, or a benchmark); answer positions read.
 
-    The cycle collector is paused meanwhile: a replay allocates millions of short-lived
-    dicts, which keep triggering collections that walk every live batch to find no
-    cycles (decoded JSON and view documents have none; reference counting frees them).
-    That was a third of the fold's time.
+    With `workers` > 1 the log is split by stream between that many processes
+    (`projections.partitioned`); each batch is still written in one transaction, with
+    its positions, by this process. Events appended meanwhile are folded in afterwards.
     """
-    runner = ProjectionRunner(log, views, projections, batch_size)
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return runner.run_until_caught_up()
-    finally:
-        if collecting:
-            gc.enable()
+    loading = views.bulk_load() if isinstance(views, BulkLoading) else nullcontext()
+    with without_cycle_collection(), loading:
+        done = 0
+        if workers > 1:
+            done = replay_partitioned(log, views, projections, batch_size, workers)
+        runner = ProjectionRunner(log, views, projections, batch_size)
+        return done + runner.run_until_caught_up()
