@@ -1,6 +1,7 @@
 """Replay benchmark: folding a realistic event log into the projections, beside a peer.
 
-Run: `python -m benchmarks.replay [--events N] [--repeats N]` (default 100,000 events).
+Run: `python -m benchmarks.replay [--events N] [--repeats N] [--workers N]` (default
+100,000 events; `--workers` defaults to the machine's CPU count).
 
 The log is built once with `SqliteEventStore` (WAL, synchronous NORMAL, to build it
 fast): departments and users, generation lifecycles interleaved a few hundred at a
@@ -13,6 +14,7 @@ and data. Each line names exactly what it times; the best of `--repeats` rounds 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import tempfile
@@ -36,6 +38,7 @@ from eventsourcing.persistence import (
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from adapters.sqlite_event_store import SqliteEventStore
+from adapters.sqlite_record_log import SqliteRecordLog
 from adapters.sqlite_views import SqliteViewStore
 from domain import budget as b
 from domain import generation as g
@@ -282,11 +285,10 @@ def fold_in_memory(facts: list[Fact], views: dict[str, dict[str, View]]) -> None
                 docs[key] = apply(docs.get(key), fact)
 
 
-def ours_read(store: SqliteEventStore) -> int:
-    n = after = 0
-    while records := store.read_all_records(after, PAGE):
-        n += len(records)
-        after = records[-1].position
+def ours_read(log: SqliteRecordLog) -> int:
+    end, n = log.last_position(), 0
+    for after in range(0, end, PAGE):
+        n += len(log.read_records(after, min(after + PAGE, end)))
     return n
 
 
@@ -298,13 +300,13 @@ def ours_read_events(store: SqliteEventStore) -> int:
     return n
 
 
-def ours_fold_in_memory(store: SqliteEventStore) -> int:
+def ours_fold_in_memory(log: SqliteRecordLog) -> int:
     views: dict[str, dict[str, View]] = {}
-    n = after = 0
-    while records := store.read_all_records(after, PAGE):
+    end, n = log.last_position(), 0
+    for after in range(0, end, PAGE):
+        records = log.read_records(after, min(after + PAGE, end))
         fold_in_memory(list(records), views)
         n += len(records)
-        after = records[-1].position
     return n
 
 
@@ -344,27 +346,33 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         started = time.perf_counter()
         build_log(work / "events.db", args.events)
         store = SqliteEventStore(work / "events.db")
+        log = SqliteRecordLog(work / "events.db")
         total = store.last_position()
         print(f"built a log of {total:,} events in {time.perf_counter() - started:.1f}s")
         recorder = copy_to_peer(store, work / "peer.db")
 
-        def replay(round_: int) -> int:
-            views = SqliteViewStore(work / f"views-{round_}.db")  # synchronous FULL
-            try:
-                return replay_all(store, views)
-            finally:
-                views.close()
+        def replay(workers: int) -> Callable[[int], int]:
+            def round_(i: int) -> int:
+                # A fresh view store each round (synchronous FULL): nothing carries over.
+                views = SqliteViewStore(work / f"views-{workers}-{i}.db")
+                try:
+                    return replay_all(log, views, workers=workers)
+                finally:
+                    views.close()
+
+            return round_
 
         rows = [
             (
-                "read the log (ours: read_all_records; peer: select_notifications + mapper)",
-                best_rate(args.repeats, lambda _: ours_read(store)),
+                "read the log (ours: read_records; peer: select_notifications + mapper)",
+                best_rate(args.repeats, lambda _: ours_read(log)),
                 best_rate(args.repeats, lambda _: peer_read(recorder)),
             ),
             (
@@ -374,16 +382,26 @@ def main(argv: list[str] | None = None) -> None:
             ),
             (
                 "read + fold the 3 projections' apply into in-memory dicts (both sides)",
-                best_rate(args.repeats, lambda _: ours_fold_in_memory(store)),
+                best_rate(args.repeats, lambda _: ours_fold_in_memory(log)),
                 best_rate(args.repeats, lambda _: peer_fold_in_memory(recorder)),
             ),
             (
-                "replay_all end to end: read, fold, write views + position, FULL (ours)",
-                best_rate(args.repeats, replay),
+                "replay_all end to end: read, fold, write views + position, FULL (ours), 1 process",
+                best_rate(args.repeats, replay(1)),
                 None,
             ),
         ]
+        if args.workers > 1:
+            rows.append(
+                (
+                    "replay_all end to end: read, fold, write views + position, FULL (ours),"
+                    f" {args.workers} worker processes split by stream",
+                    best_rate(args.repeats, replay(args.workers)),
+                    None,
+                )
+            )
         store.close()
+        log.close()
     print(f"{'events/s':>10} {'peer':>10} {'ratio':>6}  what")
     for what, ours, peer in rows:
         ratio = "" if peer is None else f"{ours / peer:.2f}"

@@ -19,7 +19,9 @@ def test_event_store_benchmark_prints_both_stores(capsys: pytest.CaptureFixture[
 
 
 def test_replay_benchmark_prints_ours_and_the_peer(capsys: pytest.CaptureFixture[str]) -> None:
-    replay.main(["--events", "300", "--repeats", "1"])
+    replay.main(["--events", "300", "--repeats", "1", "--workers", "2"])
     printed = capsys.readouterr().out
     assert "replay_all" in printed
+    assert "1 process" in printed
+    assert "2 worker processes" in printed
     assert "select_notifications" in printed
