@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import event_store, replay
+from benchmarks import cosmos_ru, event_store, replay
 
 
 def test_event_store_benchmark_prints_both_stores(capsys: pytest.CaptureFixture[str]) -> None:
@@ -25,3 +25,18 @@ def test_replay_benchmark_prints_ours_and_the_peer(capsys: pytest.CaptureFixture
     assert "1 process" in printed
     assert "2 worker processes" in printed
     assert "select_notifications" in printed
+
+
+def test_cosmos_ru_benchmark_measures_each_operation(capsys: pytest.CaptureFixture[str]) -> None:
+    """Against the npm Cosmos DB emulator, which the benchmark starts itself."""
+    cosmos_ru.main(["--generations", "2"])
+    printed = capsys.readouterr().out
+    pipeline = [row.split(" | ") for row in printed.splitlines() if row.startswith("| pipeline |")]
+    # operation -> (count per generation, RU the emulator charged per generation)
+    measured = {cells[1]: (float(cells[3]), float(cells[6])) for cells in pipeline}
+    assert measured["read stream"][0] > 0
+    assert measured["read stream"][1] > 0  # read from the SDK's responses
+    assert measured["read head"][0] > 0
+    assert measured["batch create of 1"][0] > 0
+    assert "| views, 1 event/batch | view read | query |" in printed
+    assert "| **total** |" in printed
