@@ -48,7 +48,7 @@ def fold(views: Mapping[str, View], touched: Sequence[tuple[str, Fact]]) -> dict
     """`apply` over a batch, copying each document once rather than once per event.
 
     The per-event steps are written out in the loop: a replay runs it for nearly every
-    event, and a call per step was a fifth of its cost.
+    event, and a call per step was a tenth of its cost.
     """
     drafts: dict[str, View] = {}
     handlers = _HANDLERS
