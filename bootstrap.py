@@ -34,6 +34,7 @@ from adapters.presidio_analyzer import shared_analyzer
 from adapters.providers.local import LocalProvider
 from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_queue import SqliteQueue
+from adapters.sqlite_record_log import SqliteRecordLog
 from adapters.sqlite_views import SqliteViewStore
 from domain.catalogue import default_catalogue
 from domain.envelope import utc_now
@@ -142,7 +143,9 @@ def sqlite_view_store(config: Settings) -> SqliteViewStore:
 
 
 def projection_runner(config: Settings) -> ProjectionRunner:
-    return ProjectionRunner(sqlite_event_store(config), sqlite_view_store(config), ALL_PROJECTIONS)
+    return ProjectionRunner(
+        SqliteRecordLog(data_path(config, "events.db")), sqlite_view_store(config), ALL_PROJECTIONS
+    )
 
 
 def dev_issuer(config: Settings) -> DevIssuer:
