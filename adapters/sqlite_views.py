@@ -16,8 +16,6 @@ crash the view is exactly as of its recorded position: nothing is applied twice 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import sqlite3
 from _json import encode_basestring, make_encoder
@@ -28,10 +26,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from adapters.sqlite_connections import ConnectionPerThread
-from projections.base import EncodedBatch, StalePosition, View, ViewBatch, timestamp
+from adapters.view_pages import decode_continuation, encode_continuation, instant
+from projections.base import EncodedBatch, StalePosition, View, ViewBatch
 from projections.generation_status import NAME as HISTORY
 from projections.generation_status import UNFINISHED_STATUSES
-from services.ports import HistoryQuery, InvalidContinuation, Page
+from services.ports import HistoryQuery, Page
 
 # A replay batch rewrites documents spread over the whole table and its five indexes;
 # SQLite's default 2 MB page cache is smaller than their working set.
@@ -160,13 +159,13 @@ class SqliteViewStore:
                 params.append(value)
         if query.created_from is not None:
             where.append("created_at >= ?")
-            params.append(_instant(query.created_from, "created_from"))
+            params.append(instant(query.created_from, "created_from"))
         if query.created_to is not None:
             where.append("created_at < ?")
-            params.append(_instant(query.created_to, "created_to"))
+            params.append(instant(query.created_to, "created_to"))
         if query.continuation is not None:
             where.append("(created_at, key) < (?, ?)")
-            params.extend(_decode_continuation(query.continuation))
+            params.extend(decode_continuation(query.continuation))
         limit = max(1, query.limit)
         rows = (
             self._connection()
@@ -181,7 +180,7 @@ class SqliteViewStore:
         continuation = None
         if len(rows) > limit:
             created_at, key, _ = rows[limit - 1]
-            continuation = _encode_continuation(created_at, key)
+            continuation = encode_continuation(created_at, key)
         return Page(items=items, continuation=continuation)
 
     def unfinished_generations(
@@ -192,7 +191,7 @@ class SqliteViewStore:
             f"SELECT document FROM view_documents"  # noqa: S608 (fixed fragments)
             f" WHERE {_IS_HISTORY} AND {_IS_UNFINISHED} AND updated_at < ?"
             " ORDER BY updated_at LIMIT ?",
-            (_instant(updated_before, "updated_before"), limit),
+            (instant(updated_before, "updated_before"), limit),
         )
         return [_decode(document) for (document,) in rows]
 
@@ -370,25 +369,3 @@ def _row(projection: str, key: str, doc: View, partition_field: str | None) -> t
 def _decode(document: str) -> dict[str, Any]:
     decoded: dict[str, Any] = json.loads(document)
     return decoded
-
-
-def _instant(moment: datetime, name: str) -> str:
-    if moment.tzinfo is None:
-        raise ValueError(f"{name} must be timezone-aware")
-    return timestamp(moment)
-
-
-def _encode_continuation(created_at: str, key: str) -> str:
-    raw = _encode([created_at, key]).encode("utf-8")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _decode_continuation(token: str) -> tuple[str, str]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        created_at, key = json.loads(raw)
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as error:
-        raise InvalidContinuation("the continuation token is not one this API issued") from error
-    if not isinstance(created_at, str) or not isinstance(key, str):
-        raise InvalidContinuation("the continuation token is not one this API issued")
-    return created_at, key
