@@ -206,3 +206,58 @@ class ViewReader(Protocol):
     def unfinished_generations(
         self, updated_before: datetime, limit: int = 500
     ) -> builtins.list[dict[str, Any]]: ...
+
+
+# --- secrets -------------------------------------------------------------------------
+
+SECRET_NAME_MAX_LENGTH = 127
+
+
+def check_secret_name(name: str) -> str:
+    """`name` if it is a valid Key Vault secret name (1-127 letters, digits and dashes).
+
+    Every secret source holds its names to Key Vault's rule, so a name that works
+    locally works in Azure. Names are case-insensitive, as in Key Vault.
+    """
+    if not 0 < len(name) <= SECRET_NAME_MAX_LENGTH or not all(
+        char.isascii() and (char.isalnum() or char == "-") for char in name
+    ):
+        raise ValueError(
+            f"invalid secret name {name!r}: use 1-{SECRET_NAME_MAX_LENGTH} letters, digits, dashes"
+        )
+    return name
+
+
+class SecretNotFound(KeyError):
+    """No secret of that name exists."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"no secret named {self.name!r}"
+
+
+class SecretUnavailable(Exception):
+    """The secret exists but cannot be served now.
+
+    `retryable` is False when someone must act first (the secret is disabled, expired
+    or not yet valid, or access to it is denied), True when it is a passing failure
+    (the vault is unreachable and no usable value is cached).
+    """
+
+    def __init__(self, name: str, reason: str, *, retryable: bool) -> None:
+        super().__init__(f"secret {name!r} is unavailable: {reason}")
+        self.name = name
+        self.retryable = retryable
+
+
+class SecretSource(Protocol):
+    def get(self, name: str) -> str:
+        """The current value of the secret `name`.
+
+        Raises ValueError for an invalid name (see `check_secret_name`), SecretNotFound
+        when there is no such secret, SecretUnavailable when it cannot be served now.
+        """
+        ...
