@@ -1,0 +1,336 @@
+"""A minimal AMQP 1.0 broker over TLS on loopback, enough for a Service Bus *sender*.
+
+Service Bus has no emulator that runs here, so this broker accepts exactly the
+conversation `azure-servicebus`'s `ServiceBusSender` has with a namespace, frame by frame,
+encoded and decoded with the SDK's own AMQP codec (`azure.servicebus._pyamqp`):
+
+1. the SASL layer: mechanisms offered, ANONYMOUS accepted (token auth happens on CBS);
+2. open, begin, and the claims-based-security links (`$cbs`): the SDK sends a
+   `put-token` request with the token its credential issued for
+   `https://servicebus.azure.net/.default`; the broker checks it and answers
+   `status-code` 202, or 401 for a wrong token;
+3. a sender link to the queue, flow credit, and each message transfer, which the broker
+   records and settles as `accepted` (the SDK's `send_messages` returns once it sees it);
+4. detach, end, close.
+
+It is not Service Bus: no duplicate detection, scheduling, locks, sessions,
+management operations or multi-frame messages. Tests use it to see what the SDK puts on
+the wire for a message and how the adapter uses its connection; the queue's semantics
+are the local twin's (`adapters.sqlite_queue`) and the service's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import struct
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple, TypeVar, cast
+
+from azure.servicebus._pyamqp._decode import decode_frame, decode_payload
+from azure.servicebus._pyamqp._encode import encode_frame, encode_payload
+from azure.servicebus._pyamqp.endpoints import Source, Target
+from azure.servicebus._pyamqp.message import Message, Properties
+from azure.servicebus._pyamqp.outcomes import Accepted
+from azure.servicebus._pyamqp.performatives import (
+    AttachFrame,
+    BeginFrame,
+    CloseFrame,
+    DetachFrame,
+    DispositionFrame,
+    EndFrame,
+    FlowFrame,
+    OpenFrame,
+    SASLMechanism,
+    SASLOutcome,
+    TransferFrame,
+)
+
+SASL_HEADER = b"AMQP\x03\x01\x00\x00"
+AMQP_HEADER = b"AMQP\x00\x01\x00\x00"
+_SASL_FRAME = b"\x01"
+_OPEN, _BEGIN, _ATTACH, _FLOW, _TRANSFER, _DISPOSITION, _DETACH, _END, _CLOSE = range(0x10, 0x19)
+_SASL_INIT = 0x41
+_RECEIVER = True  # an attach's role: True for the receiving end
+CBS = "$cbs"
+_T = TypeVar("_T", bound=NamedTuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A message the broker accepted on a link to `address`, as the SDK encoded it."""
+
+    address: str
+    message: Message
+    connection: int
+
+
+@dataclass
+class BrokerLog:
+    connections_opened: int = 0
+    connections_closed: int = 0
+    tokens: list[tuple[str, str]] = field(default_factory=list)  # (audience, token type)
+    links: list[tuple[str, bool]] = field(default_factory=list)  # (address, client is receiver)
+    delivered: list[Delivered] = field(default_factory=list)
+
+
+@dataclass
+class _Link:
+    address: str
+    client_is_receiver: bool
+    our_handle: int
+
+
+def _terminus(kind: type[_T], fields: list[Any]) -> _T:
+    """The client's source or target, echoed back: omitted trailing fields are defaults."""
+    return kind._make([*fields, *[None] * (len(kind._fields) - len(fields))])
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+class AmqpBroker:
+    def __init__(self, cert_file: Path, key_file: Path, *, token: str) -> None:
+        self._token = token
+        self._lock = threading.Lock()
+        self._log = BrokerLog()
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._context.load_cert_chain(cert_file, key_file)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._sockets: set[socket.socket] = set()
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
+
+    @property
+    def endpoint(self) -> str:
+        """For `ServiceBusClient(custom_endpoint_address=...)`."""
+        return f"sb://127.0.0.1:{self.port}"
+
+    def log(self) -> BrokerLog:
+        with self._lock:
+            return BrokerLog(
+                self._log.connections_opened,
+                self._log.connections_closed,
+                list(self._log.tokens),
+                list(self._log.links),
+                list(self._log.delivered),
+            )
+
+    def drop_connections(self) -> None:
+        """Cut every open connection, as a network failure or a broker restart would."""
+        with self._lock:
+            open_sockets = list(self._sockets)
+        for sock in open_sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Stop listening and cut open connections: the namespace is unreachable."""
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+        self._listener.close()
+        self.drop_connections()
+        self._accepting.join()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                raw, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
+
+    def _serve(self, raw: socket.socket) -> None:
+        with self._lock:
+            self._log.connections_opened += 1
+            number = self._log.connections_opened
+        try:
+            with self._context.wrap_socket(raw, server_side=True) as tls:
+                with self._lock:
+                    self._sockets.add(tls)
+                try:
+                    _Connection(self, tls, number).run()
+                finally:
+                    with self._lock:
+                        self._sockets.discard(tls)
+        except (OSError, ConnectionError):
+            pass  # the client went away, or the broker cut the connection
+        finally:
+            with self._lock:
+                self._log.connections_closed += 1
+
+    def _put_token(self, audience: str, token_type: str, token: str) -> bool:
+        with self._lock:
+            self._log.tokens.append((audience, token_type))
+        return token == self._token
+
+    def _attached(self, address: str, client_is_receiver: bool) -> None:
+        with self._lock:
+            self._log.links.append((address, client_is_receiver))
+
+    def _deliver(self, delivered: Delivered) -> None:
+        with self._lock:
+            self._log.delivered.append(delivered)
+
+
+class _Connection:
+    """One client connection: one session, frames answered in order."""
+
+    def __init__(self, broker: AmqpBroker, tls: ssl.SSLSocket, number: int) -> None:
+        self._broker = broker
+        self._tls = tls
+        self._number = number
+        self._links: dict[int, _Link] = {}  # by the client's handle
+        self._next_delivery_id = 0
+
+    def run(self) -> None:
+        self._handshake(SASL_HEADER)
+        self._send(0, SASLMechanism(sasl_server_mechanisms=[b"MSSBCBS", b"ANONYMOUS"]), _SASL_FRAME)
+        _, code, _ = self._read_frame()
+        if code != _SASL_INIT:
+            raise ConnectionError(f"expected sasl-init, got frame {code:#x}")
+        self._send(0, SASLOutcome(code=0, additional_data=None), _SASL_FRAME)
+        self._handshake(AMQP_HEADER)
+        while True:
+            channel, code, fields = self._read_frame()
+            if code == _CLOSE:
+                self._send(0, CloseFrame(error=None))
+                return
+            self._answer(channel, code, fields)
+
+    def _answer(self, channel: int, code: int, fields: list[Any]) -> None:
+        if code == _OPEN:
+            self._send(0, OpenFrame("fake-servicebus", None, 65536, 255, None, *[None] * 5))
+        elif code == _BEGIN:
+            self._send(channel, BeginFrame(channel, 0, 5000, 5000, 255, None, None, None))
+        elif code == _ATTACH:
+            self._attach(channel, fields)
+        elif code == _TRANSFER:
+            self._transfer(channel, fields)
+        elif code == _DETACH:
+            self._send(channel, DetachFrame(self._links[fields[0]].our_handle, True, None))
+        elif code == _END:
+            self._send(channel, EndFrame(error=None))
+        # Flow (credit for the $cbs replies) and disposition (their settlement) need no answer.
+
+    def _attach(self, channel: int, fields: list[Any]) -> None:
+        name, handle, role, send_settle, receive_settle, source, target = fields[:7]
+        client_is_receiver = bool(role)
+        address = _text((source if client_is_receiver else target)[0])
+        link = _Link(address, client_is_receiver, our_handle=len(self._links))
+        self._links[handle] = link
+        self._broker._attached(address, client_is_receiver)
+        reply = AttachFrame(
+            name,
+            link.our_handle,
+            not client_is_receiver,
+            send_settle,
+            receive_settle,
+            _terminus(Source, source),
+            _terminus(Target, target),
+            None,
+            None,
+            0 if client_is_receiver else None,
+            262144,
+            None,
+            None,
+            None,
+        )
+        self._send(channel, reply)
+        if not client_is_receiver:
+            flow = FlowFrame(
+                0,
+                5000,
+                self._next_delivery_id,
+                5000,
+                link.our_handle,
+                0,
+                100,  # link credit
+                None,
+                False,
+                False,
+                None,
+            )
+            self._send(channel, flow)
+
+    def _transfer(self, channel: int, fields: list[Any]) -> None:
+        handle, delivery_id, settled, more = fields[0], fields[1], fields[4], fields[5]
+        if more:
+            raise ConnectionError("multi-frame messages are not supported by this broker")
+        link = self._links[handle]
+        message = decode_payload(fields[-1])
+        if link.address != CBS:
+            # Recorded before it is settled: once settled, the sender's send returns.
+            self._broker._deliver(Delivered(link.address, message, self._number))
+        if not settled:
+            accepted = DispositionFrame(_RECEIVER, delivery_id, delivery_id, True, Accepted(), None)
+            self._send(channel, accepted)
+        if link.address == CBS:
+            self._answer_put_token(channel, message)
+
+    def _answer_put_token(self, channel: int, request: Message) -> None:
+        properties, request_properties = request.application_properties, request.properties
+        if properties is None or request_properties is None:
+            raise ConnectionError("a put-token request without its properties")
+        valid = self._broker._put_token(
+            _text(properties[b"name"]), _text(properties[b"type"]), _text(request.value)
+        )
+        status, description = (202, b"Accepted") if valid else (401, b"InvalidSignature")
+        response = Message(
+            # The request's id is a UUID, which Properties' annotation leaves out.
+            properties=Properties(correlation_id=cast(Any, request_properties.message_id)),
+            application_properties={b"status-code": status, b"status-description": description},
+        )
+        reply_link = next(
+            link for link in self._links.values() if link.client_is_receiver and link.address == CBS
+        )
+        payload = bytearray()
+        encode_payload(payload, response)
+        delivery_id, self._next_delivery_id = self._next_delivery_id, self._next_delivery_id + 1
+        tag = struct.pack(">I", delivery_id)
+        transfer = TransferFrame(
+            handle=reply_link.our_handle,
+            delivery_id=delivery_id,
+            delivery_tag=tag,
+            message_format=0,
+            settled=True,
+            more=False,
+            payload=bytes(payload),
+        )
+        self._send(channel, transfer)
+
+    # --- framing -----------------------------------------------------------------------
+
+    def _handshake(self, header: bytes) -> None:
+        received = self._read_exact(8)
+        if received != header:
+            raise ConnectionError(f"expected protocol header {header!r}, got {received!r}")
+        self._tls.sendall(header)
+
+    def _read_frame(self) -> tuple[int, int, list[Any]]:
+        """The next non-empty frame: channel, performative code, fields."""
+        while True:
+            header = self._read_exact(8)
+            size, offset, _frame_type, channel = struct.unpack(">IBBH", header)
+            body = self._read_exact(size - 8)[offset * 4 - 8 :]
+            if body:  # an empty frame is a heartbeat
+                code, fields = decode_frame(memoryview(body))
+                return channel, code, fields
+
+    def _read_exact(self, count: int) -> bytes:
+        chunks = bytearray()
+        while len(chunks) < count:
+            chunk = self._tls.recv(count - len(chunks))
+            if not chunk:
+                raise ConnectionError("the client closed the connection")
+            chunks += chunk
+        return bytes(chunks)
+
+    def _send(self, channel: int, frame: NamedTuple, frame_type: bytes = b"\x00") -> None:
+        header, body = encode_frame(frame, frame_type)
+        self._tls.sendall(header + struct.pack(">H", channel) + (body or b""))
