@@ -14,8 +14,9 @@ from functools import cache
 from pathlib import Path
 
 from azure.cosmos import DatabaseProxy
+from azure.servicebus import ServiceBusClient
 
-from adapters.azure_clients import blob_service, cosmos_database
+from adapters.azure_clients import blob_service, cosmos_database, managed_identity
 from adapters.blob_image_store import (
     AccountKeySigner,
     BlobImageStore,
@@ -32,6 +33,7 @@ from adapters.jwt_auth import HttpJwks, TokenValidator
 from adapters.local_keyring import LocalKeyRing
 from adapters.presidio_analyzer import shared_analyzer
 from adapters.providers.local import LocalProvider
+from adapters.servicebus_queue import ServiceBusWorkQueue
 from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_queue import SqliteQueue
 from adapters.sqlite_record_log import SqliteRecordLog
@@ -43,7 +45,14 @@ from projections import ALL_PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.context import Platform
 from services.generations import JOB_QUEUE
-from services.ports import EventStore, ImageLinks, ImageProvider, ImageStore, ViewReader
+from services.ports import (
+    EventStore,
+    ImageLinks,
+    ImageProvider,
+    ImageStore,
+    ViewReader,
+    WorkQueue,
+)
 from services.settings import Settings
 
 _lock = threading.Lock()
@@ -76,7 +85,7 @@ def build_platform(config: Settings) -> Platform:
     return Platform(
         settings=config,
         store=event_store(config),
-        queue=local_queue(config),
+        queue=work_queue(config),
         images=images,
         image_links=image_links,
         analyzer=shared_analyzer(),
@@ -88,6 +97,16 @@ def build_platform(config: Settings) -> Platform:
         clock=utc_now,
         sleep=time.sleep,
     )
+
+
+def work_queue(config: Settings) -> WorkQueue:
+    if config.queue == "servicebus":
+        client = ServiceBusClient(
+            fully_qualified_namespace=config.servicebus_namespace or "",  # Settings checks
+            credential=managed_identity(),
+        )
+        return ServiceBusWorkQueue(client, JOB_QUEUE)
+    return local_queue(config)
 
 
 def event_store(config: Settings) -> EventStore:
