@@ -260,7 +260,12 @@ def _url(scope: Scope, headers: dict[str, str]) -> str:
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or None as soon as it exceeds ``limit`` (the rest is not read)."""
+    """The request body, or None when it exceeds ``limit``.
+
+    An oversized body is still read and dropped, up to `_DRAIN_BYTES`: closing a socket
+    with unread data makes the kernel reset it, and the client, still sending, would see
+    the reset instead of the 413.
+    """
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -269,10 +274,12 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
             raise _ClientGone
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
-        if size > limit:
+        if size <= limit:
+            chunks.append(chunk)
+        more = message.get("more_body", False)
+        if size > limit and (not more or size > _DRAIN_BYTES):
             return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
+        if not more:
             return b"".join(chunks)
 
 
@@ -292,6 +299,9 @@ def _response(result: object) -> tuple[int, list[tuple[str, str]], bytes]:
     return int(result.status_code), headers, result.get_body()
 
 
+_DRAIN_BYTES = 16 * 1024 * 1024
+
+
 class _ClientGone(Exception):
     """The client disconnected before its request body arrived."""
 
@@ -307,7 +317,7 @@ async def _send_too_large(send: Send, limit: int) -> None:
         "payload-too-large",
         "Request body too large",
         f"The request body is larger than {limit} bytes.",
-        # The rest of the body is never read, so the connection cannot be reused.
+        # Beyond the drained part the body is not read, so the connection cannot be reused.
         [("connection", "close")],
     )
 
