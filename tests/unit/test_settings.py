@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -64,3 +65,17 @@ def test_a_bad_or_incomplete_setting_names_what_to_fix(environ: dict[str, str], 
 def test_lists_are_comma_separated() -> None:
     config = Settings.from_env({"DONATELLO_ENABLED_PROVIDERS": "local, openai ,"})
     assert config.enabled_providers == ("local", "openai")
+
+
+def test_the_example_local_settings_are_a_valid_azure_configuration() -> None:
+    example = Path(__file__).resolve().parents[2] / "local.settings.example.json"
+    values: dict[str, str] = json.loads(example.read_text("utf-8"))["Values"]
+    known = {"DONATELLO_" + name.upper() for name in Settings.model_fields}
+    assert {k for k in values if k.startswith("DONATELLO_")} <= known
+    config = Settings.from_env(values)
+    assert (config.event_store, config.image_store, config.queue) == (
+        "cosmos",
+        "blob",
+        "servicebus",
+    )
+    assert config.blob_account_url == "https://<storage account>.blob.core.windows.net"
