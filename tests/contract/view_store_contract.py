@@ -14,30 +14,24 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from adapters.sqlite_event_store import SqliteEventStore
-from domain import budget as b
-from domain import generation as g
-from domain.envelope import Actor, Event, NewEvent
-from domain.streams import budget_policy_stream, budget_stream, generation_stream
+from domain.envelope import Event
 from projections import ALL_PROJECTIONS
 from projections.base import View, timestamp
 from projections.generation_status import NAME as HISTORY
 from projections.generation_status import UNFINISHED_STATUSES
 from services.ports import HistoryQuery, InvalidContinuation, ViewReader
+from tests.contract.view_workload import Stage, Workload
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 PERIODS = ("2026-03", "2026-04")
 DEPARTMENTS = ("d-0", "d-1", "d-2")
-MANAGER = Actor(user_id="u-boss", roles=("Dept.Manager",), department_id="d-0")
-SEALED = g.SealedText(subject_id="s", nonce="bm9uY2U=", ciphertext="Y2lwaGVydGV4dA==")
 
 
 class TickingClock:
@@ -56,117 +50,16 @@ class LoggedEvents:
     events: list[Event]
 
 
-class Workload:
-    """Generations that stop at every stage, over users, departments and two months."""
-
-    def __init__(self, store: SqliteEventStore, seed: int) -> None:
-        self.store = store
-        self.rng = random.Random(seed)
-        self.policy = b.BudgetPolicy(
-            monthly_limit_aud=Decimal("1.00"),
-            enforcement=b.Enforcement.SOFT,
-            strategy=b.Strategy.BALANCED,
-        )
-
-    def append(self, stream: str, payloads: Sequence[g.Payload]) -> None:
-        events = [
-            NewEvent(
-                type=p.TYPE, data=p.model_dump(mode="json"), actor=MANAGER, correlation_id=uuid4()
-            )
-            for p in payloads
-        ]
-        self.store.append(stream, len(self.store.read_stream(stream)), events)
-
-    def run(self, generations: int) -> None:
-        for department in DEPARTMENTS[:2]:  # d-2 has months but no standing policy
-            standing = b.BudgetSet(department_id=department, period=None, policy=self.policy)
-            self.append(budget_policy_stream(department), [standing])
-        for n in range(generations):
-            department = DEPARTMENTS[n % len(DEPARTMENTS)]
-            user = f"u-{self.rng.randrange(4)}"
-            self.generation(department, user, PERIODS[n % 2], stop_after=self.rng.randrange(7))
-
-    def generation(self, department: str, user: str, period: str, stop_after: int) -> None:
-        gid = uuid4()
-        stream, month = generation_stream(gid), budget_stream(department, period)
-        self.append(
-            stream,
-            [
-                g.GenerationRequested(
-                    generation_id=gid,
-                    user_id=user,
-                    department_id=department,
-                    prompt=SEALED,
-                    size="1024x1024",
-                    quality="standard",
-                    request_hash="0" * 64,
-                )
-            ],
-        )
-        if stop_after == 0:
-            return  # requested
-        if stop_after == 1:
-            self.append(
-                stream, [g.PromptRejected(findings=(), reason="policy", policy_version="p")]
-            )
-            return
-        self.append(
-            stream, [g.PromptScreened(findings=(), redacted_prompt=SEALED, policy_version="p")]
-        )
-        if stop_after == 2:
-            return  # screened
-        model = self.rng.choice(["m-a", "m-b"])
-        estimate = Decimal(self.rng.choice(["0.04", "0.08", "0.12"]))
-        common = {"department_id": department, "period": period, "generation_id": gid}
-        opening = []
-        if not self.store.read_stream(month):
-            opening.append(b.BudgetSet(department_id=department, period=period, policy=self.policy))
-        reservation = b.CostReserved(
-            **common, user_id=user, model_id=model, amount_aud=estimate, outcome="allowed"
-        )
-        self.append(month, [*opening, reservation])
-        self.append(
-            stream,
-            [
-                g.GenerationRouted(
-                    model_id=model,
-                    provider="local",
-                    ranked_models=(model,),
-                    estimated_cost_aud=estimate,
-                    budget_stream_id=month,
-                    budget_period=period,
-                    catalogue_version="c",
-                )
-            ],
-        )
-        if stop_after == 3:
-            return  # routed, its reservation still held
-        if stop_after == 4:
-            self.append(stream, [g.GenerationFailed(reason="provider down", model_id=model)])
-            self.append(month, [b.ReservationReleased(**common, amount_aud=estimate, reason="x")])
-            return
-        cost = estimate - Decimal("0.01")
-        image = g.ImageGenerated(
-            model_id=model,
-            image_ref=f"{gid}.png",
-            sha256="f" * 64,
-            content_type="image/png",
-            bytes=10,
-            cost_aud=cost,
-        )
-        self.append(stream, [image])
-        if stop_after == 5:
-            return  # generated, not yet charged
-        charged = b.CostCharged(
-            **common, user_id=user, model_id=model, amount_aud=cost, reserved_aud=estimate
-        )
-        self.append(month, [charged])
-        self.append(stream, [g.GenerationCharged(cost_aud=cost, budget_stream_id=month)])
-
-
 def log_workload(directory: Path, generations: int = 36, seed: int = 7) -> LoggedEvents:
+    """Generations that stop at every stage, over users, departments and two months."""
     store = SqliteEventStore(directory / "events.db", synchronous="NORMAL", clock=TickingClock())
-    Workload(store, seed).run(generations)
+    workload = Workload(store, seed)
+    for department in DEPARTMENTS[:2]:  # d-2 has months but no standing policy
+        workload.set_policy(department)
+    for n in range(generations):
+        user = f"u-{workload.rng.randrange(4)}"
+        stop_after = Stage(workload.rng.randrange(len(Stage)))
+        workload.generation(DEPARTMENTS[n % len(DEPARTMENTS)], user, PERIODS[n % 2], stop_after)
     return LoggedEvents(store, [p.event for p in store.read_all(0, 1_000_000)])
 
 
@@ -281,6 +174,7 @@ class ViewStoreContract:
             {"status": "charged"},
             {"department_id": "d-1", "status": "requested"},
             {"user_id": "u-2", "department_id": "d-0"},
+            {"user_id": "u-3", "department_id": "d-1", "status": "generated"},
         ]
         for filters in cases:
             expected = [d["id"] for d in generations if all(d[f] == v for f, v in filters.items())]

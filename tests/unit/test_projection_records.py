@@ -26,6 +26,7 @@ from projections import ALL_PROJECTIONS, budget, generation_status
 from projections.base import Projection, Record, StreamRange, View, stamp, timestamp
 from projections.partitioned import split_streams
 from projections.runner import ProjectionRunner
+from tests.contract.view_workload import charged_image
 from tests.unit.test_projections import SEALED, Log, finding, fold, requested, routed
 
 SYDNEY = ZoneInfo("Australia/Sydney")
@@ -130,20 +131,10 @@ def random_log(seed: int) -> Log:
             log.append(stream, g.GenerationFailed(reason="down", model_id=model), tick())
             to_budget(dept, b.ReservationReleased(**common, amount_aud=estimate, reason="x"))
             continue
-        cost = estimate - Decimal("0.01")
-        image = g.ImageGenerated(
-            model_id=model,
-            image_ref=f"{gid}.png",
-            sha256="ab" * 32,
-            content_type="image/png",
-            bytes=9,
-            cost_aud=cost,
-        )
+        image, charged = charged_image(gid, user, model, estimate, common)
         log.append(stream, image, tick())
-        charged = b.CostCharged(
-            **common, user_id=user, model_id=model, amount_aud=cost, reserved_aud=estimate
-        )
         to_budget(dept, charged)
+        cost = image.cost_aud
         log.append(stream, g.GenerationCharged(cost_aud=cost, budget_stream_id="b"), tick())
         if rng.random() < 0.3:
             crossed = b.BudgetThresholdCrossed(
