@@ -327,7 +327,9 @@ class LocalContext(func.Context):
 
     @property
     def retry_context(self) -> RetryContext:
-        raise NotImplementedError("the embedded host has no retry policies")
+        # It retries change-feed batches by their policy but does not tell the function which
+        # attempt this is; no function here asks.
+        raise NotImplementedError("the embedded host does not report retry state")
 
 
 class _TraceContext(TraceContext):
