@@ -144,11 +144,16 @@ class GeneratedImage:
 
 
 class ProviderError(Exception):
-    """A provider call failed. `retryable` says whether trying again may help."""
+    """A provider call failed. `retryable` says whether trying again may help.
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    `retry_after` is the provider's own wait, in seconds, before trying again (a 429's
+    `Retry-After`), when it named one.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class ImageProvider(Protocol):

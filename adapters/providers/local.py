@@ -12,14 +12,13 @@ RGB) and composed at low resolution, then upscaled smoothly.
 from __future__ import annotations
 
 import hashlib
-import io
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from PIL import Image, ImageDraw
-from PIL.PngImagePlugin import PngInfo
 
+from adapters.providers.provenance import provenance, save_png
 from services.ports import GeneratedImage, ImageRequest, ProviderError
 
 GENERATOR = "DonatelloAI local"
@@ -112,13 +111,9 @@ class LocalProvider:
         image = image.resize((width, height), Image.Resampling.BICUBIC)
         image.putpalette(_palette(rng, vivid=request.style != "natural"))
 
-        provenance = PngInfo()
-        provenance.add_text("generation_id", request.generation_id)
-        provenance.add_text("model_id", request.model_id)
-        provenance.add_text("created_at", self._clock().astimezone(UTC).isoformat())
-        provenance.add_text("generator", GENERATOR)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", pnginfo=provenance, compress_level=COMPRESS_LEVEL)
+        png = save_png(
+            image, provenance(request, self._clock(), GENERATOR), compress_level=COMPRESS_LEVEL
+        )
         # Derived without the prompt: the id lands in logs and must not fingerprint it.
         request_id = _digest(request.generation_id, request.model_id).hex()[:24]
-        return GeneratedImage(png=buffer.getvalue(), provider_request_id=f"local-{request_id}")
+        return GeneratedImage(png=png, provider_request_id=f"local-{request_id}")
