@@ -28,7 +28,8 @@ from projections.base import (
 )
 from projections.runner import ProjectionRunner, replay_all
 from services.ports import HistoryQuery
-from tests.contract.test_sqlite_views import HISTORY, Workload, check_views_match_the_log
+from tests.contract.test_sqlite_views import HISTORY, check_views_match_the_log
+from tests.contract.view_workload import Workload
 
 
 @pytest.fixture

@@ -31,9 +31,7 @@ from projections.base import (
 )
 from projections.runner import ProjectionRunner, replay_all
 from services.ports import HistoryQuery, ViewReader
-
-# Named `as Workload` so that test_sqlite_replay.py can go on importing it from here.
-from tests.contract.view_workload import Workload as Workload
+from tests.contract.view_workload import Workload
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 HISTORY = generation_status.NAME
