@@ -1,0 +1,150 @@
+"""What the httpx-based image providers share: one attempt per call, failures classified.
+
+The pipeline owns retries (3 attempts, backoff 2/4/8 s), so a provider makes exactly one
+attempt per `generate` and says, through `ProviderError.retryable`, whether another
+could help:
+
+- timeouts, connection failures, 408, 429 and 5xx are passing trouble: retryable, with
+  the server's `Retry-After` carried along when it sent one;
+- a content refusal is final: not retryable, reason `content_policy: ...`;
+- any other 4xx (bad key, bad request) is final until someone acts;
+- a 200 whose body is not what the API documents is retryable: it is the provider's
+  bug, often a truncated or garbled transfer, and the pipeline's attempt cap bounds it.
+
+The API key is read from the secrets port on every call, so a rotated key is picked up
+without a restart, and it is only ever sent to the provider's API host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Self
+
+import httpx
+
+from adapters.providers.provenance import stamp
+from domain.generation import Size
+from services.ports import (
+    ImageRequest,
+    ProviderError,
+    SecretNotFound,
+    SecretSource,
+    SecretUnavailable,
+)
+
+DEFAULT_TIMEOUT_SECONDS = 60.0
+ASPECT_RATIOS: Mapping[Size, str] = {"1024x1024": "1:1", "1792x1024": "16:9", "1024x1792": "9:16"}
+# Provider messages end up in events and logs; a short excerpt is enough to diagnose.
+_DETAIL_LIMIT = 300
+
+
+def clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """`Retry-After` as seconds from now: delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # an obsolete date form without a zone means GMT
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+def status_error(
+    provider: str, response: httpx.Response, detail: str, *, refused: bool = False
+) -> ProviderError:
+    """The ProviderError for a non-2xx answer; `refused` marks a content refusal."""
+    status = response.status_code
+    if refused:
+        return ProviderError(f"content_policy: {clip(detail)}", retryable=False)
+    message = f"{provider} answered {status}: {clip(detail)}"
+    if status in (408, 429) or status >= 500:
+        retry_after = retry_after_seconds(response.headers.get("retry-after"))
+        return ProviderError(message, retryable=True, retry_after=retry_after)
+    return ProviderError(message, retryable=False)
+
+
+def malformed(provider: str, what: str) -> ProviderError:
+    # Worded like `provenance.stamp`'s unreadable-image error, so both read alike.
+    return ProviderError(f"malformed_response: {provider}: {what}", retryable=True)
+
+
+def json_object(provider: str, response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise malformed(provider, "the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise malformed(provider, "the body is not a JSON object")
+    return body
+
+
+class HttpProvider:
+    """One `httpx.Client` per provider instance; subclasses speak one API each."""
+
+    name: str
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        secrets: SecretSource,
+        secret_name: str,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._secrets = secrets
+        self._secret_name = secret_name
+        self._clock = clock
+        self._timeout = timeout
+        self._client = httpx.Client(base_url=base_url, timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _bearer(self) -> dict[str, str]:
+        try:
+            key = self._secrets.get(self._secret_name)
+        except SecretNotFound:
+            raise ProviderError(
+                f"{self.name}: no API key in secret {self._secret_name!r}", retryable=False
+            ) from None
+        except SecretUnavailable as error:
+            raise ProviderError(f"{self.name}: {error}", retryable=error.retryable) from None
+        return {"Authorization": f"Bearer {key}"}
+
+    def _send(self, method: str, url: str, **options: Any) -> httpx.Response:
+        """One HTTP exchange; transport failures become retryable ProviderErrors."""
+        try:
+            return self._client.request(method, url, **options)
+        except httpx.TimeoutException:
+            raise ProviderError(
+                f"{self.name} timed out after {self._timeout:g} s", retryable=True
+            ) from None
+        except httpx.TransportError as error:
+            # The exception text names the host and the failure, never the headers.
+            raise ProviderError(
+                f"{self.name} could not be reached: {type(error).__name__}: {error}",
+                retryable=True,
+            ) from None
+
+    def _stamp(self, request: ImageRequest, data: bytes) -> bytes:
+        """The provider's image as a PNG with the same pixels and our provenance."""
+        return stamp(data, request, self._clock(), f"DonatelloAI via {self.name}")
