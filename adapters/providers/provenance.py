@@ -56,7 +56,7 @@ def stamp(data: bytes, request: ImageRequest, created_at: datetime, generator: s
         image.load()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
         raise ProviderError(
-            f"malformed_response: the image is unreadable ({error})", retryable=True
+            f"malformed_response: the image is unreadable ({type(error).__name__})", retryable=True
         ) from error
     if image.mode not in _PNG_MODES:
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
