@@ -41,6 +41,7 @@ from services.personal_data import open_text, seal_text
 from services.ports import ConcurrencyError, ImageRequest, ProviderError
 
 log = logging.getLogger(__name__)
+MAX_RETRY_AFTER_SECONDS = 60.0
 
 MAX_STEPS = 16
 
@@ -190,8 +191,7 @@ def generate_image(platform: Platform, state: Generation) -> Sequence[Payload]:
             log.warning("provider %s failed (attempt %d): %s", routed.provider, attempt, error)
             if not error.retryable or attempt == settings.provider_attempts:
                 return _fail(state, f"provider_error: {error}")
-            backoff = settings.provider_backoff_seconds
-            platform.sleep(backoff[min(attempt - 1, len(backoff) - 1)] if backoff else 0)
+            platform.sleep(_retry_delay(settings.provider_backoff_seconds, attempt, error))
     requested_at = state.requested_at or platform.clock()
     # The content hash in the name keeps two racing deliveries from overwriting each
     # other's image: whichever ImageGenerated wins names bytes that match its sha256.
@@ -254,6 +254,14 @@ def release_if_abandoned(platform: Platform, state: Generation) -> None:
         ),
         correlation_id=request.generation_id,
     )
+
+
+def _retry_delay(backoff: Sequence[float], attempt: int, error: ProviderError) -> float:
+    """The provider's own `Retry-After` when it gave one (at most a minute: a longer wait
+    would hold the worker, and the job is better failed over), else our backoff."""
+    if error.retry_after is not None:
+        return min(max(error.retry_after, 0.0), MAX_RETRY_AFTER_SECONDS)
+    return backoff[min(attempt - 1, len(backoff) - 1)] if backoff else 0.0
 
 
 def _fail(state: Generation, reason: str) -> Sequence[Payload]:

@@ -15,10 +15,11 @@ from adapters.providers.local import LocalProvider
 from bootstrap import build_platform
 from domain.access import Principal, Role
 from domain.generation import Status
+from services.budget_ledger import load_budget
 from services.context import Platform
 from services.generations import GenerationRequest, submit_generation
-from services.pipeline import advance_generation
-from services.ports import GeneratedImage, ImageRequest
+from services.pipeline import MAX_RETRY_AFTER_SECONDS, advance_generation
+from services.ports import GeneratedImage, ImageRequest, ProviderError
 from services.settings import Settings
 
 REQUESTER = Principal(
@@ -77,3 +78,60 @@ def test_the_log_holds_no_plaintext_prompt(
     stored = b"".join(path.read_bytes() for path in tmp_path.glob("*.db*"))
     assert b"lighthouse" not in stored
     assert b"zanzibar-unique-marker" not in stored
+
+
+class FlakyProvider:
+    """Fails its first calls with the given errors, then renders."""
+
+    name = "local"
+
+    def __init__(self, *failures: ProviderError) -> None:
+        self.failures = list(failures)
+        self.calls = 0
+        self._real = LocalProvider()
+
+    def generate(self, request: ImageRequest) -> GeneratedImage:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return self._real.generate(request)
+
+
+def platform_with(tmp_path: Path, provider: FlakyProvider) -> tuple[Platform, list[float]]:
+    slept: list[float] = []
+    platform = build_platform(Settings(data_dir=tmp_path, provider_backoff_seconds=(2.0, 4.0)))
+    return dataclasses.replace(platform, providers={"local": provider}, sleep=slept.append), slept
+
+
+def test_retries_wait_the_providers_retry_after_else_the_backoff(tmp_path: Path) -> None:
+    provider = FlakyProvider(
+        ProviderError("rate limited", retryable=True, retry_after=7.0),
+        ProviderError("server error", retryable=True),
+    )
+    platform, slept = platform_with(tmp_path, provider)
+    assert run(platform, "a lighthouse at dusk") is Status.CHARGED
+    assert provider.calls == 3
+    assert slept == [7.0, 4.0]
+
+
+def test_a_retry_after_beyond_a_minute_is_capped(tmp_path: Path) -> None:
+    provider = FlakyProvider(ProviderError("rate limited", retryable=True, retry_after=3600))
+    platform, slept = platform_with(tmp_path, provider)
+    assert run(platform, "a lighthouse at dusk") is Status.CHARGED
+    assert slept == [MAX_RETRY_AFTER_SECONDS]
+
+
+def test_a_content_refusal_fails_at_once_and_releases_the_reservation(tmp_path: Path) -> None:
+    provider = FlakyProvider(ProviderError("content_policy: refused", retryable=False))
+    platform, slept = platform_with(tmp_path, provider)
+    submitted = submit_generation(
+        platform, REQUESTER, GenerationRequest(prompt="a lighthouse"), None
+    )
+    state = advance_generation(platform, submitted.generation_id)
+    assert state.status is Status.FAILED
+    assert "content_policy: refused" in (state.reason or "")
+    assert (provider.calls, slept) == (1, [])
+    assert state.routed is not None
+    month = load_budget(platform.store, state.routed.budget_stream_id)
+    assert month.reservations == {}
+    assert month.spent == 0
