@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from azure.cosmos import DatabaseProxy
+from azure.keyvault.secrets import SecretClient
 from azure.servicebus import ServiceBusClient
 
 from adapters.azure_clients import blob_service, cosmos_database, managed_identity
@@ -28,11 +29,14 @@ from adapters.cosmos_charges import RequestCharges
 from adapters.cosmos_event_store import CosmosEventStore, ensure_event_container
 from adapters.cosmos_views import CosmosViewStore, ensure_view_container
 from adapters.dev_issuer import DevIssuer
+from adapters.env_secrets import EnvSecrets
 from adapters.fs_image_store import FsImageStore
 from adapters.jwt_auth import HttpJwks, TokenValidator
+from adapters.keyvault_secrets import KeyVaultSecrets
 from adapters.local_keyring import LocalKeyRing
 from adapters.presidio_analyzer import shared_analyzer
 from adapters.providers.local import LocalProvider
+from adapters.providers.openai_images import ImageModel, azure_openai_images, openai_images
 from adapters.servicebus_queue import ServiceBusWorkQueue
 from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_queue import SqliteQueue
@@ -50,6 +54,7 @@ from services.ports import (
     ImageLinks,
     ImageProvider,
     ImageStore,
+    SecretSource,
     ViewReader,
     WorkQueue,
 )
@@ -78,9 +83,7 @@ def local_queue(config: Settings, queue_name: str | None = None) -> SqliteQueue:
 
 
 def build_platform(config: Settings) -> Platform:
-    providers: dict[str, ImageProvider] = {}
-    if "local" in config.enabled_providers:
-        providers["local"] = LocalProvider()
+    providers = image_providers(config, secret_source(config))
     images, image_links = image_store(config)
     return Platform(
         settings=config,
@@ -97,6 +100,43 @@ def build_platform(config: Settings) -> Platform:
         clock=utc_now,
         sleep=time.sleep,
     )
+
+
+def image_providers(config: Settings, secrets: SecretSource) -> dict[str, ImageProvider]:
+    """The enabled providers, keyed by the catalogue's provider names."""
+    enabled = set(config.enabled_providers)
+    providers: dict[str, ImageProvider] = {}
+    if "local" in enabled:
+        providers["local"] = LocalProvider()
+    if "openai" in enabled:
+        providers["openai"] = openai_images(
+            secrets,
+            "openai-api-key",
+            {"openai-gpt-image-1": ImageModel("gpt-image-1", family="gpt-image-1")},
+            base_url=config.openai_base_url,
+        )
+    if "azure_openai" in enabled and config.azure_openai_endpoint:  # Settings checks
+        providers["azure_openai"] = azure_openai_images(
+            config.azure_openai_endpoint,
+            config.azure_openai_api_version,
+            {"azure-openai-dall-e-3": ImageModel(config.azure_openai_dalle3_deployment)},
+        )
+    return providers
+
+
+def secret_source(config: Settings) -> SecretSource:
+    if config.key_vault_url is None:
+        return EnvSecrets()
+    # Short timeouts: the SDK's defaults (300 s, 10 retries) would hang a refresh in an
+    # outage that the adapter is meant to ride out on its cached value.
+    client = SecretClient(
+        vault_url=config.key_vault_url,
+        credential=managed_identity(),
+        connection_timeout=5,
+        read_timeout=10,
+        retry_total=3,
+    )
+    return KeyVaultSecrets(client)
 
 
 def work_queue(config: Settings) -> WorkQueue:

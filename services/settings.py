@@ -81,6 +81,12 @@ class Settings(BaseModel):
 
     key_vault_url: str | None = None  # provider API keys; unset: DONATELLO_SECRET_* variables
 
+    # --- providers (enabled by name in `enabled_providers`) ---
+    openai_base_url: str = "https://api.openai.com/v1"  # key: secret `openai-api-key`
+    azure_openai_endpoint: str | None = None  # https://<resource>.openai.azure.com
+    azure_openai_api_version: str = "2024-10-21"
+    azure_openai_dalle3_deployment: str = "dall-e-3"  # managed identity, no key
+
     @property
     def default_policy(self) -> BudgetPolicy:
         return BudgetPolicy(
@@ -105,6 +111,10 @@ class Settings(BaseModel):
                 "ServiceBusConnection__fullyQualifiedNamespace",
             ),
         }
+        needs["DONATELLO_ENABLED_PROVIDERS=azure_openai"] = (
+            "azure_openai" in self.enabled_providers and not self.azure_openai_endpoint,
+            "DONATELLO_AZURE_OPENAI_ENDPOINT",
+        )
         missing = [f"{chosen} needs {setting}" for chosen, (gap, setting) in needs.items() if gap]
         if missing:
             raise ValueError("; ".join(missing))
