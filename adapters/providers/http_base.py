@@ -61,6 +61,23 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
+def read_key(secrets: SecretSource, secret_name: str, provider: str) -> str:
+    """The API key, read per request so a rotated key is used at once (the Key Vault
+    adapter caches); a missing key is final, an unavailable one as retryable as it says."""
+    try:
+        return secrets.get(secret_name)
+    except SecretNotFound:
+        raise ProviderError(
+            f"credentials: {provider} has no API key in secret {secret_name!r}", retryable=False
+        ) from None
+    except SecretUnavailable as error:
+        raise ProviderError(
+            f"credentials: {provider}: {error}", retryable=error.retryable
+        ) from None
+    except ValueError as error:  # a name no secret store accepts: configuration, final
+        raise ProviderError(f"credentials: {provider}: {error}", retryable=False) from None
+
+
 def status_error(
     provider: str, response: httpx.Response, detail: str, *, refused: bool = False
 ) -> ProviderError:
@@ -120,15 +137,7 @@ class HttpProvider:
         self.close()
 
     def _bearer(self) -> dict[str, str]:
-        try:
-            key = self._secrets.get(self._secret_name)
-        except SecretNotFound:
-            raise ProviderError(
-                f"{self.name}: no API key in secret {self._secret_name!r}", retryable=False
-            ) from None
-        except SecretUnavailable as error:
-            raise ProviderError(f"{self.name}: {error}", retryable=error.retryable) from None
-        return {"Authorization": f"Bearer {key}"}
+        return {"Authorization": f"Bearer {read_key(self._secrets, self._secret_name, self.name)}"}
 
     def _send(self, method: str, url: str, **options: Any) -> httpx.Response:
         """One HTTP exchange; transport failures become retryable ProviderErrors."""

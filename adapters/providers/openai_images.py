@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import email.utils
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,15 +31,14 @@ from azure.identity import get_bearer_token_provider
 from openai import AzureOpenAI, Omit, OpenAI, omit
 
 from adapters.azure_clients import managed_identity
+from adapters.providers.http_base import read_key, retry_after_seconds
 from adapters.providers.provenance import stamp
 from domain.generation import Quality, Size
 from services.ports import (
     GeneratedImage,
     ImageRequest,
     ProviderError,
-    SecretNotFound,
     SecretSource,
-    SecretUnavailable,
 )
 
 if TYPE_CHECKING:
@@ -193,43 +191,20 @@ def _is_refusal(body: object) -> bool:
 
 
 def _retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
-    """Seconds to wait, from `retry-after-ms` (OpenAI, Azure) or `Retry-After` (seconds
-    or an HTTP date); None when neither is usable."""
+    """Seconds to wait, from `retry-after-ms` (OpenAI, Azure) or `Retry-After`; None when
+    neither is usable."""
     milliseconds = headers.get("retry-after-ms")
     if milliseconds:
         try:
             return max(0.0, float(milliseconds) / 1000)
         except ValueError:
             pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    return retry_after_seconds(headers.get("retry-after"), now)
 
 
-def _key_reader(secrets: SecretSource, secret_name: str) -> Callable[[], str]:
-    """The key, read per request so a rotated key is used at once (the Key Vault adapter
-    caches). The SDK calls this while building the request and lets its errors through."""
-
-    def read() -> str:
-        try:
-            return secrets.get(secret_name)
-        except SecretUnavailable as error:
-            raise ProviderError(f"credentials: {error}", retryable=error.retryable) from error
-        except (SecretNotFound, ValueError) as error:
-            raise ProviderError(f"credentials: {error}", retryable=False) from error
-
-    return read
+def _key_reader(secrets: SecretSource, secret_name: str, provider: str) -> Callable[[], str]:
+    """The SDK calls this while building each request and lets its errors through."""
+    return lambda: read_key(secrets, secret_name, provider)
 
 
 def openai_images(
@@ -244,7 +219,7 @@ def openai_images(
 ) -> OpenAIImages:
     """OpenAI, with the API key in the secret `secret_name`."""
     client = OpenAI(
-        api_key=_key_reader(secrets, secret_name),
+        api_key=_key_reader(secrets, secret_name, name),
         base_url=base_url,
         timeout=timeout,
         max_retries=0,
@@ -268,7 +243,7 @@ def compatible_images(
     """
     if secrets is not None and secret_name is not None:
         client = OpenAI(
-            api_key=_key_reader(secrets, secret_name),
+            api_key=_key_reader(secrets, secret_name, name),
             base_url=base_url,
             timeout=timeout,
             max_retries=0,
@@ -325,7 +300,7 @@ def azure_openai_images(
         client = AzureOpenAI(
             azure_endpoint=endpoint,
             api_version=api_version,
-            api_key=_key_reader(secrets, secret_name),
+            api_key=_key_reader(secrets, secret_name, name),
             timeout=timeout,
             max_retries=0,
         )
