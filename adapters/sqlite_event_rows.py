@@ -9,29 +9,12 @@ benchmarks/).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 from uuid import UUID, SafeUUID
 
 from domain.envelope import Actor, Event, EventText, trusted
-
-
-class EventRecord(NamedTuple):
-    """What a projection reads of a recorded event (`projections.base.PositionedFact`).
-
-    Without ids, hashes and the pydantic model, it costs a fraction of an `Event` to
-    build, which is most of the cost of a replay.
-    """
-
-    position: int
-    stream_id: str
-    version: int
-    type: str
-    recorded_at: datetime
-    actor: Actor
-    data: dict[str, Any]
-
 
 _new = object.__new__
 _set = object.__setattr__
@@ -40,8 +23,6 @@ _UUID_UNKNOWN = SafeUUID.unknown
 # written compact (canonical) by `row_of`, so it starts with its first token.
 _scan_json: Callable[[str, int], tuple[Any, int]] = cast(Any, json.JSONDecoder()).scan_once
 _from_iso = datetime.fromisoformat
-# Building the tuple directly skips the NamedTuple constructor's argument handling.
-_new_tuple = tuple.__new__
 _MAX_CACHED_ACTORS = 10_000  # bounded: actors are users, not events
 
 
@@ -76,7 +57,7 @@ def row_of(event: Event, text: EventText, recorded_at: str) -> tuple[Any, ...]:
 
 
 class RowDecoder:
-    """Rows (columns in `row_of` order) back into `Event`s and `EventRecord`s.
+    """Rows (columns in `row_of` order) back into `Event`s.
 
     Readers see the same actor again and again; `Actor` is frozen, so one instance per
     distinct JSON text is shared by every event that carries it.
@@ -117,26 +98,6 @@ class RowDecoder:
                 "hash": hash_,
             },
         )
-
-    def records(self, rows: Iterable[Sequence[Any]]) -> list[EventRecord]:
-        """Rows of (position, stream_id, version, type, recorded_at, actor, data)."""
-        actors = self._actors
-        actor_of = self._actor
-        return [
-            _new_tuple(
-                EventRecord,
-                (
-                    position,
-                    stream_id,
-                    version,
-                    type_,
-                    _from_iso(recorded_at),
-                    actors.get(actor_json) or actor_of(actor_json),
-                    _json(data_json),
-                ),
-            )
-            for position, stream_id, version, type_, recorded_at, actor_json, data_json in rows
-        ]
 
     def _actor(self, actor_json: str) -> Actor:
         fields = _json(actor_json)

@@ -42,7 +42,7 @@ from typing import Literal
 
 from adapters.event_appends import as_this_batch, chain, distinct_event_ids
 from adapters.sqlite_connections import ConnectionPerThread
-from adapters.sqlite_event_rows import EventRecord, RowDecoder, row_of
+from adapters.sqlite_event_rows import RowDecoder, row_of
 from domain.envelope import (
     GENESIS_HASH,
     Event,
@@ -67,10 +67,6 @@ _READ_STREAM = (
 _READ_ALL = (
     "SELECT position, event_id, stream_id, version, type, schema_version, recorded_at,"
     " correlation_id, causation_id, actor, data, prev_hash, hash"
-    " FROM events WHERE position > ? ORDER BY position LIMIT ?"
-)
-_READ_ALL_RECORDS = (
-    "SELECT position, stream_id, version, type, recorded_at, actor, data"
     " FROM events WHERE position > ? ORDER BY position LIMIT ?"
 )
 _READ_BY_EVENT_IDS = (  # the ids come as one JSON array parameter
@@ -212,11 +208,6 @@ class SqliteEventStore:
         rows = self._connection().execute(_READ_ALL, (after_position, limit))
         to_event = self._decoder.event
         return [PositionedEvent(row[0], to_event(row[1:])) for row in rows]
-
-    def read_all_records(self, after_position: int = 0, limit: int = 1000) -> list[EventRecord]:
-        """`read_all` as lightweight records, for folding into projections."""
-        rows = self._connection().execute(_READ_ALL_RECORDS, (after_position, limit))
-        return self._decoder.records(rows)
 
     def last_position(self) -> int:
         (position,) = self._connection().execute(_READ_LAST_POSITION).fetchone()

@@ -252,23 +252,23 @@ def copy_to_peer(store: SqliteEventStore, db: Path) -> SQLiteApplicationRecorder
     recorder.create_table()
     mapper = _peer_mapper()
     after = 0
-    while records := store.read_all_records(after, PAGE):
+    while page := store.read_all(after, PAGE):
         stored = [
             mapper.to_stored_event(
                 PeerEvent(
-                    originator_id=uuid5(NAMESPACE_URL, r.stream_id),
-                    originator_version=r.version,
-                    timestamp=r.recorded_at,
-                    stream_id=r.stream_id,
-                    type=r.type,
-                    actor_fields=r.actor.model_dump(mode="json"),
-                    data=r.data,
+                    originator_id=uuid5(NAMESPACE_URL, e.stream_id),
+                    originator_version=e.version,
+                    timestamp=e.recorded_at,
+                    stream_id=e.stream_id,
+                    type=e.type,
+                    actor_fields=e.actor.model_dump(mode="json"),
+                    data=e.data,
                 )
             )
-            for r in records
+            for e in (positioned.event for positioned in page)
         ]
         recorder.insert_events(stored)
-        after = records[-1].position
+        after = page[-1].position
     return recorder
 
 

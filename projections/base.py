@@ -42,11 +42,6 @@ class Fact(Protocol):
     def data(self) -> dict[str, Any]: ...
 
 
-class PositionedFact(Fact, Protocol):
-    @property
-    def position(self) -> int: ...
-
-
 class Record(NamedTuple):
     """A recorded event as a replay reads it: a `Fact` carrying its time as view text.
 
@@ -104,15 +99,6 @@ class RecordLog(Protocol):
         types: Collection[str] | None = None,
         streams: StreamRange | None = None,
     ) -> list[Record]: ...
-
-
-@runtime_checkable
-class FactLog(Protocol):
-    """A log that can hand out `Fact` records, cheaper to build than `Event` models."""
-
-    def read_all_records(
-        self, after_position: int = 0, limit: int = 1000
-    ) -> Sequence[PositionedFact]: ...
 
 
 # The documents loaded for a batch, and the batch's (key, fact) pairs in log order.

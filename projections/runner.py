@@ -9,9 +9,9 @@ version, even a run from an older position (a reset checkpoint, a second runner)
 does not count anything twice.
 
 The log is read in the cheapest form it offers: `Record`s by position range, only of
-the types the projections handle (`RecordLog`); else the store's lightweight records
-(`FactLog`); else `Event` models. A projection that can fold a whole batch
-(`Projection.fold`) copies each document once per batch rather than once per event.
+the types the projections handle (`RecordLog`); else `Event` models. A projection that
+can fold a whole batch (`Projection.fold`) copies each document once per batch rather
+than once per event.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from projections import ALL_PROJECTIONS
 from projections.base import (
     BulkLoading,
     Fact,
-    FactLog,
     Projection,
     RecordLog,
     StalePosition,
@@ -122,9 +121,6 @@ class ProjectionRunner:
             if end <= start:
                 return start, []
             return end, log.read_records(start, end, types_read(projections))
-        if isinstance(log, FactLog):
-            records = log.read_all_records(start, self._batch_size)
-            return (records[-1].position if records else start), records
         events = log.read_all(start, self._batch_size)
         return (events[-1].position if events else start), [i.event for i in events]
 

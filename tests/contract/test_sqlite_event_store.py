@@ -232,29 +232,6 @@ def test_racing_appends_from_several_processes_have_exactly_one_winner(
     assert read[1].data["n"] == won[0][1]
 
 
-def test_read_all_records_carry_what_projections_read(store: SqliteEventStore) -> None:
-    first, second = stream_name(), stream_name()
-    store.append(first, 0, [new_event(n=1, amount="0.10"), new_event(n=2)])
-    store.append(second, 0, [new_event("PromptScreened", n=3, text="ünïcode")])
-
-    records = store.read_all_records(after_position=1, limit=5)
-
-    assert [
-        (r.position, r.stream_id, r.version, r.type, r.recorded_at, r.actor, r.data)
-        for r in records
-    ] == [
-        (p.position, e.stream_id, e.version, e.type, e.recorded_at, e.actor, e.data)
-        for p in store.read_all(after_position=1, limit=5)
-        for e in (p.event,)
-    ]
-    assert [r.position for r in records] == [2, 3]
-    assert records[0].recorded_at.utcoffset() == timedelta(0)
-    assert store.read_all_records(after_position=3) == []
-
-
-# --- group commit -----------------------------------------------------------------------
-
-
 def test_appends_queued_behind_a_commit_share_the_next_one_and_fail_alone(
     tmp_path: Path,
 ) -> None:
