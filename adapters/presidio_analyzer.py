@@ -21,6 +21,7 @@ import functools
 import threading
 from typing import Any
 
+import spacy
 import spacy.util
 import tldextract
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
@@ -39,6 +40,9 @@ from presidio_analyzer.predefined_recognizers import (
     UrlRecognizer,
     UsSsnRecognizer,
 )
+from spacy.language import Language
+from spacy.pipeline import Tok2Vec
+from spacy.tokens import Doc
 
 from domain.screening import Finding
 
@@ -96,6 +100,37 @@ def _recognizers() -> list[Any]:
     ]
 
 
+# Presidio reads only the entities and each token's lemma from the spaCy pipeline, and
+# the lemmas only as context words, matched as substrings of the words near a finding.
+# The tagger, parser, attribute ruler and lemmatizer (and the tok2vec feeding the first
+# two) took over half of each analysis; the lowercased word serves the context matching
+# as well as its lemma does ("phone" is in "phones" as in "phone").
+_UNUSED_PIPES = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "morphologizer"]
+
+
+@Language.component("lowercase_lemma")
+def _lowercase_lemma(doc: Doc) -> Doc:
+    for token in doc:
+        token.lemma_ = token.lower_
+    return doc
+
+
+class NerOnlySpacyEngine(SpacyNlpEngine):
+    """Presidio's spaCy engine with only what Presidio reads: entities and lemmas."""
+
+    def load(self) -> None:
+        loaded: dict[str, Language] = {}
+        for model in self.models:
+            nlp = spacy.load(model["model_name"], exclude=_UNUSED_PIPES)
+            # Larger pipelines may feed their NER from the shared tok2vec; keep it then.
+            tok2vec = nlp.get_pipe("tok2vec") if "tok2vec" in nlp.pipe_names else None
+            if isinstance(tok2vec, Tok2Vec) and not tok2vec.listening_components:
+                nlp.remove_pipe("tok2vec")
+            nlp.add_pipe("lowercase_lemma")
+            loaded[model["lang_code"]] = nlp
+        self.nlp = loaded  # type: ignore[assignment]  # Presidio annotates it as None
+
+
 class PresidioAnalyzer:
     """Finds personal data in a prompt. Loading takes a second or more: share one."""
 
@@ -105,7 +140,7 @@ class PresidioAnalyzer:
                 f"spaCy model {model_name!r} is not installed as a package; install it "
                 "with pip (it is never downloaded at run time)"
             )
-        nlp_engine = SpacyNlpEngine(
+        nlp_engine = NerOnlySpacyEngine(
             models=[{"lang_code": LANGUAGE, "model_name": model_name}],
             ner_model_configuration=NerModelConfiguration(
                 model_to_presidio_entity_mapping=_SPACY_TO_PRESIDIO,

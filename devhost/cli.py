@@ -16,6 +16,7 @@ import httpx
 
 DEFAULT_URL = "http://127.0.0.1:7071"
 TERMINAL = {"charged", "rejected", "failed"}
+HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,6 +27,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7071)
     serve.add_argument("--workers", type=int, default=2, help="queue workers per queue")
+    serve.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="processes running the queue workers (the first also serves HTTP)",
+    )
+
+    work = commands.add_parser("work", help="run only the queue workers (serve --processes)")
+    work.add_argument("--workers", type=int, default=2, help="queue workers per queue")
+    work.add_argument("--parent", type=int, default=None, help="stop when this process ends")
 
     token = commands.add_parser("token", help="mint a locally signed dev token")
     token.add_argument("--user", required=True)
@@ -46,7 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "serve":
-        return _serve(args.host, args.port, args.workers)
+        return _serve(args.host, args.port, args.workers, args.processes)
+    if args.command == "work":
+        return _work(args.workers, args.parent or os.getppid())
     if args.command == "token":
         roles = [r.strip() for r in args.roles.split(",") if r.strip()]
         print(_mint(args.user, roles, args.department, timedelta(hours=args.hours)))
@@ -60,16 +73,25 @@ def _mint(user: str, roles: list[str], department: str | None, ttl: timedelta) -
     return dev_issuer(settings()).mint(user, roles, department, ttl=ttl)
 
 
-def _serve(host: str, port: int, workers: int) -> int:
+def _app_settings() -> dict[str, str]:
+    from bootstrap import settings
+
+    # The database the triggers' `%DONATELLO_COSMOS_DATABASE%` names, defaulted as Settings do.
+    return {**os.environ, "DONATELLO_COSMOS_DATABASE": settings().cosmos_database}
+
+
+def _serve(host: str, port: int, workers: int, processes: int) -> int:
     from bootstrap import local_queue, projection_runner, settings
     from devhost.change_feed import cosmos_change_feed
     from devhost.host import BackgroundService, LocalHost
     from devhost.services import ProjectionService, Warmup
+    from devhost.worker_processes import start_worker_processes, stop_worker_processes
     from function_app import app
 
+    if processes < 1:
+        raise SystemExit("--processes must be at least 1")
     config = settings()
-    # The database the triggers' `%DONATELLO_COSMOS_DATABASE%` names, defaulted as Settings do.
-    app_settings = {**os.environ, "DONATELLO_COSMOS_DATABASE": config.cosmos_database}
+    app_settings = _app_settings()
     background: list[BackgroundService] = [Warmup()]
     if config.event_store == "cosmos":  # the views are fed by the change-feed triggers
         change_feed = cosmos_change_feed(app_settings, config.cosmos_emulator_key)
@@ -79,7 +101,7 @@ def _serve(host: str, port: int, workers: int) -> int:
     local = LocalHost(
         app,
         queue_for=lambda name: local_queue(config, name),
-        host_json=Path(__file__).resolve().parent.parent / "host.json",
+        host_json=HOST_JSON,
         http_host=host,
         http_port=port,
         workers_per_queue=workers,
@@ -88,7 +110,30 @@ def _serve(host: str, port: int, workers: int) -> int:
         app_settings=app_settings,
     )
     print(f"DonatelloAI is serving on http://{host}:{port}/api/v1 (data in {config.data_dir})")
-    local.serve()
+    helpers = start_worker_processes(processes - 1, workers)
+    try:
+        local.serve()
+    finally:
+        stop_worker_processes(helpers)
+    return 0
+
+
+def _work(workers: int, parent_pid: int) -> int:
+    from bootstrap import local_queue, settings
+    from devhost.services import Warmup
+    from devhost.worker_processes import run_queue_triggers
+    from function_app import app
+
+    config = settings()
+    run_queue_triggers(
+        app,
+        queue_for=lambda name: local_queue(config, name),
+        host_json=HOST_JSON,
+        workers_per_queue=workers,
+        app_settings=_app_settings(),
+        parent_pid=parent_pid,
+        background=[Warmup()],
+    )
     return 0
 
 

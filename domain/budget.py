@@ -9,7 +9,9 @@ is appended at the version it was decided on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -111,52 +113,177 @@ class Hold:
     model_id: str
 
 
-@dataclass(frozen=True, slots=True)
+class _Ledger:
+    """The month's per-generation facts, shared by the successive states of one history.
+
+    Every fact is stamped with the version that recorded it and a state reads only the
+    facts at or below its own version, so extending the ledger for the next state leaves
+    the earlier states' answers unchanged. That makes `evolve` O(1) where copying the
+    month's reservations and charges would make it O(month), and a decision O(month²).
+    A state that is not the ledger's newest (a second history branching off an older
+    state) is given a copy up to its own version first.
+    """
+
+    __slots__ = ("charged", "head", "holds", "lock")
+
+    def __init__(
+        self,
+        head: int = 0,
+        holds: dict[UUID, list[tuple[int, Hold | None]]] | None = None,
+        charged: dict[UUID, int] | None = None,
+    ) -> None:
+        self.head = head
+        # generation -> its hold's history as (version, hold or None once freed)
+        self.holds = holds if holds is not None else {}
+        self.charged = charged if charged is not None else {}
+        self.lock = threading.Lock()  # states are shared between threads
+
+    def hold_at(self, generation_id: UUID, version: int) -> Hold | None:
+        for recorded_at, hold in reversed(self.holds.get(generation_id, ())):
+            if recorded_at <= version:
+                return hold
+        return None
+
+    def charged_at(self, generation_id: UUID, version: int) -> bool:
+        recorded_at = self.charged.get(generation_id)
+        return recorded_at is not None and recorded_at <= version
+
+    def up_to(self, version: int) -> _Ledger:
+        holds = {}
+        for gid, history in list(self.holds.items()):
+            kept = [entry for entry in history if entry[0] <= version]
+            if kept:
+                holds[gid] = kept
+        charged = {gid: at for gid, at in list(self.charged.items()) if at <= version}
+        return _Ledger(version, holds, charged)
+
+
+class _Reservations(Mapping[UUID, Hold]):
+    """A state's open holds, read from the shared ledger at the state's version."""
+
+    __slots__ = ("_ledger", "_version")
+
+    def __init__(self, ledger: _Ledger, version: int) -> None:
+        self._ledger = ledger
+        self._version = version
+
+    def __getitem__(self, generation_id: UUID) -> Hold:
+        hold = self._ledger.hold_at(generation_id, self._version)
+        if hold is None:
+            raise KeyError(generation_id)
+        return hold
+
+    def __iter__(self) -> Iterator[UUID]:
+        for gid in list(self._ledger.holds):
+            if self._ledger.hold_at(gid, self._version) is not None:
+                yield gid
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _Charged(AbstractSet[UUID]):
+    """The generations a state has charged, read from the shared ledger."""
+
+    __slots__ = ("_count", "_ledger", "_version")
+
+    def __init__(self, ledger: _Ledger, version: int, count: int) -> None:
+        self._ledger = ledger
+        self._version = version
+        self._count = count
+
+    def __contains__(self, generation_id: object) -> bool:
+        return isinstance(generation_id, UUID) and self._ledger.charged_at(
+            generation_id, self._version
+        )
+
+    def __iter__(self) -> Iterator[UUID]:
+        for gid in list(self._ledger.charged):
+            if self._ledger.charged_at(gid, self._version):
+                yield gid
+
+    def __len__(self) -> int:
+        return self._count
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Budget:
-    """One department-month: the policy in force and what is reserved and spent."""
+    """One department-month: the policy in force and what is reserved and spent.
+
+    `reservations` and `charged` are views of the shared ledger at this state's version.
+    """
 
     version: int = 0
     policy: BudgetPolicy | None = None
-    reservations: dict[UUID, Hold] = field(default_factory=dict)
-    charged: frozenset[UUID] = frozenset()
     spent: Decimal = ZERO
+    reserved: Decimal = ZERO
+    charged_count: int = 0
     thresholds_crossed: frozenset[int] = frozenset()
+    ledger: _Ledger = field(default_factory=_Ledger, repr=False, compare=False)
 
     @property
-    def reserved(self) -> Decimal:
-        return sum((hold.amount for hold in self.reservations.values()), ZERO)
+    def reservations(self) -> Mapping[UUID, Hold]:
+        return _Reservations(self.ledger, self.version)
+
+    @property
+    def charged(self) -> AbstractSet[UUID]:
+        return _Charged(self.ledger, self.version, self.charged_count)
+
+    def hold(self, generation_id: UUID) -> Hold | None:
+        return self.ledger.hold_at(generation_id, self.version)
+
+    def is_charged(self, generation_id: UUID) -> bool:
+        return self.ledger.charged_at(generation_id, self.version)
 
 
 def evolve(state: Budget, event: Event) -> Budget:
     payload = BUDGET_EVENTS[event.type].model_validate(event.data)
-    version = event.version
+    with state.ledger.lock:
+        ledger = state.ledger
+        if ledger.head != state.version:  # another history already grew from this state
+            ledger = ledger.up_to(state.version)
+        ledger.head = event.version
+        return _apply(state, replace(state, version=event.version, ledger=ledger), payload)
+
+
+def _apply(before: Budget, after: Budget, payload: Payload) -> Budget:
+    """`after` (`before` moved to the event's version) with `payload`'s effect."""
     match payload:
         case BudgetSet(policy=policy):
-            return replace(state, version=version, policy=policy)
-        case CostReserved(generation_id=gid, amount_aud=amount, model_id=model_id):
-            hold = Hold(amount, model_id)
-            return replace(state, version=version, reservations={**state.reservations, gid: hold})
-        case ReservationReleased(generation_id=gid):
-            remaining = {k: v for k, v in state.reservations.items() if k != gid}
-            return replace(state, version=version, reservations=remaining)
-        case CostCharged(generation_id=gid, amount_aud=amount):
-            remaining = {k: v for k, v in state.reservations.items() if k != gid}
-            return replace(
-                state,
-                version=version,
-                reservations=remaining,
-                charged=state.charged | {gid},
-                spent=state.spent + amount,
-            )
+            return replace(after, policy=policy)
         case BudgetThresholdCrossed(threshold_percent=pct):
+            return replace(after, thresholds_crossed=before.thresholds_crossed | {pct})
+        case CostReserved(generation_id=gid, amount_aud=amount, model_id=model_id):
+            previous = before.hold(gid)
+            freed = previous.amount if previous is not None else ZERO
+            after.ledger.holds.setdefault(gid, []).append((after.version, Hold(amount, model_id)))
+            return replace(after, reserved=before.reserved - freed + amount)
+        case ReservationReleased(generation_id=gid):
+            return replace(after, reserved=before.reserved - _free(before, after, gid))
+        case CostCharged(generation_id=gid, amount_aud=amount):
+            newly_charged = not before.is_charged(gid)
+            after.ledger.charged.setdefault(gid, after.version)
             return replace(
-                state, version=version, thresholds_crossed=state.thresholds_crossed | {pct}
+                after,
+                reserved=before.reserved - _free(before, after, gid),
+                spent=before.spent + amount,
+                charged_count=before.charged_count + newly_charged,
             )
-    raise ValueError(f"unexpected budget event {event.type}")
+    raise ValueError(f"unexpected budget event {payload.TYPE}")
 
 
-def fold(events: Iterable[Event]) -> Budget:
-    state = Budget()
+def _free(before: Budget, after: Budget, generation_id: UUID) -> Decimal:
+    """End `generation_id`'s hold from `after`'s version on; the amount it held."""
+    previous = before.hold(generation_id)
+    if previous is None:
+        return ZERO
+    after.ledger.holds[generation_id].append((after.version, None))
+    return previous.amount
+
+
+def fold(events: Iterable[Event], state: Budget | None = None) -> Budget:
+    """`state` (a fresh month by default) with `events` applied in order."""
+    state = state if state is not None else Budget()
     for event in events:
         state = evolve(state, event)
     return state
@@ -187,7 +314,7 @@ def reserve(
     `policy` is the standing policy; it is recorded on the month's stream the first
     time the month is touched, so the month's own history says what limit applied.
     """
-    if generation_id in state.reservations or generation_id in state.charged:
+    if state.hold(generation_id) is not None or state.is_charged(generation_id):
         return Reservation(allowed=True, events=())
     events: list[Payload] = []
     if state.policy is None:
@@ -225,7 +352,7 @@ def reserve(
 def release(
     state: Budget, *, department_id: str, period: str, generation_id: UUID, reason: str
 ) -> tuple[Payload, ...]:
-    hold = state.reservations.get(generation_id)
+    hold = state.hold(generation_id)
     if hold is None:
         return ()
     return (
@@ -250,7 +377,7 @@ def charge(
     amount: Decimal,
 ) -> tuple[Payload, ...]:
     """Settle the actual cost (the rest of the reservation is freed by the same event)."""
-    if generation_id in state.charged:
+    if state.is_charged(generation_id):
         return ()
     events: list[Payload] = [
         CostCharged(
@@ -260,7 +387,7 @@ def charge(
             user_id=user_id,
             model_id=model_id,
             amount_aud=amount,
-            reserved_aud=hold.amount if (hold := state.reservations.get(generation_id)) else ZERO,
+            reserved_aud=hold.amount if (hold := state.hold(generation_id)) else ZERO,
         )
     ]
     if state.policy is not None:

@@ -6,6 +6,8 @@ conflict means another worker wrote first, so we re-read and decide again.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from uuid import UUID, uuid5
 
@@ -54,6 +56,47 @@ def load_budget(store: EventStore, stream_id: str) -> Budget:
     return budget.fold(store.read_stream(stream_id))
 
 
+class _Months:
+    """This process's latest known state of each budget stream it has decided on.
+
+    The streams are append-only, so a state known at version v stays true of the first
+    v events whatever other workers append since: bringing it up to date reads only the
+    events after v. A decision on a stale state fails its append on the expected version
+    and the retry reads what it missed, so the cache never decides on old facts.
+    """
+
+    def __init__(self) -> None:
+        self._states: dict[str, Budget] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def current(self, store: EventStore, stream_id: str) -> Budget:
+        with self._guard:
+            lock = self._locks.setdefault(stream_id, threading.Lock())
+        # One refresh at a time per stream, so concurrent deciders extend one history
+        # instead of each branching its own copy of the month off the same state.
+        with lock:
+            state = self._states.get(stream_id, Budget())
+            newer = store.read_stream(stream_id, from_version=state.version + 1)
+            if newer:
+                state = budget.fold(newer, state)
+                self._states[stream_id] = state
+            return state
+
+
+_months: weakref.WeakKeyDictionary[EventStore, _Months] = weakref.WeakKeyDictionary()
+_months_guard = threading.Lock()
+
+
+def current_budget(store: EventStore, stream_id: str) -> Budget:
+    """The stream's state now, folding only what this process has not seen yet."""
+    with _months_guard:
+        months = _months.get(store)
+        if months is None:
+            months = _months[store] = _Months()
+    return months.current(store, stream_id)
+
+
 def standing_policy(store: EventStore, department_id: str, default: BudgetPolicy) -> BudgetPolicy:
     events = store.read_stream(budget_policy_stream(department_id))
     if not events:
@@ -74,7 +117,7 @@ def decide_and_append(
     Returns the state the decision was made on.
     """
     for _ in range(MAX_CONFLICT_RETRIES):
-        state = load_budget(store, stream_id)
+        state = current_budget(store, stream_id)
         payloads = decide(state)
         if not payloads:
             return state

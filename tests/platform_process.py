@@ -30,9 +30,10 @@ def free_port() -> int:
 
 
 class RunningPlatform:
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str], serve_args: Sequence[str] = ()) -> None:
         self.data_dir = data_dir
         self.env = env
+        self.serve_args = list(serve_args)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -41,7 +42,15 @@ class RunningPlatform:
     def start(self, timeout: float = 90.0) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "devhost.cli", "serve", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "devhost.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                *self.serve_args,
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -106,9 +115,12 @@ def platform_env(data_dir: Path, **overrides: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_platform(data_dir: Path, **overrides: str) -> Iterator[RunningPlatform]:
+def running_platform(
+    data_dir: Path, serve_args: Sequence[str] = (), **overrides: str
+) -> Iterator[RunningPlatform]:
+    """`donatello serve` (with `serve_args`) on `data_dir`, settings `overrides` as env."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    platform = RunningPlatform(data_dir, platform_env(data_dir, **overrides))
+    platform = RunningPlatform(data_dir, platform_env(data_dir, **overrides), serve_args)
     platform.start()
     try:
         yield platform

@@ -6,7 +6,10 @@ picture is abstract art derived from the request, never a drawing of the prompt.
 
 Why it looks the way it does: PNG encoding dominates the cost, so the image is a
 single-channel field mapped through a 256-colour palette (a third of the bytes of
-RGB) and composed at low resolution, then upscaled smoothly.
+RGB), composed smoothly at low resolution and enlarged by repeating pixels. The
+repetition makes each row a copy of the one above for most of the picture, which zlib
+encodes several times faster and smaller than a smooth enlargement (45 KiB rather
+than 175 KiB at 1024x1024), and the enlargement itself costs a tenth as much.
 """
 
 from __future__ import annotations
@@ -52,24 +55,21 @@ def parse_size(size: str) -> tuple[int, int]:
     return width, height
 
 
-def _palette(rng: random.Random, vivid: bool) -> list[int]:
+def _palette(rng: random.Random, vivid: bool) -> bytes:
     """A smooth 256-entry gradient through a few seeded colour stops."""
-    stops: list[tuple[float, float, float]] = []
-    for _ in range(_PALETTE_STOPS):
+    stops = Image.new("RGB", (_PALETTE_STOPS, 1))
+    for index in range(_PALETTE_STOPS):
         rgb = [rng.randrange(256) for _ in range(3)]
         if not vivid:  # natural: pull each colour halfway towards its grey
             grey = sum(rgb) / 3
             rgb = [round((channel + grey) / 2) for channel in rgb]
-        stops.append((rgb[0], rgb[1], rgb[2]))
-    palette: list[int] = []
-    segments = _PALETTE_STOPS - 1
-    for index in range(256):
-        position = index / 255 * segments
-        segment = min(int(position), segments - 1)
-        fraction = position - segment
-        start, end = stops[segment], stops[segment + 1]
-        palette.extend(round(a + (b - a) * fraction) for a, b in zip(start, end, strict=True))
-    return palette
+        stops.putpixel((index, 0), (rgb[0], rgb[1], rgb[2]))
+    # Stretching the row of stops interpolates between them in C; the box runs from the
+    # first stop's centre to the last's, so the ends are (nearly) the stops themselves.
+    gradient = stops.resize(
+        (256, 1), Image.Resampling.BILINEAR, box=(0.5, 0, _PALETTE_STOPS - 0.5, 1)
+    )
+    return gradient.tobytes()
 
 
 def _field(rng: random.Random, width: int, height: int, quality: str) -> Image.Image:
@@ -108,7 +108,7 @@ class LocalProvider:
         seed = _digest(request.generation_id, request.model_id, request.prompt)
         rng = random.Random(seed)  # noqa: S311
         image = _field(rng, width, height, request.quality)
-        image = image.resize((width, height), Image.Resampling.BICUBIC)
+        image = image.resize((width, height), Image.Resampling.NEAREST)
         image.putpalette(_palette(rng, vivid=request.style != "natural"))
 
         png = save_png(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import cosmos_ru, event_store, replay
+from benchmarks import cosmos_ru, event_store, pipeline, replay
 
 
 def test_event_store_benchmark_prints_both_stores(capsys: pytest.CaptureFixture[str]) -> None:
@@ -40,3 +40,20 @@ def test_cosmos_ru_benchmark_measures_each_operation(capsys: pytest.CaptureFixtu
     assert measured["batch create of 1"][0] > 0
     assert "| views, 1 event/batch | view read | query |" in printed
     assert "| **total** |" in printed
+
+
+def test_pipeline_benchmark_screens_and_runs_generations_to_charged(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Through the real host with a worker process beside it (`serve --processes 2`)."""
+    pipeline.main(
+        [
+            "--prompts", "9", "--rounds", "1", "--generations", "6",
+            "--processes", "2", "--workers", "1", "--posters", "2",
+        ]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "| all | 9 |" in printed
+    assert "| with personal data | 3 |" in printed
+    assert "| outcomes | charged 6, unfinished 0 |" in printed
+    assert "| request to charged p95 ms |" in printed

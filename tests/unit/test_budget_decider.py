@@ -151,3 +151,32 @@ def test_thresholds_fire_once_each() -> None:
         state = apply(state, events)
     assert crossed == [80, 90, 100]
     assert state.spent == Decimal("1.15")
+
+
+def test_earlier_states_keep_their_answers_as_the_month_grows_or_branches() -> None:
+    """States share the month's ledger; each still answers as of its own version."""
+    limit = policy("10.00")
+    first, second = uuid4(), uuid4()
+    reserved = apply(Budget(), reserve(Budget(), first, "1.00", limit).events)
+    charged = apply(
+        reserved,
+        budget.charge(
+            reserved,
+            department_id="marketing",
+            period="2026-11",
+            generation_id=first,
+            user_id="alice",
+            model_id="local-sketch",
+            amount=Decimal("0.75"),
+        ),
+    )
+    # A second history grown from the same earlier state: a different reservation.
+    branch = apply(reserved, reserve(reserved, second, "2.00", limit).events)
+
+    assert reserved.reservations == {first: budget.Hold(Decimal("1.00"), "local-sketch")}
+    assert first not in reserved.charged and reserved.reserved == Decimal("1.00")
+    assert charged.reservations == {} and first in charged.charged
+    assert (charged.spent, charged.reserved, len(charged.charged)) == (Decimal("0.75"), 0, 1)
+    assert set(branch.reservations) == {first, second}
+    assert branch.reserved == Decimal("3.00") and not branch.charged
+    assert second not in charged.reservations

@@ -1,0 +1,262 @@
+"""Pipeline benchmark: screening latency per prompt, and the end-to-end generation rate.
+
+Run: `python -m benchmarks.pipeline [--rounds N] [--generations N] [--processes N] ...`.
+
+Screening: the real shared Presidio analyzer and the platform's screening policy, over
+a varied prompt set (`benchmarks/prompts.py`), warm: every prompt is screened once
+before the timed rounds. Each call to `analyze` plus `screen` is one sample.
+
+End to end: the embedded default as users run it, `donatello serve` in a subprocess on
+a fresh data folder (SQLite event store with FULL durability, the local queue, the
+`local` provider). Poster threads here send `POST /api/v1/generations` with a dev token
+as fast as the host accepts them (or at `--rate` per second); the benchmark follows the
+event log and counts a generation done at its terminal event. The rate is generations
+over the time from the first request to the last terminal event; the request-to-charged
+latency uses the request's send time and the event's recorded time (one machine, one
+clock). A short warm-up batch runs first and is not counted. The posters and the log
+reader share the machine's cores with the host, as a real client on the same box would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from adapters.sqlite_event_store import SqliteEventStore
+from benchmarks.prompts import Prompt, prompt_set
+from bootstrap import build_platform
+from domain import screening
+from services.settings import Settings
+from tests.platform_process import RunningPlatform, running_platform
+
+TERMINAL_EVENTS = {
+    "GenerationCharged": "charged",
+    "PromptRejected": "rejected",
+    "GenerationRejected": "rejected",
+    "GenerationFailed": "failed",
+}
+WARM_UP = 20
+
+
+def percentile(samples: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(samples)
+    rank = max(1, round(pct / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+# --- screening --------------------------------------------------------------------------
+
+
+def screening_latency(prompts: Sequence[Prompt], rounds: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-screening-") as workdir:
+        platform = build_platform(Settings(data_dir=Path(workdir)))
+        analyzer, policy = platform.analyzer, platform.screening_policy
+        for prompt in prompts:  # warm: the model is loaded and every path has run once
+            screening.screen(prompt.text, analyzer.analyze(prompt.text), policy)
+        samples: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(rounds):
+            for prompt in prompts:
+                start = time.perf_counter()
+                screening.screen(prompt.text, analyzer.analyze(prompt.text), policy)
+                samples[prompt.has_personal_data].append((time.perf_counter() - start) * 1000)
+    print(f"\n## Screening latency per prompt, warm (policy {policy.version})")
+    print(f"\n{len(prompts)} prompts x {rounds} rounds; milliseconds per `analyze` + `screen`\n")
+    print("| prompts | samples | p50 ms | p95 ms | mean ms |")
+    print("|---|---|---|---|---|")
+    everything = samples[False] + samples[True]
+    for label, values in (
+        ("all", everything),
+        ("without personal data", samples[False]),
+        ("with personal data", samples[True]),
+    ):
+        print(
+            f"| {label} | {len(values)} | {percentile(values, 50):.2f} | "
+            f"{percentile(values, 95):.2f} | {statistics.fmean(values):.2f} |"
+        )
+
+
+# --- end to end -------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """What one batch of requests did: send times and terminal (status, time) per id."""
+
+    sent: dict[str, float]
+    ended: dict[str, tuple[str, float]]
+    host_cpu: float | None  # seconds the host's processes spent on the CPU meanwhile
+
+
+class LogFollower:
+    """Reads the host's event log from this process and notes each terminal event."""
+
+    def __init__(self, events_db: Path) -> None:
+        self._store = SqliteEventStore(events_db)
+        self._position = 0
+        self.ended: dict[str, tuple[str, float]] = {}
+
+    def poll(self) -> None:
+        while batch := self._store.read_all(self._position, limit=5000):
+            for positioned in batch:
+                event = positioned.event
+                status = TERMINAL_EVENTS.get(event.type)
+                if status is not None:
+                    generation_id = event.stream_id.removeprefix("generation-")
+                    self.ended[generation_id] = (status, event.recorded_at.timestamp())
+            self._position = batch[-1].position
+
+    def close(self) -> None:
+        self._store.close()
+
+
+def host_cpu_seconds(pid: int) -> float | None:
+    """CPU time of the host process and its worker processes so far (Linux /proc only)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        total = 0
+        for process in [str(pid), *children]:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run_batch(
+    host: RunningPlatform,
+    follower: LogFollower,
+    texts: Sequence[str],
+    *,
+    posters: int,
+    rate: float,
+    timeout: float,
+) -> Run:
+    token = host.token("bench-user", ["Generator.Power"], "marketing")
+    assert host.process is not None
+    cpu_before = host_cpu_seconds(host.process.pid)
+    sent: dict[str, float] = {}
+    start = time.time()
+    limits = httpx.Limits(max_connections=posters, max_keepalive_connections=posters)
+    with httpx.Client(
+        base_url=host.url, headers={"Authorization": f"Bearer {token}"}, timeout=60, limits=limits
+    ) as client:
+
+        def post(index: int) -> None:
+            if rate > 0:  # paced: request `index` leaves at start + index / rate
+                time.sleep(max(0.0, start + index / rate - time.time()))
+            at = time.time()
+            response = client.post("/api/v1/generations", json={"prompt": texts[index]})
+            if response.status_code != 202:
+                raise RuntimeError(f"POST /generations: {response.status_code} {response.text}")
+            sent[str(response.json()["id"])] = at
+
+        with ThreadPoolExecutor(max_workers=posters) as pool:
+            list(pool.map(post, range(len(texts))))
+    deadline = time.monotonic() + timeout
+    while True:
+        follower.poll()
+        if all(gid in follower.ended for gid in sent) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    cpu_after = host_cpu_seconds(host.process.pid)
+    host_cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    ended = {gid: follower.ended[gid] for gid in sent if gid in follower.ended}
+    return Run(sent, ended, host_cpu)
+
+
+def report(run: Run, args: argparse.Namespace) -> None:
+    first_sent = min(run.sent.values())
+    last_sent = max(run.sent.values())
+    ends = sorted(at for _, at in run.ended.values())
+    statuses = Counter(status for status, _ in run.ended.values())
+    statuses["unfinished"] = len(run.sent) - len(run.ended)
+    latencies = [
+        (run.ended[gid][1] - at) * 1000
+        for gid, at in run.sent.items()
+        if gid in run.ended and run.ended[gid][0] == "charged"
+    ]
+    elapsed = ends[-1] - first_sent if ends else float("nan")
+    # The middle 80 % of completions: the rate once the pipeline is full, without the
+    # ramp at the start and the tail at the end.
+    first, last = len(ends) // 10, len(ends) * 9 // 10 - 1
+    middle = (last - first) / (ends[last] - ends[first]) if last > first else float("nan")
+    print(
+        f"\n## End to end through `donatello serve` ({args.processes} process(es) x "
+        f"{args.workers} queue workers, synchronous={args.synchronous}, {args.posters} posters, "
+        f"{'as fast as accepted' if args.rate <= 0 else f'{args.rate:g}/s offered'})\n"
+    )
+    print("| what | value |")
+    print("|---|---|")
+    print(f"| generations | {len(run.sent)} |")
+    print(f"| outcomes | {', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))} |")
+    print(f"| requests accepted per s | {len(run.sent) / max(last_sent - first_sent, 1e-9):.0f} |")
+    print(f"| first request to last terminal event, s | {elapsed:.1f} |")
+    print(f"| **generations per s, end to end** | **{len(run.ended) / elapsed:.1f}** |")
+    print(f"| generations per s, middle 80 % of completions | {middle:.1f} |")
+    if run.host_cpu is not None:
+        per_generation = run.host_cpu / len(run.sent) * 1000
+        print(f"| host CPU per generation ms (all its processes) | {per_generation:.1f} |")
+    if latencies:
+        print(f"| request to charged p50 ms | {percentile(latencies, 50):.0f} |")
+        print(f"| request to charged p95 ms | {percentile(latencies, 95):.0f} |")
+
+
+def end_to_end(prompts: Sequence[Prompt], args: argparse.Namespace) -> None:
+    allowed = [p.text for p in prompts if not p.blocked]
+    texts = [f"{allowed[i % len(allowed)]} #{i}" for i in range(args.generations)]
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as workdir:
+        data_dir = Path(workdir)
+        serve = ["--workers", str(args.workers)]
+        if args.processes != 1:
+            serve += ["--processes", str(args.processes)]
+        with running_platform(
+            data_dir,
+            serve_args=serve,
+            DONATELLO_DEFAULT_MONTHLY_LIMIT_AUD="10000000",
+            DONATELLO_SQLITE_SYNCHRONOUS=args.synchronous,
+        ) as host:
+            follower = LogFollower(data_dir / "events.db")
+            try:
+                options = {"posters": args.posters, "timeout": args.timeout}
+                run_batch(host, follower, texts[:WARM_UP], rate=0, **options)
+                run = run_batch(host, follower, texts, rate=args.rate, **options)
+            finally:
+                follower.close()
+    report(run, args)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prompts", type=int, default=240, help="distinct prompts")
+    parser.add_argument("--rounds", type=int, default=5, help="timed screening rounds")
+    parser.add_argument("--generations", type=int, default=3000, help="end-to-end requests")
+    parser.add_argument("--processes", type=int, default=2, help="host processes")
+    parser.add_argument("--workers", type=int, default=4, help="queue workers per process")
+    parser.add_argument("--posters", type=int, default=8, help="client threads posting")
+    parser.add_argument("--rate", type=float, default=0, help="requests/s offered; 0: max")
+    parser.add_argument("--timeout", type=float, default=300, help="s to wait for the rest")
+    parser.add_argument(
+        "--synchronous", choices=("FULL", "NORMAL"), default="FULL", help="SQLite durability"
+    )
+    parser.add_argument("--skip-screening", action="store_true")
+    args = parser.parse_args(argv)
+    prompts = prompt_set(args.prompts)
+    if not args.skip_screening:
+        screening_latency(prompts, args.rounds)
+    if args.generations > 0:
+        end_to_end(prompts, args)
+
+
+if __name__ == "__main__":
+    main()
