@@ -37,6 +37,27 @@ class ModelSpec(BaseModel):
         return self.retires_on is not None and today >= self.retires_on
 
 
+class ModelRequirements(BaseModel):
+    """What a department demands of every model it pays for: routing's hard constraints."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Data residency: the model must run in one of these regions; empty means anywhere.
+    regions: tuple[str, ...] = ()
+    min_sla_percent: Decimal | None = None
+    commercial_use: bool = True  # images used in the business need a commercial licence
+
+    def unmet_by(self, model: ModelSpec) -> str | None:
+        """Why `model` may not serve this department, or None when it may."""
+        if self.regions and not set(model.regions) & set(self.regions):
+            return f"runs in {', '.join(model.regions)}, not in {', '.join(self.regions)}"
+        if self.min_sla_percent is not None and model.sla_percent < self.min_sla_percent:
+            return f"SLA {model.sla_percent} % is below {self.min_sla_percent} %"
+        if self.commercial_use and not model.commercial_use:
+            return "no commercial-use licence"
+        return None
+
+
 class Catalogue(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

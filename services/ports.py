@@ -147,13 +147,23 @@ class ProviderError(Exception):
     """A provider call failed. `retryable` says whether trying again may help.
 
     `retry_after` is the provider's own wait, in seconds, before trying again (a 429's
-    `Retry-After`), when it named one.
+    `Retry-After`), when it named one. `refused` marks a content refusal: the prompt's
+    fault, not the provider's, so no other model is tried and the provider's health is
+    not held against it.
     """
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        refused: bool = False,
+    ) -> None:
         super().__init__(message)
-        self.retryable = retryable
+        self.retryable = retryable and not refused
         self.retry_after = retry_after
+        self.refused = refused
 
 
 class ImageProvider(Protocol):

@@ -84,7 +84,7 @@ def status_error(
     """The ProviderError for a non-2xx answer; `refused` marks a content refusal."""
     status = response.status_code
     if refused:
-        return ProviderError(f"content_policy: {clip(detail)}", retryable=False)
+        return ProviderError(f"content_policy: {clip(detail)}", retryable=False, refused=True)
     message = f"{provider} answered {status}: {clip(detail)}"
     if status in (408, 429) or status >= 500:
         retry_after = retry_after_seconds(response.headers.get("retry-after"))

@@ -162,7 +162,7 @@ class OpenAIImages:
         if error.status_code >= 500 or error.status_code == 408:
             return ProviderError(f"provider_unavailable: {detail}", retryable=True)
         if isinstance(error, openai.BadRequestError) and _is_refusal(error.body):
-            return ProviderError(f"content_policy: {detail}", retryable=False)
+            return ProviderError(f"content_policy: {detail}", retryable=False, refused=True)
         return ProviderError(f"rejected: {detail}", retryable=False)
 
 

@@ -132,7 +132,7 @@ class ReplicateProvider(HttpProvider):
         if status != "succeeded":
             error = str(prediction.get("error") or f"prediction {status}")
             if _is_refusal(error):
-                raise ProviderError(f"content_policy: {error}", retryable=False)
+                raise ProviderError(f"content_policy: {error}", retryable=False, refused=True)
             raise ProviderError(
                 f"replicate prediction {prediction_id} {status}: {error}", retryable=True
             )
