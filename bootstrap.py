@@ -35,8 +35,16 @@ from adapters.jwt_auth import HttpJwks, TokenValidator
 from adapters.keyvault_secrets import KeyVaultSecrets
 from adapters.local_keyring import LocalKeyRing
 from adapters.presidio_analyzer import shared_analyzer
+from adapters.providers.firefly import FireflyProvider
 from adapters.providers.local import LocalProvider
-from adapters.providers.openai_images import ImageModel, azure_openai_images, openai_images
+from adapters.providers.openai_images import (
+    ImageModel,
+    azure_openai_images,
+    compatible_images,
+    openai_images,
+)
+from adapters.providers.replicate import ReplicateProvider
+from adapters.providers.stability import StabilityProvider
 from adapters.servicebus_queue import ServiceBusWorkQueue
 from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_queue import SqliteQueue
@@ -120,6 +128,40 @@ def image_providers(config: Settings, secrets: SecretSource) -> dict[str, ImageP
             config.azure_openai_endpoint,
             config.azure_openai_api_version,
             {"azure-openai-dall-e-3": ImageModel(config.azure_openai_dalle3_deployment)},
+        )
+    if "stability" in enabled:
+        providers["stability"] = StabilityProvider(
+            secrets,
+            "stability-api-key",
+            {"stability-ultra": "ultra"},
+            base_url=config.stability_base_url,
+        )
+    if "replicate" in enabled:
+        providers["replicate"] = ReplicateProvider(
+            secrets,
+            "replicate-api-token",
+            {
+                "replicate-flux-schnell": "black-forest-labs/flux-schnell",
+                "replicate-flux-1.1-pro": "black-forest-labs/flux-1.1-pro",
+            },
+            base_url=config.replicate_base_url,
+        )
+    if "firefly" in enabled:
+        providers["firefly"] = FireflyProvider(
+            secrets,
+            "firefly-client-id",
+            "firefly-client-secret",
+            {"firefly-image-3": "image3"},
+            base_url=config.firefly_base_url,
+            ims_url=config.firefly_ims_url,
+            scope=config.firefly_scope,
+        )
+    if "openai_compatible" in enabled and config.openai_compatible_base_url:  # Settings checks
+        providers["openai_compatible"] = compatible_images(
+            config.openai_compatible_base_url,
+            {"openai-compatible-self-hosted": ImageModel(config.openai_compatible_model or "")},
+            secrets=secrets,
+            secret_name=config.openai_compatible_key_secret,
         )
     return providers
 

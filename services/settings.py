@@ -86,6 +86,20 @@ class Settings(BaseModel):
     azure_openai_endpoint: str | None = None  # https://<resource>.openai.azure.com
     azure_openai_api_version: str = "2024-10-21"
     azure_openai_dalle3_deployment: str = "dall-e-3"  # managed identity, no key
+    stability_base_url: str = "https://api.stability.ai"  # key: secret `stability-api-key`
+    replicate_base_url: str = "https://api.replicate.com"  # secret `replicate-api-token`
+    # Firefly: IMS client credentials from the secrets `firefly-client-id` and
+    # `firefly-client-secret`; the scope is what Adobe's Firefly quickstart asks for.
+    firefly_base_url: str = "https://firefly-api.adobe.io"
+    firefly_ims_url: str = "https://ims-na1.adobelogin.com"
+    firefly_scope: str = (
+        "openid,AdobeID,session,additional_info,read_organizations,firefly_api,ff_apis"
+    )
+    # A self-hosted server speaking the OpenAI images API: its URL (ending in /v1), the
+    # model it serves, and the secret holding its key (unset: no credentials are sent).
+    openai_compatible_base_url: str | None = None
+    openai_compatible_model: str | None = None
+    openai_compatible_key_secret: str | None = None
 
     @property
     def default_policy(self) -> BudgetPolicy:
@@ -114,6 +128,11 @@ class Settings(BaseModel):
         needs["DONATELLO_ENABLED_PROVIDERS=azure_openai"] = (
             "azure_openai" in self.enabled_providers and not self.azure_openai_endpoint,
             "DONATELLO_AZURE_OPENAI_ENDPOINT",
+        )
+        needs["DONATELLO_ENABLED_PROVIDERS=openai_compatible"] = (
+            "openai_compatible" in self.enabled_providers
+            and not (self.openai_compatible_base_url and self.openai_compatible_model),
+            "DONATELLO_OPENAI_COMPATIBLE_BASE_URL and DONATELLO_OPENAI_COMPATIBLE_MODEL",
         )
         missing = [f"{chosen} needs {setting}" for chosen, (gap, setting) in needs.items() if gap]
         if missing:

@@ -257,6 +257,8 @@ def test_classifies_each_failure(
     server.mode = mode
     error = _failure(flavour.build(60.0))
     assert error.retryable is retryable
+    # A refusal is final and not the provider\'s fault: no failover, no circuit count.
+    assert error.refused is str(error).startswith("content_policy:")
     assert str(error).startswith(reason), str(error)
     assert len(server.requests) == 1  # one attempt: retrying is the pipeline's job
     assert PROMPT not in str(error)
