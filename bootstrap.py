@@ -34,7 +34,9 @@ from adapters.fs_image_store import FsImageStore
 from adapters.jwt_auth import HttpJwks, TokenValidator
 from adapters.keyvault_secrets import KeyVaultSecrets
 from adapters.local_keyring import LocalKeyRing
+from adapters.openai_moderation import openai_moderator
 from adapters.presidio_analyzer import shared_analyzer
+from adapters.presidio_redactor import PresidioRedactor
 from adapters.providers.firefly import FireflyProvider
 from adapters.providers.local import LocalProvider
 from adapters.providers.openai_images import (
@@ -52,12 +54,13 @@ from adapters.sqlite_record_log import SqliteRecordLog
 from adapters.sqlite_views import SqliteViewStore
 from domain.catalogue import default_catalogue
 from domain.envelope import utc_now
-from domain.screening import DEFAULT_POLICY
+from domain.screening_policy import PolicyBook, default_policy_book, parse_policy_book
 from projections import ALL_PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.context import Platform
 from services.generations import JOB_QUEUE
 from services.ports import (
+    ContentModerator,
     EventStore,
     ImageLinks,
     ImageProvider,
@@ -91,7 +94,8 @@ def local_queue(config: Settings, queue_name: str | None = None) -> SqliteQueue:
 
 
 def build_platform(config: Settings) -> Platform:
-    providers = image_providers(config, secret_source(config))
+    secrets = secret_source(config)
+    providers = image_providers(config, secrets)
     images, image_links = image_store(config)
     return Platform(
         settings=config,
@@ -100,11 +104,13 @@ def build_platform(config: Settings) -> Platform:
         images=images,
         image_links=image_links,
         analyzer=shared_analyzer(),
+        redactor=PresidioRedactor(),
+        moderators=content_moderators(config, secrets),
         providers=providers,
         keys=LocalKeyRing(data_path(config, "subject-keys.json")),
         views=view_store(config),
         catalogue=default_catalogue(),
-        screening_policy=DEFAULT_POLICY,
+        screening_policies=screening_policies(config),
         clock=utc_now,
         sleep=time.sleep,
     )
@@ -164,6 +170,24 @@ def image_providers(config: Settings, secrets: SecretSource) -> dict[str, ImageP
             secret_name=config.openai_compatible_key_secret,
         )
     return providers
+
+
+def screening_policies(config: Settings) -> PolicyBook:
+    """The operator's policy file when one is set (Settings checked it), else the shipped one."""
+    path = config.screening_policy_file
+    return default_policy_book() if path is None else parse_policy_book(path.read_text("utf-8"))
+
+
+def content_moderators(config: Settings, secrets: SecretSource) -> tuple[ContentModerator, ...]:
+    if config.moderation == "openai":
+        moderator = openai_moderator(
+            secrets,
+            "openai-api-key",
+            base_url=config.openai_base_url,
+            model=config.moderation_model,
+        )
+        return (moderator,)
+    return ()
 
 
 def secret_source(config: Settings) -> SecretSource:

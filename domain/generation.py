@@ -98,6 +98,10 @@ class PromptScreened(Payload):
     findings: tuple[FindingSummary, ...]
     redacted_prompt: SealedText
     policy_version: str
+    # Added later, with defaults, so that earlier events still parse.
+    entity_counts: dict[str, int] = {}  # findings per entity type
+    moderated_by: tuple[str, ...] = ()  # the moderators that cleared the prompt
+    moderation_skipped: tuple[str, ...] = ()  # unavailable, skipped as the policy allows
 
 
 class PromptRejected(Payload):
@@ -106,6 +110,7 @@ class PromptRejected(Payload):
     reason: str
     findings: tuple[FindingSummary, ...]
     policy_version: str
+    entity_counts: dict[str, int] = {}  # added later, with a default, as in PromptScreened
 
 
 class GenerationRouted(Payload):

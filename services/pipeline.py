@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from domain import budget, screening
+from domain import budget
 from domain.budget import Budget
 from domain.generation import (
     Generation,
@@ -39,6 +39,7 @@ from services.personal_data import open_text, seal_text
 from services.ports import ConcurrencyError
 from services.provider_calls import generate_image, routed_of
 from services.provider_health import current_health
+from services.screening import screen_text
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +73,23 @@ def advance_generation(platform: Platform, generation_id: UUID) -> Generation:
 def screen_prompt(platform: Platform, state: Generation) -> Sequence[Payload]:
     request = state.requested
     prompt = open_text(platform.keys, request.prompt)
-    policy = platform.screening_policy
+    policy = platform.screening_policies.for_department(request.department_id)
     if prompt is None:
         return [PromptRejected(reason="subject_erased", findings=(), policy_version=policy.version)]
-    outcome = screening.screen(prompt, platform.analyzer.analyze(prompt), policy)
+    outcome = screen_text(
+        prompt,
+        policy,
+        analyzer=platform.analyzer,
+        redactor=platform.redactor,
+        moderators=platform.moderators,
+    )
     if outcome.rejected:
         return [
             PromptRejected(
-                reason=outcome.reason, findings=outcome.findings, policy_version=policy.version
+                reason=outcome.reason,
+                findings=outcome.findings,
+                policy_version=policy.version,
+                entity_counts=outcome.entity_counts,
             )
         ]
     return [
@@ -87,6 +97,9 @@ def screen_prompt(platform: Platform, state: Generation) -> Sequence[Payload]:
             findings=outcome.findings,
             redacted_prompt=seal_text(platform.keys, request.user_id, outcome.redacted_prompt),
             policy_version=policy.version,
+            entity_counts=outcome.entity_counts,
+            moderated_by=outcome.moderated_by,
+            moderation_skipped=outcome.moderation_skipped,
         )
     ]
 

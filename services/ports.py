@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from domain.envelope import Event, NewEvent
 from domain.generation import Quality, Size, Style
 from domain.screening import Finding
+from domain.screening import Redactor as Redactor  # its port is the domain's: `screen` takes one
 
 # --- event store ---------------------------------------------------------------------
 
@@ -122,6 +123,30 @@ class ImageLinks(Protocol):
 
 class PiiAnalyzer(Protocol):
     def analyze(self, text: str) -> list[Finding]: ...
+
+
+class ModerationUnavailable(Exception):
+    """A moderator could not give a verdict. `retryable` says whether trying later may help
+    (an outage, a 429: `retry_after` seconds when the service named them) or not (a bad
+    key, a refused request: someone must act first)."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class ContentModerator(Protocol):
+    """Flags content categories in a prompt; the screening policy says which ones block.
+
+    The policy's own term list and a moderation service both implement it.
+    """
+
+    name: str
+
+    def flagged(self, text: str) -> frozenset[str]:
+        """The categories `text` falls in. Raises ModerationUnavailable."""
+        ...
 
 
 # --- image providers -----------------------------------------------------------------

@@ -22,9 +22,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from domain.budget import BudgetPolicy, Enforcement, Strategy
+from domain.screening_policy import parse_policy_book
 
 PREFIX = "DONATELLO_"
 # Settings whose value is the Functions host's own identity-based connection setting.
@@ -60,6 +68,11 @@ class Settings(BaseModel):
     default_monthly_limit_aud: Decimal = Decimal("500.00")
     default_enforcement: Enforcement = Enforcement.HARD
     default_strategy: Strategy = Strategy.BALANCED
+
+    # --- screening ---
+    screening_policy_file: Path | None = None  # unset: the shipped domain/screening_policy.json
+    moderation: Literal["none", "openai"] = "none"  # openai: secret `openai-api-key`, base URL
+    moderation_model: str = "omni-moderation-latest"  # as for the providers, openai_base_url
 
     stuck_after_seconds: float = Field(default=120.0, gt=0)
     max_request_bytes: int = Field(default=1_048_576, gt=0)
@@ -108,6 +121,18 @@ class Settings(BaseModel):
             enforcement=self.default_enforcement,
             strategy=self.default_strategy,
         )
+
+    @field_validator("screening_policy_file")
+    @classmethod
+    def _is_a_screening_policy(cls, path: Path | None) -> Path | None:
+        """Checked with the settings, so a bad file stops the platform at boot, not at the
+        first screen."""
+        if path is not None:
+            try:
+                parse_policy_book(path.read_text("utf-8"))
+            except (OSError, ValueError) as error:
+                raise ValueError(f"{path} is not a screening policy: {error}") from error
+        return path
 
     @model_validator(mode="after")
     def _each_azure_adapter_has_its_endpoint(self) -> Settings:

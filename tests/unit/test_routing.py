@@ -14,6 +14,7 @@ from domain.catalogue import Catalogue, ModelRequirements, parse_catalogue
 from domain.routing import rank_models
 
 TODAY = date(2026, 11, 23)
+FX = {"aud_per_usd": "1.55", "as_of": "2026-11-23", "source": "test"}
 
 
 def model(model_id: str, provider: str, price: str, **overrides: Any) -> dict[str, Any]:
@@ -30,12 +31,15 @@ def model(model_id: str, provider: str, price: str, **overrides: Any) -> dict[st
         "commercial_use": True,
         "regions": ["australiaeast"],
         "retires_on": None,
+        "notes": "a test model",
     }
     return spec | overrides
 
 
 def catalogue(*models: dict[str, Any]) -> Catalogue:
-    return parse_catalogue(json.dumps({"version": "t", "currency": "AUD", "models": models}))
+    return parse_catalogue(
+        json.dumps({"version": "t", "currency": "AUD", "fx": FX, "models": models})
+    )
 
 
 def ranked(
