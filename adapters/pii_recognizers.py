@@ -1,19 +1,19 @@
 """Recognizers for numbers with check digits, scored by the words around them.
 
 Presidio's stock recognizers for Australian identifiers and credit cards score a
-checksum-valid number 1.0 whatever surrounds it, and otherwise ~0.1, which made them
+checksum-valid number 1.0 whatever surrounds it and drop the rest, which made them
 wrong in three ways on image prompts:
 - they miss common ways of writing the numbers (`123-456-782`, `2950-37026-1`, and
   Mastercard's 2-series, 2221-2720);
 - `\\b` lets them match inside a longer number: the tail of the ABN `39 331 363 596`
   is a nine-digit group that passes the TFN check one time in eleven;
 - nothing tells an order number from a TFN. Any nine-digit reference passes the TFN
-  check one time in eleven and the ACN check one time in ten, so one prompt in ten
-  with an order number would be blocked as a tax file number.
+  check one time in eleven (and the ACN check one time in ten), so about one prompt
+  in eleven with an order number would be blocked as a tax file number.
 
 Here a checksum-valid number is scored by the nearest hint word: its own ("TFN",
 "Medicare") gives full confidence; another identifier's name, a phone word or a
-reference word ("order", "invoice", "serial") makes it almost surely not this
+reference word ("order no.", "serial", "SKU") makes it almost surely not this
 identifier; with no hint the number keeps a middling score chosen per identifier.
 Phone numbers and URLs get the same treatment where it matters (an ABN is not a
 phone number; the domain of an e-mail address is not a URL).
