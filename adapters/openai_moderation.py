@@ -26,7 +26,11 @@ from openai import OpenAI
 from adapters.providers.http_base import read_key
 
 # One retry-after parser and one error wording for every OpenAI adapter.
-from adapters.providers.openai_images import OPENAI_BASE_URL, _detail, _retry_after
+from adapters.providers.openai_images import (
+    OPENAI_BASE_URL,
+    openai_retry_after,
+    status_detail,
+)
 from services.ports import ModerationUnavailable, ProviderError, SecretSource
 
 DEFAULT_MODEL = "omni-moderation-latest"
@@ -82,9 +86,9 @@ class OpenAIModerator:
             )
         if not isinstance(error, openai.APIStatusError):
             return _malformed(error.message, None)
-        detail = _detail(error)
+        detail = status_detail(error)
         if isinstance(error, openai.RateLimitError):
-            retry_after = _retry_after(error.response.headers, self._clock())
+            retry_after = openai_retry_after(error.response.headers, self._clock())
             return ModerationUnavailable(
                 f"rate_limited: {detail}", retryable=True, retry_after=retry_after
             )
