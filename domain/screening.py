@@ -15,6 +15,7 @@ from typing import Protocol
 
 from domain.generation import FindingSummary
 from domain.screening_policy import (
+    PUBLIC_NAME_TYPES,
     Action,
     EntityRule,
     PolicyBook,
@@ -83,18 +84,22 @@ def screen(
     redactor: Redactor | None = None,
 ) -> ScreeningOutcome:
     """Apply `policy`'s entity rules to the analyzer's `findings` for `prompt`."""
+    public = policy.public_name_spans(prompt)
     summaries: list[FindingSummary] = []
     for finding in sorted(findings, key=lambda f: (f.start, -f.end)):
         rule = policy.rule_for(finding.entity_type)
         if finding.score < rule.min_score:
             continue
+        is_public = finding.entity_type in PUBLIC_NAME_TYPES and any(
+            start <= finding.start and finding.end <= end for start, end in public
+        )
         summaries.append(
             FindingSummary(
                 entity_type=finding.entity_type,
                 start=finding.start,
                 end=finding.end,
                 score=round(finding.score, 3),
-                action=rule.action,
+                action="allow" if is_public else rule.action,
             )
         )
     hidden = [s for s in summaries if s.action != "allow"]

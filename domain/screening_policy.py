@@ -7,6 +7,10 @@ Content is screened by named categories of blocked terms and loose blocked terms
 matched as whole words, and optionally by a moderation service whose categories the
 policy also names.
 
+`public_names` are people an image prompt names for their style or as its subject
+(painters, photographers, historical figures): a PERSON finding inside one of them is
+not personal data, and redacting it would ruin "in the style of Hokusai".
+
 A department may relax or tighten entity rules (a rule it names replaces the
 organisation's fields it gives), and may add categories and terms, but never remove the
 organisation's: content blocks only accumulate. `fail_closed` is the organisation's
@@ -30,6 +34,8 @@ Term = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 # What a loose term (not in any named category) is reported as.
 BLOCKED_TERM = "blocked_term"
+# The entity types a public name can stand for.
+PUBLIC_NAME_TYPES = frozenset({"PERSON"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +56,9 @@ class TermList:
 
     def __init__(self, categories: Mapping[str, frozenset[str]]) -> None:
         self._patterns = {
-            name: re.compile(
-                r"(?<!\w)(?:" + "|".join(_phrase(t) for t in sorted(terms)) + r")(?!\w)",
-                re.IGNORECASE,
-            )
+            name: pattern
             for name, terms in sorted(categories.items())
-            if terms
+            if (pattern := _whole_words(terms)) is not None
         }
 
     def flagged(self, text: str) -> frozenset[str]:
@@ -65,6 +68,13 @@ class TermList:
 
 def _phrase(term: str) -> str:
     return r"\s+".join(re.escape(word) for word in term.split())
+
+
+def _whole_words(terms: frozenset[str]) -> re.Pattern[str] | None:
+    if not terms:
+        return None
+    alternatives = "|".join(_phrase(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(r"(?<!\w)(?:" + alternatives + r")(?!\w)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +88,22 @@ class ScreeningPolicy:
     blocked_categories: Mapping[str, frozenset[str]] = field(default_factory=dict)
     moderation_categories: frozenset[str] = frozenset()
     fail_closed: bool = True
+    public_names: frozenset[str] = frozenset()
     term_list: TermList = field(init=False, repr=False, compare=False)
+    _public_names: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Compiled once per policy, not per prompt.
         loose = self.blocked_categories.get(BLOCKED_TERM, frozenset()) | self.blocked_terms
         terms = {**self.blocked_categories, BLOCKED_TERM: loose}
         object.__setattr__(self, "term_list", TermList(terms))
+        object.__setattr__(self, "_public_names", _whole_words(self.public_names))
+
+    def public_name_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where `text` names someone in `public_names`, as (start, end) spans."""
+        if self._public_names is None:
+            return []
+        return [match.span() for match in self._public_names.finditer(text)]
 
     def rule_for(self, entity_type: str) -> EntityRule:
         return self.rules.get(entity_type, self.default_rule)
@@ -132,6 +151,7 @@ class DepartmentOverrides(_Strict):
     default_rule: RuleOverride | None = None
     content: ContentSpec = ContentSpec()
     moderation_categories: frozenset[Name] = frozenset()
+    public_names: frozenset[Term] = frozenset()
 
 
 class PolicyFile(_Strict):
@@ -140,6 +160,7 @@ class PolicyFile(_Strict):
     entities: dict[Name, RuleSpec]
     content: ContentSpec = ContentSpec()
     moderation: ModerationSpec = ModerationSpec()
+    public_names: frozenset[Term] = frozenset()
     departments: dict[Name, DepartmentOverrides] = {}
 
 
@@ -167,6 +188,7 @@ class PolicyBook:
         categories = dict(org.content.categories)
         terms = org.content.terms
         moderation = org.moderation.blocked_categories
+        public_names = org.public_names
         if overrides is not None:
             if overrides.default_rule is not None:
                 default_rule = _apply(default_rule, overrides.default_rule)
@@ -176,6 +198,7 @@ class PolicyBook:
                 categories[name] = categories.get(name, frozenset()) | added
             terms |= overrides.content.terms
             moderation |= overrides.moderation_categories
+            public_names |= overrides.public_names
         return ScreeningPolicy(
             version=version,
             rules=rules,
@@ -184,6 +207,7 @@ class PolicyBook:
             blocked_categories=categories,
             moderation_categories=moderation,
             fail_closed=org.moderation.fail_closed,
+            public_names=public_names,
         )
 
 

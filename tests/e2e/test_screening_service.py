@@ -212,3 +212,19 @@ def test_a_fail_open_policy_lets_the_prompt_through_and_records_the_skip(
     assert run(platform, "design", "a beheading at dawn").reason == (
         "content_policy: graphic_violence"  # the term list still applies
     )
+
+
+def test_a_public_name_named_for_its_style_is_not_redacted_but_a_private_one_is(
+    tmp_path: Path, provider: RecordingProvider
+) -> None:
+    shipped = dataclasses.replace(
+        build_platform(Settings(data_dir=tmp_path, provider_backoff_seconds=(0.0,))),
+        providers={"local": provider},
+    )
+    prompt = "Jane Citizen as a woodblock print in the style of Hokusai"
+    state = run(shipped, "design", prompt)
+    assert state.status is Status.CHARGED
+    assert provider.prompts == ["<PERSON> as a woodblock print in the style of Hokusai"]
+    actions = {(f.start, f.action) for f in screened(state).findings}
+    # Hokusai was found, and let through.
+    assert actions == {(0, "redact"), (prompt.index("Hokusai"), "allow")}

@@ -161,3 +161,24 @@ def test_personal_data_rejection_is_not_overwritten_by_content() -> None:
     card = screen("card 4111", [Finding("CREDIT_CARD", 5, 9, 1.0)], policy)
     judged = judge_content(card, {"weapons"}, policy)
     assert judged.reason == "personal_data: CREDIT_CARD"
+
+
+def test_a_person_inside_a_public_name_is_allowed_and_departments_add_names() -> None:
+    history = {"history": {"public_names": ["Ned Kelly"]}}
+    policies = book({**ORG, "public_names": ["Van Gogh"], "departments": history})
+    prompt = "Ned Kelly and Jo Bloggs in the style of van  gogh"
+    public = prompt.index("van  gogh")  # any case, any spacing
+
+    def person(text: str, offset: int = 0) -> Finding:
+        start = prompt.index(text) + offset
+        return Finding("PERSON", start, start + len(text) - offset, 0.85)
+
+    findings = [person("Ned Kelly"), person("Jo Bloggs"), person("van  gogh"), person("gogh")]
+    org = screen(prompt, findings, policies.for_department("design"))
+    own = screen(prompt, findings, policies.for_department("history"))
+    assert [f.action for f in org.findings] == ["redact", "redact", "allow", "allow"]
+    assert [f.action for f in own.findings] == ["allow", "redact", "allow", "allow"]
+    straddling = [Finding("PERSON", public - 3, public + 3, 0.85)]  # "of van": not inside
+    assert [f.action for f in screen(prompt, straddling, policies.organisation).findings] == [
+        "redact"
+    ]
