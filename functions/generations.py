@@ -9,6 +9,7 @@ import azure.functions as func
 
 from bootstrap import platform
 from functions.http_support import Problem, api, authenticate, json_response, parse_body
+from services import models
 from services.generations import (
     GenerationRequest,
     ImageRedirect,
@@ -99,18 +100,7 @@ def list_generation_history(req: func.HttpRequest) -> func.HttpResponse:
 @api
 def list_models(req: func.HttpRequest) -> func.HttpResponse:
     authenticate(req)
-    app = platform()
-    enabled = set(app.settings.enabled_providers)
-    return json_response(
-        {
-            "catalogue_version": app.catalogue.version,
-            "currency": app.catalogue.currency,
-            "models": [
-                {**model.model_dump(mode="json"), "available": model.provider in enabled}
-                for model in app.catalogue.models
-            ],
-        }
-    )
+    return json_response(models.list_models(platform()))
 
 
 def _generation_id(req: func.HttpRequest) -> UUID:

@@ -216,6 +216,27 @@ def types_read(projections: Sequence[Projection]) -> frozenset[str] | None:
     return frozenset(types)
 
 
+@dataclass(frozen=True, slots=True)
+class ApplyingEach:
+    """The `BatchFold` that applies events one by one: for views with nothing to batch.
+
+    A class rather than a closure, so a partitioned replay can send it to its workers.
+    """
+
+    apply: Callable[[View | None, Fact], View]
+
+    def __call__(
+        self, views: Mapping[str, View], touched: Sequence[tuple[str, Fact]]
+    ) -> dict[str, View]:
+        changed: dict[str, View] = {}
+        for key, event in touched:
+            current = changed.get(key) or views.get(key)
+            folded = self.apply(current, event)
+            if folded is not current:
+                changed[key] = folded
+        return changed
+
+
 def fold_batch(projection: Projection, batch: Sequence[Fact], load: Loader) -> dict[str, View]:
     """Fold a batch into `projection`'s documents; answer the ones it changed."""
     keys_of, types = projection.keys, projection.types

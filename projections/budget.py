@@ -28,7 +28,7 @@ from domain.budget import (
     ReservationReleased,
 )
 from domain.periods import BUDGET_TIMEZONE
-from projections.base import Fact, Projection, View, stamp
+from projections.base import ApplyingEach, Fact, Projection, View, stamp
 
 NAME = "budget"
 POLICY_NAME = "budget_policy"
@@ -223,21 +223,11 @@ def apply_policy(view: View | None, event: Fact) -> View:
         "limit_aud": policy["monthly_limit_aud"],
         "enforcement": policy["enforcement"],
         "strategy": policy["strategy"],
+        "requirements": policy.get("requirements"),
         "set_by": event.actor.user_id,
         "updated_at": stamp(event),
         "version": event.version,
     }
-
-
-def fold_policy(views: Mapping[str, View], touched: Sequence[tuple[str, Fact]]) -> dict[str, View]:
-    # Each policy document is replaced whole by its latest BudgetSet: nothing to batch.
-    changed: dict[str, View] = {}
-    for key, event in touched:
-        current = changed.get(key) or views.get(key)
-        folded = apply_policy(current, event)
-        if folded is not current:
-            changed[key] = folded
-    return changed
 
 
 PROJECTION = Projection(
@@ -253,7 +243,8 @@ POLICY_PROJECTION = Projection(
     name=POLICY_NAME,
     keys=policy_keys,
     apply=apply_policy,
-    fold=fold_policy,
+    # Each policy document is replaced whole by its latest BudgetSet: nothing to batch.
+    fold=ApplyingEach(apply_policy),
     types=frozenset({BudgetSet.TYPE}),
     keyed_by_stream=True,  # `budget-policy-{dept}` feeds `{dept}`
 )

@@ -17,6 +17,7 @@ from domain.generation import (
     GenerationFailed,
     GenerationRejected,
     GenerationRequested,
+    GenerationRerouted,
     GenerationRouted,
     ImageGenerated,
     PromptRejected,
@@ -145,6 +146,13 @@ def _routed(doc: View, data: Data) -> str:
     return "routed"
 
 
+def _rerouted(doc: View, data: Data) -> str:
+    doc["model_id"] = data["model_id"]
+    doc["estimated_cost_aud"] = data["estimated_cost_aud"]
+    doc["fallbacks"] = [*doc.get("fallbacks", ()), data["failed_model_id"]]
+    return "routed"
+
+
 def _generation_rejected(doc: View, data: Data) -> str:
     doc["reason"] = data["reason"]
     return "rejected"
@@ -174,6 +182,7 @@ _HANDLERS: dict[str, Callable[[View, Data], str]] = {
     PromptScreened.TYPE: _screened,
     PromptRejected.TYPE: _prompt_rejected,
     GenerationRouted.TYPE: _routed,
+    GenerationRerouted.TYPE: _rerouted,
     GenerationRejected.TYPE: _generation_rejected,
     ImageGenerated.TYPE: _generated,
     GenerationFailed.TYPE: _failed,

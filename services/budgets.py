@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.access import Action, Principal, Scope, authorize, scope_for
 from domain.budget import BudgetPolicy, BudgetSet, Enforcement, Strategy
+from domain.catalogue import ModelRequirements
 from domain.money import ZERO
 from domain.periods import budget_period, is_period
 from domain.streams import budget_policy_stream, budget_stream, is_department_id
@@ -27,6 +28,8 @@ class BudgetUpdate(BaseModel):
     monthly_limit_aud: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
     enforcement: Enforcement = Enforcement.HARD
     strategy: Strategy = Strategy.BALANCED
+    # Hard constraints on the models the department's generations may be routed to.
+    requirements: ModelRequirements = ModelRequirements()
 
 
 class InvalidPeriod(ValueError):
@@ -43,6 +46,7 @@ def set_budget(
         monthly_limit_aud=update.monthly_limit_aud,
         enforcement=update.enforcement,
         strategy=update.strategy,
+        requirements=update.requirements,
     )
     actor = principal.to_actor()
     standing = BudgetSet(department_id=department_id, period=None, policy=policy)

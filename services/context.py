@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.catalogue import Catalogue
-from domain.screening import ScreeningPolicy
+from domain.screening import PolicyBook, Redactor
 from services.ports import (
+    ContentModerator,
     EventStore,
     ImageLinks,
     ImageProvider,
@@ -28,11 +29,13 @@ class Platform:
     queue: WorkQueue
     images: ImageStore
     analyzer: PiiAnalyzer
+    redactor: Redactor
     providers: Mapping[str, ImageProvider]
     keys: SubjectKeyRing
     views: ViewReader
     catalogue: Catalogue
-    screening_policy: ScreeningPolicy
+    screening_policies: PolicyBook
     clock: Callable[[], datetime]
     sleep: Callable[[float], None]
     image_links: ImageLinks | None = None  # None: the app serves image bytes itself
+    moderators: tuple[ContentModerator, ...] = ()  # besides the policy's own term list

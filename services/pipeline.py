@@ -9,21 +9,18 @@ step repeated after a crash finds its earlier effect and adds nothing.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from domain import budget, screening
+from domain import budget
 from domain.budget import Budget
 from domain.generation import (
     Generation,
     GenerationCharged,
-    GenerationFailed,
     GenerationRejected,
     GenerationRouted,
-    ImageGenerated,
     Payload,
     PromptRejected,
     PromptScreened,
@@ -32,16 +29,19 @@ from domain.generation import (
     next_step,
 )
 from domain.periods import budget_period
+from domain.provider_health import Admission
 from domain.routing import rank_models
 from domain.streams import budget_stream, generation_stream
 from services.budget_ledger import decide_and_append, standing_policy, to_new_events
 from services.context import Platform
 from services.generations import load_generation
 from services.personal_data import open_text, seal_text
-from services.ports import ConcurrencyError, ImageRequest, ProviderError
+from services.ports import ConcurrencyError
+from services.provider_calls import generate_image, routed_of
+from services.provider_health import current_health
+from services.screening import screen_text
 
 log = logging.getLogger(__name__)
-MAX_RETRY_AFTER_SECONDS = 60.0
 
 MAX_STEPS = 16
 
@@ -73,14 +73,23 @@ def advance_generation(platform: Platform, generation_id: UUID) -> Generation:
 def screen_prompt(platform: Platform, state: Generation) -> Sequence[Payload]:
     request = state.requested
     prompt = open_text(platform.keys, request.prompt)
-    policy = platform.screening_policy
+    policy = platform.screening_policies.for_department(request.department_id)
     if prompt is None:
         return [PromptRejected(reason="subject_erased", findings=(), policy_version=policy.version)]
-    outcome = screening.screen(prompt, platform.analyzer.analyze(prompt), policy)
+    outcome = screen_text(
+        prompt,
+        policy,
+        analyzer=platform.analyzer,
+        redactor=platform.redactor,
+        moderators=platform.moderators,
+    )
     if outcome.rejected:
         return [
             PromptRejected(
-                reason=outcome.reason, findings=outcome.findings, policy_version=policy.version
+                reason=outcome.reason,
+                findings=outcome.findings,
+                policy_version=policy.version,
+                entity_counts=outcome.entity_counts,
             )
         ]
     return [
@@ -88,6 +97,9 @@ def screen_prompt(platform: Platform, state: Generation) -> Sequence[Payload]:
             findings=outcome.findings,
             redacted_prompt=seal_text(platform.keys, request.user_id, outcome.redacted_prompt),
             policy_version=policy.version,
+            entity_counts=outcome.entity_counts,
+            moderated_by=outcome.moderated_by,
+            moderation_skipped=outcome.moderation_skipped,
         )
     ]
 
@@ -104,21 +116,41 @@ def route_generation(platform: Platform, state: Generation) -> Sequence[Payload]
         platform.store, request.department_id, platform.settings.default_policy
     )
     now = platform.clock()
+    enabled = frozenset(platform.settings.enabled_providers)
+    health = {provider: current_health(platform, provider) for provider in enabled}
     candidates = rank_models(
         platform.catalogue,
         size=request.size,
         quality=request.quality,
         strategy=policy.strategy,
-        enabled_providers=frozenset(platform.settings.enabled_providers),
+        enabled_providers=enabled,
         today=now.date(),
         requested_model=request.model,
+        requirements=policy.requirements,
+        success_rates={provider: h.success_rate(now) for provider, h in health.items()},
     )
     if not candidates:
         return [
             GenerationRejected(
                 reason="no_eligible_model",
                 detail=f"no enabled model serves {request.size} at {request.quality} quality"
-                + (f" as {request.model}" if request.model else ""),
+                + (f" as {request.model}" if request.model else "")
+                + " within the department's requirements",
+            )
+        ]
+    # Every eligible model stays in the ranking, so failover can still reach one whose
+    # circuit closes meanwhile; only the first choice must be callable now.
+    callable_now = [
+        c
+        for c in candidates
+        if health[c.model.provider].admission(now, request.generation_id) is not Admission.SKIP
+    ]
+    if not callable_now:
+        open_circuits = ", ".join(sorted({c.model.provider for c in candidates}))
+        return [
+            GenerationRejected(
+                reason="providers_unavailable",
+                detail=f"the circuit of every eligible provider is open: {open_circuits}",
             )
         ]
     period = budget_period(now)
@@ -130,7 +162,7 @@ def route_generation(platform: Platform, state: Generation) -> Sequence[Payload]
         if held is not None:  # an earlier delivery reserved before it crashed
             attempt.model_id = held.model_id
             return ()
-        for candidate in candidates:
+        for candidate in callable_now:
             decision = budget.reserve(
                 current,
                 department_id=request.department_id,
@@ -165,58 +197,8 @@ def route_generation(platform: Platform, state: Generation) -> Sequence[Payload]
     ]
 
 
-def generate_image(platform: Platform, state: Generation) -> Sequence[Payload]:
-    request, routed = state.requested, _routed(state)
-    screened = state.screened
-    prompt = None if screened is None else open_text(platform.keys, screened.redacted_prompt)
-    if prompt is None:
-        return _fail(state, "subject_erased")
-    provider = platform.providers.get(routed.provider)
-    if provider is None:
-        return _fail(state, f"provider {routed.provider} is not configured")
-    image_request = ImageRequest(
-        generation_id=str(request.generation_id),
-        model_id=routed.model_id,
-        prompt=prompt,
-        size=request.size,
-        quality=request.quality,
-        style=request.style,
-    )
-    settings = platform.settings
-    for attempt in range(1, settings.provider_attempts + 1):
-        try:
-            generated = provider.generate(image_request)
-            break
-        except ProviderError as error:
-            log.warning("provider %s failed (attempt %d): %s", routed.provider, attempt, error)
-            if not error.retryable or attempt == settings.provider_attempts:
-                return _fail(state, f"provider_error: {error}")
-            platform.sleep(_retry_delay(settings.provider_backoff_seconds, attempt, error))
-    requested_at = state.requested_at or platform.clock()
-    # The content hash in the name keeps two racing deliveries from overwriting each
-    # other's image: whichever ImageGenerated wins names bytes that match its sha256.
-    digest = hashlib.sha256(generated.png).hexdigest()
-    ref = f"{request.department_id}/{requested_at:%Y/%m}/{request.generation_id}-{digest[:12]}.png"
-    stored = platform.images.put(
-        ref,
-        generated.png,
-        "image/png",
-        {"generation_id": str(request.generation_id), "model_id": routed.model_id},
-    )
-    return [
-        ImageGenerated(
-            model_id=routed.model_id,
-            image_ref=stored.ref,
-            sha256=stored.sha256,
-            content_type=stored.content_type,
-            bytes=stored.bytes,
-            cost_aud=routed.estimated_cost_aud,
-        )
-    ]
-
-
 def charge_generation(platform: Platform, state: Generation) -> Sequence[Payload]:
-    request, routed = state.requested, _routed(state)
+    request, routed = state.requested, routed_of(state)
     image = state.image
     if image is None:
         raise ValueError("charging a generation without an image")
@@ -254,28 +236,6 @@ def release_if_abandoned(platform: Platform, state: Generation) -> None:
         ),
         correlation_id=request.generation_id,
     )
-
-
-def _retry_delay(backoff: Sequence[float], attempt: int, error: ProviderError) -> float:
-    """The provider's own `Retry-After` when it gave one (at most a minute: a longer wait
-    would hold the worker, and the job is better failed over), else our backoff."""
-    if error.retry_after is not None:
-        return min(max(error.retry_after, 0.0), MAX_RETRY_AFTER_SECONDS)
-    return backoff[min(attempt - 1, len(backoff) - 1)] if backoff else 0.0
-
-
-def _fail(state: Generation, reason: str) -> Sequence[Payload]:
-    # The release happens when the terminal state is next read (release_if_abandoned),
-    # after GenerationFailed is durable, so a crash in between cannot leak a reservation.
-    return [
-        GenerationFailed(reason=reason, model_id=state.routed.model_id if state.routed else None)
-    ]
-
-
-def _routed(state: Generation) -> GenerationRouted:
-    if state.routed is None:
-        raise ValueError("the generation has not been routed")
-    return state.routed
 
 
 _STEPS = {

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from domain.envelope import Event, NewEvent
 from domain.generation import Quality, Size, Style
 from domain.screening import Finding
+from domain.screening import Redactor as Redactor  # its port is the domain's: `screen` takes one
 
 # --- event store ---------------------------------------------------------------------
 
@@ -124,6 +125,30 @@ class PiiAnalyzer(Protocol):
     def analyze(self, text: str) -> list[Finding]: ...
 
 
+class ModerationUnavailable(Exception):
+    """A moderator could not give a verdict. `retryable` says whether trying later may help
+    (an outage, a 429: `retry_after` seconds when the service named them) or not (a bad
+    key, a refused request: someone must act first)."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class ContentModerator(Protocol):
+    """Flags content categories in a prompt; the screening policy says which ones block.
+
+    The policy's own term list and a moderation service both implement it.
+    """
+
+    name: str
+
+    def flagged(self, text: str) -> frozenset[str]:
+        """The categories `text` falls in. Raises ModerationUnavailable."""
+        ...
+
+
 # --- image providers -----------------------------------------------------------------
 
 
@@ -147,13 +172,23 @@ class ProviderError(Exception):
     """A provider call failed. `retryable` says whether trying again may help.
 
     `retry_after` is the provider's own wait, in seconds, before trying again (a 429's
-    `Retry-After`), when it named one.
+    `Retry-After`), when it named one. `refused` marks a content refusal: the prompt's
+    fault, not the provider's, so no other model is tried and the provider's health is
+    not held against it.
     """
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        refused: bool = False,
+    ) -> None:
         super().__init__(message)
-        self.retryable = retryable
+        self.retryable = retryable and not refused
         self.retry_after = retry_after
+        self.refused = refused
 
 
 class ImageProvider(Protocol):

@@ -22,9 +22,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from domain.budget import BudgetPolicy, Enforcement, Strategy
+from domain.screening_policy import parse_policy_book
 
 PREFIX = "DONATELLO_"
 # Settings whose value is the Functions host's own identity-based connection setting.
@@ -61,6 +69,11 @@ class Settings(BaseModel):
     default_enforcement: Enforcement = Enforcement.HARD
     default_strategy: Strategy = Strategy.BALANCED
 
+    # --- screening ---
+    screening_policy_file: Path | None = None  # unset: the shipped domain/screening_policy.json
+    moderation: Literal["none", "openai"] = "none"  # openai: secret `openai-api-key`, base URL
+    moderation_model: str = "omni-moderation-latest"  # as for the providers, openai_base_url
+
     stuck_after_seconds: float = Field(default=120.0, gt=0)
     max_request_bytes: int = Field(default=1_048_576, gt=0)
 
@@ -86,6 +99,20 @@ class Settings(BaseModel):
     azure_openai_endpoint: str | None = None  # https://<resource>.openai.azure.com
     azure_openai_api_version: str = "2024-10-21"
     azure_openai_dalle3_deployment: str = "dall-e-3"  # managed identity, no key
+    stability_base_url: str = "https://api.stability.ai"  # key: secret `stability-api-key`
+    replicate_base_url: str = "https://api.replicate.com"  # secret `replicate-api-token`
+    # Firefly: IMS client credentials from the secrets `firefly-client-id` and
+    # `firefly-client-secret`; the scope is what Adobe's Firefly quickstart asks for.
+    firefly_base_url: str = "https://firefly-api.adobe.io"
+    firefly_ims_url: str = "https://ims-na1.adobelogin.com"
+    firefly_scope: str = (
+        "openid,AdobeID,session,additional_info,read_organizations,firefly_api,ff_apis"
+    )
+    # A self-hosted server speaking the OpenAI images API: its URL (ending in /v1), the
+    # model it serves, and the secret holding its key (unset: no credentials are sent).
+    openai_compatible_base_url: str | None = None
+    openai_compatible_model: str | None = None
+    openai_compatible_key_secret: str | None = None
 
     @property
     def default_policy(self) -> BudgetPolicy:
@@ -94,6 +121,18 @@ class Settings(BaseModel):
             enforcement=self.default_enforcement,
             strategy=self.default_strategy,
         )
+
+    @field_validator("screening_policy_file")
+    @classmethod
+    def _is_a_screening_policy(cls, path: Path | None) -> Path | None:
+        """Checked with the settings, so a bad file stops the platform at boot, not at the
+        first screen."""
+        if path is not None:
+            try:
+                parse_policy_book(path.read_text("utf-8"))
+            except (OSError, ValueError) as error:
+                raise ValueError(f"{path} is not a screening policy: {error}") from error
+        return path
 
     @model_validator(mode="after")
     def _each_azure_adapter_has_its_endpoint(self) -> Settings:
@@ -114,6 +153,11 @@ class Settings(BaseModel):
         needs["DONATELLO_ENABLED_PROVIDERS=azure_openai"] = (
             "azure_openai" in self.enabled_providers and not self.azure_openai_endpoint,
             "DONATELLO_AZURE_OPENAI_ENDPOINT",
+        )
+        needs["DONATELLO_ENABLED_PROVIDERS=openai_compatible"] = (
+            "openai_compatible" in self.enabled_providers
+            and not (self.openai_compatible_base_url and self.openai_compatible_model),
+            "DONATELLO_OPENAI_COMPATIBLE_BASE_URL and DONATELLO_OPENAI_COMPATIBLE_MODEL",
         )
         missing = [f"{chosen} needs {setting}" for chosen, (gap, setting) in needs.items() if gap]
         if missing:

@@ -157,7 +157,7 @@ class LocalApi:
                 self.end_headers()
                 self.wfile.write(reply.body)
 
-            do_GET = do_POST = _handle
+            do_GET = do_POST = do_PUT = _handle
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -1,7 +1,11 @@
-"""A local server speaking the OpenAI images wire format, as OpenAI and as Azure OpenAI.
+"""A local server speaking the OpenAI images wire format, as OpenAI and as Azure OpenAI,
+and OpenAI's moderation API.
 
     POST /v1/images/generations                                        (OpenAI, compatible)
     POST /openai/deployments/{deployment}/images/generations?api-version=...  (Azure)
+    POST /v1/moderations                                               (OpenAI moderation)
+
+A moderation answers one result flagging the categories in `flagged`.
 
 Success is `{"created": ..., "data": [{"b64_json": <a real PNG>, "revised_prompt": ...}]}`
 at the requested size. `mode` makes it fail the ways the real services do, with their
@@ -28,6 +32,23 @@ from PIL.PngImagePlugin import PngInfo
 
 AZURE_PREFIX = "/openai/deployments/"
 OPENAI_PATH = "/v1/images/generations"
+MODERATION_PATH = "/v1/moderations"
+# The categories omni-moderation-latest reports, by their API names.
+MODERATION_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
 
 
 class Mode(StrEnum):
@@ -37,7 +58,7 @@ class Mode(StrEnum):
     SERVER_ERROR = "server_error"  # 500
     MALFORMED_JSON = "malformed_json"  # 200, application/json, not JSON
     NOT_AN_IMAGE = "not_an_image"  # 200, valid JSON, b64_json is not an image
-    NO_IMAGE = "no_image"  # 200, valid JSON, `data` empty
+    NO_IMAGE = "no_image"  # 200, valid JSON, `data` (moderation: `results`) empty
     REFUSED = "refused"  # 400 content refusal, in the flavour's own shape
     BAD_REQUEST = "bad_request"  # 400 invalid parameter
 
@@ -121,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         azure = parts.path.startswith(AZURE_PREFIX)
         if not (
-            parts.path == OPENAI_PATH
+            parts.path in (OPENAI_PATH, MODERATION_PATH)
             or (
                 azure
                 and parts.path.endswith("/images/generations")
@@ -133,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised(azure):
             self._json(401, _error("invalid_api_key", "Incorrect API key provided.", "auth"))
             return
-        self._answer(owner.mode, azure, body)
+        self._answer(owner.mode, azure, body, moderation=parts.path == MODERATION_PATH)
 
     def _authorised(self, azure: bool) -> bool:
         expected = self.server.owner.credentials
@@ -144,7 +165,9 @@ class _Handler(BaseHTTPRequestHandler):
             sent.add(self.headers.get("api-key", ""))
         return bool(sent & expected)
 
-    def _answer(self, mode: Mode, azure: bool, body: dict[str, Any]) -> None:
+    def _answer(
+        self, mode: Mode, azure: bool, body: dict[str, Any], *, moderation: bool = False
+    ) -> None:
         owner = self.server.owner
         request_id = f"req_{len(owner.requests):06d}"
         if mode is Mode.SLOW:
@@ -161,8 +184,26 @@ class _Handler(BaseHTTPRequestHandler):
         elif mode is Mode.BAD_REQUEST:
             error = _error("invalid_size", "Invalid size.", "invalid_request_error", "size")
             self._json(400, error, request_id)
+        elif moderation:
+            self._json(200, self._moderation(mode, body), request_id)
         else:
             self._json(200, self._success(mode, body), request_id)
+
+    def _moderation(self, mode: Mode, body: dict[str, Any]) -> dict[str, Any]:
+        flagged = self.server.owner.flagged
+        result = {
+            "flagged": bool(flagged),
+            "categories": {name: name in flagged for name in MODERATION_CATEGORIES},
+            "category_scores": {
+                name: 0.91 if name in flagged else 0.0004 for name in MODERATION_CATEGORIES
+            },
+            "category_applied_input_types": {name: ["text"] for name in MODERATION_CATEGORIES},
+        }
+        return {
+            "id": "modr-0001",
+            "model": str(body.get("model", "omni-moderation-latest")),
+            "results": [] if mode is Mode.NO_IMAGE else [result],
+        }
 
     def _success(self, mode: Mode, body: dict[str, Any]) -> dict[str, Any]:
         owner = self.server.owner
@@ -222,7 +263,8 @@ class _Server(ThreadingHTTPServer):
 
 class OpenAIServer:
     """Set `mode`, `credentials` (accepted `Authorization`/`api-key` values, None for
-    any), `retry_after` and `slow_seconds` per test; read `requests` and `sent_images`."""
+    any), `retry_after`, `slow_seconds` and `flagged` (moderation categories) per test;
+    read `requests` and `sent_images`."""
 
     def __init__(self, host: str, port: int) -> None:
         self.url = f"http://{host}:{port}"
@@ -234,6 +276,7 @@ class OpenAIServer:
         self.credentials: set[str] | None = None
         self.retry_after = "7"
         self.slow_seconds = 2.0
+        self.flagged: set[str] = set()
         self.requests: list[Received] = []
         self.sent_images: list[bytes] = []
 

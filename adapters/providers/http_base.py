@@ -17,10 +17,12 @@ without a restart, and it is only ever sent to the provider's API host.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -38,6 +40,8 @@ DEFAULT_TIMEOUT_SECONDS = 60.0
 ASPECT_RATIOS: Mapping[Size, str] = {"1024x1024": "1:1", "1792x1024": "16:9", "1024x1792": "9:16"}
 # Provider messages end up in events and logs; a short excerpt is enough to diagnose.
 _DETAIL_LIMIT = 300
+
+Job = TypeVar("Job")
 
 
 def clip(text: str) -> str:
@@ -84,7 +88,7 @@ def status_error(
     """The ProviderError for a non-2xx answer; `refused` marks a content refusal."""
     status = response.status_code
     if refused:
-        return ProviderError(f"content_policy: {clip(detail)}", retryable=False)
+        return ProviderError(f"content_policy: {clip(detail)}", retryable=False, refused=True)
     message = f"{provider} answered {status}: {clip(detail)}"
     if status in (408, 429) or status >= 500:
         retry_after = retry_after_seconds(response.headers.get("retry-after"))
@@ -119,12 +123,15 @@ class HttpProvider:
         secrets: SecretSource,
         secret_name: str,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        poll_interval: float = 1.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """`timeout` bounds each HTTP exchange, and the whole wait for an asynchronous job."""
         self._secrets = secrets
         self._secret_name = secret_name
         self._clock = clock
         self._timeout = timeout
+        self._poll_interval = poll_interval
         self._client = httpx.Client(base_url=base_url, timeout=timeout)
 
     def close(self) -> None:
@@ -153,6 +160,44 @@ class HttpProvider:
                 f"{self.name} could not be reached: {type(error).__name__}: {error}",
                 retryable=True,
             ) from None
+
+    def _await_job(
+        self,
+        job: Job,
+        *,
+        job_id: str,
+        running: Callable[[Job], bool],
+        refresh: Callable[[], Job],
+        cancel: Callable[[], object],
+        deadline: float,
+    ) -> Job:
+        """Polls an asynchronous job until it stops running, or cancels it at `deadline`
+        (a `time.monotonic()` value), so the provider stops billing for a result nobody
+        will collect."""
+        while running(job):
+            if time.monotonic() + self._poll_interval >= deadline:
+                # Best effort: the timeout is what gets reported, whether or not this lands.
+                with contextlib.suppress(ProviderError):
+                    cancel()
+                raise ProviderError(
+                    f"{self.name} job {job_id} still running after {self._timeout:g} s; cancelled",
+                    retryable=True,
+                )
+            time.sleep(self._poll_interval)
+            job = refresh()
+        return job
+
+    def _download(self, url: str) -> bytes:
+        """A result file from the URL the API handed out (public or presigned): fetched
+        without our credentials, which go to the API host only."""
+        if not url.startswith(("https://", "http://")):
+            raise malformed(self.name, "the result has no output URL")
+        response = self._send("GET", url)
+        if not response.is_success:
+            failure = status_error(self.name, response, f"downloading the output: {response.text}")
+            # A file missing from a finished job is the provider's fault, not ours.
+            raise failure if failure.retryable else malformed(self.name, str(failure))
+        return response.content
 
     def _stamp(self, request: ImageRequest, data: bytes) -> bytes:
         """The provider's image as a PNG with the same pixels and our provenance."""

@@ -8,11 +8,11 @@ Each `generate` makes exactly one HTTP attempt: the SDK's own retries are off be
 the pipeline owns retrying (backoff, attempt limits, falling back to the next model).
 What this adapter owns is telling the pipeline whether another attempt could help.
 
-Our sizes and qualities are DALL-E 3's. For the GPT image family they are mapped:
-standard → medium, hd → high, and the two portrait/landscape sizes to the nearest the
-model offers with the same orientation (1792x1024 → 1536x1024, 1024x1792 → 1024x1536),
-so such an image comes back smaller than the size asked for. GPT image models reject
-`response_format` and `style` (they always answer in base64), so neither is sent to them.
+Our sizes and qualities are DALL-E 3's. For the GPT image family the qualities are
+mapped (standard → medium, hd → high); of the sizes it offers only 1024x1024 is one of
+ours, so the others are refused before any call rather than answered with a smaller
+image than was asked for (and paid for). GPT image models reject `response_format` and
+`style` (they always answer in base64), so neither is sent to them.
 """
 
 from __future__ import annotations
@@ -51,11 +51,7 @@ DEFAULT_TIMEOUT_SECONDS = 60.0
 
 Family = Literal["dall-e-3", "gpt-image-1"]
 
-_GPT_IMAGE_SIZES: dict[Size, str] = {
-    "1024x1024": "1024x1024",
-    "1792x1024": "1536x1024",
-    "1024x1792": "1024x1536",
-}
+_GPT_IMAGE_SIZES: frozenset[Size] = frozenset({"1024x1024"})
 _GPT_IMAGE_QUALITIES: dict[Quality, Literal["medium", "high"]] = {
     "standard": "medium",
     "hd": "high",
@@ -109,6 +105,10 @@ class OpenAIImages:
             raise ProviderError(
                 f"configuration: {self.name} serves no model {request.model_id!r}", retryable=False
             )
+        if model.family == "gpt-image-1" and request.size not in _GPT_IMAGE_SIZES:
+            raise ProviderError(
+                f"configuration: {model.name} does not deliver {request.size}", retryable=False
+            )
         try:
             raw = self._send(model, request)
         except openai.APIError as error:
@@ -137,7 +137,7 @@ class OpenAIImages:
             model=model.name,
             prompt=request.prompt,
             n=1,
-            size=_GPT_IMAGE_SIZES[request.size] if gpt_image else request.size,
+            size=request.size,
             quality=_GPT_IMAGE_QUALITIES[request.quality] if gpt_image else request.quality,
             style=omit if gpt_image or request.style is None else request.style,
             response_format=omit if gpt_image else "b64_json",
@@ -152,17 +152,17 @@ class OpenAIImages:
             return ProviderError(f"connection: {self.name} unreachable ({error})", retryable=True)
         if not isinstance(error, openai.APIStatusError):  # a 2xx the SDK could not read
             return _malformed(error.message, None)
-        detail = _detail(error)
+        detail = status_detail(error)
         if isinstance(error, openai.RateLimitError):
             return ProviderError(
                 f"rate_limited: {detail}",
                 retryable=True,
-                retry_after=_retry_after(error.response.headers, self._clock()),
+                retry_after=openai_retry_after(error.response.headers, self._clock()),
             )
         if error.status_code >= 500 or error.status_code == 408:
             return ProviderError(f"provider_unavailable: {detail}", retryable=True)
         if isinstance(error, openai.BadRequestError) and _is_refusal(error.body):
-            return ProviderError(f"content_policy: {detail}", retryable=False)
+            return ProviderError(f"content_policy: {detail}", retryable=False, refused=True)
         return ProviderError(f"rejected: {detail}", retryable=False)
 
 
@@ -173,7 +173,7 @@ def _malformed(why: str, request_id: str | None) -> ProviderError:
     return ProviderError(f"malformed_response: {why} (request {request_id})", retryable=True)
 
 
-def _detail(error: openai.APIStatusError) -> str:
+def status_detail(error: openai.APIStatusError) -> str:
     """Status, code, the provider's message and request id: never the SDK's message,
     which embeds the whole body (Azure's can carry the revised prompt)."""
     body = error.body if isinstance(error.body, Mapping) else {}
@@ -190,7 +190,7 @@ def _is_refusal(body: object) -> bool:
     return bool(codes & _REFUSAL_CODES)
 
 
-def _retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
+def openai_retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
     """Seconds to wait, from `retry-after-ms` (OpenAI, Azure) or `Retry-After`; None when
     neither is usable."""
     milliseconds = headers.get("retry-after-ms")

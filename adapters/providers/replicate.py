@@ -6,7 +6,7 @@ answers a prediction: `id`, `status` (`starting`, `processing`, `succeeded`, `fa
 `canceled`), `output` (a file URL, or a list of them) and `error`. `Prefer: wait` holds
 the request until the prediction finishes or N seconds pass; a prediction still running
 then is polled with `GET /v1/predictions/{id}` until the provider's timeout, after which
-it is cancelled so Replicate stops billing for a result nobody will collect.
+it is cancelled (`POST /v1/predictions/{id}/cancel`).
 
 Polling builds the prediction's URL from its id rather than following `urls.get`, so the
 API key only ever goes to the configured API host; output files are fetched without it.
@@ -18,7 +18,6 @@ an out-of-memory GPU), which another attempt may not meet.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -74,10 +73,10 @@ class ReplicateProvider(HttpProvider):
             secrets=secrets,
             secret_name=secret_name,
             timeout=timeout,
+            poll_interval=poll_interval,
             clock=clock,
         )
         self._models = dict(models)
-        self._poll_interval = poll_interval
         # Below our own timeout, so Replicate answers "still running" before we give up.
         self._prefer_wait = max(1, min(_MAX_PREFER_WAIT, int(timeout * 0.8)))
 
@@ -105,18 +104,18 @@ class ReplicateProvider(HttpProvider):
         prediction_id = prediction.get("id")
         if not isinstance(prediction_id, str) or not prediction_id:
             raise malformed(self.name, "the prediction has no id")
-        while prediction.get("status") in RUNNING:
-            if time.monotonic() + self._poll_interval >= deadline:
-                self._cancel(prediction_id, auth)
-                raise ProviderError(
-                    f"replicate prediction {prediction_id} still running after "
-                    f"{self._timeout:g} s; cancelled",
-                    retryable=True,
-                )
-            time.sleep(self._poll_interval)
-            prediction = self._prediction(
+        prediction = self._await_job(
+            prediction,
+            job_id=prediction_id,
+            running=lambda p: p.get("status") in RUNNING,
+            refresh=lambda: self._prediction(
                 self._send("GET", f"/v1/predictions/{prediction_id}", headers=auth)
-            )
+            ),
+            cancel=lambda: self._send(
+                "POST", f"/v1/predictions/{prediction_id}/cancel", headers=auth
+            ),
+            deadline=deadline,
+        )
         return GeneratedImage(
             png=self._stamp(request, self._output(prediction_id, prediction)),
             provider_request_id=prediction_id,
@@ -132,25 +131,13 @@ class ReplicateProvider(HttpProvider):
         if status != "succeeded":
             error = str(prediction.get("error") or f"prediction {status}")
             if _is_refusal(error):
-                raise ProviderError(f"content_policy: {error}", retryable=False)
+                raise ProviderError(f"content_policy: {error}", retryable=False, refused=True)
             raise ProviderError(
                 f"replicate prediction {prediction_id} {status}: {error}", retryable=True
             )
         output = prediction.get("output")
         url = output[0] if isinstance(output, list) and output else output
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise malformed(self.name, "the succeeded prediction has no output URL")
-        response = self._send("GET", url)
-        if not response.is_success:
-            failure = status_error(self.name, response, f"downloading the output: {response.text}")
-            # A file missing from a succeeded prediction is Replicate's fault, not ours.
-            raise failure if failure.retryable else malformed(self.name, str(failure))
-        return response.content
-
-    def _cancel(self, prediction_id: str, auth: dict[str, str]) -> None:
-        # Best effort: the timeout is what gets reported, whether or not this lands.
-        with contextlib.suppress(ProviderError):
-            self._send("POST", f"/v1/predictions/{prediction_id}/cancel", headers=auth)
+        return self._download(url if isinstance(url, str) else "")
 
     def _error(self, response: httpx.Response) -> ProviderError:
         """Replicate answers errors as problem details: {"title", "detail", "status"}."""

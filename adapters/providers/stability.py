@@ -77,7 +77,9 @@ class StabilityProvider(HttpProvider):
             raise self._error(response)
         if response.headers.get("finish-reason", "SUCCESS") == "CONTENT_FILTERED":
             raise ProviderError(
-                "content_policy: stability filtered the generated image", retryable=False
+                "content_policy: stability filtered the generated image",
+                retryable=False,
+                refused=True,
             )
         return GeneratedImage(
             png=self._stamp(request, response.content),

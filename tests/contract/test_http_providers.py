@@ -273,6 +273,8 @@ def test_stability_failures_are_classified(
     error = _failure(stability, _request())
     assert str(error).startswith(starts)
     assert error.retryable is retryable
+    # A refusal is final and not the provider\'s fault: no failover, no circuit count.
+    assert error.refused is str(error).startswith("content_policy:")
     assert error.retry_after == retry_after
     assert len(stability_server.requests) == 1  # one attempt: the pipeline owns retries
 
@@ -389,6 +391,8 @@ def test_replicate_failures_are_classified(
     error = _failure(replicate, _request(model_id="flux-schnell"))
     assert str(error).startswith(starts)
     assert error.retryable is retryable
+    # A refusal is final and not the provider\'s fault: no failover, no circuit count.
+    assert error.refused is str(error).startswith("content_policy:")
     assert error.retry_after == retry_after
     creates = [r for r in replicate_server.requests if r.path.endswith("/predictions")]
     assert len(creates) == 1  # one attempt: the pipeline owns retries

@@ -257,6 +257,8 @@ def test_classifies_each_failure(
     server.mode = mode
     error = _failure(flavour.build(60.0))
     assert error.retryable is retryable
+    # A refusal is final and not the provider\'s fault: no failover, no circuit count.
+    assert error.refused is str(error).startswith("content_policy:")
     assert str(error).startswith(reason), str(error)
     assert len(server.requests) == 1  # one attempt: retrying is the pipeline's job
     assert PROMPT not in str(error)
@@ -406,34 +408,33 @@ def test_azure_takes_a_key_or_a_token_provider_not_both(environ: dict[str, str])
 # --- the GPT image family --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("size", "quality", "wire_size", "wire_quality"),
-    [
-        ("1024x1024", "standard", "1024x1024", "medium"),
-        ("1792x1024", "hd", "1536x1024", "high"),
-        ("1024x1792", "standard", "1024x1536", "medium"),
-    ],
-)
-def test_gpt_image_gets_its_own_sizes_and_qualities(
-    server: OpenAIServer,
-    environ: dict[str, str],
-    size: str,
-    quality: str,
-    wire_size: str,
-    wire_quality: str,
+@pytest.mark.parametrize(("quality", "wire_quality"), [("standard", "medium"), ("hd", "high")])
+def test_gpt_image_gets_its_own_qualities(
+    server: OpenAIServer, environ: dict[str, str], quality: str, wire_quality: str
 ) -> None:
     server.reset()
     provider = _flavour("openai", server.url, environ).build(60.0)
-    result = provider.generate(_request(model_id="gpt", size=size, quality=quality))
+    result = provider.generate(_request(model_id="gpt", size="1024x1024", quality=quality))
 
     assert server.requests[-1].body == {
         "model": "gpt-image-1",
         "prompt": PROMPT,
         "n": 1,
-        "size": wire_size,
+        "size": "1024x1024",
         "quality": wire_quality,
         "output_format": "png",
     }
-    # The nearest size the model offers, not the one asked for: the catalogue must say so.
-    width, _, height = wire_size.partition("x")
-    assert _open(result.png).size == (int(width), int(height))
+    assert _open(result.png).size == (1024, 1024)
+
+
+@pytest.mark.parametrize("size", ["1792x1024", "1024x1792"])
+def test_gpt_image_refuses_sizes_it_would_deliver_smaller(
+    server: OpenAIServer, environ: dict[str, str], size: str
+) -> None:
+    server.reset()
+    provider = _flavour("openai", server.url, environ).build(60.0)
+    with pytest.raises(ProviderError, match=f"does not deliver {size}") as raised:
+        provider.generate(_request(model_id="gpt", size=size))
+    assert raised.value.retryable is False
+    assert raised.value.refused is False  # the model's limit, not the prompt's fault
+    assert server.requests == []

@@ -15,6 +15,7 @@ from adapters.presidio_analyzer import (
     PresidioAnalyzer,
     shared_analyzer,
 )
+from adapters.presidio_redactor import PresidioRedactor
 from domain.screening import DEFAULT_POLICY, screen
 
 
@@ -81,7 +82,7 @@ def test_finds_a_valid_medicare_number(analyzer: PresidioAnalyzer) -> None:
 
 def test_a_clean_prompt_has_nothing_to_block_or_redact(analyzer: PresidioAnalyzer) -> None:
     prompt = "a watercolour of a lighthouse at dawn"
-    outcome = screen(prompt, analyzer.analyze(prompt), DEFAULT_POLICY)
+    outcome = screen(prompt, analyzer.analyze(prompt), DEFAULT_POLICY, PresidioRedactor())
     assert not outcome.rejected
     assert outcome.redacted_prompt == prompt
     assert [s for s in outcome.findings if s.action != "allow"] == []
@@ -89,7 +90,7 @@ def test_a_clean_prompt_has_nothing_to_block_or_redact(analyzer: PresidioAnalyze
 
 def test_screening_rejects_the_card_and_redacts_the_email(analyzer: PresidioAnalyzer) -> None:
     prompt = "invoice art for jane@example.com paid with 4111 1111 1111 1111"
-    outcome = screen(prompt, analyzer.analyze(prompt), DEFAULT_POLICY)
+    outcome = screen(prompt, analyzer.analyze(prompt), DEFAULT_POLICY, PresidioRedactor())
     assert outcome.rejected
     assert "CREDIT_CARD" in outcome.reason
     assert "jane@example.com" not in outcome.redacted_prompt
@@ -99,7 +100,7 @@ def test_screening_rejects_the_card_and_redacts_the_email(analyzer: PresidioAnal
 
 def test_redacts_an_email_without_rejecting(analyzer: PresidioAnalyzer) -> None:
     prompt = "a thank-you card for bob@example.org with sunflowers"
-    outcome = screen(prompt, analyzer.analyze(prompt), DEFAULT_POLICY)
+    outcome = screen(prompt, analyzer.analyze(prompt), DEFAULT_POLICY, PresidioRedactor())
     assert not outcome.rejected
     assert outcome.redacted_prompt == "a thank-you card for <EMAIL_ADDRESS> with sunflowers"
 

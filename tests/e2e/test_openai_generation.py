@@ -54,7 +54,7 @@ def test_a_prompt_is_generated_by_openai_and_charged_at_its_price(
     assert state.status is Status.CHARGED, state.reason
     assert state.routed is not None
     assert state.routed.model_id == "openai-gpt-image-1"
-    assert state.cost_aud == Decimal("0.0650")
+    assert state.cost_aud == Decimal("0.0651")
     (sent,) = openai_server.requests
     assert sent.path == "/v1/images/generations"
     assert sent.headers["authorization"] == f"Bearer {KEY}"

@@ -178,6 +178,9 @@ def test_history_lists_the_callers_generations(platform: RunningPlatform) -> Non
 def test_models_and_health(platform: RunningPlatform) -> None:
     models = alice(platform).get("/api/v1/models").json()
     assert {m["id"] for m in models["models"] if m["available"]} >= {"local-sketch"}
+    local = next(m for m in models["models"] if m["id"] == "local-sketch")
+    assert local["circuit"]["state"] == "closed"
+    assert all(m["circuit"] is None for m in models["models"] if m["provider"] != "local")
     assert platform.client(None).get("/api/v1/health/live").status_code == 200
     ready = platform.client(None).get("/api/v1/health/ready").json()
     assert ready["status"] == "ready"

@@ -7,6 +7,7 @@ that personal data never reaches a provider.
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,15 @@ import pytest
 from adapters.providers.local import LocalProvider
 from bootstrap import build_platform
 from domain.access import Principal, Role
+from domain.catalogue import ModelRequirements
 from domain.generation import Status
 from services.budget_ledger import load_budget
+from services.budgets import BudgetUpdate, set_budget
 from services.context import Platform
 from services.generations import GenerationRequest, submit_generation
-from services.pipeline import MAX_RETRY_AFTER_SECONDS, advance_generation
+from services.pipeline import advance_generation
 from services.ports import GeneratedImage, ImageRequest, ProviderError
+from services.provider_calls import MAX_RETRY_AFTER_SECONDS
 from services.settings import Settings
 
 REQUESTER = Principal(
@@ -122,7 +126,9 @@ def test_a_retry_after_beyond_a_minute_is_capped(tmp_path: Path) -> None:
 
 
 def test_a_content_refusal_fails_at_once_and_releases_the_reservation(tmp_path: Path) -> None:
-    provider = FlakyProvider(ProviderError("content_policy: refused", retryable=False))
+    provider = FlakyProvider(
+        ProviderError("content_policy: refused", retryable=False, refused=True)
+    )
     platform, slept = platform_with(tmp_path, provider)
     submitted = submit_generation(
         platform, REQUESTER, GenerationRequest(prompt="a lighthouse"), None
@@ -135,3 +141,30 @@ def test_a_content_refusal_fails_at_once_and_releases_the_reservation(tmp_path: 
     month = load_budget(platform.store, state.routed.budget_stream_id)
     assert month.reservations == {}
     assert month.spent == 0
+
+
+def test_a_department_requiring_australian_residency_is_never_routed_elsewhere(
+    recording: tuple[Platform, RecordingProvider],
+) -> None:
+    platform, provider = recording
+    manager = Principal(
+        user_id="maya",
+        roles=frozenset({Role.DEPT_MANAGER}),
+        department_id="marketing",
+        tenant_id=None,
+    )
+    update = BudgetUpdate(
+        monthly_limit_aud=Decimal("50"),
+        requirements=ModelRequirements(regions=("australiaeast",)),
+    )
+    set_budget(platform, manager, "marketing", update)
+
+    submitted = submit_generation(platform, REQUESTER, GenerationRequest(prompt="a gum tree"), None)
+    state = advance_generation(platform, submitted.generation_id)
+
+    # The only enabled provider renders "locally", which is not Australia East.
+    assert state.status is Status.REJECTED
+    assert state.reason == "no_eligible_model"
+    assert provider.prompts == []
+    history = platform.store.read_stream(f"generation-{submitted.generation_id}")
+    assert "within the department's requirements" in history[-1].data["detail"]

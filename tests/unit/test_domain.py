@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import pytest
 
+from adapters.presidio_redactor import PresidioRedactor
 from domain import generation
 from domain.budget import Strategy
 from domain.catalogue import default_catalogue
@@ -194,11 +195,11 @@ def test_screening_redacts_blocks_and_ignores_low_scores() -> None:
         Finding("EMAIL_ADDRESS", 6, 21, 1.0),
         Finding("CREDIT_CARD", 27, 43, 1.0),
     ]
-    outcome = screen(prompt, findings, DEFAULT_POLICY)
+    outcome = screen(prompt, findings, DEFAULT_POLICY, PresidioRedactor())
     assert outcome.rejected
     assert "CREDIT_CARD" in outcome.reason
     assert outcome.redacted_prompt == "email <EMAIL_ADDRESS> card <CREDIT_CARD>"
-    mild = screen("call Ann", [Finding("PERSON", 5, 8, 0.3)], DEFAULT_POLICY)
+    mild = screen("call Ann", [Finding("PERSON", 5, 8, 0.3)], DEFAULT_POLICY, PresidioRedactor())
     assert not mild.rejected
     assert mild.redacted_prompt == "call Ann"
 

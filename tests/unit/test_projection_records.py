@@ -20,9 +20,10 @@ import pytest
 from adapters.sqlite_views import SqliteViewStore
 from domain import budget as b
 from domain import generation as g
+from domain import provider_health as health
 from domain.envelope import Event
-from domain.streams import budget_policy_stream, budget_stream, generation_stream
-from projections import ALL_PROJECTIONS, budget, generation_status
+from domain.streams import budget_policy_stream, budget_stream, generation_stream, provider_stream
+from projections import ALL_PROJECTIONS, budget, generation_status, provider_health
 from projections.base import Projection, Record, StreamRange, View, stamp, timestamp
 from projections.partitioned import split_streams
 from projections.runner import ProjectionRunner
@@ -127,6 +128,33 @@ def random_log(seed: int) -> Log:
         )
         to_budget(dept, reserved)
         log.append(stream, routed(model, str(estimate)), tick())
+        provider = f"p-{model}"
+        for attempt in range(1, rng.choice([1, 1, 2, 4]) + 1):
+            if rng.random() < 0.2:
+                trial = health.CircuitTrialStarted(provider=provider, generation_id=gid)
+                log.append(provider_stream(provider), trial, tick())
+            outcome: g.Payload = (
+                health.ProviderCallSucceeded(provider=provider, model_id=model, generation_id=gid)
+                if rng.random() < 0.5
+                else health.ProviderCallFailed(
+                    provider=provider,
+                    model_id=model,
+                    generation_id=gid,
+                    attempt=attempt,
+                    reason="HTTP 500",
+                    retryable=True,
+                )
+            )
+            log.append(provider_stream(provider), outcome, tick())
+        if fate < 0.3:
+            rerouted = g.GenerationRerouted(
+                failed_model_id=model,
+                reason="provider_error: HTTP 500",
+                model_id="m4",
+                provider="p-m4",
+                estimated_cost_aud=estimate,
+            )
+            log.append(stream, rerouted, tick())
         if fate < 0.35:
             log.append(stream, g.GenerationFailed(reason="down", model_id=model), tick())
             to_budget(dept, b.ReservationReleased(**common, amount_aud=estimate, reason="x"))
@@ -259,6 +287,8 @@ def doc_key(projection: Projection, doc: View) -> str:
         return str(doc["id"])
     if projection is budget.PROJECTION:
         return f"{doc['department_id']}:{doc['period']}"
+    if projection is provider_health.PROJECTION:
+        return str(doc["provider"])
     return str(doc["department_id"])
 
 

@@ -18,8 +18,9 @@ import pytest
 from adapters.sqlite_views import SqliteViewStore
 from domain import budget as b
 from domain import generation as g
+from domain import provider_health as ph
 from domain.envelope import GENESIS_HASH, Actor, Event, NewEvent, record
-from domain.streams import budget_policy_stream, budget_stream, generation_stream
+from domain.streams import budget_policy_stream, budget_stream, generation_stream, provider_stream
 from projections import ALL_PROJECTIONS, budget, generation_status
 from projections.base import Fact, Projection, View
 from projections.runner import ProjectionRunner, replay_all
@@ -389,6 +390,7 @@ def test_standing_policy_is_its_own_projection() -> None:
             "limit_aud": "1.00",
             "enforcement": "soft",
             "strategy": "cost_optimised",
+            "requirements": {"regions": [], "min_sla_percent": None, "commercial_use": True},
             "set_by": "u-ada",
             "updated_at": "2026-03-10T01:00:00.000000+00:00",
             "version": 1,
@@ -468,7 +470,30 @@ def mixed_log() -> Log:
         budget_policy_stream("research"),
         b.BudgetSet(department_id="research", period=None, policy=POLICY),
     )
+    provider_outcomes(log, "p-flaky", gid, "FFFFF" + "T" + "SFS")  # opens, half-opens, reopens
     return log
+
+
+def provider_outcomes(log: Log, provider: str, gid: UUID, script: str) -> None:
+    """Append a provider's calls a minute apart: `S` success, `F` failure, `T` a trial."""
+    stream = provider_stream(provider)
+    for n, step in enumerate(script):
+        at = T0 + timedelta(minutes=n)
+        if step == "T":
+            log.append(stream, ph.CircuitTrialStarted(provider=provider, generation_id=gid), at)
+        elif step == "S":
+            succeeded = ph.ProviderCallSucceeded(provider=provider, model_id="m", generation_id=gid)
+            log.append(stream, succeeded, at)
+        else:
+            failed = ph.ProviderCallFailed(
+                provider=provider,
+                model_id="m",
+                generation_id=gid,
+                attempt=n + 1,
+                reason="HTTP 503",
+                retryable=True,
+            )
+            log.append(stream, failed, at)
 
 
 @pytest.mark.parametrize("projection", ALL_PROJECTIONS, ids=lambda p: p.name)

@@ -1,0 +1,223 @@
+"""The generate step: call the routed model's provider, or fail over to the next model.
+
+A call goes ahead only if the provider's circuit admits it (a half-open circuit's trial
+slot is claimed on the provider's stream first). Each attempt's outcome is recorded on
+that stream, which is what opens and closes the circuit for every worker. Timeouts,
+429s and 5xx are retried with backoff (the provider's `Retry-After` when it gave one);
+when the attempts run out, the provider refuses the model, or the circuit opens
+meanwhile, the next-ranked model takes over (`GenerationRerouted`, its estimate
+reserved in place of the old one). A content refusal is final: the prompt is at fault,
+so no other model is asked and the provider's health is not held against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from domain import budget
+from domain.budget import Budget, BudgetPolicy
+from domain.generation import (
+    Generation,
+    GenerationFailed,
+    GenerationRerouted,
+    GenerationRouted,
+    ImageGenerated,
+    Payload,
+)
+from domain.provider_health import Admission, ProviderCallFailed, ProviderCallSucceeded
+from services.budget_ledger import decide_and_append, standing_policy
+from services.context import Platform
+from services.personal_data import open_text
+from services.ports import GeneratedImage, ImageRequest, ProviderError
+from services.provider_health import claim_trial, current_health, record_call
+
+log = logging.getLogger(__name__)
+MAX_RETRY_AFTER_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Unavailable:
+    """The model cannot serve this generation now; `reason` says why."""
+
+    reason: str
+
+
+def generate_image(platform: Platform, state: Generation) -> Sequence[Payload]:
+    request, routed = state.requested, routed_of(state)
+    screened = state.screened
+    prompt = None if screened is None else open_text(platform.keys, screened.redacted_prompt)
+    if prompt is None:
+        return fail(state, "subject_erased")
+    image_request = ImageRequest(
+        generation_id=str(request.generation_id),
+        model_id=routed.model_id,
+        prompt=prompt,
+        size=request.size,
+        quality=request.quality,
+        style=request.style,
+    )
+    outcome = _call(platform, state, image_request)
+    if isinstance(outcome, _Unavailable):
+        return reroute(platform, state, outcome.reason)
+    if isinstance(outcome, ProviderError):
+        return fail(state, f"provider_error: {outcome}")
+    requested_at = state.requested_at or platform.clock()
+    # The content hash in the name keeps two racing deliveries from overwriting each
+    # other's image: whichever ImageGenerated wins names bytes that match its sha256.
+    digest = hashlib.sha256(outcome.png).hexdigest()
+    ref = f"{request.department_id}/{requested_at:%Y/%m}/{request.generation_id}-{digest[:12]}.png"
+    stored = platform.images.put(
+        ref,
+        outcome.png,
+        "image/png",
+        {"generation_id": str(request.generation_id), "model_id": routed.model_id},
+    )
+    return [
+        ImageGenerated(
+            model_id=routed.model_id,
+            image_ref=stored.ref,
+            sha256=stored.sha256,
+            content_type=stored.content_type,
+            bytes=stored.bytes,
+            cost_aud=routed.estimated_cost_aud,
+        )
+    ]
+
+
+def _call(
+    platform: Platform, state: Generation, image_request: ImageRequest
+) -> GeneratedImage | ProviderError | _Unavailable:
+    """The image, a content refusal, or why this model cannot serve the generation."""
+    routed, generation_id = routed_of(state), state.requested.generation_id
+    provider = platform.providers.get(routed.provider)
+    if provider is None:
+        return _Unavailable(f"provider {routed.provider} is not configured")
+    settings = platform.settings
+    for attempt in range(1, settings.provider_attempts + 1):
+        health = current_health(platform, routed.provider)
+        admission = health.admission(platform.clock(), generation_id)
+        if admission is Admission.CLAIM_TRIAL and not claim_trial(
+            platform, health, generation_id, routed.model_id
+        ):
+            health = current_health(platform, routed.provider)  # another worker took a slot
+            admission = health.admission(platform.clock(), generation_id)
+            if admission is Admission.CLAIM_TRIAL:
+                admission = Admission.SKIP  # raced twice: leave the trials to the others
+        if admission is Admission.SKIP:
+            return _Unavailable(f"circuit_open: {routed.provider}")
+        call_key = f"{routed.model_id}/attempt-{attempt}"
+        try:
+            generated = provider.generate(image_request)
+        except ProviderError as error:
+            if error.refused:
+                return error
+            log.warning("provider %s failed (attempt %d): %s", routed.provider, attempt, error)
+            failed = ProviderCallFailed(
+                provider=routed.provider,
+                model_id=routed.model_id,
+                generation_id=generation_id,
+                attempt=attempt,
+                reason=str(error),
+                retryable=error.retryable,
+            )
+            record_call(platform, health, failed, generation_id, call_key)
+            if not error.retryable or attempt == settings.provider_attempts:
+                return _Unavailable(f"provider_error: {error}")
+            platform.sleep(retry_delay(settings.provider_backoff_seconds, attempt, error))
+            continue
+        succeeded = ProviderCallSucceeded(
+            provider=routed.provider, model_id=routed.model_id, generation_id=generation_id
+        )
+        record_call(platform, health, succeeded, generation_id, call_key)
+        return generated
+    raise AssertionError("unreachable: the last attempt returns")
+
+
+def reroute(platform: Platform, state: Generation, reason: str) -> Sequence[Payload]:
+    """Hand the generation to the next-ranked model that may serve it, or fail it."""
+    request, routed = state.requested, routed_of(state)
+    policy = standing_policy(
+        platform.store, request.department_id, platform.settings.default_policy
+    )
+    now = platform.clock()
+    for model_id in routed.ranked_models:
+        model = platform.catalogue.get(model_id)
+        price = None if model is None else model.price(request.size, request.quality)
+        if (
+            model is None
+            or price is None
+            or model_id in state.tried_models
+            or model.is_retired(now.date())
+            or model.provider not in platform.providers
+            or current_health(platform, model.provider).admission(now, request.generation_id)
+            is Admission.SKIP
+        ):
+            continue
+        if not _move_reservation(platform, state, policy, model_id, price):
+            continue  # a hard budget refused the dearer model
+        log.warning("generation rerouted from %s to %s: %s", routed.model_id, model_id, reason)
+        return [
+            GenerationRerouted(
+                failed_model_id=routed.model_id,
+                reason=reason,
+                model_id=model_id,
+                provider=model.provider,
+                estimated_cost_aud=price,
+            )
+        ]
+    return fail(state, f"{reason}; no other model could take over")
+
+
+def _move_reservation(
+    platform: Platform, state: Generation, policy: BudgetPolicy, model_id: str, price: Decimal
+) -> bool:
+    """Reserve `price` for `model_id` in place of the generation's hold; False if refused."""
+    request, routed = state.requested, routed_of(state)
+    decisions: list[budget.Reservation] = []
+
+    def move(current: Budget) -> Sequence[Payload]:
+        decisions.append(
+            budget.move_reservation(
+                current,
+                department_id=request.department_id,
+                period=routed.budget_period,
+                policy=policy,
+                generation_id=request.generation_id,
+                user_id=request.user_id,
+                model_id=model_id,
+                estimate=price,
+                reason=f"rerouted to {model_id}",
+            )
+        )
+        return decisions[-1].events
+
+    decide_and_append(
+        platform.store, routed.budget_stream_id, move, correlation_id=request.generation_id
+    )
+    return decisions[-1].allowed
+
+
+def retry_delay(backoff: Sequence[float], attempt: int, error: ProviderError) -> float:
+    """The provider's own `Retry-After` when it gave one (at most a minute: a longer wait
+    would hold the worker, and the job is better failed over), else our backoff."""
+    if error.retry_after is not None:
+        return min(max(error.retry_after, 0.0), MAX_RETRY_AFTER_SECONDS)
+    return backoff[min(attempt - 1, len(backoff) - 1)] if backoff else 0.0
+
+
+def fail(state: Generation, reason: str) -> Sequence[Payload]:
+    # The release happens when the terminal state is next read (release_if_abandoned),
+    # after GenerationFailed is durable, so a crash in between cannot leak a reservation.
+    return [
+        GenerationFailed(reason=reason, model_id=state.routed.model_id if state.routed else None)
+    ]
+
+
+def routed_of(state: Generation) -> GenerationRouted:
+    if state.routed is None:
+        raise ValueError("the generation has not been routed")
+    return state.routed
