@@ -318,14 +318,40 @@ def reserve(
     """
     if state.hold(generation_id) is not None or state.is_charged(generation_id):
         return Reservation(allowed=True, events=())
+    return _reserve(
+        state,
+        state.reserved,
+        department_id=department_id,
+        period=period,
+        policy=policy,
+        generation_id=generation_id,
+        user_id=user_id,
+        model_id=model_id,
+        estimate=estimate,
+    )
+
+
+def _reserve(
+    state: Budget,
+    reserved: Decimal,
+    *,
+    department_id: str,
+    period: str,
+    policy: BudgetPolicy,
+    generation_id: UUID,
+    user_id: str,
+    model_id: str,
+    estimate: Decimal,
+) -> Reservation:
+    """The reservation decision when other generations hold `reserved` AUD."""
     events: list[Payload] = []
     if state.policy is None:
         events.append(BudgetSet(department_id=department_id, period=period, policy=policy))
     effective = state.policy or policy
-    committed = state.spent + state.reserved + estimate
+    committed = state.spent + reserved + estimate
     over = committed > effective.monthly_limit_aud
     if over and effective.enforcement is Enforcement.HARD:
-        remaining = effective.monthly_limit_aud - state.spent - state.reserved
+        remaining = effective.monthly_limit_aud - state.spent - reserved
         return Reservation(
             allowed=False,
             events=(),
@@ -427,12 +453,12 @@ def move_reservation(
     A reroute to a dearer model is decided like a new reservation (a hard budget may
     refuse it) against what the month holds without the reservation it replaces.
     """
-    held = state.reservations.get(generation_id)
-    if (held is not None and held.model_id == model_id) or generation_id in state.charged:
+    held = state.hold(generation_id)
+    if (held is not None and held.model_id == model_id) or state.is_charged(generation_id):
         return Reservation(allowed=True, events=())  # moved already: a repeated step
-    others = {gid: hold for gid, hold in state.reservations.items() if gid != generation_id}
-    decision = reserve(
-        replace(state, reservations=others),
+    decision = _reserve(
+        state,
+        state.reserved - (held.amount if held is not None else ZERO),
         department_id=department_id,
         period=period,
         policy=policy,

@@ -9,9 +9,10 @@ from typing import Any
 from uuid import uuid4
 
 from domain import budget
-from domain.budget import Budget, BudgetPolicy, CostReserved, Enforcement, Hold, Strategy
+from domain.budget import Budget, BudgetPolicy, BudgetSet, CostReserved, Enforcement, Strategy
 from domain.catalogue import Catalogue, ModelRequirements, parse_catalogue
 from domain.routing import rank_models
+from tests.unit.test_budget_decider import apply
 
 TODAY = date(2026, 11, 23)
 FX = {"aud_per_usd": "1.55", "as_of": "2026-11-23", "source": "test"}
@@ -110,11 +111,25 @@ POLICY = BudgetPolicy(
 
 
 def holding(amount: str, model_id: str = "cheap", others: str = "0") -> tuple[Budget, Any]:
+    """A month that holds `amount` for a generation on `model_id`, and `others` besides."""
     gid = uuid4()
-    reservations = {gid: Hold(Decimal(amount), model_id)}
-    if others != "0":
-        reservations[uuid4()] = Hold(Decimal(others), "x")
-    return Budget(version=3, policy=POLICY, reservations=reservations), gid
+    holds = [(gid, amount, model_id)] + ([(uuid4(), others, "x")] if others != "0" else [])
+    payloads = [
+        BudgetSet(department_id="d", period="2026-11", policy=POLICY),
+        *(
+            CostReserved(
+                department_id="d",
+                period="2026-11",
+                generation_id=held,
+                user_id="u",
+                model_id=held_model,
+                amount_aud=Decimal(held_amount),
+                outcome="allowed",
+            )
+            for held, held_amount, held_model in holds
+        ),
+    ]
+    return apply(Budget(), tuple(payloads)), gid
 
 
 def move(state: Budget, gid: Any, model_id: str, estimate: str) -> budget.Reservation:
