@@ -267,8 +267,9 @@ def evolve(state: Generation, event: Event) -> Generation:
     raise InvalidTransition(f"unexpected event {event.type}")
 
 
-def fold(events: Iterable[Event]) -> Generation:
-    state = Generation()
+def fold(events: Iterable[Event], state: Generation | None = None) -> Generation:
+    """`state` (by default, nothing yet) with `events` folded in."""
+    state = state if state is not None else Generation()
     for event in events:
         state = evolve(state, event)
     return state

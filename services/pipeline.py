@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from domain import budget
+from domain import budget, generation
 from domain.budget import Budget
 from domain.generation import (
     Generation,
@@ -47,16 +47,20 @@ MAX_STEPS = 16
 
 
 def advance_generation(platform: Platform, generation_id: UUID) -> Generation:
-    """Run steps until the generation is terminal; safe to call any number of times."""
+    """Run steps until the generation is terminal; safe to call any number of times.
+
+    The stream is read once; each step's recorded events are folded onto the state it
+    was decided on, and only a conflict (another worker moved on) reads it again.
+    """
+    state = load_generation(platform, generation_id)
     for _ in range(MAX_STEPS):
-        state = load_generation(platform, generation_id)
         step = next_step(state)
         if step is None:
             release_if_abandoned(platform, state)
             return state
         payloads = _STEPS[step](platform, state)
         try:
-            platform.store.append(
+            recorded = platform.store.append(
                 generation_stream(generation_id),
                 state.version,
                 to_new_events(
@@ -67,6 +71,9 @@ def advance_generation(platform: Platform, generation_id: UUID) -> Generation:
             )
         except ConcurrencyError:
             log.info("generation advanced by another worker; re-reading")
+            state = load_generation(platform, generation_id)
+            continue
+        state = generation.fold(recorded, state)
     raise RuntimeError(f"generation {generation_id} did not settle in {MAX_STEPS} steps")
 
 
