@@ -19,6 +19,7 @@ from domain.budget import (
 from domain.envelope import GENESIS_HASH, SYSTEM_ACTOR, Event, NewEvent, record
 from domain.generation import Payload
 from domain.money import ZERO
+from domain.month_ledger import Hold
 
 
 def policy(limit: str, mode: Enforcement = Enforcement.HARD) -> BudgetPolicy:
@@ -174,7 +175,7 @@ def test_earlier_states_keep_their_answers_as_the_month_grows_or_branches() -> N
     # A second history grown from the same earlier state: a different reservation.
     branch = apply(reserved, reserve(reserved, second, "2.00", limit).events)
 
-    assert reserved.reservations == {first: budget.Hold(Decimal("1.00"), "local-sketch")}
+    assert reserved.reservations == {first: Hold(Decimal("1.00"), "local-sketch")}
     assert first not in reserved.charged
     assert reserved.reserved == Decimal("1.00")
     assert charged.reservations == {}
