@@ -1,4 +1,4 @@
-"""Queue-triggered pipeline worker and the timer that re-enqueues stuck generations."""
+"""Queue-triggered pipeline worker, and the timers that recover what stopped short."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ import azure.functions as func
 from bootstrap import platform
 from services.generations import JOB_QUEUE
 from services.pipeline import advance_generation
-from services.recovery import requeue_stuck_generations
+from services.recovery import (
+    expire_overdue_generations,
+    release_orphaned_reservations,
+    requeue_stuck_generations,
+)
 
 blueprint = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -35,3 +39,10 @@ def advance(message: func.ServiceBusMessage) -> None:
 @blueprint.timer_trigger(arg_name="timer", schedule="*/30 * * * * *", run_on_startup=False)
 def requeue_stuck(timer: func.TimerRequest) -> None:
     requeue_stuck_generations(platform())
+
+
+@blueprint.timer_trigger(arg_name="timer", schedule="0 * * * * *", run_on_startup=False)
+def expire_overdue(timer: func.TimerRequest) -> None:
+    app = platform()
+    expire_overdue_generations(app)
+    release_orphaned_reservations(app)

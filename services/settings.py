@@ -75,6 +75,9 @@ class Settings(BaseModel):
     moderation_model: str = "omni-moderation-latest"  # as for the providers, openai_base_url
 
     stuck_after_seconds: float = Field(default=120.0, gt=0)
+    # A generation that has not moved for this long is failed and its reservation freed:
+    # longer than one model's worst case (3 attempts of 60 s and their backoff).
+    generation_deadline_seconds: float = Field(default=900.0, gt=0)
     max_request_bytes: int = Field(default=1_048_576, gt=0)
 
     # --- the Azure shape ---
