@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -31,6 +32,7 @@ from adapters.cosmos_views import CosmosViewStore, ensure_view_container
 from adapters.dev_issuer import DevIssuer
 from adapters.env_secrets import EnvSecrets
 from adapters.fs_image_store import FsImageStore
+from adapters.httpx_webhooks import HttpxWebhookSender
 from adapters.jwt_auth import HttpJwks, TokenValidator
 from adapters.keyvault_secrets import KeyVaultSecrets
 from adapters.local_keyring import LocalKeyRing
@@ -65,11 +67,14 @@ from services.ports import (
     ImageLinks,
     ImageProvider,
     ImageStore,
+    SecretNotFound,
     SecretSource,
     ViewReader,
     WorkQueue,
 )
 from services.settings import Settings
+from services.webhook_feed import WebhookDispatcher
+from services.webhooks import WEBHOOK_KEY_SECRET, WEBHOOK_QUEUE, WebhookPorts
 
 _lock = threading.Lock()
 
@@ -205,14 +210,45 @@ def secret_source(config: Settings) -> SecretSource:
     return KeyVaultSecrets(client)
 
 
-def work_queue(config: Settings) -> WorkQueue:
+def work_queue(config: Settings, queue_name: str = JOB_QUEUE) -> WorkQueue:
     if config.queue == "servicebus":
         client = ServiceBusClient(
             fully_qualified_namespace=config.servicebus_namespace or "",  # Settings checks
             credential=managed_identity(),
         )
-        return ServiceBusWorkQueue(client, JOB_QUEUE)
-    return local_queue(config)
+        return ServiceBusWorkQueue(client, queue_name)
+    return local_queue(config, queue_name)
+
+
+def webhook_ports(config: Settings) -> WebhookPorts:
+    return WebhookPorts(
+        queue=work_queue(config, WEBHOOK_QUEUE),
+        sender=HttpxWebhookSender(),
+        signing_key=webhook_signing_key(config),
+    )
+
+
+def webhook_signing_key(config: Settings) -> Callable[[], bytes]:
+    """The secret `webhook-signing-key`; on the embedded default, without Key Vault, a
+    key kept in the data folder when no such secret is set."""
+    secrets = secret_source(config)
+    local = None if config.key_vault_url else LocalKeyRing(data_path(config, "platform-keys.json"))
+
+    def key() -> bytes:
+        try:
+            return secrets.get(WEBHOOK_KEY_SECRET).encode()
+        except SecretNotFound:
+            if local is None:
+                raise
+            return local.key_for(WEBHOOK_KEY_SECRET)
+
+    return key
+
+
+def webhook_dispatcher(config: Settings, platform: Callable[[], Platform]) -> WebhookDispatcher:
+    return WebhookDispatcher(
+        platform, webhook_ports(config), sqlite_event_store(config), sqlite_view_store(config)
+    )
 
 
 def event_store(config: Settings) -> EventStore:
@@ -291,6 +327,12 @@ def platform() -> Platform:
 @cache
 def _platform_once() -> Platform:
     return build_platform(settings())
+
+
+@cache
+def webhooks() -> WebhookPorts:
+    """The process's webhook ports (the functions' side of delivery)."""
+    return webhook_ports(settings())
 
 
 @cache

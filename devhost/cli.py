@@ -81,7 +81,7 @@ def _app_settings() -> dict[str, str]:
 
 
 def _serve(host: str, port: int, workers: int, processes: int) -> int:
-    from bootstrap import local_queue, projection_runner, settings
+    from bootstrap import local_queue, platform, projection_runner, settings, webhook_dispatcher
     from devhost.change_feed import cosmos_change_feed
     from devhost.host import BackgroundService, LocalHost
     from devhost.services import ProjectionService, Warmup
@@ -98,6 +98,8 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
     else:  # the Cosmos DB triggers are skipped; a runner feeds the views from the local log
         change_feed = None
         background.insert(0, ProjectionService(projection_runner(config)))
+        dispatcher = webhook_dispatcher(config, platform)
+        background.insert(1, ProjectionService(dispatcher, poll_interval=0.2, name="webhooks"))
     local = LocalHost(
         app,
         queue_for=lambda name: local_queue(config, name),

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import logging
 import threading
-
-from projections.runner import ProjectionRunner
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 
-class ProjectionService:
-    """Keeps the views caught up with the log (the change feed's role on Azure)."""
+class LogFollower(Protocol):
+    def run_forever(self, stop: threading.Event, poll_interval: float) -> None: ...
 
-    def __init__(self, runner: ProjectionRunner, poll_interval: float = 0.05) -> None:
+
+class ProjectionService:
+    """Runs a reader of the local log in a thread: the change feed's role on Azure.
+
+    The projection runner keeps the views caught up; the webhook dispatcher enqueues
+    the notifications that recorded events call for.
+    """
+
+    def __init__(
+        self, runner: LogFollower, poll_interval: float = 0.05, name: str = "projections"
+    ) -> None:
         self._runner = runner
         self._poll_interval = poll_interval
+        self._name = name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -24,7 +34,7 @@ class ProjectionService:
         self._thread = threading.Thread(
             target=self._runner.run_forever,
             args=(self._stop, self._poll_interval),
-            name="projections",
+            name=self._name,
             daemon=True,
         )
         self._thread.start()

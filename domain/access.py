@@ -35,6 +35,8 @@ class Action(StrEnum):
     BUDGET_READ = "budget.read"
     BUDGET_LIST = "budget.list"
     BUDGET_WRITE = "budget.write"
+    WEBHOOK_READ = "webhook.read"
+    WEBHOOK_WRITE = "webhook.write"
     AUDIT_READ = "audit.read"
     AUDIT_VERIFY = "audit.verify"
     PRIVACY_EXPORT = "privacy.export"
@@ -106,6 +108,8 @@ PERMISSIONS: Mapping[Role, Mapping[Action, Scope]] = MappingProxyType(
                 Action.BUDGET_READ: Scope.DEPARTMENT,
                 Action.BUDGET_LIST: Scope.DEPARTMENT,
                 Action.BUDGET_WRITE: Scope.DEPARTMENT,
+                Action.WEBHOOK_READ: Scope.DEPARTMENT,
+                Action.WEBHOOK_WRITE: Scope.DEPARTMENT,
             }
         ),
         Role.GENERATOR_POWER: MappingProxyType(dict(_GENERATOR)),

@@ -32,3 +32,17 @@ _DEPARTMENT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 def is_department_id(text: str) -> bool:
     """Department ids name streams and storage paths, so they are kept to a safe alphabet."""
     return _DEPARTMENT_ID.fullmatch(text) is not None
+
+
+WEBHOOKS_PREFIX = "webhooks-"
+WEBHOOK_DELIVERY_PREFIX = "webhook-delivery-"
+
+
+def webhooks_stream(department_id: str) -> str:
+    """A department's webhook subscription: registered, replaced, removed."""
+    return f"{WEBHOOKS_PREFIX}{department_id}"
+
+
+def webhook_delivery_stream(delivery_id: UUID) -> str:
+    """One notification's delivery: its failed attempts, then delivered or dead-lettered."""
+    return f"{WEBHOOK_DELIVERY_PREFIX}{delivery_id}"

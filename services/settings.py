@@ -74,6 +74,13 @@ class Settings(BaseModel):
     moderation: Literal["none", "openai"] = "none"  # openai: secret `openai-api-key`, base URL
     moderation_model: str = "omni-moderation-latest"  # as for the providers, openai_base_url
 
+    # --- webhooks ---
+    webhook_max_attempts: int = Field(default=8, ge=1)  # then a dead-letter record
+    webhook_retry_base_seconds: float = Field(default=30.0, ge=0)  # doubled per attempt
+    webhook_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_require_https: bool = True  # off only for local receivers (tests, dev)
+
     stuck_after_seconds: float = Field(default=120.0, gt=0)
     # A generation that has not moved for this long is failed and its reservation freed:
     # longer than one model's worst case (3 attempts of 60 s and their backoff).

@@ -34,6 +34,8 @@ EXPECTED: dict[Role, dict[Action, Scope]] = {
         A.BUDGET_READ: D,
         A.BUDGET_LIST: D,
         A.BUDGET_WRITE: D,
+        A.WEBHOOK_READ: D,
+        A.WEBHOOK_WRITE: D,
     },
     Role.GENERATOR_POWER: {
         A.GENERATION_CREATE: D,

@@ -46,6 +46,9 @@ def test_every_http_route_of_the_api_is_declared_once() -> None:
             ("v1/budgets/{department_id}", "PUT"),
             ("v1/health/live", "GET"),
             ("v1/health/ready", "GET"),
+            ("v1/webhooks/{department_id}", "PUT"),
+            ("v1/webhooks/{department_id}", "GET"),
+            ("v1/webhooks/{department_id}", "DELETE"),
         ]
     )
     auth_levels = {
@@ -75,7 +78,11 @@ def test_host_json_prefixes_routes_with_api() -> None:
 
 
 def test_each_projection_has_a_change_feed_trigger_with_its_own_lease_prefix() -> None:
-    feeds = {name: d for name, d in triggers().items() if d["type"] == "cosmosDBTrigger"}
+    feeds = {
+        name: d
+        for name, d in triggers().items()
+        if d["type"] == "cosmosDBTrigger" and name.startswith("project_")
+    }
     assert sorted(feeds) == sorted(f"project_{p.name}" for p in ALL_PROJECTIONS)
     prefixes = set()
     for projection in ALL_PROJECTIONS:
@@ -102,3 +109,24 @@ def test_a_failed_projection_batch_is_retried_until_it_succeeds() -> None:
         assert policy["max_retry_count"] == "-1"  # endless: the lease waits for success
         assert policy["minimum_interval"] == "00:00:01"
         assert policy["maximum_interval"] == "00:01:00"
+
+
+def test_webhooks_are_dispatched_from_the_feed_and_delivered_from_their_own_queue() -> None:
+    declared = triggers()
+    worker = declared["deliver_webhook"]
+    assert worker["type"] == "serviceBusTrigger"
+    assert worker["queueName"] == "webhook-deliveries"
+    assert worker["connection"] == "ServiceBusConnection"
+    feed = declared["dispatch_webhooks"]
+    assert feed["type"] == "cosmosDBTrigger"
+    assert feed["containerName"] == "events"
+    assert feed["leaseContainerName"] == "leases"
+    assert feed["createLeaseContainerIfNotExists"] is False
+    # Its own leases: no projection's prefix starts it, nor does it start one.
+    prefix = str(feed["leaseContainerPrefix"])
+    for projection in ALL_PROJECTIONS:
+        other = f"{projection.name}-"
+        assert not prefix.startswith(other)
+        assert not other.startswith(prefix)
+    # Checkpointing past a failed batch would lose its notifications.
+    assert RETRY_POLICIES["dispatch_webhooks"]["max_retry_count"] == "-1"

@@ -1,0 +1,106 @@
+"""Webhooks: the subscription routes, the delivery worker and, on Azure, the dispatcher.
+
+The dispatcher is a change-feed trigger on the events container with its own lease
+prefix (as functions/projector.py declares the projections), retried endlessly so a
+failing batch is re-run rather than skipped. Locally a checkpointed reader of the log
+takes its place (`services.webhook_feed`, started by `donatello serve`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+from pydantic import ValidationError
+
+from adapters.cosmos_event_store import CONTAINER_ID as EVENTS_CONTAINER
+from adapters.cosmos_event_store import _event_from_item
+from bootstrap import platform, webhooks
+from functions.http_support import Problem, api, authenticate, json_response, parse_body
+from functions.projector import CONNECTION, DATABASE, FEED_POLL_DELAY_MS, LEASE_CONTAINER
+from services.webhook_delivery import DISPATCHED_TYPES, deliver, dispatch, parse_message
+from services.webhooks import (
+    WEBHOOK_QUEUE,
+    InvalidWebhookUrl,
+    WebhookRegistration,
+    read_webhook,
+    register_webhook,
+    remove_webhook,
+)
+
+blueprint = func.Blueprint()
+log = logging.getLogger(__name__)
+
+DISPATCH_LEASE_PREFIX = "webhook-dispatch-"
+
+
+@blueprint.route(route="v1/webhooks/{department_id}", methods=["PUT"])
+@api
+def put_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    principal = authenticate(req)
+    app = platform()
+    registration = parse_body(req, WebhookRegistration, app.settings.max_request_bytes)
+    department_id = req.route_params["department_id"]
+    try:
+        registered = register_webhook(
+            app, webhooks().signing_key, principal, department_id, registration
+        )
+    except InvalidWebhookUrl as error:
+        raise Problem(
+            422, "invalid-webhook-url", "The webhook URL is refused", str(error)
+        ) from None
+    # The secret is in this answer only; no cache may keep it.
+    return json_response(registered, headers={"Cache-Control": "no-store"})
+
+
+@blueprint.route(route="v1/webhooks/{department_id}", methods=["GET"])
+@api
+def get_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    principal = authenticate(req)
+    return json_response(read_webhook(platform(), principal, req.route_params["department_id"]))
+
+
+@blueprint.route(route="v1/webhooks/{department_id}", methods=["DELETE"])
+@api
+def delete_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    principal = authenticate(req)
+    remove_webhook(platform(), principal, req.route_params["department_id"])
+    return func.HttpResponse(status_code=204)
+
+
+@blueprint.service_bus_queue_trigger(
+    arg_name="message", queue_name=WEBHOOK_QUEUE, connection="ServiceBusConnection"
+)
+def deliver_webhook(message: func.ServiceBusMessage) -> None:
+    try:
+        delivery = parse_message(message.get_body())
+    except ValidationError:
+        log.error("discarding malformed webhook message %s", message.message_id)
+        return
+    outcome = deliver(platform(), webhooks(), delivery)
+    log.info("webhook delivery %s: %s", delivery.delivery_id, outcome)
+
+
+@blueprint.retry(
+    strategy="exponential_backoff",
+    max_retry_count="-1",
+    minimum_interval="00:00:01",
+    maximum_interval="00:01:00",
+)
+@blueprint.cosmos_db_trigger(
+    arg_name="documents",
+    connection=CONNECTION,
+    database_name=DATABASE,
+    container_name=EVENTS_CONTAINER,
+    lease_container_name=LEASE_CONTAINER,
+    lease_container_prefix=DISPATCH_LEASE_PREFIX,
+    create_lease_container_if_not_exists=False,
+    start_from_beginning=True,  # type: ignore[arg-type]  # a flag; see functions/projector.py
+    feed_poll_delay=FEED_POLL_DELAY_MS,
+)
+def dispatch_webhooks(documents: func.DocumentList) -> None:
+    app, ports = platform(), webhooks()
+    for document in documents:
+        item = document.to_dict()
+        if item.get("type") in DISPATCHED_TYPES:
+            dispatch(app, ports, _event_from_item(item))

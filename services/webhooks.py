@@ -1,0 +1,166 @@
+"""Registering a department's webhook, and the ports webhook delivery needs.
+
+A manager registers one URL per department (admins any department); registering again
+replaces the subscription and rotates its secret. The secret is derived from the
+platform's webhook key (`domain.webhooks.subscription_secret`) and shown once, in the
+answer to the registration: the log records only where it comes from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.access import Action, Principal, authorize
+from domain.envelope import NewEvent
+from domain.streams import is_department_id, webhooks_stream
+from domain.webhooks import (
+    Kind,
+    Subscription,
+    WebhookRegistered,
+    WebhookRemoved,
+    current_subscription,
+    subscription_secret,
+)
+from services.context import Platform
+from services.errors import NotFound
+from services.ports import ConcurrencyError, EventStore, WorkQueue
+
+WEBHOOK_QUEUE = "webhook-deliveries"
+# The secret the subscription secrets derive from: its name, not its value.
+WEBHOOK_KEY_SECRET = "webhook-signing-key"  # noqa: S105
+SECRET_REF = f"derived:{WEBHOOK_KEY_SECRET}"  # the subscription id's HMAC under that key
+
+
+class WebhookSendError(Exception):
+    """No HTTP response came back (refused, reset, timed out, not a URL we can call)."""
+
+
+class WebhookSender(Protocol):
+    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
+        """POST `body`; answer the response's status. Raises WebhookSendError."""
+        ...
+
+
+@dataclass(frozen=True)
+class WebhookPorts:
+    queue: WorkQueue  # the `webhook-deliveries` queue
+    sender: WebhookSender
+    signing_key: Callable[[], bytes]  # the platform's webhook key, read when needed
+
+
+class InvalidWebhookUrl(ValueError):
+    """A URL the platform will not call."""
+
+
+class WebhookRegistration(BaseModel):
+    """The body of `PUT /webhooks/{department_id}`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(max_length=2048)
+    events: tuple[Kind, ...] = Field(default=(Kind.BUDGET_THRESHOLD_CROSSED,), min_length=1)
+
+
+def check_url(url: str, *, require_https: bool) -> str:
+    parts = urlsplit(url)
+    allowed = {"https"} if require_https else {"https", "http"}
+    if parts.scheme not in allowed or not parts.hostname:
+        raise InvalidWebhookUrl(f"the URL must be absolute with scheme {' or '.join(allowed)}")
+    if parts.username or parts.password:
+        raise InvalidWebhookUrl("the URL must not carry credentials")
+    return url
+
+
+def register_webhook(
+    platform: Platform,
+    signing_key: Callable[[], bytes],
+    principal: Principal,
+    department_id: str,
+    registration: WebhookRegistration,
+) -> dict[str, Any]:
+    """Record the department's subscription; the answer carries its secret, once."""
+    _known_shape(department_id)
+    authorize(principal, Action.WEBHOOK_WRITE, department_id=department_id)
+    url = check_url(registration.url, require_https=platform.settings.webhook_require_https)
+    secret = signing_key()  # before recording: a platform without a key registers nothing
+    registered = WebhookRegistered(
+        department_id=department_id,
+        subscription_id=uuid4(),
+        url=url,
+        kinds=tuple(dict.fromkeys(registration.events)),
+        secret_ref=SECRET_REF,
+    )
+    _append(platform.store, principal, department_id, registered)
+    subscription = find_subscription(platform.store, department_id)
+    assert subscription is not None  # just recorded
+    return {
+        **describe(subscription),
+        "secret": subscription_secret(secret, department_id, registered.subscription_id),
+    }
+
+
+def read_webhook(platform: Platform, principal: Principal, department_id: str) -> dict[str, Any]:
+    _known_shape(department_id)
+    authorize(principal, Action.WEBHOOK_READ, department_id=department_id)
+    subscription = find_subscription(platform.store, department_id)
+    if subscription is None:
+        raise NotFound(f"department {department_id!r} has no webhook")
+    return describe(subscription)
+
+
+def remove_webhook(platform: Platform, principal: Principal, department_id: str) -> None:
+    _known_shape(department_id)
+    authorize(principal, Action.WEBHOOK_WRITE, department_id=department_id)
+    subscription = find_subscription(platform.store, department_id)
+    if subscription is None:
+        raise NotFound(f"department {department_id!r} has no webhook")
+    removed = WebhookRemoved(
+        department_id=department_id, subscription_id=subscription.subscription_id
+    )
+    _append(platform.store, principal, department_id, removed)
+
+
+def find_subscription(store: EventStore, department_id: str) -> Subscription | None:
+    return current_subscription(store.read_stream(webhooks_stream(department_id)))
+
+
+def describe(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "department_id": subscription.department_id,
+        "subscription_id": str(subscription.subscription_id),
+        "url": subscription.url,
+        "events": sorted(kind.value for kind in subscription.kinds),
+        "registered_at": subscription.registered_at.isoformat(),
+    }
+
+
+def _append(
+    store: EventStore,
+    principal: Principal,
+    department_id: str,
+    payload: WebhookRegistered | WebhookRemoved,
+) -> None:
+    stream = webhooks_stream(department_id)
+    event = NewEvent(
+        type=payload.TYPE,
+        data=payload.model_dump(mode="json"),
+        actor=principal.to_actor(),
+        correlation_id=uuid4(),
+    )
+    while True:  # last writer wins; the log keeps every change
+        try:
+            store.append(stream, len(store.read_stream(stream)), [event])
+            return
+        except ConcurrencyError:
+            continue
+
+
+def _known_shape(department_id: str) -> None:
+    if not is_department_id(department_id):
+        raise NotFound(f"no department {department_id!r}")

@@ -1,0 +1,98 @@
+"""Webhooks on the running embedded platform: registered over HTTP, dispatched from the
+log by the host's background reader, delivered by the queue-triggered function."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from domain.webhooks import SIGNATURE_HEADER, verify_signature
+from tests.platform_process import RunningPlatform, running_platform
+from tests.webhook_receiver import Received, running_receiver
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    with running_platform(
+        tmp_path_factory.mktemp("platform"),
+        DONATELLO_WEBHOOK_REQUIRE_HTTPS="false",
+        DONATELLO_WEBHOOK_RETRY_BASE_SECONDS="0",
+    ) as running:
+        yield running
+
+
+def test_managers_register_only_their_departments_webhook(platform: RunningPlatform) -> None:
+    manager = platform.client(platform.token("mia", ["Dept.Manager"], "design"))
+    outsider = platform.client(platform.token("olga", ["Dept.Manager"], "finance"))
+    requester = platform.client(platform.token("dan", ["Generator.Standard"], "design"))
+    body = {"url": "http://127.0.0.1:9/hook", "events": ["budget.threshold_crossed"]}
+
+    assert outsider.put("/api/v1/webhooks/design", json=body).status_code == 403
+    assert requester.put("/api/v1/webhooks/design", json=body).status_code == 403
+    assert manager.get("/api/v1/webhooks/design").status_code == 404
+    refused = manager.put("/api/v1/webhooks/design", json={"url": "ftp://example.com"})
+    assert refused.status_code == 422
+    assert refused.json()["type"].endswith("/invalid-webhook-url")
+    unknown_kind = manager.put("/api/v1/webhooks/design", json={**body, "events": ["nope"]})
+    assert unknown_kind.status_code == 422
+
+    registered = manager.put("/api/v1/webhooks/design", json=body)
+    assert registered.status_code == 200
+    assert registered.headers["cache-control"] == "no-store"
+    assert registered.json()["secret"].startswith("whsec_")
+    shown = manager.get("/api/v1/webhooks/design").json()
+    assert shown["url"] == body["url"]
+    assert "secret" not in shown
+    assert outsider.get("/api/v1/webhooks/design").status_code == 403
+    assert outsider.delete("/api/v1/webhooks/design").status_code == 403
+    assert manager.delete("/api/v1/webhooks/design").status_code == 204
+    assert manager.get("/api/v1/webhooks/design").status_code == 404
+
+
+def test_a_flaky_receiver_gets_the_thresholds_and_the_callback_signed(
+    platform: RunningPlatform,
+) -> None:
+    manager = platform.client(platform.token("max", ["Dept.Manager"], "events"))
+    requester = platform.client(platform.token("eve", ["Generator.Standard"], "events"))
+    update = {"monthly_limit_aud": "0.02", "enforcement": "hard", "strategy": "cost_optimised"}
+    assert manager.put("/api/v1/budgets/events", json=update).status_code == 200
+    with running_receiver(failures=2) as hooks, running_receiver() as callback:
+        body = {"url": hooks.url, "events": ["budget.threshold_crossed"]}
+        secret = manager.put("/api/v1/webhooks/events", json=body).json()["secret"]
+        # Two 0.01 images: the second reaches 100 %, crossing 80, 90 and 100 at once.
+        ids = [
+            requester.post(
+                "/api/v1/generations",
+                json={"prompt": f"a poster, variant {n}", "callback_url": callback.url},
+            ).json()["id"]
+            for n in range(2)
+        ]
+        for generation_id in ids:
+            assert platform.wait_terminal(requester, generation_id)["status"] == "charged"
+
+        def delivered(received: list[Received]) -> list[Received]:
+            return [r for r in received if r.answered == 204]
+
+        thresholds = hooks.wait_for(lambda got: len(delivered(got)) == 3)
+        callbacks = callback.wait_for(lambda got: len(got) == 2)
+
+    # The receiver failed its first two requests; every notification still arrived once.
+    assert sum(r.answered == 500 for r in thresholds) == 2
+    ok = delivered(thresholds)
+    assert sorted(r.document["data"]["threshold_percent"] for r in ok) == [80, 90, 100]
+    assert len({r.document["id"] for r in ok}) == 3
+    assert {r.document["data"]["generation_id"] for r in callbacks} == set(ids)
+    assert all(Decimal(r.document["data"]["cost_aud"]) > 0 for r in callbacks)
+    now = int(datetime.now(UTC).timestamp())
+    for received in [*ok, *callbacks]:
+        header = received.headers[SIGNATURE_HEADER.lower()]
+        assert verify_signature(secret, header, received.body, now)
+
+
+def test_the_platform_logged_no_exception(platform: RunningPlatform) -> None:
+    log = Path(platform.log_path).read_text()
+    assert "Traceback" not in log
