@@ -2,8 +2,8 @@
 
 import azure.functions as func
 
-from functions import budgets, generations, health, projector, worker
+from functions import budgets, generations, health, projector, quota, worker
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-for area in (generations, budgets, health, worker, projector):
+for area in (generations, budgets, quota, health, worker, projector):
     app.register_functions(area.blueprint)
