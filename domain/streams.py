@@ -1,12 +1,15 @@
 """Stream naming: one place that knows how ids map to streams."""
 
+import hashlib
 import re
+from datetime import date
 from uuid import UUID
 
 GENERATION_PREFIX = "generation-"
 BUDGET_PREFIX = "budget-"
 BUDGET_POLICY_PREFIX = "budget-policy-"
 PROVIDER_PREFIX = "provider-"
+QUOTA_PREFIX = "quota-"
 
 
 def generation_stream(generation_id: UUID) -> str:
@@ -24,6 +27,16 @@ def budget_policy_stream(department_id: str) -> str:
 def provider_stream(provider: str) -> str:
     """The stream of a provider's call outcomes, from which its circuit breaker follows."""
     return f"{PROVIDER_PREFIX}{provider}"
+
+
+def quota_stream(user_id: str, day: date) -> str:
+    """A user's image quota counter for one Sydney day.
+
+    User ids are whatever the identity provider puts in `oid` or `sub`, of any length
+    and alphabet, so the stream names a digest of the id (its events carry the id).
+    """
+    digest = hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:32]
+    return f"{QUOTA_PREFIX}{digest}-{day.isoformat()}"
 
 
 _DEPARTMENT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")

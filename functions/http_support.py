@@ -22,6 +22,7 @@ from domain.access import AccessDenied, Principal
 from services.budgets import InvalidPeriod
 from services.errors import IdempotencyConflict, NotFound
 from services.ports import InvalidContinuation
+from services.quota import QuotaExceeded
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,14 @@ def api(handler: Handler) -> Handler:
         except IdempotencyConflict as error:
             return Problem(
                 409, "idempotency-conflict", "Idempotency-Key reused", str(error)
+            ).response()
+        except QuotaExceeded as error:
+            return Problem(
+                429,
+                "quota-exceeded",
+                "Daily image quota used up",
+                str(error),
+                headers={"Retry-After": str(error.retry_after_seconds)},
             ).response()
         except (InvalidPeriod, InvalidContinuation) as error:
             return Problem(

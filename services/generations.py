@@ -1,7 +1,9 @@
 """Accepting a generation request and reading one back.
 
-Submitting appends `GenerationRequested` and enqueues the generation id. Those are
-two writes; if the enqueue is lost, the stuck-generation timer re-enqueues it.
+Submitting takes a unit of the requester's daily quota, appends `GenerationRequested`
+and enqueues the generation id. If the enqueue is lost, the stuck-generation timer
+re-enqueues it; if the process dies after the quota unit, the unit stays spent (a retry
+with the same Idempotency-Key on the same day finds it and takes no other).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from services.context import Platform
 from services.errors import IdempotencyConflict, NotFound
 from services.personal_data import seal_text
 from services.ports import ConcurrencyError, OutgoingMessage
+from services.quota import consume_quota
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,11 @@ def submit_generation(
         request_hash=request.fingerprint(),
     )
     stream_id = generation_stream(generation_id)
+    if idempotency_key is None or not platform.store.read_stream(stream_id):
+        # A replay of an accepted request took its unit when first accepted, perhaps on
+        # an earlier day; the unit is taken before the request is recorded, so a request
+        # on the log always had one.
+        consume_quota(platform, principal, generation_id)
     event = NewEvent(
         type=requested.TYPE,
         data=requested.model_dump(mode="json"),

@@ -68,6 +68,8 @@ class Settings(BaseModel):
     default_monthly_limit_aud: Decimal = Decimal("500.00")
     default_enforcement: Enforcement = Enforcement.HARD
     default_strategy: Strategy = Strategy.BALANCED
+    # Images a Generator.Standard user may request per Sydney day (domain/quota.py).
+    daily_image_quota: int = Field(default=50, ge=1)
 
     # --- screening ---
     screening_policy_file: Path | None = None  # unset: the shipped domain/screening_policy.json

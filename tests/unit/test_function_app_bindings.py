@@ -44,6 +44,7 @@ def test_every_http_route_of_the_api_is_declared_once() -> None:
             ("v1/budgets", "GET"),
             ("v1/budgets/{department_id}", "GET"),
             ("v1/budgets/{department_id}", "PUT"),
+            ("v1/quota", "GET"),
             ("v1/health/live", "GET"),
             ("v1/health/ready", "GET"),
             ("v1/webhooks/{department_id}", "PUT"),

@@ -55,6 +55,7 @@ def test_an_explicit_setting_wins_over_the_derived_one() -> None:
         ({"DONATELLO_EVENT_STORE": "postgres"}, "DONATELLO_EVENT_STORE"),
         ({"DONATELLO_IMAGE_URL_TTL_SECONDS": "86400"}, "DONATELLO_IMAGE_URL_TTL_SECONDS"),
         ({"DONATELLO_PROVIDER_ATTEMPTS": "0"}, "DONATELLO_PROVIDER_ATTEMPTS"),
+        ({"DONATELLO_DAILY_IMAGE_QUOTA": "0"}, "DONATELLO_DAILY_IMAGE_QUOTA"),
     ],
 )
 def test_a_bad_or_incomplete_setting_names_what_to_fix(environ: dict[str, str], named: str) -> None:

@@ -1,0 +1,89 @@
+"""The daily image quota: taking a unit for a generation, and reading what is left.
+
+The counter is the event log itself (`quota-{user}-{day}` streams, see domain/quota.py),
+so every instance of the app counts against the same numbers with no shared cache.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from domain import quota
+from domain.access import Action, Principal, authorize
+from domain.quota import QuotaRefused, daily_limit, quota_day, resets_at
+from domain.streams import quota_stream
+from services.budget_ledger import MAX_CONFLICT_RETRIES, to_new_events
+from services.context import Platform
+from services.ports import ConcurrencyError
+
+
+class QuotaExceeded(Exception):
+    """The caller's quota for the day is used up (HTTP 429 with `Retry-After`)."""
+
+    def __init__(self, refusal: QuotaRefused) -> None:
+        super().__init__(
+            f"the daily quota of {refusal.limit} images is used up;"
+            f" it resets at {refusal.resets_at.isoformat()}"
+        )
+        self.limit = refusal.limit
+        self.resets_at: datetime = refusal.resets_at
+        self.retry_after_seconds = refusal.retry_after_seconds
+
+
+def consume_quota(platform: Platform, principal: Principal, generation_id: UUID) -> None:
+    """Take the unit of today's quota that `generation_id` needs, or raise QuotaExceeded.
+
+    Taking it again for the same generation (a replayed request) is a no-op.
+    """
+    limit = daily_limit(principal.roles, platform.settings.daily_image_quota)
+    if limit is None:
+        return
+    now = platform.clock()
+    stream_id = quota_stream(principal.user_id, quota_day(now))
+    # A conflict means another request took a unit, and no more than `limit` can be
+    # taken, so `limit` + 1 attempts always end in a decision.
+    for _ in range(max(MAX_CONFLICT_RETRIES, limit + 1)):
+        state = quota.fold(platform.store.read_stream(stream_id))
+        decision = quota.decide(
+            state, generation_id=generation_id, user_id=principal.user_id, limit=limit, now=now
+        )
+        if isinstance(decision, QuotaRefused):
+            raise QuotaExceeded(decision)
+        if not decision:
+            return
+        events = to_new_events(
+            decision,
+            correlation_id=generation_id,
+            actor=principal.to_actor(),
+            # The event id follows from the generation id, so a concurrent replay of the
+            # same request is the store's idempotent no-op, not a second unit.
+            deterministic_key="quota",
+        )
+        try:
+            platform.store.append(stream_id, state.version, events)
+        except ConcurrencyError:
+            continue
+        return
+    raise ConcurrencyError(stream_id, -1, -1)
+
+
+def read_quota(platform: Platform, principal: Principal) -> dict[str, Any]:
+    """The caller's quota today: `limit`, `used` and `remaining` are null when unlimited."""
+    authorize(principal, Action.GENERATION_CREATE, department_id=principal.department_id)
+    now = platform.clock()
+    day = quota_day(now)
+    limit = daily_limit(principal.roles, platform.settings.daily_image_quota)
+    used: int | None = None
+    remaining: int | None = None
+    if limit is not None:
+        used = quota.fold(platform.store.read_stream(quota_stream(principal.user_id, day))).used
+        remaining = max(0, limit - used)  # below zero when the limit was lowered today
+    return {
+        "day": day.isoformat(),
+        "limit": limit,
+        "used": used,
+        "remaining": remaining,
+        "resets_at": resets_at(day).isoformat(),
+    }
