@@ -54,6 +54,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     generate.add_argument("--wait", action="store_true", help="wait for a terminal state")
     generate.add_argument("--out", type=Path, help="with --wait: save the PNG here")
 
+    budgets = commands.add_parser("budgets", help="show a month's budgets from a running platform")
+    budgets.add_argument("--url", default=DEFAULT_URL)
+    budgets.add_argument("--period", help="YYYY-MM, a Sydney month; default the current one")
+    budgets.add_argument("--department", help="one department with its breakdowns")
+    budgets.add_argument("--csv", action="store_true", help="print the API's CSV instead")
+    budgets.add_argument("--token", help="act as this token's holder (default: a finance reader)")
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "serve":
@@ -64,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         roles = [r.strip() for r in args.roles.split(",") if r.strip()]
         print(_mint(args.user, roles, args.department, timedelta(hours=args.hours)))
         return 0
+    if args.command == "budgets":
+        return _budgets(args)
     return _generate(args)
 
 
@@ -137,6 +146,15 @@ def _work(workers: int, parent_pid: int) -> int:
         background=[Warmup()],
     )
     return 0
+
+
+def _budgets(args: argparse.Namespace) -> int:
+    from devhost.budgets_command import show_budgets
+
+    token = args.token or _mint("cli-finance", ["Finance.Reader"], None, timedelta(hours=1))
+    return show_budgets(
+        args.url, token, period=args.period, department=args.department, as_csv=args.csv
+    )
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -5,28 +5,38 @@ from __future__ import annotations
 import azure.functions as func
 
 from bootstrap import platform
-from functions.http_support import api, authenticate, json_response, parse_body
+from functions.http_support import Problem, api, authenticate, json_response, parse_body
+from services.budget_csv import budget_csv, budgets_csv
 from services.budgets import BudgetUpdate, list_budgets, read_budget, set_budget
 
 blueprint = func.Blueprint()
+
+FORMATS = ("json", "csv")
 
 
 @blueprint.route(route="v1/budgets", methods=["GET"])
 @api
 def get_budgets(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
-    items = list_budgets(platform(), principal, req.params.get("period"))
-    return json_response({"items": items})
+    wanted = _format(req)
+    budgets = list_budgets(platform(), principal, req.params.get("period"))
+    if wanted == "csv":
+        return _csv_response(budgets_csv(budgets.items), f"budgets-{budgets.period}.csv")
+    return json_response({"period": budgets.period, "items": budgets.items})
 
 
 @blueprint.route(route="v1/budgets/{department_id}", methods=["GET"])
 @api
 def get_budget(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
+    wanted = _format(req)
     department_id = req.route_params["department_id"]
-    return json_response(
-        read_budget(platform(), principal, department_id, req.params.get("period"))
-    )
+    budget = read_budget(platform(), principal, department_id, req.params.get("period"))
+    if wanted == "csv":
+        # The department id is known to be [a-z0-9_-], so it is safe in the header as is.
+        filename = f"budget-{budget['department_id']}-{budget['period']}.csv"
+        return _csv_response(budget_csv(budget), filename)
+    return json_response(budget)
 
 
 @blueprint.route(route="v1/budgets/{department_id}", methods=["PUT"])
@@ -37,3 +47,21 @@ def put_budget(req: func.HttpRequest) -> func.HttpResponse:
     update = parse_body(req, BudgetUpdate, app.settings.max_request_bytes)
     department_id = req.route_params["department_id"]
     return json_response(set_budget(app, principal, department_id, update))
+
+
+def _format(req: func.HttpRequest) -> str:
+    wanted = str(req.params.get("format", "json"))
+    if wanted not in FORMATS:
+        raise Problem(400, "invalid-parameter", "Invalid query parameter", "format is json or csv")
+    return wanted
+
+
+def _csv_response(body: str, filename: str) -> func.HttpResponse:
+    return func.HttpResponse(
+        body.encode(),
+        status_code=200,
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        },
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -11,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.access import Action, Principal, Scope, authorize, scope_for
 from domain.budget import BudgetPolicy, BudgetSet, Enforcement, Strategy
 from domain.catalogue import ModelRequirements
+from domain.forecast import run_rate_forecast
 from domain.money import ZERO
 from domain.periods import budget_period, is_period
 from domain.streams import budget_policy_stream, budget_stream, is_department_id
@@ -78,22 +81,50 @@ def read_budget(
     authorize(principal, Action.BUDGET_READ, department_id=department_id)
     period = _period(platform, period)
     view = platform.views.get("budget", f"{department_id}:{period}")
-    if view is not None:
-        return view
-    policy = standing_policy(platform.store, department_id, platform.settings.default_policy)
-    return empty_budget(department_id, period, policy)
+    if view is None:
+        policy = standing_policy(platform.store, department_id, platform.settings.default_policy)
+        view = empty_budget(department_id, period, policy)
+    return with_forecast(view, platform.clock())
 
 
-def list_budgets(
-    platform: Platform, principal: Principal, period: str | None
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class BudgetList:
+    """The budgets of one month that the caller may see, by department id."""
+
+    period: str
+    items: list[dict[str, Any]]
+
+
+def list_budgets(platform: Platform, principal: Principal, period: str | None) -> BudgetList:
     scope = scope_for(principal, Action.BUDGET_LIST)
     authorize(principal, Action.BUDGET_LIST, department_id=principal.department_id)
     period = _period(platform, period)
     budgets = list(platform.views.list("budget", partition=period))
     if scope is not Scope.ORG:
         budgets = [b for b in budgets if b.get("department_id") == principal.department_id]
-    return sorted(budgets, key=lambda b: str(b.get("department_id")))
+    now = platform.clock()
+    budgets.sort(key=lambda b: str(b["department_id"]))
+    return BudgetList(period, [with_forecast(b, now) for b in budgets])
+
+
+def with_forecast(budget: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The budget with its run-rate forecast to month end, and the basis it rests on."""
+    limit = budget["limit_aud"]
+    forecast = run_rate_forecast(
+        Decimal(budget["spent_aud"]),
+        None if limit is None else Decimal(limit),
+        budget["period"],
+        now,
+    )
+    return {
+        **budget,
+        "forecast_aud": format(forecast.forecast_aud, "f"),
+        "forecast_basis": {
+            "elapsed_days": format(forecast.elapsed_days, "f"),
+            "days_in_month": forecast.days_in_month,
+        },
+        "forecast_over_limit": forecast.over_limit,
+    }
 
 
 def empty_budget(department_id: str, period: str, policy: BudgetPolicy) -> dict[str, Any]:

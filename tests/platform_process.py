@@ -99,7 +99,9 @@ class RunningPlatform:
     def wait_terminal(self, client: httpx.Client, generation_id: str, timeout: float = 60) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            body = client.get(f"/api/v1/generations/{generation_id}").json()
+            response = client.get(f"/api/v1/generations/{generation_id}")
+            assert response.status_code == 200, response.text  # a 403 never turns terminal
+            body = response.json()
             if body["status"] in TERMINAL:
                 return body
             time.sleep(0.1)

@@ -41,6 +41,8 @@ VOLATILE = {
     "image_sha256",
     "as_of",
     "last_event_at",
+    "forecast_aud",  # spent over the Sydney days elapsed when the view was read
+    "forecast_basis",
 }
 
 
