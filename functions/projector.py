@@ -19,6 +19,9 @@ create containers: the infrastructure templates create `leases` (partition key `
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import azure.functions as func
 
 from adapters.cosmos_event_store import CONTAINER_ID as EVENTS_CONTAINER
@@ -42,26 +45,38 @@ def function_name(projection: str) -> str:
     return f"project_{projection}"
 
 
+def on_every_event(
+    blueprint: func.Blueprint, name: str, lease_prefix: str
+) -> Callable[[Callable[[func.DocumentList], None]], Any]:
+    """Register a function as a change-feed trigger on the events container: from the
+    beginning of the feed, its own lease prefix, retried until it succeeds."""
+
+    def register(function: Callable[[func.DocumentList], None]) -> Any:
+        decorated = blueprint.cosmos_db_trigger(
+            arg_name="documents",
+            connection=CONNECTION,
+            database_name=DATABASE,
+            container_name=EVENTS_CONTAINER,
+            lease_container_name=LEASE_CONTAINER,
+            lease_container_prefix=lease_prefix,
+            create_lease_container_if_not_exists=False,
+            # A flag, which azure-functions 1.26 annotates as `datetime.time`.
+            start_from_beginning=True,  # type: ignore[arg-type]
+            feed_poll_delay=FEED_POLL_DELAY_MS,
+        )(function)
+        decorated = blueprint.retry(
+            strategy="exponential_backoff",
+            max_retry_count="-1",
+            minimum_interval="00:00:01",
+            maximum_interval="00:01:00",
+        )(decorated)
+        return blueprint.function_name(name)(decorated)
+
+    return register
+
+
 def _register(projection: str) -> None:
-    @blueprint.function_name(function_name(projection))
-    @blueprint.retry(
-        strategy="exponential_backoff",
-        max_retry_count="-1",
-        minimum_interval="00:00:01",
-        maximum_interval="00:01:00",
-    )
-    @blueprint.cosmos_db_trigger(
-        arg_name="documents",
-        connection=CONNECTION,
-        database_name=DATABASE,
-        container_name=EVENTS_CONTAINER,
-        lease_container_name=LEASE_CONTAINER,
-        lease_container_prefix=lease_prefix(projection),
-        create_lease_container_if_not_exists=False,
-        # A flag, which azure-functions 1.26 annotates as `datetime.time`.
-        start_from_beginning=True,  # type: ignore[arg-type]
-        feed_poll_delay=FEED_POLL_DELAY_MS,
-    )
+    @on_every_event(blueprint, function_name(projection), lease_prefix(projection))
     def project(documents: func.DocumentList) -> None:
         project_changes(platform(), projection, [document.to_dict() for document in documents])
 

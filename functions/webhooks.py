@@ -13,11 +13,10 @@ import logging
 import azure.functions as func
 from pydantic import ValidationError
 
-from adapters.cosmos_event_store import CONTAINER_ID as EVENTS_CONTAINER
 from adapters.cosmos_event_store import _event_from_item
 from bootstrap import platform, webhooks
 from functions.http_support import Problem, api, authenticate, json_response, parse_body
-from functions.projector import CONNECTION, DATABASE, FEED_POLL_DELAY_MS, LEASE_CONTAINER
+from functions.projector import on_every_event
 from services.webhook_delivery import DISPATCHED_TYPES, deliver, dispatch, parse_message
 from services.webhooks import (
     WEBHOOK_QUEUE,
@@ -81,23 +80,7 @@ def deliver_webhook(message: func.ServiceBusMessage) -> None:
     log.info("webhook delivery %s: %s", delivery.delivery_id, outcome)
 
 
-@blueprint.retry(
-    strategy="exponential_backoff",
-    max_retry_count="-1",
-    minimum_interval="00:00:01",
-    maximum_interval="00:01:00",
-)
-@blueprint.cosmos_db_trigger(
-    arg_name="documents",
-    connection=CONNECTION,
-    database_name=DATABASE,
-    container_name=EVENTS_CONTAINER,
-    lease_container_name=LEASE_CONTAINER,
-    lease_container_prefix=DISPATCH_LEASE_PREFIX,
-    create_lease_container_if_not_exists=False,
-    start_from_beginning=True,  # type: ignore[arg-type]  # a flag; see functions/projector.py
-    feed_poll_delay=FEED_POLL_DELAY_MS,
-)
+@on_every_event(blueprint, "dispatch_webhooks", DISPATCH_LEASE_PREFIX)
 def dispatch_webhooks(documents: func.DocumentList) -> None:
     app, ports = platform(), webhooks()
     for document in documents:
