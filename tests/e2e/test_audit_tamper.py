@@ -126,7 +126,7 @@ def a_sealed_stream(db: sqlite3.Connection, sealed: Sealed) -> str:
 
 def row(db: sqlite3.Connection, stream_id: str, version: int) -> sqlite3.Row:
     db.row_factory = sqlite3.Row
-    found_row = db.execute(
+    found_row: sqlite3.Row | None = db.execute(
         f"SELECT {COLUMNS} FROM events WHERE stream_id = ? AND version = ?",
         (stream_id, version),
     ).fetchone()

@@ -48,7 +48,7 @@ def test_intact_chains_pass_and_memory_is_per_stream() -> None:
 def test_changed_content_is_modified_and_only_there() -> None:
     a = chain("a", 5)
     stream_id, version, prev, hash_, text = a[2]
-    a[2] = (stream_id, version, prev, hash_, text.replace("payload", "paylaod"))
+    a[2] = (stream_id, version, prev, hash_, str(text).replace("payload", "paylaod"))
     assert verify(interleave(a, chain("b", 5))) == [("a", 3, ProblemKind.MODIFIED)]
 
 
@@ -104,7 +104,7 @@ def test_a_tampered_link_with_a_stale_hash_is_modified_not_blamed_on_its_predece
     a = chain("a", 4)
     stream_id, version, prev, hash_, text = a[2]
     edited = "2" * 64  # the hashed text holds prev_hash, as the envelope's does
-    a[2] = (stream_id, version, edited, hash_, text.replace(prev, edited))
+    a[2] = (stream_id, version, edited, hash_, str(text).replace(prev, edited))
     assert verify(a) == [("a", 3, ProblemKind.MODIFIED)]
 
 
