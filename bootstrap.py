@@ -26,12 +26,14 @@ from adapters.blob_image_store import (
     UserDelegationSigner,
     ensure_image_container,
 )
+from adapters.blob_seal_store import BlobSealStore, ensure_seal_container
 from adapters.cosmos_charges import RequestCharges
 from adapters.cosmos_event_store import CosmosEventStore, ensure_event_container
 from adapters.cosmos_views import CosmosViewStore, ensure_view_container
 from adapters.dev_issuer import DevIssuer
 from adapters.env_secrets import EnvSecrets
 from adapters.fs_image_store import FsImageStore
+from adapters.fs_seal_store import FsSealStore
 from adapters.httpx_webhooks import HttpxWebhookSender
 from adapters.jwt_auth import HttpJwks, TokenValidator
 from adapters.keyvault_secrets import KeyVaultSecrets
@@ -50,6 +52,7 @@ from adapters.providers.openai_images import (
 from adapters.providers.replicate import ReplicateProvider
 from adapters.providers.stability import StabilityProvider
 from adapters.servicebus_queue import ServiceBusWorkQueue
+from adapters.sqlite_audit_log import SqliteAuditLog
 from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_queue import SqliteQueue
 from adapters.sqlite_record_log import SqliteRecordLog
@@ -72,6 +75,7 @@ from services.ports import (
     ViewReader,
     WorkQueue,
 )
+from services.seals import SealStore
 from services.settings import Settings
 from services.webhook_feed import WebhookDispatcher
 from services.webhooks import WEBHOOK_KEY_SECRET, WEBHOOK_QUEUE, WebhookPorts
@@ -307,6 +311,21 @@ def projection_runner(config: Settings) -> ProjectionRunner:
     return ProjectionRunner(
         SqliteRecordLog(data_path(config, "events.db")), sqlite_view_store(config), ALL_PROJECTIONS
     )
+
+
+def seal_store(config: Settings) -> SealStore:
+    if config.seal_store == "fs":
+        return FsSealStore(data_path(config, "seals"))
+    assert config.blob_account_url is not None  # Settings refuses blob without it
+    service = blob_service(config.blob_account_url, config.blob_emulator_account_key)
+    return BlobSealStore(ensure_seal_container(service.get_container_client(config.seal_container)))
+
+
+def audit_log(config: Settings) -> SqliteAuditLog:
+    """The log as verify and the seal timer read it: the embedded store's file only."""
+    if config.event_store != "sqlite":
+        raise NotImplementedError("seals and verify read the SQLite event store's global order")
+    return SqliteAuditLog(data_path(config, "events.db"))
 
 
 def dev_issuer(config: Settings) -> DevIssuer:

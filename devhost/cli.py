@@ -61,6 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     budgets.add_argument("--csv", action="store_true", help="print the API's CSV instead")
     budgets.add_argument("--token", help="act as this token's holder (default: a finance reader)")
 
+    audit = commands.add_parser("audit", help="verify the audit trail of the local data folder")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser(
+        "verify", help="recompute every hash chain and seal; exit 1 on any problem"
+    )
+    verify.add_argument("--since", type=int, default=None, help="verify from this seal on")
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "serve":
@@ -73,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "budgets":
         return _budgets(args)
+    if args.command == "audit":
+        return _audit(args)
     return _generate(args)
 
 
@@ -85,8 +94,14 @@ def _mint(user: str, roles: list[str], department: str | None, ttl: timedelta) -
 def _app_settings() -> dict[str, str]:
     from bootstrap import settings
 
-    # The database the triggers' `%DONATELLO_COSMOS_DATABASE%` names, defaulted as Settings do.
-    return {**os.environ, "DONATELLO_COSMOS_DATABASE": settings().cosmos_database}
+    # What the triggers' `%DONATELLO_COSMOS_DATABASE%` and `%DONATELLO_SEAL_SCHEDULE%` name,
+    # defaulted as Settings do.
+    config = settings()
+    return {
+        "DONATELLO_SEAL_SCHEDULE": config.seal_schedule,
+        **os.environ,
+        "DONATELLO_COSMOS_DATABASE": config.cosmos_database,
+    }
 
 
 def _serve(host: str, port: int, workers: int, processes: int) -> int:
@@ -155,6 +170,14 @@ def _budgets(args: argparse.Namespace) -> int:
     return show_budgets(
         args.url, token, period=args.period, department=args.department, as_csv=args.csv
     )
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from devhost import audit_command
+
+    if args.audit_command == "verify":
+        return audit_command.verify(args.since)
+    raise SystemExit(f"unknown audit command {args.audit_command!r}")
 
 
 def _generate(args: argparse.Namespace) -> int:

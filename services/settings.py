@@ -83,6 +83,11 @@ class Settings(BaseModel):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_require_https: bool = True  # off only for local receivers (tests, dev)
 
+    # --- audit seals (services/seals.py) ---
+    seal_interval_minutes: int = Field(default=5, ge=1, le=59)  # `seal_schedule`'s step
+    seal_store: Literal["fs", "blob"] = "fs"  # fs: {data_dir}/seals; blob: seal_container
+    seal_container: str = "seals"  # on the image store's account (blob_account_url)
+
     stuck_after_seconds: float = Field(default=120.0, gt=0)
     # A generation that has not moved for this long is failed and its reservation freed:
     # longer than one model's worst case (3 attempts of 60 s and their backoff).
@@ -134,6 +139,11 @@ class Settings(BaseModel):
             strategy=self.default_strategy,
         )
 
+    @property
+    def seal_schedule(self) -> str:
+        """The seal timer's NCRONTAB: every `seal_interval_minutes`, counted from each hour."""
+        return f"0 */{self.seal_interval_minutes} * * * *"
+
     @field_validator("screening_policy_file")
     @classmethod
     def _is_a_screening_policy(cls, path: Path | None) -> Path | None:
@@ -155,6 +165,10 @@ class Settings(BaseModel):
             ),
             "DONATELLO_IMAGE_STORE=blob": (
                 self.image_store == "blob" and not self.blob_account_url,
+                "AzureWebJobsStorage__accountName or DONATELLO_BLOB_ACCOUNT_URL",
+            ),
+            "DONATELLO_SEAL_STORE=blob": (
+                self.seal_store == "blob" and not self.blob_account_url,
                 "AzureWebJobsStorage__accountName or DONATELLO_BLOB_ACCOUNT_URL",
             ),
             "DONATELLO_QUEUE=servicebus": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ def test_every_http_route_of_the_api_is_declared_once() -> None:
             ("v1/webhooks/{department_id}", "PUT"),
             ("v1/webhooks/{department_id}", "GET"),
             ("v1/webhooks/{department_id}", "DELETE"),
+            ("v1/audit/verify", "POST"),
         ]
     )
     auth_levels = {
@@ -70,6 +72,21 @@ def test_the_worker_and_timer_bindings() -> None:
     timer = declared["requeue_stuck"]
     assert timer["type"] == "timerTrigger"
     assert len(str(timer["schedule"]).split()) == 6
+
+
+def test_the_seal_timer_runs_on_the_schedule_its_setting_gives() -> None:
+    from devhost.ncrontab import parse_schedule
+    from services.settings import Settings
+
+    timer = triggers()["write_seals"]
+    assert timer["type"] == "timerTrigger"
+    assert timer["schedule"] == "%DONATELLO_SEAL_SCHEDULE%"
+    schedule = parse_schedule(Settings(seal_interval_minutes=5).seal_schedule)
+    start = datetime(2026, 11, 23, 9, 58, 30, tzinfo=UTC)
+    fired = [schedule.next_after(start)]
+    while len(fired) < 3:
+        fired.append(schedule.next_after(fired[-1]))
+    assert [f"{t:%H:%M:%S}" for t in fired] == ["10:00:00", "10:05:00", "10:10:00"]
 
 
 def test_host_json_prefixes_routes_with_api() -> None:

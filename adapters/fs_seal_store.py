@@ -1,0 +1,79 @@
+"""Seals in the data folder: one read-only file per seal, never overwritten.
+
+`{data_dir}/seals/000000000001.json`, … A seal is written whole to a temporary file
+(created with O_EXCL), fsynced, made read-only, and then hard-linked to its final name:
+`link` fails if that name exists, so a seal is never overwritten, and a crash mid-write
+leaves only a stray temporary file, never a half-written seal under a real number.
+
+The folder is append-only by convention and file mode only: anyone who owns it can still
+delete or replace a file. Locally that is the point (verify reports it as a
+`seal_mismatch`); on Azure the Blob adapter's container is immutable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from services.seals import SealExists
+
+_SUFFIX = ".json"
+_DIGITS = 12
+_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+def seal_name(number: int) -> str:
+    return f"{number:0{_DIGITS}d}{_SUFFIX}"
+
+
+class FsSealStore:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def add(self, number: int, text: str) -> None:
+        final = self.folder / seal_name(number)
+        temporary = self.folder / f".{seal_name(number)}.{os.getpid()}.tmp"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(text.encode("utf-8"))
+                file.flush()
+                os.fsync(file.fileno())
+            os.chmod(temporary, _READ_ONLY)
+            try:
+                os.link(temporary, final)
+            except FileExistsError as error:
+                raise SealExists(number) from error
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+        directory = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    def last(self) -> tuple[int, str] | None:
+        numbers = self._numbers()
+        if not numbers:
+            return None
+        return numbers[-1], self._text(numbers[-1])
+
+    def read(self, from_number: int = 1) -> Iterator[tuple[int, str]]:
+        for number in self._numbers():
+            if number >= from_number:
+                yield number, self._text(number)
+
+    def _numbers(self) -> list[int]:
+        return sorted(
+            int(name[: -len(_SUFFIX)])
+            for name in os.listdir(self.folder)
+            if name.endswith(_SUFFIX) and name[: -len(_SUFFIX)].isdigit()
+        )
+
+    def _text(self, number: int) -> str:
+        return (self.folder / seal_name(number)).read_text(encoding="utf-8", errors="replace")

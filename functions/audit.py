@@ -1,0 +1,68 @@
+"""The audit trail's seal timer and `POST /audit/verify`.
+
+Verify answers within one request, so it is capped at `MAX_EVENTS_PER_REQUEST` events
+(about half a minute on the benchmark machine, well inside the front end's 230 s): past
+that the report says `complete: false` and where it stopped, and `since` (a seal number)
+verifies a later stretch. `donatello audit verify` has no cap.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+import azure.functions as func
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.sqlite_audit_log import SqliteAuditLog
+from bootstrap import audit_log, seal_store, settings
+from domain.access import Action, authorize
+from domain.envelope import utc_now
+from functions.http_support import api, authenticate, json_response, parse_body
+from services.audit_verify import verify_log
+from services.seals import SealStore, write_seal
+
+blueprint = func.Blueprint()
+log = logging.getLogger(__name__)
+
+SEAL_SCHEDULE = "%DONATELLO_SEAL_SCHEDULE%"  # the app setting `Settings.seal_schedule` gives
+MAX_EVENTS_PER_REQUEST = 5_000_000
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: int | None = Field(default=None, ge=1, description="verify from this seal on")
+    max_events: int = Field(default=MAX_EVENTS_PER_REQUEST, ge=1, le=MAX_EVENTS_PER_REQUEST)
+
+
+@cache
+def _log() -> SqliteAuditLog:
+    return audit_log(settings())
+
+
+@cache
+def _seals() -> SealStore:
+    return seal_store(settings())
+
+
+@blueprint.timer_trigger(arg_name="timer", schedule=SEAL_SCHEDULE, run_on_startup=False)
+def write_seals(timer: func.TimerRequest) -> None:
+    if settings().event_store != "sqlite":
+        log.warning("no seal written: sealing reads the SQLite event store's global order")
+        return
+    write_seal(_log(), _seals(), utc_now)
+
+
+@blueprint.route(route="v1/audit/verify", methods=["POST"])
+@api
+def post_verify(req: func.HttpRequest) -> func.HttpResponse:
+    authorize(authenticate(req), Action.AUDIT_VERIFY)
+    config = settings()
+    wanted = (
+        parse_body(req, VerifyRequest, config.max_request_bytes)
+        if req.get_body()
+        else VerifyRequest()
+    )
+    report = verify_log(_log(), _seals(), since=wanted.since, max_events=wanted.max_events)
+    return json_response(report.as_json())
