@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
 
 from domain.access import Principal, Role
 from domain.envelope import utc_now
@@ -24,6 +22,7 @@ from services.audit_export import write_csv, write_jsonl
 from services.audit_log import EventFilter, export_events
 from services.audit_reads import AuditAccess
 from services.audit_story import replay
+from services.errors import NotFound
 
 WRITERS = {"jsonl": write_jsonl, "csv": write_csv}
 
@@ -56,7 +55,7 @@ def _export(args: argparse.Namespace) -> int:
         department_id=args.department,
     )
     events = export_events(_log(), _reader(args.reader), wanted, command="audit export")
-    write: Callable[..., int] = WRITERS[args.format]
+    write = WRITERS[args.format]
     target = args.output
     sink = nullcontext(sys.stdout) if target is None else target.open("w", newline="")
     with sink as out:
@@ -66,9 +65,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    out: TextIO = sys.stdout
-    for line in replay(_log(), _reader(args.reader), args.stream):
-        print(line, file=out)
+    try:
+        lines = replay(_log(), _reader(args.reader), args.stream)
+    except NotFound as error:
+        print(error, file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line)
     return 0
 
 

@@ -20,7 +20,7 @@ import csv
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, Protocol
 from uuid import UUID
 
 from domain.envelope import Actor, Event, canonical_json, hashed_fields
@@ -44,6 +44,12 @@ CSV_COLUMNS = (
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
+class TextSink(Protocol):
+    """Where an export goes: a file, standard output, a socket's writer."""
+
+    def write(self, text: str, /) -> object: ...
+
+
 def envelope(event: Event) -> dict[str, Any]:
     """The event as recorded: the hashed fields in their hashed form, and the hash."""
     fields = hashed_fields(
@@ -63,7 +69,7 @@ def envelope(event: Event) -> dict[str, Any]:
     return fields
 
 
-def write_jsonl(events: Iterable[Event], out: TextIO) -> int:
+def write_jsonl(events: Iterable[Event], out: TextSink) -> int:
     """Write one envelope per line; the number of events written."""
     count = 0
     for line in jsonl_lines(events):
@@ -77,7 +83,7 @@ def jsonl_lines(events: Iterable[Event]) -> Iterator[str]:
         yield canonical_json(envelope(event)) + "\n"
 
 
-def write_csv(events: Iterable[Event], out: TextIO) -> int:
+def write_csv(events: Iterable[Event], out: TextSink) -> int:
     """Write the header and one row per event; the number of events written."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
