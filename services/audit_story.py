@@ -17,6 +17,7 @@ from typing import Any
 
 from domain import budget, generation
 from domain.access import Principal
+from domain.audit_reads import AUDIT_READS_PREFIX, AuditLogRead
 from domain.budget import (
     BudgetSet,
     BudgetThresholdCrossed,
@@ -24,7 +25,7 @@ from domain.budget import (
     CostReserved,
     ReservationReleased,
 )
-from domain.envelope import Event
+from domain.envelope import Event, canonical_json
 from domain.generation import (
     GenerationCharged,
     GenerationFailed,
@@ -58,6 +59,8 @@ def story(events: Iterable[Event]) -> Iterator[str]:
         teller = _generation_story
     elif first.stream_id.startswith(BUDGET_PREFIX):  # the standing policy's stream too
         teller = _budget_story
+    elif first.stream_id.startswith(AUDIT_READS_PREFIX):
+        teller = _reads_story
     yield from teller(chain([first], stream))
 
 
@@ -188,6 +191,19 @@ def _budget_step(payload: Payload, event: Event) -> str:
                 f"{_aud(payload.limit_aud)}"
             )
     return f"{event.type} by {event.actor.user_id}"
+
+
+# --- reads of the log -----------------------------------------------------------------------
+
+
+def _reads_story(events: Iterable[Event]) -> Iterator[str]:
+    for event in events:
+        read = AuditLogRead.model_validate(event.data)
+        count = "" if read.count is None else f", {read.count} events"
+        yield (
+            f"{_prefix(event)} {read.user_id} ({', '.join(read.roles)}) read "
+            f"{canonical_json(read.what)}{count}"
+        )
 
 
 # --- anything else -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 
+from domain.audit_reads import AuditLogRead
 from domain.budget import (
     BudgetPolicy,
     BudgetSet,
@@ -270,3 +271,21 @@ def test_other_streams_are_told_without_a_state_and_without_sealed_text() -> Non
     assert "prompt=[sealed]" in line
     assert SEALED.ciphertext not in line
     assert list(story([])) == []
+
+
+def test_reads_of_the_log_say_who_read_what() -> None:
+    carol = Actor(user_id="carol", roles=("Compliance.Auditor",))
+    read = AuditLogRead(
+        user_id="carol",
+        department_id=None,
+        roles=("Compliance.Auditor",),
+        what={"stream_id": "generation-1"},
+        count=5,
+    )
+
+    (line,) = story(stream("audit-reads-2026-11-23", [read], actor=carol))
+
+    assert line == (
+        'v1 2026-11-23 10:00:01Z carol (Compliance.Auditor) read {"stream_id":"generation-1"},'
+        " 5 events"
+    )
