@@ -2,8 +2,18 @@
 
 import azure.functions as func
 
-from functions import audit, budgets, generations, health, projector, quota, webhooks, worker
+from functions import (
+    audit,
+    audit_log,
+    budgets,
+    generations,
+    health,
+    projector,
+    quota,
+    webhooks,
+    worker,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-for area in (generations, budgets, quota, health, worker, projector, webhooks, audit):
+for area in (generations, budgets, quota, health, worker, projector, webhooks, audit, audit_log):
     app.register_functions(area.blueprint)

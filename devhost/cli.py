@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from devhost.audit_commands import add_audit_commands
+
 DEFAULT_URL = "http://127.0.0.1:7071"
 TERMINAL = {"charged", "rejected", "failed"}
 HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
@@ -61,12 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     budgets.add_argument("--csv", action="store_true", help="print the API's CSV instead")
     budgets.add_argument("--token", help="act as this token's holder (default: a finance reader)")
 
-    audit = commands.add_parser("audit", help="verify the audit trail of the local data folder")
+    audit = commands.add_parser("audit", help="verify, export or replay the audit trail in place")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_commands.add_parser(
-        "verify", help="recompute every hash chain and seal; exit 1 on any problem"
-    )
-    verify.add_argument("--since", type=int, default=None, help="verify from this seal on")
+    add_audit_commands(audit_commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -81,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "budgets":
         return _budgets(args)
     if args.command == "audit":
-        return _audit(args)
+        return int(args.run(args))
     return _generate(args)
 
 
@@ -170,14 +169,6 @@ def _budgets(args: argparse.Namespace) -> int:
     return show_budgets(
         args.url, token, period=args.period, department=args.department, as_csv=args.csv
     )
-
-
-def _audit(args: argparse.Namespace) -> int:
-    from devhost import audit_command
-
-    if args.audit_command == "verify":
-        return audit_command.verify(args.since)
-    raise SystemExit(f"unknown audit command {args.audit_command!r}")
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -52,6 +52,8 @@ def test_every_http_route_of_the_api_is_declared_once() -> None:
             ("v1/webhooks/{department_id}", "GET"),
             ("v1/webhooks/{department_id}", "DELETE"),
             ("v1/audit/verify", "POST"),
+            ("v1/audit/streams/{stream_id}", "GET"),
+            ("v1/audit/events", "GET"),
         ]
     )
     auth_levels = {

@@ -1,0 +1,86 @@
+"""HTTP triggers for reading the audit trail: one stream, and the filtered event feed.
+
+`GET /v1/audit/events` answers NDJSON a page at a time. An Azure Functions Python
+`HttpResponse` carries its whole body (streaming needs the separate FastAPI-based
+extension), so the feed is paged rather than streamed: each page is at most `limit`
+events (default and maximum 1000), the `Link` header with `rel="next"` carries the next
+page's URL while the log has more, and `Audit-After` is where this page stopped, to
+poll for newer events later.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+import azure.functions as func
+
+from bootstrap import platform
+from functions.http_support import Problem, api, authenticate, json_response
+from services.audit_export import envelope, jsonl_lines
+from services.audit_log import MAX_PAGE_EVENTS, EventFilter, audit_stream, feed_page
+
+blueprint = func.Blueprint()
+
+FEED_ROUTE = "v1/audit/events"
+
+
+@blueprint.route(route="v1/audit/streams/{stream_id}", methods=["GET"])
+@api
+def get_audit_stream(req: func.HttpRequest) -> func.HttpResponse:
+    principal = authenticate(req)
+    stream_id = req.route_params["stream_id"]
+    events = audit_stream(platform(), principal, stream_id)
+    return json_response({"stream_id": stream_id, "events": [envelope(e) for e in events]})
+
+
+@blueprint.route(route=FEED_ROUTE, methods=["GET"])
+@api
+def get_audit_events(req: func.HttpRequest) -> func.HttpResponse:
+    principal = authenticate(req)
+    wanted = _filter(req)
+    limit = _limit(req.params.get("limit"))
+    after = req.params.get("after") or None
+    page = feed_page(platform(), principal, wanted, after=after, limit=limit, route=FEED_ROUTE)
+    headers = {"Content-Type": "application/x-ndjson"}
+    if page.after is not None:
+        headers["Audit-After"] = page.after
+    if page.more and page.after is not None:
+        query = {key: value for key, value in req.params.items() if key != "after"}
+        next_url = f"/api/{FEED_ROUTE}?{urlencode({**query, 'after': page.after})}"
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    return func.HttpResponse("".join(jsonl_lines(page.events)), status_code=200, headers=headers)
+
+
+def _filter(req: func.HttpRequest) -> EventFilter:
+    # Repeated query parameters arrive joined with commas (as the Functions host does).
+    types = frozenset(t for t in (req.params.get("type") or "").split(",") if t)
+    try:
+        return EventFilter(
+            recorded_from=_moment(req.params.get("from")),
+            recorded_to=_moment(req.params.get("to")),
+            types=types,
+            user_id=req.params.get("user_id") or None,
+            department_id=req.params.get("department_id") or None,
+        )
+    except ValueError as error:
+        raise Problem(400, "invalid-parameter", "Invalid query parameter", str(error)) from None
+
+
+def _moment(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 time") from None
+
+
+def _limit(text: str | None) -> int:
+    if text is None:
+        return MAX_PAGE_EVENTS
+    if not text.isdigit() or not 0 < int(text) <= MAX_PAGE_EVENTS:
+        raise Problem(
+            400, "invalid-parameter", "Invalid query parameter", f"limit is 1 to {MAX_PAGE_EVENTS}"
+        )
+    return int(text)

@@ -1,0 +1,222 @@
+"""Reading the audit trail for compliance: one stream, or the whole log filtered.
+
+Every read is authorised (`audit.read`: Compliance.Auditor and the admins) and recorded
+with `record_read` before any event is handed out. Reading never decrypts anything:
+prompts stay in the sealed form the log holds them in (`SealedText`), so an audit
+export carries no prompt text; what a person's prompts said is the subject-access
+export's business, under its own permission.
+
+The whole log is read in the store's replay order, a bounded page at a time, so an
+export of any size holds one page of events in memory:
+
+- the embedded store (SQLite) in its global append order, resumed after a position;
+- Cosmos DB ordered by `recorded_at`, stream id and version, resumed after that key.
+
+Either way a read hands out *cursors*: opaque text that resumes the scan just after
+the event it was taken at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from domain.access import Action, Principal, authorize
+from domain.envelope import Event, format_timestamp
+from services.audit_reads import LogAccess, record_read
+from services.errors import NotFound
+from services.ports import EventLog, EventStore, InvalidContinuation
+
+SCAN_PAGE = 1000  # events fetched from the store at a time
+MAX_PAGE_EVENTS = 1000  # the most events one feed page answers with
+# A page with a narrow filter may have to pass over many events that do not match; it
+# stops after this many and answers with a cursor, so no request runs unbounded.
+MAX_PAGE_SCAN = 20 * SCAN_PAGE
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events to read; every condition given must hold. `recorded_to` is exclusive.
+
+    `department_id` matches the events whose data names the department: a generation's
+    request, a budget's events, not the later steps of a generation (find those by the
+    request's stream).
+    """
+
+    recorded_from: datetime | None = None
+    recorded_to: datetime | None = None
+    types: frozenset[str] = frozenset()
+    user_id: str | None = None
+    department_id: str | None = None
+
+    def __post_init__(self) -> None:
+        for moment in (self.recorded_from, self.recorded_to):
+            if moment is not None and moment.utcoffset() is None:
+                raise ValueError("times need a UTC offset, as in 2026-11-23T10:00:00+11:00")
+
+    def matches(self, event: Event) -> bool:
+        return (
+            (self.recorded_from is None or event.recorded_at >= self.recorded_from)
+            and (self.recorded_to is None or event.recorded_at < self.recorded_to)
+            and (not self.types or event.type in self.types)
+            and (self.user_id is None or event.actor.user_id == self.user_id)
+            and (
+                self.department_id is None or event.data.get("department_id") == self.department_id
+            )
+        )
+
+    def described(self) -> dict[str, Any]:
+        """The filter as recorded in an `AuditLogRead`: only the conditions given."""
+        described: dict[str, Any] = {
+            "from": None if self.recorded_from is None else format_timestamp(self.recorded_from),
+            "to": None if self.recorded_to is None else format_timestamp(self.recorded_to),
+            "types": sorted(self.types) or None,
+            "user_id": self.user_id,
+            "department_id": self.department_id,
+        }
+        return {key: value for key, value in described.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """One page of the feed. `after` resumes the scan where this page stopped (to poll
+    for newer events, too); `more` says whether the log held more when it stopped."""
+
+    events: list[Event]
+    after: str | None
+    more: bool
+
+
+def audit_stream(platform: LogAccess, principal: Principal, stream_id: str) -> list[Event]:
+    """A stream's events as recorded, for an auditor; the read is recorded with its count."""
+    authorize(principal, Action.AUDIT_READ)
+    events = platform.store.read_stream(stream_id)
+    if not events:
+        raise NotFound(f"no stream {stream_id!r}")
+    record_read(platform, principal, {"stream_id": stream_id}, count=len(events))
+    return events
+
+
+def feed_page(
+    platform: LogAccess,
+    principal: Principal,
+    wanted: EventFilter,
+    *,
+    after: str | None,
+    limit: int,
+    route: str,
+) -> FeedPage:
+    """Up to `limit` matching events after the cursor `after`, the read recorded first."""
+    authorize(principal, Action.AUDIT_READ)
+    if not 0 < limit <= MAX_PAGE_EVENTS:
+        raise InvalidContinuation(f"limit must be 1 to {MAX_PAGE_EVENTS}")
+    scan = _scan(platform.store, wanted, after)  # a bad cursor fails before the record
+    what = {"route": route, "filters": wanted.described(), "after": after, "limit": limit}
+    record_read(platform, principal, what)
+    events: list[Event] = []
+    cursor, scanned = after, 0
+    for cursor_here, event in scan:
+        cursor, scanned = cursor_here, scanned + 1
+        if wanted.matches(event):
+            events.append(event)
+        if len(events) == limit or scanned == MAX_PAGE_SCAN:
+            return FeedPage(events, cursor, more=True)
+    return FeedPage(events, cursor, more=False)
+
+
+def export_events(
+    platform: LogAccess, principal: Principal, wanted: EventFilter, *, command: str
+) -> Iterator[Event]:
+    """Every matching event, lazily, one store page at a time; recorded before it starts.
+
+    Not a generator itself, so the read is recorded (and refused) when this is called,
+    not when the first event is asked for.
+    """
+    authorize(principal, Action.AUDIT_READ)
+    scan = _scan(platform.store, wanted, None)
+    record_read(platform, principal, {"command": command, "filters": wanted.described()})
+    return (event for _, event in scan if wanted.matches(event))
+
+
+# --- scanning the store in replay order -------------------------------------------------
+
+
+@runtime_checkable
+class _PositionedLog(EventLog, Protocol):
+    """The embedded store: a global position per event."""
+
+
+@runtime_checkable
+class _OrderedReplay(Protocol):
+    """Cosmos DB: a cross-partition query in (recorded_at, stream id, version) order."""
+
+    def read_all_ordered(
+        self,
+        *,
+        recorded_from: datetime | None = None,
+        recorded_before: datetime | None = None,
+        types: frozenset[str] | None = None,
+        page_size: int = 100,
+    ) -> Iterator[Event]: ...
+
+
+def _scan(store: EventStore, wanted: EventFilter, after: str | None) -> Iterator[tuple[str, Event]]:
+    """(cursor, event) for every event after `after`, maybe only those near `wanted`.
+
+    Checks the cursor at once (not at the first `next`), so a bad one fails the call.
+    """
+    if isinstance(store, _PositionedLog):
+        return _positioned(store, _position(after))
+    if isinstance(store, _OrderedReplay):
+        return _ordered(store, wanted, _key(after))
+    raise TypeError(f"{type(store).__name__} cannot replay the whole log")
+
+
+def _positioned(log: EventLog, position: int) -> Iterator[tuple[str, Event]]:
+    while page := log.read_all(position, SCAN_PAGE):
+        for positioned in page:
+            yield str(positioned.position), positioned.event
+        position = page[-1].position
+
+
+def _position(after: str | None) -> int:
+    if after is None:
+        return 0
+    if not after.isdigit():
+        raise InvalidContinuation("after is not a cursor this log issued")
+    return int(after)
+
+
+_Key = tuple[str, str, int]  # the formatted recorded_at, the stream id, the version
+
+
+def _ordered(
+    store: _OrderedReplay, wanted: EventFilter, after: _Key | None
+) -> Iterator[tuple[str, Event]]:
+    start = wanted.recorded_from
+    if after is not None:  # events of the cursor's instant may come again: skip up to it
+        cursor_time = datetime.fromisoformat(after[0])
+        start = cursor_time if start is None else max(start, cursor_time)
+    events = store.read_all_ordered(
+        recorded_from=start,
+        recorded_before=wanted.recorded_to,
+        types=wanted.types or None,
+        page_size=SCAN_PAGE,
+    )
+    for event in events:
+        key = (format_timestamp(event.recorded_at), event.stream_id, event.version)
+        if after is None or key > after:
+            yield f"{key[0]}|{key[2]}|{key[1]}", event
+
+
+def _key(after: str | None) -> _Key | None:
+    if after is None:
+        return None
+    try:
+        recorded_at, version, stream_id = after.split("|", 2)
+        datetime.fromisoformat(recorded_at)
+        return recorded_at, stream_id, int(version)
+    except ValueError:
+        raise InvalidContinuation("after is not a cursor this log issued") from None
