@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from devhost.projection_commands import add_projection_commands, run_projection_command
+
 DEFAULT_URL = "http://127.0.0.1:7071"
 TERMINAL = {"charged", "rejected", "failed"}
 HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
@@ -61,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     budgets.add_argument("--csv", action="store_true", help="print the API's CSV instead")
     budgets.add_argument("--token", help="act as this token's holder (default: a finance reader)")
 
+    add_projection_commands(commands)
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "serve":
@@ -73,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "budgets":
         return _budgets(args)
+    if args.command == "projections":
+        return run_projection_command(args)
     return _generate(args)
 
 
