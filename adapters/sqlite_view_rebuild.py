@@ -11,17 +11,20 @@ The live `views.db` keeps serving and its runner keeps folding while this runs:
    Both sides now stand at the same log position.
 3. Compare the two row by row, in key order, streaming both sides.
 4. Swap, unless a dry run: in that same transaction, delete the live rows the rebuild
-   lacks and write the rebuilt rows that differ; positions are left as they are (they
-   equal the rebuilt ones). One commit: API readers (WAL snapshots) see the old view or
-   the new one, never a mix. The live runner could not write while the swap held the
-   lock; afterwards it reads the same position as before and folds on from there, onto
-   the swapped documents (a batch it had folded from the old ones fails its
-   compare-and-set only if the position moved, which a swap never does).
+   lacks and write the rebuilt rows that differ. One commit: API readers (WAL
+   snapshots) see the old view or the new one, never a mix.
+
+The live runner could not write while the swap held the lock, but it may have loaded
+documents before the commit and folded the next batch into them; that batch expects
+the position the swap compared at. So a projection whose rows the swap changed has its
+position moved back by one event: the stale batch then fails its compare-and-set, and
+the runner folds again from there onto the swapped documents (`apply` skips the event
+they already hold, by its version). A projection that did not differ keeps its position.
 
 Writing only the differing rows makes the live view equal to the rebuilt one row for
 row (the comparison covered every row, both sides at one position) while holding the
-lock no longer than the comparison and the writes of the differences. The rebuilt file is
-deleted afterwards.
+lock no longer than the comparison and the writes of the differences. The rebuilt file
+is deleted afterwards.
 """
 
 from __future__ import annotations
@@ -66,7 +69,9 @@ class Difference:
 @dataclass(frozen=True, slots=True)
 class RebuildReport:
     projections: tuple[str, ...]
-    positions: Mapping[str, int]  # where live and rebuilt were compared (and swapped)
+    # Where live and rebuilt were compared and swapped; a projection that differed is
+    # recorded one event back (see the module's docstring).
+    positions: Mapping[str, int]
     events_replayed: int  # log positions the rebuild read, summed over its replays
     documents: Mapping[str, int]  # rebuilt documents per projection
     differences: tuple[Difference, ...]
@@ -126,6 +131,8 @@ def rebuild_views(
                 positions = _positions(conn, names)
                 replayed += _catch_up(log, shadow, projections, positions)
                 differences, documents = _compare(conn, shadow_path, names, write=not dry_run)
+                if not dry_run:
+                    _invalidate_folded_batches(conn, {d.projection for d in differences})
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -187,6 +194,13 @@ def _catch_up(
 def _positions(conn: sqlite3.Connection, names: Sequence[str]) -> dict[str, int]:
     found = dict(conn.execute("SELECT projection, position FROM view_positions").fetchall())
     return {name: int(found.get(name, 0)) for name in names}
+
+
+def _invalidate_folded_batches(conn: sqlite3.Connection, changed: Collection[str]) -> None:
+    conn.executemany(
+        "UPDATE view_positions SET position = position - 1 WHERE projection = ? AND position > 0",
+        [(name,) for name in changed],
+    )
 
 
 def _compare(

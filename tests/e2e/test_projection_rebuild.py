@@ -33,7 +33,7 @@ from domain.access import Principal, Role
 from domain.budget import Enforcement
 from domain.envelope import NewEvent
 from projections import ALL_PROJECTIONS
-from projections.base import Projection
+from projections.base import Projection, StalePosition, fold_batch
 from projections.runner import ProjectionRunner, replay_all
 from services.budgets import BudgetUpdate, set_budget
 from services.generations import GenerationRequest, submit_generation
@@ -263,6 +263,38 @@ def test_the_live_runner_carries_on_after_a_swap(live: Path, tmp_path: Path) -> 
         assert _all_decoded(documents(live / "views.db", name)) == _all_decoded(
             documents(reference, name)
         )
+
+
+def test_a_batch_the_runner_folded_from_the_swapped_out_documents_is_refused(
+    live: Path, tmp_path: Path
+) -> None:
+    views = SqliteViewStore(live / "views.db")
+    budget = next(p for p in ALL_PROJECTIONS if p.name == "budget")
+    start = views.position("budget")
+    append_generated(live / "events.db", 34)  # events the runner has yet to fold
+    log = SqliteRecordLog(live / "events.db")
+    pending = log.read_records(start, log.last_position())
+    touched = {key for record in pending for key in budget.keys(record)}
+    key = min(touched & set(documents(live / "views.db", "budget")))
+    with sqlite3.connect(live / "views.db") as conn:  # a wrong document the rebuild fixes
+        conn.execute(
+            "UPDATE view_documents SET document = json_set(document, '$.spent_aud', '999')"
+            " WHERE projection = 'budget' AND key = ?",
+            (key,),
+        )
+    # The runner's half-done batch: documents loaded before the swap, written after it.
+    batch = fold_batch(budget, pending, views.get_many)
+    assert key in batch
+
+    rebuild(live, [budget])
+
+    with pytest.raises(StalePosition):
+        views.apply_batch("budget", batch, log.last_position(), expected_position=start)
+    live_runner(live).run_until_caught_up()
+    reference = replayed_afresh(live, tmp_path)
+    assert _all_decoded(documents(live / "views.db", "budget")) == _all_decoded(
+        documents(reference, "budget")
+    )
 
 
 def test_the_command_compares_in_a_dry_run_and_names_unknown_projections(live: Path) -> None:
