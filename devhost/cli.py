@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from devhost.audit_commands import add_audit_commands
+from devhost.projection_commands import add_projection_commands, run_projection_command
 
 DEFAULT_URL = "http://127.0.0.1:7071"
 TERMINAL = {"charged", "rejected", "failed"}
@@ -66,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit = commands.add_parser("audit", help="verify, export or replay the audit trail in place")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     add_audit_commands(audit_commands)
+    add_projection_commands(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -81,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _budgets(args)
     if args.command == "audit":
         return int(args.run(args))
+    if args.command == "projections":
+        return run_projection_command(args)
     return _generate(args)
 
 

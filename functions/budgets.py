@@ -7,6 +7,7 @@ import azure.functions as func
 from bootstrap import platform
 from functions.http_support import Problem, api, authenticate, json_response, parse_body
 from services.budget_csv import budget_csv, budgets_csv
+from services.budget_history import parse_instant
 from services.budgets import BudgetUpdate, list_budgets, read_budget, set_budget
 
 blueprint = func.Blueprint()
@@ -31,7 +32,14 @@ def get_budget(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
     wanted = _format(req)
     department_id = req.route_params["department_id"]
-    budget = read_budget(platform(), principal, department_id, req.params.get("period"))
+    as_of = req.params.get("as_of")
+    budget = read_budget(
+        platform(),
+        principal,
+        department_id,
+        req.params.get("period"),
+        None if as_of is None else parse_instant(as_of),
+    )
     if wanted == "csv":
         # The department id is known to be [a-z0-9_-], so it is safe in the header as is.
         filename = f"budget-{budget['department_id']}-{budget['period']}.csv"

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from adapters.jwt_auth import AuthenticationError, JwksUnavailable, bearer_token
 from bootstrap import authenticator
 from domain.access import AccessDenied, Principal
+from services.budget_history import InvalidInstant
 from services.budgets import InvalidPeriod
 from services.errors import IdempotencyConflict, NotFound
 from services.ports import InvalidContinuation
@@ -147,7 +148,7 @@ def api(handler: Handler) -> Handler:
                 str(error),
                 headers={"Retry-After": str(error.retry_after_seconds)},
             ).response()
-        except (InvalidPeriod, InvalidContinuation) as error:
+        except (InvalidPeriod, InvalidInstant, InvalidContinuation) as error:
             return Problem(
                 400, "invalid-parameter", "Invalid query parameter", str(error)
             ).response()

@@ -17,6 +17,7 @@ from domain.forecast import run_rate_forecast
 from domain.money import ZERO
 from domain.periods import budget_period, is_period
 from domain.streams import budget_policy_stream, budget_stream, is_department_id
+from services.budget_history import budget_as_of, standing_policy_as_of
 from services.budget_ledger import decide_and_append, standing_policy, to_new_events
 from services.context import Platform
 from services.errors import NotFound
@@ -75,16 +76,34 @@ def set_budget(
 
 
 def read_budget(
-    platform: Platform, principal: Principal, department_id: str, period: str | None
+    platform: Platform,
+    principal: Principal,
+    department_id: str,
+    period: str | None,
+    as_of: datetime | None = None,
 ) -> dict[str, Any]:
     _known_shape(department_id)
     authorize(principal, Action.BUDGET_READ, department_id=department_id)
+    if as_of is not None:
+        return _read_budget_as_of(platform, department_id, period, as_of)
     period = _period(platform, period)
     view = platform.views.get("budget", f"{department_id}:{period}")
     if view is None:
         policy = standing_policy(platform.store, department_id, platform.settings.default_policy)
         view = empty_budget(department_id, period, policy)
     return with_forecast(view, platform.clock())
+
+
+def _read_budget_as_of(
+    platform: Platform, department_id: str, period: str | None, as_of: datetime
+) -> dict[str, Any]:
+    """The month as the log stood at `as_of`; the month defaults to the one containing it."""
+    period = budget_period(as_of) if period is None else _period(platform, period)
+    view = budget_as_of(platform, department_id, period, as_of)
+    if view is None:
+        policy = standing_policy_as_of(platform, department_id, as_of)
+        view = empty_budget(department_id, period, policy)
+    return {**with_forecast(view, as_of), "as_of": as_of.isoformat()}
 
 
 @dataclass(frozen=True, slots=True)
