@@ -2,8 +2,17 @@
 
 import azure.functions as func
 
-from functions import budgets, generations, health, projector, quota, webhooks, worker
+from functions import (
+    budgets,
+    generations,
+    health,
+    privacy,
+    projector,
+    quota,
+    webhooks,
+    worker,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-for area in (generations, budgets, quota, health, worker, projector, webhooks):
+for area in (generations, budgets, quota, health, worker, projector, webhooks, privacy):
     app.register_functions(area.blueprint)

@@ -50,6 +50,8 @@ def test_every_http_route_of_the_api_is_declared_once() -> None:
             ("v1/webhooks/{department_id}", "PUT"),
             ("v1/webhooks/{department_id}", "GET"),
             ("v1/webhooks/{department_id}", "DELETE"),
+            ("v1/privacy/subjects/{user_id}/erase", "POST"),
+            ("v1/privacy/subjects/{user_id}/export", "GET"),
         ]
     )
     auth_levels = {
