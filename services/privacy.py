@@ -34,6 +34,7 @@ from domain.generation import (
 )
 from domain.privacy import PrivacyRecord, SubjectAccessExported, SubjectErased
 from domain.quota import quota_day
+from domain.retention import retained_until
 from domain.streams import generation_stream, privacy_stream, quota_stream
 from services.budget_ledger import MAX_CONFLICT_RETRIES, to_new_events
 from services.context import Platform
@@ -102,6 +103,8 @@ def export_subject(platform: Platform, principal: Principal, subject_id: str) ->
         "requested_by": principal.user_id,
         "erased": after.erased,
         "erased_at": after.erased_at.isoformat() if after.erased_at else None,
+        # Erasure destroys the key; the sealed prompt and everything else stay this long.
+        "retention_years": platform.settings.retention_years,
         "generations": generations,
         "budget_charges": charges,
         "quota_usage": usage,
@@ -171,6 +174,9 @@ def _generation_entry(
         "screening": view["screening"],
         "reason": view["reason"],
         "image_sha256": view["image_sha256"],
+        "retained_until": retained_until(
+            requested.recorded_at, platform.settings.retention_years
+        ).isoformat(),
         "prompt": ERASED if prompt is None else prompt,
         "prompt_erased": prompt is None,
     }

@@ -12,6 +12,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,10 @@ def test_an_erased_subjects_prompts_are_gone_everywhere_and_the_log_verifies(
     assert export["erased"] is True
     assert export["erased_at"] == first.json()["erased_at"]
     assert {g["id"] for g in export["generations"]} == ids
+    assert export["retention_years"] == 7
+    for entry in export["generations"]:
+        created = datetime.fromisoformat(entry["created_at"])
+        assert datetime.fromisoformat(entry["retained_until"]).year == created.year + 7
     assert all(g["prompt"] == "[erased]" and g["prompt_erased"] for g in export["generations"])
     assert {c["generation_id"] for c in export["budget_charges"]} == {o["id"] for o in outcomes}
     assert sum(u["images"] for u in export["quota_usage"]) == 4
