@@ -36,6 +36,7 @@ from adapters.fs_image_store import FsImageStore
 from adapters.fs_seal_store import FsSealStore
 from adapters.httpx_webhooks import HttpxWebhookSender
 from adapters.jwt_auth import HttpJwks, TokenValidator
+from adapters.keyvault_keyring import KeyVaultKeyRing
 from adapters.keyvault_secrets import KeyVaultSecrets
 from adapters.local_keyring import LocalKeyRing
 from adapters.openai_moderation import openai_moderator
@@ -72,6 +73,7 @@ from services.ports import (
     ImageStore,
     SecretNotFound,
     SecretSource,
+    SubjectKeyRing,
     ViewReader,
     WorkQueue,
 )
@@ -116,7 +118,7 @@ def build_platform(config: Settings) -> Platform:
         redactor=PresidioRedactor(),
         moderators=content_moderators(config, secrets),
         providers=providers,
-        keys=LocalKeyRing(data_path(config, "subject-keys.json")),
+        keys=subject_key_ring(config),
         views=view_store(config),
         catalogue=default_catalogue(),
         screening_policies=screening_policies(config),
@@ -212,6 +214,19 @@ def secret_source(config: Settings) -> SecretSource:
         retry_total=3,
     )
     return KeyVaultSecrets(client)
+
+
+def subject_key_ring(config: Settings) -> SubjectKeyRing:
+    if config.subject_keys == "keyvault":
+        client = SecretClient(
+            vault_url=config.subject_key_vault_url or "",  # Settings checks
+            credential=managed_identity(),
+            connection_timeout=5,
+            read_timeout=10,
+            retry_total=3,
+        )
+        return KeyVaultKeyRing(client)
+    return LocalKeyRing(data_path(config, "subject-keys.json"))
 
 
 def work_queue(config: Settings, queue_name: str = JOB_QUEUE) -> WorkQueue:

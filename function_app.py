@@ -8,6 +8,7 @@ from functions import (
     budgets,
     generations,
     health,
+    privacy,
     projector,
     quota,
     webhooks,
@@ -15,5 +16,16 @@ from functions import (
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-for area in (generations, budgets, quota, health, worker, projector, webhooks, audit, audit_log):
+for area in (
+    generations,
+    budgets,
+    quota,
+    health,
+    worker,
+    projector,
+    webhooks,
+    audit,
+    audit_log,
+    privacy,
+):
     app.register_functions(area.blueprint)

@@ -93,6 +93,8 @@ _GENERATOR: Mapping[Action, Scope] = {
     Action.GENERATION_LIST: Scope.OWN,
     Action.IMAGE_READ: Scope.OWN,
     Action.MODEL_LIST: Scope.ORG,
+    # A subject-access request: everyone may have what is held about themselves.
+    Action.PRIVACY_EXPORT: Scope.OWN,
 }
 
 PERMISSIONS: Mapping[Role, Mapping[Action, Scope]] = MappingProxyType(

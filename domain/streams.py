@@ -35,8 +35,12 @@ def quota_stream(user_id: str, day: date) -> str:
     User ids are whatever the identity provider puts in `oid` or `sub`, of any length
     and alphabet, so the stream names a digest of the id (its events carry the id).
     """
-    digest = hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:32]
-    return f"{QUOTA_PREFIX}{digest}-{day.isoformat()}"
+    return f"{QUOTA_PREFIX}{user_digest(user_id)}-{day.isoformat()}"
+
+
+def user_digest(user_id: str) -> str:
+    """A user id as it may appear in a stream name: 128 bits of its SHA-256."""
+    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:32]
 
 
 _DEPARTMENT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -59,3 +63,15 @@ def webhooks_stream(department_id: str) -> str:
 def webhook_delivery_stream(delivery_id: UUID) -> str:
     """One notification's delivery: its failed attempts, then delivered or dead-lettered."""
     return f"{WEBHOOK_DELIVERY_PREFIX}{delivery_id}"
+
+
+PRIVACY_PREFIX = "privacy-"
+
+
+def privacy_stream(user_id: str) -> str:
+    """A data subject's erasures and access exports.
+
+    Named after a digest of the user id, as quota streams are, so that stream names,
+    which are listed, indexed and sealed, never carry an identifier in the clear.
+    """
+    return f"{PRIVACY_PREFIX}{user_digest(user_id)}"

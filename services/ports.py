@@ -211,6 +211,11 @@ class SubjectKeyRing(Protocol):
         """The subject's key, or None if it never existed or was destroyed."""
         ...
 
+    def destroy(self, subject_id: str) -> bool:
+        """Destroy the subject's key for good; False when there was none. A later
+        `key_for` mints a new key, under which nothing old can be read."""
+        ...
+
 
 # --- views ---------------------------------------------------------------------------
 

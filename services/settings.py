@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from domain.budget import BudgetPolicy, Enforcement, Strategy
+from domain.retention import MINIMUM_YEARS
 from domain.screening_policy import parse_policy_book
 
 PREFIX = "DONATELLO_"
@@ -110,6 +111,14 @@ class Settings(BaseModel):
     servicebus_namespace: str | None = None  # ServiceBusConnection__fullyQualifiedNamespace
 
     key_vault_url: str | None = None  # provider API keys; unset: DONATELLO_SECRET_* variables
+    # Per-subject prompt keys: a file in the data folder, or one Key Vault secret each, in
+    # a vault of their own that allows purge (erasure purges), apart from the provider keys.
+    subject_keys: Literal["local", "keyvault"] = "local"
+    subject_key_vault_url: str | None = None
+
+    # --- retention (docs/retention.md) ---
+    # Events, seals and images are kept this long; nothing is deleted sooner.
+    retention_years: int = Field(default=MINIMUM_YEARS, ge=MINIMUM_YEARS)
 
     # --- providers (enabled by name in `enabled_providers`) ---
     openai_base_url: str = "https://api.openai.com/v1"  # key: secret `openai-api-key`
@@ -170,6 +179,10 @@ class Settings(BaseModel):
             "DONATELLO_SEAL_STORE=blob": (
                 self.seal_store == "blob" and not self.blob_account_url,
                 "AzureWebJobsStorage__accountName or DONATELLO_BLOB_ACCOUNT_URL",
+            ),
+            "DONATELLO_SUBJECT_KEYS=keyvault": (
+                self.subject_keys == "keyvault" and not self.subject_key_vault_url,
+                "DONATELLO_SUBJECT_KEY_VAULT_URL",
             ),
             "DONATELLO_QUEUE=servicebus": (
                 self.queue == "servicebus" and not self.servicebus_namespace,

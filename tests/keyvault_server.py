@@ -15,6 +15,12 @@ run time:
 - Errors as the service words them: 404 `SecretNotFound`; 403 `Forbidden` with inner
   code `SecretDisabled` for a disabled version; 400 without `api-version`.
 - Names are case-insensitive, as in Key Vault.
+- Writes, for the subject keys: `PUT /secrets/{name}` (a new version),
+  `GET /secrets/{name}/versions` (the versions' properties), `DELETE /secrets/{name}`
+  (soft delete: the secret moves to the deleted collection at once, with a `recoveryId`),
+  `GET /deletedsecrets/{name}` and `DELETE /deletedsecrets/{name}` (purge). Setting a
+  secret that is deleted but not purged is refused with 409 `Conflict`, as the service
+  does while the name is held for recovery.
 
 Like the real service (see Azure/AzureKeyVault#19), an expired or not-yet-valid secret
 is still returned with its `exp`/`nbf`: enforcing them is the client's job.
@@ -64,11 +70,13 @@ class RecordedRequest:
     api_version: str | None
     authorized: bool
     status: int
+    method: str = "GET"
 
 
 @dataclass
 class _State:
     secrets: dict[str, list[SecretVersion]] = field(default_factory=dict)
+    deleted: dict[str, list[SecretVersion]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
     failure_status: int | None = None
 
@@ -139,9 +147,10 @@ class KeyVaultServer:
         expires_on: datetime | None = None,
         not_before: datetime | None = None,
         content_type: str | None = None,
+        created: datetime | None = None,
     ) -> str:
         """Add a new version of `name` (a rotation, if it exists); returns the version."""
-        now = int(time.time())
+        now = _unix(created) or int(time.time())
         version = SecretVersion(
             version=uuid.uuid4().hex,
             value=value,
@@ -194,7 +203,19 @@ class KeyVaultServer:
 
     # --- the wire ----------------------------------------------------------------------
 
-    def _answer(self, target: str, authorization: str | None) -> _Answer:
+    def latest_value(self, name: str) -> str:
+        with self._lock:
+            return self._state.secrets[name.lower()][-1].value
+
+    def stored_versions(self, name: str) -> int:
+        """Versions of `name` that exist, live or deleted but not purged."""
+        with self._lock:
+            key = name.lower()
+            return len(self._state.secrets.get(key, ())) + len(self._state.deleted.get(key, ()))
+
+    def _answer(
+        self, target: str, authorization: str | None, method: str = "GET", body: bytes = b""
+    ) -> _Answer:
         url = urlsplit(target)
         api_version = parse_qs(url.query).get("api-version", [None])[0]
         authorized = authorization == f"Bearer {self._token}"
@@ -205,13 +226,15 @@ class KeyVaultServer:
             with self._lock:
                 self._held -= 1
         with self._lock:
-            answer = self._route(url.path, api_version, authorized)
+            answer = self._route(url.path, api_version, authorized, method, body)
             self._state.requests.append(
-                RecordedRequest(url.path, api_version, authorized, answer.status)
+                RecordedRequest(url.path, api_version, authorized, answer.status, method)
             )
         return answer
 
-    def _route(self, path: str, api_version: str | None, authorized: bool) -> _Answer:
+    def _route(
+        self, path: str, api_version: str | None, authorized: bool, method: str, body: bytes
+    ) -> _Answer:
         if not authorized:
             return _Answer.challenge(self.tenant_id)
         if self._state.failure_status is not None:
@@ -220,6 +243,8 @@ class KeyVaultServer:
         if api_version is None:
             return _Answer.error(400, "BadParameter", "The api-version query parameter is missing")
         parts = [unquote(p) for p in path.split("/")]
+        if method != "GET" or parts[-1] == "versions" or parts[1:2] == ["deletedsecrets"]:
+            return self._write_route(method, parts, body)
         if len(parts) != 4 or parts[:2] != ["", "secrets"]:
             return _Answer.error(404, "NotFound", f"{path} is not served here")
         _, _, name, version = parts
@@ -241,6 +266,64 @@ class KeyVaultServer:
                 inner="SecretDisabled",
             )
         return _Answer(200, self._bundle(name, secret))
+
+    def _write_route(self, method: str, parts: list[str], body: bytes) -> _Answer:
+        """Called with the lock held."""
+        state = self._state
+        if len(parts) == 3 and parts[1] == "secrets" and method == "PUT":
+            name = parts[2]
+            if name.lower() in state.deleted:
+                return _Answer.error(
+                    409,
+                    "Conflict",
+                    f"Secret {name} is currently in a deleted but recoverable state",
+                )
+            request = json.loads(body)
+            now = int(time.time())
+            version = SecretVersion(
+                uuid.uuid4().hex, request["value"], True, now, now,
+                content_type=request.get("contentType"),
+            )  # fmt: skip
+            state.secrets.setdefault(name.lower(), []).append(version)
+            return _Answer(200, self._bundle(name, version))
+        if len(parts) == 4 and parts[1] == "secrets" and parts[3] == "versions":
+            name = parts[2]
+            versions = state.secrets.get(name.lower())
+            if not versions:
+                return _not_found(name)
+            items = [self._item(name, v) for v in versions]
+            return _Answer(200, {"value": items, "nextLink": None})
+        if len(parts) == 3 and parts[1] == "secrets" and method == "DELETE":
+            name = parts[2]
+            versions = state.secrets.pop(name.lower(), None)
+            if not versions:
+                return _not_found(name)
+            state.deleted[name.lower()] = versions
+            return _Answer(200, self._deleted_bundle(name, versions[-1]))
+        if len(parts) == 3 and parts[1] == "deletedsecrets":
+            name = parts[2]
+            deleted = state.deleted.get(name.lower())
+            if not deleted:
+                return _not_found(name)
+            if method == "DELETE":
+                del state.deleted[name.lower()]
+                return _Answer(204, {})
+            return _Answer(200, self._deleted_bundle(name, deleted[-1]))
+        return _Answer.error(405, "MethodNotAllowed", f"{method} {'/'.join(parts)}")
+
+    def _item(self, name: str, secret: SecretVersion) -> dict[str, Any]:
+        bundle = self._bundle(name, secret)
+        del bundle["value"]
+        return bundle
+
+    def _deleted_bundle(self, name: str, secret: SecretVersion) -> dict[str, Any]:
+        now = int(time.time())
+        return {
+            **self._bundle(name, secret),
+            "recoveryId": f"{self.url}/deletedsecrets/{name}",
+            "deletedDate": now,
+            "scheduledPurgeDate": now + 90 * 86400,
+        }
 
     def _bundle(self, name: str, secret: SecretVersion) -> dict[str, Any]:
         attributes: dict[str, Any] = {
@@ -281,8 +364,18 @@ class KeyVaultServer:
                 super().finish()
 
             def do_GET(self) -> None:
-                answer = server._answer(self.path, self.headers.get("Authorization"))
-                body = json.dumps(answer.body).encode("utf-8")
+                self._serve("GET")
+
+            def do_PUT(self) -> None:
+                self._serve("PUT")
+
+            def do_DELETE(self) -> None:
+                self._serve("DELETE")
+
+            def _serve(self, method: str) -> None:
+                sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                answer = server._answer(self.path, self.headers.get("Authorization"), method, sent)
+                body = b"" if answer.status == 204 else json.dumps(answer.body).encode("utf-8")
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -295,6 +388,11 @@ class KeyVaultServer:
                 """Quiet: the recorded requests are the log."""
 
         return Handler
+
+
+def _not_found(name: str) -> _Answer:
+    message = f"A secret with (name/id) {name} was not found in this key vault."
+    return _Answer.error(404, "SecretNotFound", message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,19 +15,18 @@ import logging
 import secrets
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from azure.keyvault.secrets import SecretClient
 
 from adapters.keyvault_secrets import KeyVaultSecrets
 from services.ports import SecretSource, SecretUnavailable
-from tests.azurite_fixtures import _self_signed_loopback_cert
 from tests.contract.secret_source_contract import PutSecret, SecretSourceContract, unique_name
 from tests.keyvault_server import KEY_VAULT_SCOPE, FixedTokenCredential, KeyVaultServer
+
+pytest_plugins = ["tests.keyvault_fixtures"]
 
 TTL = timedelta(minutes=5)
 GRACE = timedelta(hours=1)
@@ -44,43 +43,6 @@ class Clock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
-
-
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return _self_signed_loopback_cert(tmp_path_factory.mktemp("keyvault-tls"))
-
-
-@pytest.fixture
-def token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-@pytest.fixture
-def vault(tls_files: tuple[Path, Path], token: str) -> Iterator[KeyVaultServer]:
-    cert, key = tls_files
-    server = KeyVaultServer(cert, key, tenant_id=str(uuid.uuid4()), token=token)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def credential(token: str) -> FixedTokenCredential:
-    return FixedTokenCredential(token)
-
-
-@pytest.fixture
-def client(
-    vault: KeyVaultServer, credential: FixedTokenCredential, tls_files: tuple[Path, Path]
-) -> Iterator[SecretClient]:
-    with SecretClient(
-        vault_url=vault.url,
-        credential=credential,
-        verify_challenge_resource=False,
-        connection_verify=str(tls_files[0]),
-        retry_total=0,
-    ) as client:
-        yield client
 
 
 @pytest.fixture

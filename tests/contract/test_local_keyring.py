@@ -1,18 +1,16 @@
-"""LocalKeyRing: persistent, private, erasable subject keys shared by processes."""
+"""LocalKeyRing: the SubjectKeyRing contract, plus a private file shared by processes."""
 
 from __future__ import annotations
 
 import multiprocessing
 import stat
-import threading
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
 
-from adapters.local_keyring import KEY_BYTES, LocalKeyRing
-from services.personal_data import open_text, seal_text
-from services.ports import SubjectKeyRing
+from adapters.local_keyring import LocalKeyRing
+from tests.contract.subject_keyring_contract import OpenRing, SubjectKeyRingContract
 
 SPAWN = multiprocessing.get_context("spawn")
 PROCESSES = 6
@@ -23,65 +21,23 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "keys" / "subject-keys.json"
 
 
-def test_is_a_subject_key_ring(path: Path) -> None:
-    ring: SubjectKeyRing = LocalKeyRing(path)
-    assert len(ring.key_for("alice")) == KEY_BYTES
+class TestLocalKeyRing(SubjectKeyRingContract):
+    @pytest.fixture
+    def open_ring(self, path: Path) -> OpenRing:
+        return lambda: LocalKeyRing(path)
 
 
-def test_a_key_is_created_once_and_kept(path: Path) -> None:
-    ring = LocalKeyRing(path)
-    key = ring.key_for("alice")
-    assert ring.key_for("alice") == key
-    assert ring.existing_key("alice") == key
-    assert ring.key_for("bob") != key
-
-
-def test_keys_persist_across_instances(path: Path) -> None:
-    key = LocalKeyRing(path).key_for("alice")
-    assert LocalKeyRing(path).existing_key("alice") == key
-    assert LocalKeyRing(path).key_for("alice") == key
-
-
-def test_an_unknown_subject_has_no_key_and_creates_nothing(path: Path) -> None:
+def test_asking_about_an_unknown_subject_creates_no_file(path: Path) -> None:
     ring = LocalKeyRing(path)
     assert ring.existing_key("nobody") is None
-    assert not path.exists()
     assert ring.destroy("nobody") is False
+    assert not path.exists()
 
 
 def test_the_key_file_is_private(path: Path) -> None:
     LocalKeyRing(path).key_for("alice")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.with_name(path.name + ".lock").stat().st_mode) == 0o600
-
-
-def test_destroy_erases_the_subject_and_their_sealed_text(path: Path) -> None:
-    ring = LocalKeyRing(path)
-    sealed = seal_text(ring, "alice", "a portrait of my grandmother Edith")
-    kept = seal_text(ring, "bob", "a lighthouse at dawn")
-    assert open_text(ring, sealed) == "a portrait of my grandmother Edith"
-
-    assert ring.destroy("alice") is True
-    assert ring.existing_key("alice") is None
-    assert open_text(ring, sealed) is None
-    assert open_text(LocalKeyRing(path), sealed) is None
-    assert open_text(ring, kept) == "a lighthouse at dawn"
-    assert ring.destroy("alice") is False
-
-
-def test_a_new_key_after_erasure_does_not_reopen_old_text(path: Path) -> None:
-    ring = LocalKeyRing(path)
-    old_key = ring.key_for("alice")
-    ring.destroy("alice")
-    assert ring.key_for("alice") != old_key
-
-
-def test_another_instance_never_serves_a_destroyed_key_from_cache(path: Path) -> None:
-    reader, eraser = LocalKeyRing(path), LocalKeyRing(path)
-    reader.key_for("alice")
-    assert reader.existing_key("alice") is not None  # now cached
-    eraser.destroy("alice")
-    assert reader.existing_key("alice") is None
 
 
 def _destroy_in_child(path: Path, subject_id: str) -> None:
@@ -130,21 +86,3 @@ def test_processes_racing_for_one_subject_get_one_key(path: Path) -> None:
     # No read-modify-write lost another process's new subject.
     for n in range(PROCESSES):
         assert final.existing_key(f"own-subject-{n}") is not None
-
-
-def test_threads_racing_for_one_subject_get_one_key(path: Path) -> None:
-    ring = LocalKeyRing(path)
-    start = threading.Barrier(8)
-    keys: list[bytes] = []
-
-    def race() -> None:
-        start.wait(timeout=30)
-        keys.append(ring.key_for("shared-subject"))
-
-    threads = [threading.Thread(target=race) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(keys) == 8
-    assert len(set(keys)) == 1

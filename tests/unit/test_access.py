@@ -43,6 +43,7 @@ EXPECTED: dict[Role, dict[Action, Scope]] = {
         A.GENERATION_LIST: OWN,
         A.IMAGE_READ: OWN,
         A.MODEL_LIST: ORG,
+        A.PRIVACY_EXPORT: OWN,
     },
     Role.GENERATOR_STANDARD: {
         A.GENERATION_CREATE: D,
@@ -50,6 +51,7 @@ EXPECTED: dict[Role, dict[Action, Scope]] = {
         A.GENERATION_LIST: OWN,
         A.IMAGE_READ: OWN,
         A.MODEL_LIST: ORG,
+        A.PRIVACY_EXPORT: OWN,
     },
     Role.FINANCE_READER: {A.MODEL_LIST: ORG, A.BUDGET_READ: ORG, A.BUDGET_LIST: ORG},
     Role.COMPLIANCE_AUDITOR: {

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from adapters.azure_clients import cosmos_database
+from adapters.keyvault_keyring import KeyVaultKeyRing
+from adapters.local_keyring import LocalKeyRing
 from adapters.servicebus_queue import ServiceBusWorkQueue
 from adapters.sqlite_queue import SqliteQueue
-from bootstrap import work_queue
+from bootstrap import subject_key_ring, work_queue
 from services.generations import JOB_QUEUE
 from services.settings import Settings
 
@@ -26,3 +28,15 @@ def test_the_job_queue_is_local_by_default_and_service_bus_when_chosen(tmp_path:
 def test_an_emulator_key_is_refused_for_anything_but_loopback() -> None:
     with pytest.raises(ValueError, match="loopback"):
         cosmos_database("https://acct.documents.azure.com:443/", "donatello", "key")
+
+
+def test_subject_keys_are_a_local_file_by_default_and_key_vault_when_chosen(
+    tmp_path: Path,
+) -> None:
+    local = subject_key_ring(Settings(data_dir=tmp_path))
+    assert isinstance(local, LocalKeyRing)
+    assert local.path == tmp_path / "subject-keys.json"
+    chosen = Settings(
+        subject_keys="keyvault", subject_key_vault_url="https://donatello-subjects.vault.azure.net"
+    )
+    assert isinstance(subject_key_ring(chosen), KeyVaultKeyRing)

@@ -54,6 +54,8 @@ def test_every_http_route_of_the_api_is_declared_once() -> None:
             ("v1/audit/verify", "POST"),
             ("v1/audit/streams/{stream_id}", "GET"),
             ("v1/audit/events", "GET"),
+            ("v1/privacy/subjects/{user_id}/erase", "POST"),
+            ("v1/privacy/subjects/{user_id}/export", "GET"),
         ]
     )
     auth_levels = {

@@ -1,0 +1,77 @@
+"""A data subject's privacy record: erasures and subject-access exports.
+
+Each subject has one stream, named after a digest of their user id (see
+`domain.streams.privacy_stream`). Its events carry the subject id itself, as every
+generation's events already do in their actor and sealed prompt: erasure destroys what
+a person wrote, not the fact that they used the service, which the seven-year audit
+trail must keep. Nothing else personal enters these events (a `reason` is the
+requester's own free text, limited to a short code-like note, never prompt text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import Field
+
+from domain.envelope import Event
+from domain.generation import Payload
+
+REASON_MAX_LENGTH = 200
+
+
+class SubjectErased(Payload):
+    """The subject's data key was destroyed: all text sealed under it is unreadable."""
+
+    TYPE: ClassVar[str] = "SubjectErased"
+
+    subject_id: str
+    requested_by: str
+    reason: str | None = Field(default=None, max_length=REASON_MAX_LENGTH)
+
+
+class SubjectAccessExported(Payload):
+    """Everything held about the subject was handed to `requested_by` (a read, audited)."""
+
+    TYPE: ClassVar[str] = "SubjectAccessExported"
+
+    subject_id: str
+    requested_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyRecord:
+    version: int = 0
+    erased_at: datetime | None = None  # the latest erasure, if any
+    exports: int = 0
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
+
+
+def fold(events: Iterable[Event]) -> PrivacyRecord:
+    record = PrivacyRecord()
+    for event in events:
+        erased_at, exports = record.erased_at, record.exports
+        if event.type == SubjectErased.TYPE:
+            erased_at = event.recorded_at
+        elif event.type == SubjectAccessExported.TYPE:
+            exports += 1
+        record = PrivacyRecord(version=event.version, erased_at=erased_at, exports=exports)
+    return record
+
+
+def needs_erasure_event(record: PrivacyRecord, *, key_destroyed: bool) -> bool:
+    """Whether an erasure request must append `SubjectErased`.
+
+    The key is destroyed before the event is appended, so a request that destroyed
+    nothing is either a repeat (the log says erased already: nothing to add) or the
+    retry of one that crashed between the two steps (the log does not say so yet: the
+    event is still owed). A request that did destroy a key always records it, even
+    after an earlier erasure: the subject came back and was erased again.
+    """
+    return key_destroyed or not record.erased

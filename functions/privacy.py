@@ -1,0 +1,43 @@
+"""HTTP triggers for data-subject rights: erasure and the subject-access export."""
+
+from __future__ import annotations
+
+import azure.functions as func
+from pydantic import BaseModel, ConfigDict, Field
+
+from bootstrap import platform
+from domain.privacy import REASON_MAX_LENGTH
+from functions.http_support import api, authenticate, json_response, parse_body
+from services.privacy import erase_subject, export_subject
+
+blueprint = func.Blueprint()
+
+
+class ErasureRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # A case or ticket reference: it is kept for seven years, so never personal data.
+    reason: str | None = Field(default=None, max_length=REASON_MAX_LENGTH)
+
+
+@blueprint.route(route="v1/privacy/subjects/{user_id}/erase", methods=["POST"])
+@api
+def erase(req: func.HttpRequest) -> func.HttpResponse:
+    principal = authenticate(req)
+    app = platform()
+    request = (
+        parse_body(req, ErasureRequest, app.settings.max_request_bytes)
+        if req.get_body()
+        else ErasureRequest()
+    )
+    erased = erase_subject(app, principal, req.route_params["user_id"], request.reason)
+    return json_response(erased)
+
+
+@blueprint.route(route="v1/privacy/subjects/{user_id}/export", methods=["GET"])
+@api
+def export(req: func.HttpRequest) -> func.HttpResponse:
+    principal = authenticate(req)
+    exported = export_subject(platform(), principal, req.route_params["user_id"])
+    # The one response that carries plaintext prompts: no cache may keep a copy.
+    return json_response(exported, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,204 @@
+"""Data-subject rights: erasure (crypto-shredding) and the subject-access export.
+
+Erasure destroys the subject's data key and records `SubjectErased`. The ciphertext
+stays in the log, so every stream's hash chain, and so verification, is untouched;
+what was sealed under the destroyed key reads as `[erased]` from then on. The key is
+destroyed first and the event appended second: a crash between the two leaves a
+subject whose key is gone and whose log does not say so yet, and the retry (erasure is
+idempotent) appends the owed event. The other order could leave a log saying "erased"
+over a key that still opens every prompt.
+
+The export is the one place where plaintext prompts leave the system, and only to the
+subject or a privacy officer (`Action.PRIVACY_EXPORT`). Handing it out is itself
+recorded, as `SubjectAccessExported` in the subject's privacy stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+from domain import privacy, quota
+from domain.access import Action, Principal, authorize
+from domain.budget import CostCharged
+from domain.envelope import Event
+from domain.generation import (
+    GenerationRequested,
+    GenerationRerouted,
+    GenerationRouted,
+    Payload,
+    SealedText,
+)
+from domain.privacy import PrivacyRecord, SubjectAccessExported, SubjectErased
+from domain.quota import quota_day
+from domain.retention import retained_until
+from domain.streams import generation_stream, privacy_stream, quota_stream
+from services.budget_ledger import MAX_CONFLICT_RETRIES, to_new_events
+from services.context import Platform
+from services.personal_data import ERASED, open_text
+from services.ports import ConcurrencyError, HistoryQuery
+
+_HISTORY_PAGE = 200
+_ROUTING_TYPES = frozenset({GenerationRouted.TYPE, GenerationRerouted.TYPE})
+
+
+def erase_subject(
+    platform: Platform, principal: Principal, subject_id: str, reason: str | None = None
+) -> dict[str, Any]:
+    """Destroy the subject's key and record it; repeating it changes nothing more."""
+    authorize(principal, Action.PRIVACY_ERASE)
+    key_destroyed = platform.keys.destroy(subject_id)
+    event = SubjectErased(subject_id=subject_id, requested_by=principal.user_id, reason=reason)
+    record, recorded = _append_when(
+        platform,
+        principal,
+        subject_id,
+        event,
+        lambda current: privacy.needs_erasure_event(current, key_destroyed=key_destroyed),
+        # After a conflict the event that beat this one was written after the key was
+        # gone, so it stands for this destruction too: only a missing one is owed.
+        lambda current: privacy.needs_erasure_event(current, key_destroyed=False),
+    )
+    return {
+        "subject_id": subject_id,
+        "erased": True,
+        "erased_at": record.erased_at.isoformat() if record.erased_at else None,
+        "recorded": recorded,
+    }
+
+
+def export_subject(platform: Platform, principal: Principal, subject_id: str) -> dict[str, Any]:
+    """Everything held about the subject, prompts opened where their key still exists."""
+    authorize(principal, Action.PRIVACY_EXPORT, owner_id=subject_id)
+    record = privacy.fold(platform.store.read_stream(privacy_stream(subject_id)))
+    generations: list[dict[str, Any]] = []
+    budget_streams: set[str] = set()
+    days: set[date] = set()
+    for view in _subject_generations(platform, subject_id):
+        events = platform.store.read_stream(generation_stream(UUID(view["id"])))
+        generations.append(_generation_entry(platform, record, view, events))
+        budget_streams.update(
+            e.data["budget_stream_id"] for e in events if e.type in _ROUTING_TYPES
+        )
+        days.update(quota_day(e.recorded_at) for e in events if e.type == GenerationRequested.TYPE)
+    charges = [
+        _charge_entry(event)
+        for stream_id in sorted(budget_streams)
+        for event in platform.store.read_stream(stream_id)
+        if event.type == CostCharged.TYPE and event.data["user_id"] == subject_id
+    ]
+    usage = [
+        {"day": day.isoformat(), "images": used}
+        for day in sorted(days)
+        if (used := quota.fold(platform.store.read_stream(quota_stream(subject_id, day))).used)
+    ]
+    exported = SubjectAccessExported(subject_id=subject_id, requested_by=principal.user_id)
+    after, _ = _append_when(platform, principal, subject_id, exported, _always, _always)
+    return {
+        "subject_id": subject_id,
+        "exported_at": platform.clock().isoformat(),
+        "requested_by": principal.user_id,
+        "erased": after.erased,
+        "erased_at": after.erased_at.isoformat() if after.erased_at else None,
+        # Erasure destroys the key; the sealed prompt and everything else stay this long.
+        "retention_years": platform.settings.retention_years,
+        "generations": generations,
+        "budget_charges": charges,
+        "quota_usage": usage,
+    }
+
+
+def _always(_: PrivacyRecord) -> bool:
+    return True
+
+
+def _append_when(
+    platform: Platform,
+    principal: Principal,
+    subject_id: str,
+    payload: Payload,
+    first: Callable[[PrivacyRecord], bool],
+    after_conflict: Callable[[PrivacyRecord], bool],
+) -> tuple[PrivacyRecord, bool]:
+    """Append `payload` to the subject's privacy stream if `first` (then, after losing a
+    race, `after_conflict`) says so; the record as it then stands, and whether it did."""
+    stream_id = privacy_stream(subject_id)
+    wanted = first
+    for _ in range(MAX_CONFLICT_RETRIES):
+        events = platform.store.read_stream(stream_id)
+        record = privacy.fold(events)
+        if not wanted(record):
+            return record, False
+        new = to_new_events([payload], correlation_id=uuid4(), actor=principal.to_actor())
+        try:
+            recorded = platform.store.append(stream_id, record.version, new)
+        except ConcurrencyError:
+            wanted = after_conflict
+            continue
+        return privacy.fold([*events, *recorded]), True
+    raise ConcurrencyError(stream_id, -1, -1)
+
+
+def _subject_generations(platform: Platform, subject_id: str) -> Iterator[dict[str, Any]]:
+    query = HistoryQuery(user_id=subject_id, limit=_HISTORY_PAGE)
+    while True:
+        page = platform.views.history(query)
+        yield from page.items
+        if page.continuation is None:
+            return
+        query = replace(query, continuation=page.continuation)
+
+
+def _generation_entry(
+    platform: Platform, record: PrivacyRecord, view: dict[str, Any], events: list[Event]
+) -> dict[str, Any]:
+    requested = next(e for e in events if e.type == GenerationRequested.TYPE)
+    prompt = _opened(platform, record, requested)
+    return {
+        "id": view["id"],
+        "status": view["status"],
+        "department_id": view["department_id"],
+        "created_at": view["created_at"],
+        "updated_at": view["updated_at"],
+        "timestamps": view["timestamps"],
+        "size": view["size"],
+        "quality": view["quality"],
+        "style": view["style"],
+        "model": view["model"],
+        "model_id": view["model_id"],
+        "estimated_cost_aud": view["estimated_cost_aud"],
+        "cost_aud": view["cost_aud"],
+        "screening": view["screening"],
+        "reason": view["reason"],
+        "image_sha256": view["image_sha256"],
+        "retained_until": retained_until(
+            requested.recorded_at, platform.settings.retention_years
+        ).isoformat(),
+        "prompt": ERASED if prompt is None else prompt,
+        "prompt_erased": prompt is None,
+    }
+
+
+def _opened(platform: Platform, record: PrivacyRecord, requested: Event) -> str | None:
+    """The prompt, or None when its key is gone.
+
+    A prompt sealed before the latest erasure is never opened: its key was destroyed,
+    and a key the subject was given since would not authenticate it.
+    """
+    if record.erased_at is not None and requested.recorded_at <= record.erased_at:
+        return None
+    return open_text(platform.keys, SealedText.model_validate(requested.data["prompt"]))
+
+
+def _charge_entry(event: Event) -> dict[str, Any]:
+    return {
+        "generation_id": event.data["generation_id"],
+        "department_id": event.data["department_id"],
+        "period": event.data["period"],
+        "model_id": event.data["model_id"],
+        "amount_aud": event.data["amount_aud"],
+        "charged_at": event.recorded_at.isoformat(),
+    }

@@ -1,0 +1,115 @@
+"""Erasure and the subject-access export through the service layer, on the embedded
+adapters: idempotence, the crash window between destroying the key and recording it,
+and what the privacy stream records."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from bootstrap import build_platform
+from domain.access import AccessDenied, Principal, Role
+from domain.envelope import Event, NewEvent
+from domain.privacy import SubjectAccessExported, SubjectErased
+from domain.streams import PRIVACY_PREFIX, privacy_stream
+from services.context import Platform
+from services.ports import EventStore
+from services.privacy import erase_subject, export_subject
+from services.settings import Settings
+
+SUBJECT = Principal("erin", frozenset({Role.GENERATOR_STANDARD}), "research", None)
+OFFICER = Principal("cora", frozenset({Role.COMPLIANCE_AUDITOR}), None, None)
+
+
+class CrashingOnPrivacyAppend:
+    """The real store, except that the next append to a privacy stream dies, as the
+    process would if it crashed after destroying the key."""
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self.crash_next = True
+
+    def append(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[Event]:
+        if self.crash_next and stream_id.startswith(PRIVACY_PREFIX):
+            self.crash_next = False
+            raise SystemExit("crashed between destroying the key and recording it")
+        return self._store.append(stream_id, expected_version, events)
+
+    def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
+        return self._store.read_stream(stream_id, from_version)
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> Platform:
+    return build_platform(Settings(data_dir=tmp_path, provider_backoff_seconds=(0.0,)))
+
+
+def privacy_events(platform: Platform) -> list[str]:
+    return [e.type for e in platform.store.read_stream(privacy_stream(SUBJECT.user_id))]
+
+
+def test_erasing_twice_records_one_erasure(platform: Platform) -> None:
+    platform.keys.key_for(SUBJECT.user_id)
+    first = erase_subject(platform, OFFICER, SUBJECT.user_id, "ticket 7")
+    second = erase_subject(platform, OFFICER, SUBJECT.user_id)
+    assert (first["recorded"], second["recorded"]) == (True, False)
+    assert first["erased_at"] == second["erased_at"] is not None
+    assert platform.keys.existing_key(SUBJECT.user_id) is None
+    (event,) = platform.store.read_stream(privacy_stream(SUBJECT.user_id))
+    assert event.type == SubjectErased.TYPE
+    assert event.data == {"subject_id": "erin", "requested_by": "cora", "reason": "ticket 7"}
+    assert event.actor.user_id == "cora"
+
+
+def test_a_crash_after_destroying_the_key_is_completed_by_the_retry(platform: Platform) -> None:
+    platform.keys.key_for(SUBJECT.user_id)
+    crashing = CrashingOnPrivacyAppend(platform.store)
+    with pytest.raises(SystemExit):
+        erase_subject(dataclasses.replace(platform, store=crashing), OFFICER, SUBJECT.user_id)
+    # The window the order leaves open: the key is gone, the log does not say so yet.
+    assert platform.keys.existing_key(SUBJECT.user_id) is None
+    assert privacy_events(platform) == []
+
+    retried = erase_subject(platform, OFFICER, SUBJECT.user_id)
+    assert retried["recorded"] is True
+    assert privacy_events(platform) == [SubjectErased.TYPE]
+
+
+def test_erasing_a_returning_subject_again_is_recorded_again(platform: Platform) -> None:
+    platform.keys.key_for(SUBJECT.user_id)
+    erase_subject(platform, OFFICER, SUBJECT.user_id)
+    platform.keys.key_for(SUBJECT.user_id)  # they generated again: a new key
+    assert erase_subject(platform, OFFICER, SUBJECT.user_id)["recorded"] is True
+    assert privacy_events(platform) == [SubjectErased.TYPE, SubjectErased.TYPE]
+
+
+def test_only_privacy_officers_erase(platform: Platform) -> None:
+    platform.keys.key_for(SUBJECT.user_id)
+    with pytest.raises(AccessDenied):
+        erase_subject(platform, SUBJECT, SUBJECT.user_id)
+    assert platform.keys.existing_key(SUBJECT.user_id) is not None
+    assert privacy_events(platform) == []
+
+
+def test_each_export_is_recorded_with_who_read_it(platform: Platform) -> None:
+    export_subject(platform, SUBJECT, SUBJECT.user_id)
+    export_subject(platform, OFFICER, SUBJECT.user_id)
+    events = platform.store.read_stream(privacy_stream(SUBJECT.user_id))
+    assert [(e.type, e.data["requested_by"]) for e in events] == [
+        (SubjectAccessExported.TYPE, "erin"),
+        (SubjectAccessExported.TYPE, "cora"),
+    ]
+    # An export is not an erasure.
+    assert export_subject(platform, OFFICER, SUBJECT.user_id)["erased"] is False
+
+
+def test_the_privacy_stream_names_no_user_id() -> None:
+    stream = privacy_stream("erin@contoso.example")
+    assert "erin" not in stream
+    assert stream == privacy_stream("erin@contoso.example")
+    assert stream != privacy_stream("erin@contoso.example ")
