@@ -6,7 +6,9 @@ Run: `python -m benchmarks.audit [--events N ...] [--repeats N]` (default 100,00
 For each size a log is built (the replay benchmark's realistic mix: generation
 lifecycles interleaved a few hundred at a time, each reserving against and charging to its
 department's budget stream), sealed every 50,000 events, and verified in a fresh process
-of its own, so each size's peak RSS (`ru_maxrss` of that process) is its own. Beside it,
+of its own, so each size's peak RSS is its own: `VmHWM`, the high-water mark of the
+process's own memory map (`ru_maxrss` would not do: Linux carries it across `exec`, so a
+child started by the process that built the log would report the builder's peak). Beside it,
 in processes of their own too:
 
 - the read alone: the same query verify runs (SQLite rebuilding each hashed text), no
@@ -27,7 +29,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -182,6 +183,14 @@ MEASURES = {
 }
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident set since its `exec`, in MiB (Linux `/proc`)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def in_own_process(what: str, directory: Path) -> dict[str, float]:
     """Runs `what` in a fresh interpreter: its figures and its peak RSS in MiB."""
     done = subprocess.run(
@@ -208,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.measure:
         what, directory = args.measure
         figures = MEASURES[what](Path(directory))
-        figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        figures["peak_rss_mib"] = peak_rss_mib()
         print(json.dumps(figures))
         return
     print("| events | what | events/s | seconds | peak RSS MiB |")
