@@ -156,7 +156,8 @@ def measure_read(directory: Path) -> dict[str, float]:
 def measure_hash(directory: Path) -> dict[str, float]:
     log = SqliteAuditLog(directory / "events.db")
     links = log.links(0, log.last_position())
-    texts = [link[4].encode() for _, link in zip(range(HASH_SAMPLE), links, strict=False)]
+    sample = (text for _, _, _, _, text in links if text is not None)
+    texts = [text.encode() for _, text in zip(range(HASH_SAMPLE), sample, strict=False)]
     log.close()
     sha256 = hashlib.sha256
     started = time.perf_counter()
