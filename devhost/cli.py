@@ -14,12 +14,15 @@ from pathlib import Path
 
 import httpx
 
+from adapters.json_logs import configure_logging
 from devhost.audit_commands import add_audit_commands
 from devhost.projection_commands import add_projection_commands, run_projection_command
 
 DEFAULT_URL = "http://127.0.0.1:7071"
 TERMINAL = {"charged", "rejected", "failed"}
 HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
+
+log = logging.getLogger("devhost")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_projection_commands(commands)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     if args.command == "serve":
         return _serve(args.host, args.port, args.workers, args.processes)
     if args.command == "work":
@@ -138,7 +141,9 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
         change_feed=change_feed,
         app_settings=app_settings,
     )
-    print(f"DonatelloAI is serving on http://{host}:{port}/api/v1 (data in {config.data_dir})")
+    log.info(
+        "DonatelloAI is serving on http://%s:%d/api/v1 (data in %s)", host, port, config.data_dir
+    )
     helpers = start_worker_processes(processes - 1, workers)
     try:
         local.serve()
