@@ -8,6 +8,7 @@ from uuid import UUID
 import azure.functions as func
 
 from bootstrap import platform
+from domain.access import Action, authorize
 from functions.http_support import Problem, api, authenticate, json_response, parse_body
 from services import models
 from services.destinations import RefusedDestination
@@ -105,7 +106,7 @@ def list_generation_history(req: func.HttpRequest) -> func.HttpResponse:
 @blueprint.route(route="v1/models", methods=["GET"])
 @api
 def list_models(req: func.HttpRequest) -> func.HttpResponse:
-    authenticate(req)
+    authorize(authenticate(req), Action.MODEL_LIST)  # a token with no role sees nothing
     return json_response(models.list_models(platform()))
 
 
