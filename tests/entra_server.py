@@ -1,7 +1,8 @@
 """A local stand-in for an Entra ID tenant, over TLS, speaking the endpoints msal and
 the API's validator use: OpenID discovery, the device-code flow, the token endpoint
-(device code and refresh grants) and the JWKS. Tokens are RS256, signed by a key of
-its own, shaped as Entra's v2 tokens (tid, oid, roles, a department claim).
+(device code, refresh and client-credential grants) and the JWKS. Tokens are RS256,
+signed by a key of its own, shaped as Entra's v2 tokens (tid, oid, roles, a department
+claim).
 
 The "person" completes the device sign-in by the second poll.
 """
@@ -33,6 +34,10 @@ USER = {"oid": "7c1e9d2a-3b4f-4e5a-9c6d-8e7f1a2b3c4d", "name": "Pat Example"}
 USERNAME = "pat@contoso.example"
 GRANTED_ROLES = ["Generator.Standard", "Dept.Manager"]
 DEPARTMENT = "research"
+# A daemon app: its secret, and the app role assigned to its service principal.
+DAEMON_ID = "9a4b6c8d-1e2f-4a3b-8c5d-6e7f8a9b0c1d"
+DAEMON_SECRET = "daemon-secret-value"
+DAEMON_ROLES = ["Finance.Reader"]
 
 
 class Tenant:
@@ -94,6 +99,8 @@ class Tenant:
         return 404, {"error": "not_found"}
 
     def _token(self, form: dict[str, str]) -> tuple[int, Any]:
+        if form.get("grant_type") == "client_credentials":
+            return self._app_token(form)
         if form.get("client_id") != CLIENT_ID:
             return 400, {"error": "unauthorized_client"}
         grant = form.get("grant_type")
@@ -140,6 +147,28 @@ class Tenant:
             "id_token": self._sign(identity),
             "client_info": base64.urlsafe_b64encode(client_info).rstrip(b"=").decode(),
         }
+
+    def _app_token(self, form: dict[str, str]) -> tuple[int, Any]:
+        """An app-only token: the service principal's app roles, no user, no department."""
+        if (form.get("client_id"), form.get("client_secret")) != (DAEMON_ID, DAEMON_SECRET):
+            return 401, {"error": "invalid_client"}
+        if form.get("scope") != f"{AUDIENCE}/.default":
+            return 400, {"error": "invalid_scope"}
+        now = datetime.now(UTC)
+        claims = {
+            "iss": self.issuer,
+            "aud": AUDIENCE,
+            "tid": TENANT,
+            "oid": f"sp-{DAEMON_ID}",
+            "sub": f"sp-{DAEMON_ID}",
+            "azp": DAEMON_ID,
+            "idtyp": "app",
+            "roles": DAEMON_ROLES,
+            "iat": now,
+            "nbf": now,
+            "exp": now + timedelta(hours=1),
+        }
+        return 200, {"token_type": "Bearer", "expires_in": 3600, "access_token": self._sign(claims)}
 
     def _sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})

@@ -9,11 +9,15 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import msal
 import pytest
 
 from tests.entra_server import (
     AUDIENCE,
     CLIENT_ID,
+    DAEMON_ID,
+    DAEMON_SECRET,
     DEPARTMENT,
     TENANT,
     USER,
@@ -115,3 +119,31 @@ def test_the_entra_host_refuses_a_locally_minted_dev_token(
     with platform.client(dev.mint("mallory", ["Platform.Admin"], DEPARTMENT)) as client:
         answer = client.get("/api/v1/budgets")
     assert answer.status_code == 401
+
+
+def test_a_daemon_app_calls_the_api_with_a_client_credential_token(
+    tenant: tuple[Tenant, Path], platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The docs/identity.md example, against the stand-in tenant."""
+    entra, cert = tenant
+    # requests lets this variable win over a session's own `verify` (psf/requests#3829).
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    app = msal.ConfidentialClientApplication(
+        DAEMON_ID,
+        authority=entra.authority,
+        client_credential=DAEMON_SECRET,
+        instance_discovery=False,
+    )
+    result = app.acquire_token_for_client(scopes=[f"{AUDIENCE}/.default"])
+    assert "access_token" in result, result
+    again = app.acquire_token_for_client(scopes=[f"{AUDIENCE}/.default"])
+    assert again["access_token"] == result["access_token"]  # msal's cache, not a new grant
+    assert len(entra.grants("client_credentials")) == 1
+
+    headers = {"Authorization": f"Bearer {result['access_token']}"}
+    budgets = httpx.get(f"{platform.url}/api/v1/budgets", headers=headers, timeout=30)
+    assert budgets.status_code == 200, budgets.text  # Finance.Reader, org-wide
+    generate = httpx.post(
+        f"{platform.url}/api/v1/generations", json={"prompt": "a kite"}, headers=headers, timeout=30
+    )
+    assert generate.status_code == 403  # the app role does not include generating
