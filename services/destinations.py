@@ -6,8 +6,8 @@ fresh resolution: the name's answer may have changed since (DNS rebinding), so o
 the addresses checked at send time are connected to.
 
 `allow_private` admits plain http and private or loopback receivers. It exists for
-the embedded default's own tests and local development; settings refuse it on the
-Azure shape.
+the embedded default's own tests and local development; settings refuse it together
+with Entra sign-in (`DONATELLO_AUTH_MODE=entra`).
 """
 
 from __future__ import annotations

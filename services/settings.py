@@ -83,7 +83,7 @@ class Settings(BaseModel):
     webhook_retry_max_seconds: float = Field(default=3600.0, ge=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     # Admit http and private, loopback or link-local receivers (services/destinations.py):
-    # for local receivers in development and tests only; refused on the Azure shape.
+    # for local receivers in development and tests only; refused with Entra sign-in.
     webhook_allow_private: bool = False
 
     # --- audit seals (services/seals.py) ---
