@@ -109,6 +109,7 @@ def _scrub(record: logging.LogRecord) -> None:
     record.msg, record.args = redact(message), None
     if record.exc_info and record.exc_info[0] is not None:
         text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        # Only the redacted text goes on: a handler given exc_info would render it afresh.
         record.exc_text, record.exc_info = redact(text), None
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
