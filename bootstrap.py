@@ -31,6 +31,7 @@ from adapters.cosmos_charges import RequestCharges
 from adapters.cosmos_event_store import CosmosEventStore, ensure_event_container
 from adapters.cosmos_views import CosmosViewStore, ensure_view_container
 from adapters.dev_issuer import DevIssuer
+from adapters.dns_resolver import SystemResolver
 from adapters.env_secrets import EnvSecrets
 from adapters.fs_image_store import FsImageStore
 from adapters.fs_seal_store import FsSealStore
@@ -124,6 +125,7 @@ def build_platform(config: Settings) -> Platform:
         screening_policies=screening_policies(config),
         clock=utc_now,
         sleep=time.sleep,
+        resolver=SystemResolver(),
     )
 
 
@@ -242,7 +244,7 @@ def work_queue(config: Settings, queue_name: str = JOB_QUEUE) -> WorkQueue:
 def webhook_ports(config: Settings) -> WebhookPorts:
     return WebhookPorts(
         queue=work_queue(config, WEBHOOK_QUEUE),
-        sender=HttpxWebhookSender(),
+        sender=HttpxWebhookSender(SystemResolver(), allow_private=config.webhook_allow_private),
         signing_key=webhook_signing_key(config),
     )
 

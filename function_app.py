@@ -2,6 +2,7 @@
 
 import azure.functions as func
 
+from adapters.json_logs import install_log_hygiene
 from functions import (
     audit,
     audit_log,
@@ -14,6 +15,9 @@ from functions import (
     webhooks,
     worker,
 )
+
+# Before any trigger runs: no record leaves this process unredacted or uncorrelated.
+install_log_hygiene()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for area in (

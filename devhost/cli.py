@@ -8,18 +8,30 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
+from adapters.json_logs import configure_logging
 from devhost.audit_commands import add_audit_commands
 from devhost.projection_commands import add_projection_commands, run_projection_command
+from devhost.signin import (
+    PUBLIC_CLOUD,
+    SignIn,
+    SignInError,
+    login,
+    logout,
+    scopes_from,
+    signed_in_token,
+)
 
 DEFAULT_URL = "http://127.0.0.1:7071"
 TERMINAL = {"charged", "rejected", "failed"}
 HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
+
+log = logging.getLogger("devhost")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,13 +68,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     generate.add_argument("--quality", default="standard")
     generate.add_argument("--wait", action="store_true", help="wait for a terminal state")
     generate.add_argument("--out", type=Path, help="with --wait: save the PNG here")
+    _add_identity_arguments(generate, "act as this token's holder (default: a dev token)")
 
     budgets = commands.add_parser("budgets", help="show a month's budgets from a running platform")
     budgets.add_argument("--url", default=DEFAULT_URL)
     budgets.add_argument("--period", help="YYYY-MM, a Sydney month; default the current one")
     budgets.add_argument("--department", help="one department with its breakdowns")
     budgets.add_argument("--csv", action="store_true", help="print the API's CSV instead")
-    budgets.add_argument("--token", help="act as this token's holder (default: a finance reader)")
+    _add_identity_arguments(budgets, "act as this token's holder (default: a finance reader)")
+
+    login = commands.add_parser(
+        "login", help="sign in with Entra ID (device code) to call a deployed API as yourself"
+    )
+    login.add_argument("--tenant", required=True, help="the Entra tenant id")
+    login.add_argument("--client-id", required=True, help="the command's public client app")
+    login.add_argument(
+        "--scope",
+        action="append",
+        help="repeatable; default: the API's App ID URI (DONATELLO_AUDIENCE) + /.default",
+    )
+    login.add_argument("--authority-host", default=PUBLIC_CLOUD)
+    commands.add_parser("logout", help="forget the Entra sign-in and its tokens")
 
     audit = commands.add_parser("audit", help="verify, export or replay the audit trail in place")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
@@ -70,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_projection_commands(commands)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     if args.command == "serve":
         return _serve(args.host, args.port, args.workers, args.processes)
     if args.command == "work":
@@ -80,12 +106,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_mint(args.user, roles, args.department, timedelta(hours=args.hours)))
         return 0
     if args.command == "budgets":
-        return _budgets(args)
+        return _signed_in_or_told(_budgets, args)
+    if args.command in ("login", "logout"):
+        return _sign_in(args)
     if args.command == "audit":
         return int(args.run(args))
     if args.command == "projections":
         return run_projection_command(args)
-    return _generate(args)
+    return _signed_in_or_told(_generate, args)
+
+
+def _signed_in_or_told(
+    command: Callable[[argparse.Namespace], int], args: argparse.Namespace
+) -> int:
+    try:
+        return command(args)
+    except SignInError as error:
+        print(error, file=sys.stderr)
+        return 1
 
 
 def _mint(user: str, roles: list[str], department: str | None, ttl: timedelta) -> str:
@@ -138,7 +176,9 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
         change_feed=change_feed,
         app_settings=app_settings,
     )
-    print(f"DonatelloAI is serving on http://{host}:{port}/api/v1 (data in {config.data_dir})")
+    log.info(
+        "DonatelloAI is serving on http://%s:%d/api/v1 (data in %s)", host, port, config.data_dir
+    )
     helpers = start_worker_processes(processes - 1, workers)
     try:
         local.serve()
@@ -169,14 +209,57 @@ def _work(workers: int, parent_pid: int) -> int:
 def _budgets(args: argparse.Namespace) -> int:
     from devhost.budgets_command import show_budgets
 
-    token = args.token or _mint("cli-finance", ["Finance.Reader"], None, timedelta(hours=1))
+    token = _token(args, lambda: _mint("cli-finance", ["Finance.Reader"], None, timedelta(hours=1)))
     return show_budgets(
         args.url, token, period=args.period, department=args.department, as_csv=args.csv
     )
 
 
+def _add_identity_arguments(command: argparse.ArgumentParser, token_help: str) -> None:
+    who = command.add_mutually_exclusive_group()
+    who.add_argument("--token", help=token_help)
+    who.add_argument(
+        "--signed-in",
+        action="store_true",
+        help="use the Entra sign-in of `donatello login` (for a deployed API's --url)",
+    )
+
+
+def _token(args: argparse.Namespace, dev_token: Callable[[], str]) -> str:
+    if args.signed_in:
+        from bootstrap import settings
+
+        return signed_in_token(settings().data_dir)
+    return str(args.token) if args.token else dev_token()
+
+
+def _sign_in(args: argparse.Namespace) -> int:
+    from bootstrap import settings
+
+    config = settings()
+    if args.command == "logout":
+        logout(config.data_dir)
+        print("signed out")
+        return 0
+    sign_in = SignIn(
+        tenant_id=args.tenant,
+        client_id=args.client_id,
+        scopes=scopes_from(args.scope, config.audience),
+        authority_host=args.authority_host,
+    )
+    try:
+        account = login(sign_in, config.data_dir)
+    except SignInError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"signed in as {account['username']} (tenant {account['tenant_id']})")
+    return 0
+
+
 def _generate(args: argparse.Namespace) -> int:
-    token = _mint(args.user, ["Generator.Standard"], args.department, timedelta(hours=1))
+    token = _token(
+        args, lambda: _mint(args.user, ["Generator.Standard"], args.department, timedelta(hours=1))
+    )
     headers = {"Authorization": f"Bearer {token}"}
     body = {"prompt": args.prompt, "size": args.size, "quality": args.quality}
     with httpx.Client(base_url=args.url, headers=headers, timeout=30) as client:

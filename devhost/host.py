@@ -186,6 +186,7 @@ class LocalHost:
             host=self._http_host,
             port=self.port,
             log_level=self._log_level,
+            log_config=None,  # uvicorn's records go to the root logger's JSON handler
             lifespan="off",
             timeout_graceful_shutdown=int(_GRACEFUL_SECONDS),
         )

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, unquote
 
 import azure.functions as func
 
+from adapters.json_logs import CORRELATION_HEADER, correlated, safe_correlation_id
 from devhost.triggers import HttpTrigger, UnsupportedBindingError
 
 Scope = MutableMapping[str, Any]
@@ -207,6 +208,22 @@ class HttpBridge:
         if body is None:
             await _send_too_large(send, self._max_body_bytes)
             return
+        # Every request gets a correlation id here, as the Functions host's front door would,
+        # and the function sees it in the header: its log lines and ours share it.
+        request_id = safe_correlation_id(headers.get(CORRELATION_HEADER.lower()))
+        headers[CORRELATION_HEADER.lower()] = request_id
+        with correlated(request_id):  # uvicorn's access line is written inside `send`
+            await self._call(trigger, headers, route_params, body, scope, send)
+
+    async def _call(
+        self,
+        trigger: HttpTrigger,
+        headers: dict[str, str],
+        route_params: dict[str, str],
+        body: bytes,
+        scope: Scope,
+        send: Send,
+    ) -> None:
         request = func.HttpRequest(
             method=str(scope["method"]).upper(),
             url=_url(scope, headers),

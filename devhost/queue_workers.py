@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 import azure.functions as func
 
+from adapters.json_logs import correlated, safe_correlation_id
 from devhost.threads import join_within
 from devhost.triggers import ServiceBusTrigger
 
@@ -223,7 +224,8 @@ class QueueWorkerPool:
         binding = consumer.trigger.binding
         keeper = _LockKeeper(consumer.queue, message, self._max_lock_renewal)
         try:
-            binding.call_blocking(LocalServiceBusMessage(message))
+            with correlated(safe_correlation_id(message.message_id)):
+                binding.call_blocking(LocalServiceBusMessage(message))
         except Exception:
             log.exception(
                 "function %s failed on message %s (delivery %d); abandoning it",

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from azure.functions.timer import TimerRequest
 
+from adapters.json_logs import correlated
 from devhost.ncrontab import Schedule, parse_schedule
 from devhost.threads import join_within
 from devhost.triggers import TimerTrigger
@@ -88,6 +90,7 @@ class TimerRunner:
             schedule={"AdjustForDST": True},
         )
         try:
-            trigger.binding.call_blocking(request)
+            with correlated(str(uuid.uuid4())):
+                trigger.binding.call_blocking(request)
         except Exception:
             log.exception("timer function %s failed", trigger.binding.function_name)

@@ -8,8 +8,10 @@ from uuid import UUID
 import azure.functions as func
 
 from bootstrap import platform
+from domain.access import Action, authorize
 from functions.http_support import Problem, api, authenticate, json_response, parse_body
 from services import models
+from services.destinations import RefusedDestination
 from services.generations import (
     GenerationRequest,
     ImageRedirect,
@@ -35,7 +37,12 @@ def create_generation(req: func.HttpRequest) -> func.HttpResponse:
     key = req.headers.get("Idempotency-Key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise Problem(400, "invalid-header", "Idempotency-Key must be 1-200 characters")
-    submission = submit_generation(app, principal, request, key)
+    try:
+        submission = submit_generation(app, principal, request, key)
+    except RefusedDestination as error:
+        raise Problem(
+            422, "invalid-callback-url", "The callback URL is refused", str(error)
+        ) from None
     status_url = _url(req, f"/api/v1/generations/{submission.generation_id}")
     return json_response(
         {
@@ -99,7 +106,7 @@ def list_generation_history(req: func.HttpRequest) -> func.HttpResponse:
 @blueprint.route(route="v1/models", methods=["GET"])
 @api
 def list_models(req: func.HttpRequest) -> func.HttpResponse:
-    authenticate(req)
+    authorize(authenticate(req), Action.MODEL_LIST)  # a token with no role sees nothing
     return json_response(models.list_models(platform()))
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
+from adapters.json_logs import CORRELATION_HEADER, correlated, safe_correlation_id
 from adapters.jwt_auth import AuthenticationError, JwksUnavailable, bearer_token
 from bootstrap import authenticator
 from domain.access import AccessDenied, Principal
@@ -161,4 +162,22 @@ def api(handler: Handler) -> Handler:
             log.exception("unhandled error in %s", handler.__name__)
             return Problem(500, "internal-error", "Internal error").response()
 
-    return translated
+    return with_correlation(translated)
+
+
+def with_correlation(handler: Handler) -> Handler:
+    """Log the handling under the request's correlation id and answer it in a header.
+
+    The id is the caller's `X-Correlation-Id` when that is a plain id (the local host
+    sets one for every request), so one id follows a request across hops.
+    """
+
+    @functools.wraps(handler)
+    def correlated_handler(req: func.HttpRequest) -> func.HttpResponse:
+        request_id = safe_correlation_id(req.headers.get(CORRELATION_HEADER))
+        with correlated(request_id):
+            response = handler(req)
+        response.headers[CORRELATION_HEADER] = request_id
+        return response
+
+    return correlated_handler

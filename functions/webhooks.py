@@ -14,13 +14,14 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from adapters.cosmos_event_store import _event_from_item
+from adapters.json_logs import correlated
 from bootstrap import platform, webhooks
 from functions.http_support import Problem, api, authenticate, json_response, parse_body
 from functions.projector import on_every_event
+from services.destinations import RefusedDestination
 from services.webhook_delivery import DISPATCHED_TYPES, deliver, dispatch, parse_message
 from services.webhooks import (
     WEBHOOK_QUEUE,
-    InvalidWebhookUrl,
     WebhookRegistration,
     read_webhook,
     register_webhook,
@@ -44,7 +45,7 @@ def put_webhook(req: func.HttpRequest) -> func.HttpResponse:
         registered = register_webhook(
             app, webhooks().signing_key, principal, department_id, registration
         )
-    except InvalidWebhookUrl as error:
+    except RefusedDestination as error:
         raise Problem(
             422, "invalid-webhook-url", "The webhook URL is refused", str(error)
         ) from None
@@ -76,8 +77,9 @@ def deliver_webhook(message: func.ServiceBusMessage) -> None:
     except ValidationError:
         log.error("discarding malformed webhook message %s", message.message_id)
         return
-    outcome = deliver(platform(), webhooks(), delivery)
-    log.info("webhook delivery %s: %s", delivery.delivery_id, outcome)
+    with correlated(str(delivery.delivery_id)):
+        outcome = deliver(platform(), webhooks(), delivery)
+        log.info("webhook delivery %s: %s", delivery.delivery_id, outcome)
 
 
 @on_every_event(blueprint, "dispatch_webhooks", DISPATCH_LEASE_PREFIX)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import azure.functions as func
 
+from adapters.json_logs import correlated
 from bootstrap import platform
 from services.generations import JOB_QUEUE
 from services.pipeline import advance_generation
@@ -32,8 +33,9 @@ def advance(message: func.ServiceBusMessage) -> None:
         # burning ten deliveries on it.
         log.error("discarding malformed job message %s", message.message_id)
         return
-    state = advance_generation(platform(), generation_id)
-    log.info("generation %s is %s", generation_id, state.status.value)
+    with correlated(str(generation_id)):  # the generation's events carry the same id
+        state = advance_generation(platform(), generation_id)
+        log.info("generation %s is %s", generation_id, state.status.value)
 
 
 @blueprint.timer_trigger(arg_name="timer", schedule="*/30 * * * * *", run_on_startup=False)

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from domain.catalogue import Catalogue
 from domain.screening import PolicyBook, Redactor
+from services.destinations import Resolver
 from services.ports import (
     ContentModerator,
     EventStore,
@@ -37,5 +38,6 @@ class Platform:
     screening_policies: PolicyBook
     clock: Callable[[], datetime]
     sleep: Callable[[float], None]
+    resolver: Resolver  # checks client-given URLs (callback_url) before they are accepted
     image_links: ImageLinks | None = None  # None: the app serves image bytes itself
     moderators: tuple[ContentModerator, ...] = ()  # besides the policy's own term list

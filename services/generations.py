@@ -25,6 +25,7 @@ from domain.envelope import NewEvent
 from domain.generation import Generation, GenerationRequested, Quality, Size, Status, Style
 from domain.streams import generation_stream, is_department_id
 from services.context import Platform
+from services.destinations import check_destination
 from services.errors import IdempotencyConflict, NotFound
 from services.personal_data import seal_text
 from services.ports import ConcurrencyError, OutgoingMessage
@@ -86,6 +87,12 @@ def submit_generation(
     if principal.department_id is None or not is_department_id(principal.department_id):
         # Someone must pay: an org-wide admin without a (valid) department cannot generate.
         raise AccessDenied(DenialReason.OTHER_DEPARTMENT, Action.GENERATION_CREATE)
+    if request.callback_url is not None:  # refused here, before the request is recorded
+        check_destination(
+            request.callback_url,
+            platform.resolver,
+            allow_private=platform.settings.webhook_allow_private,
+        )
     generation_id = (
         uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}\n{idempotency_key}")
         if idempotency_key

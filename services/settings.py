@@ -82,7 +82,9 @@ class Settings(BaseModel):
     webhook_retry_base_seconds: float = Field(default=30.0, ge=0)  # doubled per attempt
     webhook_retry_max_seconds: float = Field(default=3600.0, ge=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
-    webhook_require_https: bool = True  # off only for local receivers (tests, dev)
+    # Admit http and private, loopback or link-local receivers (services/destinations.py):
+    # for local receivers in development and tests only; refused with Entra sign-in.
+    webhook_allow_private: bool = False
 
     # --- audit seals (services/seals.py) ---
     seal_interval_minutes: int = Field(default=5, ge=1, le=59)  # `seal_schedule`'s step
@@ -201,6 +203,9 @@ class Settings(BaseModel):
         missing = [f"{chosen} needs {setting}" for chosen, (gap, setting) in needs.items() if gap]
         if missing:
             raise ValueError("; ".join(missing))
+        if self.webhook_allow_private and self.auth_mode == "entra":
+            # Entra sign-in means real users: their URLs must never reach the private network.
+            raise ValueError("DONATELLO_WEBHOOK_ALLOW_PRIVATE is for the embedded default only")
         return self
 
     @classmethod

@@ -53,14 +53,9 @@ from domain.webhooks import (
     subscription_secret,
 )
 from services.context import Platform
+from services.destinations import RefusedDestination, check_shape
 from services.ports import ConcurrencyError, OutgoingMessage
-from services.webhooks import (
-    InvalidWebhookUrl,
-    WebhookPorts,
-    WebhookSendError,
-    check_url,
-    find_subscription,
-)
+from services.webhooks import WebhookPorts, WebhookRefused, WebhookSendError, find_subscription
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +176,9 @@ def _message(
 
 def _callable(platform: Platform, callback: DeliveryMessage) -> bool:
     """Whether the callback can be sent; if not, its dead-letter record says why."""
-    try:
-        check_url(callback.url, require_https=platform.settings.webhook_require_https)
-    except InvalidWebhookUrl as error:
+    try:  # where the URL points is checked by the sender, when it connects
+        check_shape(callback.url, allow_private=platform.settings.webhook_allow_private)
+    except RefusedDestination as error:
         _dead_letter(platform, callback, attempts=0, error=f"callback_url refused: {error}")
         return False
     if find_subscription(platform.store, callback.department_id) is None:
@@ -232,6 +227,10 @@ def deliver(platform: Platform, ports: WebhookPorts, message: DeliveryMessage) -
         status = ports.sender.post(
             message.url, body, headers, platform.settings.webhook_timeout_seconds
         )
+    except WebhookRefused as refused:  # policy, not a passing failure: no retry
+        _dead_letter(platform, message, message.attempt, f"destination refused: {refused}")
+        log.warning("webhook delivery %s refused: %s", message.delivery_id, refused)
+        return "dead-lettered: destination refused"
     except WebhookSendError as failure:
         error = str(failure)[:_ERROR_LIMIT] or type(failure).__name__
     else:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +27,7 @@ from domain.webhooks import (
     subscription_secret,
 )
 from services.context import Platform
+from services.destinations import check_destination
 from services.errors import NotFound
 from services.ports import ConcurrencyError, EventStore, WorkQueue
 
@@ -39,6 +39,10 @@ SECRET_REF = f"derived:{WEBHOOK_KEY_SECRET}"  # the subscription id's HMAC under
 
 class WebhookSendError(Exception):
     """No HTTP response came back (refused, reset, timed out, not a URL we can call)."""
+
+
+class WebhookRefused(WebhookSendError):
+    """The platform will not call this URL (`services.destinations`); retrying cannot help."""
 
 
 class WebhookSender(Protocol):
@@ -54,10 +58,6 @@ class WebhookPorts:
     signing_key: Callable[[], bytes]  # the platform's webhook key, read when needed
 
 
-class InvalidWebhookUrl(ValueError):
-    """A URL the platform will not call."""
-
-
 class WebhookRegistration(BaseModel):
     """The body of `PUT /webhooks/{department_id}`."""
 
@@ -65,16 +65,6 @@ class WebhookRegistration(BaseModel):
 
     url: str = Field(max_length=2048)
     events: tuple[Kind, ...] = Field(default=(Kind.BUDGET_THRESHOLD_CROSSED,), min_length=1)
-
-
-def check_url(url: str, *, require_https: bool) -> str:
-    parts = urlsplit(url)
-    allowed = {"https"} if require_https else {"https", "http"}
-    if parts.scheme not in allowed or not parts.hostname:
-        raise InvalidWebhookUrl(f"the URL must be absolute with scheme {' or '.join(allowed)}")
-    if parts.username or parts.password:
-        raise InvalidWebhookUrl("the URL must not carry credentials")
-    return url
 
 
 def register_webhook(
@@ -87,7 +77,9 @@ def register_webhook(
     """Record the department's subscription; the answer carries its secret, once."""
     _known_shape(department_id)
     authorize(principal, Action.WEBHOOK_WRITE, department_id=department_id)
-    url = check_url(registration.url, require_https=platform.settings.webhook_require_https)
+    url = check_destination(
+        registration.url, platform.resolver, allow_private=platform.settings.webhook_allow_private
+    ).url
     secret = signing_key()  # before recording: a platform without a key registers nothing
     registered = WebhookRegistered(
         department_id=department_id,

@@ -7,6 +7,7 @@ it never recovers.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -62,7 +63,10 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver(failures: int = 0) -> Iterator[Receiver]:
+def running_receiver(
+    failures: int = 0, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+) -> Iterator[Receiver]:
+    """A receiver on 127.0.0.1; with `tls`, it speaks https and its URL names `host`."""
     receiver = Receiver(failures)
 
     class Handler(BaseHTTPRequestHandler):
@@ -78,7 +82,10 @@ def running_receiver(failures: int = 0) -> Iterator[Receiver]:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "http" if tls is None else "https"
+    receiver.url = f"{scheme}://{host}:{server.server_address[1]}/hooks"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

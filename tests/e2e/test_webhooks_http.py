@@ -19,7 +19,7 @@ from tests.webhook_receiver import Received, running_receiver
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
     with running_platform(
         tmp_path_factory.mktemp("platform"),
-        DONATELLO_WEBHOOK_REQUIRE_HTTPS="false",
+        DONATELLO_WEBHOOK_ALLOW_PRIVATE="true",
         DONATELLO_WEBHOOK_RETRY_BASE_SECONDS="0",
     ) as running:
         yield running

@@ -17,6 +17,7 @@ from uuid import UUID
 
 import pytest
 
+from adapters.httpx_webhooks import HttpxWebhookSender
 from adapters.sqlite_event_store import SqliteEventStore
 from bootstrap import build_platform, local_queue, webhook_dispatcher, webhook_ports
 from domain.access import AccessDenied, Principal, Role
@@ -33,19 +34,20 @@ from domain.webhooks import (
 )
 from services.budgets import BudgetUpdate, set_budget
 from services.context import Platform
+from services.destinations import RefusedDestination
 from services.generations import GenerationRequest, submit_generation
 from services.pipeline import advance_generation
 from services.settings import Settings
 from services.webhook_delivery import deliver, dispatch, parse_message
 from services.webhooks import (
     WEBHOOK_QUEUE,
-    InvalidWebhookUrl,
     WebhookPorts,
     WebhookRegistration,
     read_webhook,
     register_webhook,
     remove_webhook,
 )
+from tests.static_resolver import StaticResolver
 from tests.webhook_receiver import Receiver, running_receiver
 
 DEPARTMENT = "marketing"
@@ -94,7 +96,7 @@ def harness_for(tmp_path: Path, **settings: Any) -> Harness:
     config = Settings(
         data_dir=tmp_path,
         provider_backoff_seconds=(0.0,),
-        webhook_require_https=False,
+        webhook_allow_private=True,
         webhook_retry_base_seconds=0.0,
         **settings,
     )
@@ -285,12 +287,49 @@ def test_only_the_departments_manager_or_an_admin_manages_its_webhook(
     assert first["secret"].encode() not in stored
 
 
-def test_a_webhook_url_must_be_https_unless_told_otherwise(tmp_path: Path) -> None:
+def test_a_webhook_url_must_be_https_to_a_public_address_unless_told_otherwise(
+    tmp_path: Path,
+) -> None:
     strict = harness_for(tmp_path)
+    resolver = StaticResolver({"hooks.example.com": ["93.184.215.14"], "intranet": ["10.1.2.3"]})
     strict.platform = dataclasses.replace(
-        strict.platform, settings=strict.config.model_copy(update={"webhook_require_https": True})
+        strict.platform,
+        settings=strict.config.model_copy(update={"webhook_allow_private": False}),
+        resolver=resolver,
     )
-    for url in ("http://example.com/hook", "ftp://example.com", "https://user:pw@example.com/"):
-        with pytest.raises(InvalidWebhookUrl):
+    for url in (
+        "http://hooks.example.com/hook",
+        "ftp://hooks.example.com",
+        "https://user:pw@hooks.example.com/",
+        "https://intranet/hook",
+        "https://127.0.0.1/hook",
+    ):
+        with pytest.raises(RefusedDestination):
             strict.register(url)
-    assert strict.register("https://example.com/hook")["url"] == "https://example.com/hook"
+    assert strict.register("https://hooks.example.com/hook")["url"] == (
+        "https://hooks.example.com/hook"
+    )
+
+
+def test_a_webhook_whose_name_now_points_inside_is_dead_lettered_without_a_retry(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    harness = harness_for(tmp_path)
+    resolver = StaticResolver({"hooks.example.com": ["93.184.215.14"]})
+    strict = harness.config.model_copy(update={"webhook_allow_private": False})
+    harness.platform = dataclasses.replace(harness.platform, settings=strict, resolver=resolver)
+    port = receiver.url.rsplit(":", 1)[1]  # "…:<port>/hooks"
+    harness.ports = dataclasses.replace(
+        harness.ports, sender=HttpxWebhookSender(resolver, allow_private=False)
+    )
+    harness.register(f"https://hooks.example.com:{port}")
+    resolver.answers["hooks.example.com"] = ["127.0.0.1"]  # rebound after registration
+
+    assert harness.generate("a lighthouse at dusk") is Status.CHARGED
+    harness.dispatch()
+    assert harness.drain() == ["dead-lettered: destination refused"]
+    assert receiver.received == []
+    store = harness.platform.store
+    assert isinstance(store, SqliteEventStore)
+    (dead,) = [p.event for p in store.read_all(0) if p.event.type == WebhookDeadLettered.TYPE]
+    assert "loopback" in dead.data["last_error"]

@@ -7,16 +7,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from function_app import app
 from projections import ALL_PROJECTIONS
+from tests.app_functions import FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-# get_functions() may be called once per app: it registers the bindings it indexes.
 TRIGGERS: dict[str, dict[str, Any]] = {}
 RETRY_POLICIES: dict[str, dict[str, Any]] = {}
-for function in app.get_functions():
+for function in FUNCTIONS:
     trigger = function.get_trigger()
     assert trigger is not None, function.get_function_name()
     TRIGGERS[str(function.get_function_name())] = trigger.get_dict_repr()

@@ -80,3 +80,12 @@ def test_the_example_local_settings_are_a_valid_azure_configuration() -> None:
         "servicebus",
     )
     assert config.blob_account_url == "https://<storage account>.blob.core.windows.net"
+
+
+def test_private_webhook_receivers_are_refused_with_entra_sign_in() -> None:
+    assert Settings.from_env({"DONATELLO_WEBHOOK_ALLOW_PRIVATE": "true"}).webhook_allow_private
+    assert not Settings.from_env({"DONATELLO_AUTH_MODE": "entra"}).webhook_allow_private
+    with pytest.raises(SettingsError, match="WEBHOOK_ALLOW_PRIVATE"):
+        Settings.from_env(
+            {"DONATELLO_AUTH_MODE": "entra", "DONATELLO_WEBHOOK_ALLOW_PRIVATE": "true"}
+        )

@@ -1,0 +1,159 @@
+"""One logging setup for the embedded host and the Functions app: JSON lines that carry
+the correlation id of the request or message being handled, and never a secret.
+
+`install_log_hygiene` works at record creation (a log record factory), so every
+handler sees clean records: ours, uvicorn's, and the Functions worker's, which ships
+records to Application Insights without our formatter. Each record gets the current
+correlation id, and its message and exception text pass through `redact`: bearer
+tokens, JWTs, webhook secrets, PEM keys, `name=value` credentials (SAS `sig=` too)
+and the input values pydantic puts in its errors (where a prompt would show).
+Patterns cannot recognise a prompt as such, so prompts are kept out by never being
+logged; `extra` fields named like a prompt or a secret are dropped by the formatter,
+and a test scans a full run's log for the prompts it sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import traceback
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+CORRELATION_HEADER = "X-Correlation-Id"
+REDACTED = "[redacted]"
+
+correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+# A client-chosen id is kept only if it cannot forge a log line or carry a payload.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_SENSITIVE_NAME = re.compile(
+    r"prompt|secret|token|password|passwd|authorization|signature|api_?key|private|credential",
+    re.IGNORECASE,
+)
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"-----BEGIN [A-Z ]+-----.*?(-----END [A-Z ]+-----|$)", re.DOTALL),
+        "[redacted-pem]",
+    ),
+    (re.compile(r"\bBearer\s+[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE), f"Bearer {REDACTED}"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
+    (re.compile(r"\bwhsec_[A-Za-z0-9]+"), f"whsec_{REDACTED}"),
+    (
+        re.compile(
+            r"(?i)\b(password|passwd|secret|client_secret|api[_-]?key|access[_-]?token|"
+            r"refresh[_-]?token|id[_-]?token|token|authorization|signature|sig|account[_-]?key)"
+            r"(\"?'?\s*[:=]\s*\"?'?)([^\s\"',;&}]+)"
+        ),
+        rf"\1\2{REDACTED}",
+    ),
+    # pydantic errors repeat the input ("input_value='a portrait of …'").
+    (re.compile(r"input_value=.*?(, input_type=|$)", re.DOTALL), rf"input_value={REDACTED}\1"),
+)
+_RECORD_FIELDS = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "correlation_id", "taskName"}
+)
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def safe_correlation_id(candidate: str | None) -> str:
+    """`candidate` if it is a plain id, else a new one."""
+    if candidate and _SAFE_ID.match(candidate):
+        return candidate
+    return str(uuid.uuid4())
+
+
+@contextmanager
+def correlated(value: str) -> Iterator[str]:
+    """Log everything inside under the correlation id `value`."""
+    token = correlation_id.set(value)
+    try:
+        yield value
+    finally:
+        correlation_id.reset(token)
+
+
+def install_log_hygiene() -> None:
+    """Stamp and redact every record created from now on (once per process)."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "donatello_hygiene", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        record.correlation_id = correlation_id.get()
+        _scrub(record)
+        return record
+
+    factory.donatello_hygiene = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+def _scrub(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # a malformed call: logging reports it when the record is handled
+        return
+    record.msg, record.args = redact(message), None
+    if record.exc_info and record.exc_info[0] is not None:
+        text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        # Only the redacted text goes on: a handler given exc_info would render it afresh.
+        record.exc_text, record.exc_info = redact(text), None
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, correlation id, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+            "correlation_id": getattr(record, "correlation_id", None),
+        }
+        for name, value in vars(record).items():
+            if name not in _RECORD_FIELDS and not name.startswith("_"):
+                line[name] = REDACTED if _SENSITIVE_NAME.search(name) else _plain(value)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(str(value))
+
+
+def configure_logging(stream: TextIO | None = None, level: int = logging.INFO) -> None:
+    """JSON lines on `stream` (stderr) for the whole process, hygiene installed."""
+    install_log_hygiene()
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(True)  # library warnings become JSON lines too
