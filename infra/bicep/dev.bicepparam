@@ -9,6 +9,7 @@ param alertEmails = split(readEnvironmentVariable('DONATELLO_ALERT_EMAILS'), ','
 param apiAudience = readEnvironmentVariable('DONATELLO_API_AUDIENCE', 'api://donatello-dev')
 param monthlyBudget = 200
 param maximumInstanceCount = 10
+param cosmosMaxThroughput = 1000
 param cosmosPairedReadRegion = false
 param dataStorageSku = 'Standard_GRS'
 param logRetentionDays = 30

@@ -48,6 +48,10 @@ param errorRatePercent int = 5
 @description('Adds the paired region to Cosmos DB as a read (failover) region; still one write region.')
 param cosmosPairedReadRegion bool = false
 
+@description('Autoscale ceiling of the database\'s shared throughput, RU/s, a multiple of 1000 (docs/cosmos-costs.md sizes it).')
+@minValue(1000)
+param cosmosMaxThroughput int = 1000
+
 @description('Storage redundancy for images and seals.')
 @allowed([
   'Standard_GZRS'
@@ -141,6 +145,7 @@ module cosmos 'modules/cosmos.bicep' = {
     tags: tags
     accountName: 'cosmos-${baseName}'
     databaseName: cosmosDatabaseName
+    maxThroughput: cosmosMaxThroughput
     workspaceId: monitoring.outputs.workspaceId
   }
 }

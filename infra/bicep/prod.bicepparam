@@ -10,6 +10,7 @@ param apiAudience = readEnvironmentVariable('DONATELLO_API_AUDIENCE', 'api://don
 param enabledProviders = readEnvironmentVariable('DONATELLO_ENABLED_PROVIDERS', 'local')
 param monthlyBudget = 2000
 param maximumInstanceCount = 100
+param cosmosMaxThroughput = 25000
 param cosmosPairedReadRegion = true
 param dataStorageSku = 'Standard_GZRS'
 param logRetentionDays = 90

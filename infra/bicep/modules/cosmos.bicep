@@ -8,6 +8,8 @@ param pairedReadRegion bool
 param tags object
 param accountName string
 param databaseName string
+@minValue(1000)
+param maxThroughput int
 param workspaceId string
 
 var primaryRegion = [
@@ -62,7 +64,7 @@ resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2024-05-15
     }
     options: {
       autoscaleSettings: {
-        maxThroughput: 4000
+        maxThroughput: maxThroughput
       }
     }
   }
