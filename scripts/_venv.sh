@@ -1,5 +1,6 @@
 # Sourced by scripts/serve and scripts/test: create .venv and install one requirements file,
-# and (for the tests) the npm emulators. Each re-installs only when its inputs changed.
+# and (for the tests) the npm emulators and checkov's own venv. Each re-installs only when
+# its inputs changed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -25,6 +26,20 @@ ensure_emulators() {
   digest="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
     (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$digest" > "$stamp"
+  fi
+}
+
+# checkov in .venv-checkov, apart from the project's venv: its pins clash with ours.
+CHECKOV_VENV="$ROOT/.venv-checkov"
+ensure_checkov() {
+  local stamp="$CHECKOV_VENV/.installed"
+  local digest
+  digest="$(sha256sum "$ROOT/requirements-checkov.txt" | cut -d' ' -f1)"
+  if [ ! -x "$CHECKOV_VENV/bin/checkov" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+    python3 -m venv "$CHECKOV_VENV"
+    "$CHECKOV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+      -r "$ROOT/requirements-checkov.txt"
     echo "$digest" > "$stamp"
   fi
 }

@@ -1,0 +1,161 @@
+// What someone is woken for: a rising error rate, dead-lettered messages (a step failing
+// systematically, docs/azure.md) and the Azure spend of this environment.
+param location string
+param tags object
+param actionGroupName string
+@maxLength(12)
+param actionGroupShortName string
+param alertPrefix string
+param budgetName string
+param alertEmails array
+param appInsightsId string
+param serviceBusNamespaceId string
+@minValue(1)
+@maxValue(100)
+param errorRatePercent int
+@minValue(1)
+param monthlyBudget int
+@minLength(3)
+@maxLength(3)
+param budgetThresholds array
+param budgetStartDate string
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
+  name: actionGroupName
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: actionGroupShortName
+    enabled: true
+    emailReceivers: [for (email, i) in alertEmails: {
+      name: 'email-${i}'
+      emailAddress: email
+      useCommonAlertSchema: true
+    }]
+  }
+}
+
+// Failed requests as a share of all requests: a count alone would fire on busy days.
+resource errorRate 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: '${alertPrefix}-error-rate'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'API error rate above ${errorRatePercent}%'
+    severity: 2
+    enabled: true
+    scopes: [
+      appInsightsId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'requests | summarize total = count(), failed = countif(success == false) | where total >= 20 | extend ratePercent = 100.0 * failed / total | project ratePercent'
+          timeAggregation: 'Maximum'
+          metricMeasureColumn: 'ratePercent'
+          operator: 'GreaterThan'
+          threshold: errorRatePercent
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+// Any dead-lettered message, per queue: the count should stay at zero.
+resource deadLetters 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: '${alertPrefix}-dead-letters'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'Messages in a Service Bus dead-letter queue'
+    severity: 2
+    enabled: true
+    scopes: [
+      serviceBusNamespaceId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'dead-lettered'
+          metricName: 'DeadletteredMessages'
+          metricNamespace: 'Microsoft.ServiceBus/namespaces'
+          dimensions: [
+            {
+              name: 'EntityName'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          timeAggregation: 'Maximum'
+        }
+      ]
+    }
+    actions: [
+      {
+        actionGroupId: actionGroup.id
+      }
+    ]
+  }
+}
+
+var notify = {
+  enabled: true
+  operator: 'GreaterThanOrEqualTo'
+  contactEmails: alertEmails
+  contactGroups: [
+    actionGroup.id
+  ]
+}
+
+// Azure's bill for this resource group; departments' image budgets are the app's own.
+// Budgets carry no tags (the resource type has none).
+resource budget 'Microsoft.Consumption/budgets@2023-05-01' = {
+  name: budgetName
+  properties: {
+    category: 'Cost'
+    amount: monthlyBudget
+    timeGrain: 'Monthly'
+    timePeriod: {
+      startDate: budgetStartDate
+    }
+    // Three thresholds on actual spend, and one when the forecast says the month will end
+    // over budget.
+    notifications: {
+      'actual-1': union(notify, {
+        threshold: budgetThresholds[0]
+        thresholdType: 'Actual'
+      })
+      'actual-2': union(notify, {
+        threshold: budgetThresholds[1]
+        thresholdType: 'Actual'
+      })
+      'actual-3': union(notify, {
+        threshold: budgetThresholds[2]
+        thresholdType: 'Actual'
+      })
+      'forecast-100': union(notify, {
+        threshold: 100
+        thresholdType: 'Forecasted'
+      })
+    }
+  }
+}
