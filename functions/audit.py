@@ -19,6 +19,7 @@ from bootstrap import audit_log, seal_store, settings
 from domain.access import Action, authorize
 from domain.envelope import utc_now
 from functions.http_support import api, authenticate, json_response, parse_body
+from functions.responses import AuditReport
 from services.audit_verify import verify_log
 from services.seals import SealStore, write_seal
 
@@ -65,4 +66,4 @@ def post_verify(req: func.HttpRequest) -> func.HttpResponse:
         else VerifyRequest()
     )
     report = verify_log(_log(), _seals(), since=wanted.since, max_events=wanted.max_events)
-    return json_response(report.as_json())
+    return json_response(AuditReport.model_validate(report.as_json()))

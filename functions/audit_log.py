@@ -16,7 +16,9 @@ from urllib.parse import urlencode
 import azure.functions as func
 
 from bootstrap import platform
-from functions.http_support import Problem, api, authenticate, json_response
+from functions.http_support import api, authenticate, json_response
+from functions.problems import INVALID_PARAMETER, Problem
+from functions.responses import AuditStream
 from services.audit_export import envelope, jsonl_lines
 from services.audit_log import MAX_PAGE_EVENTS, EventFilter, audit_stream, feed_page
 
@@ -31,7 +33,10 @@ def get_audit_stream(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
     stream_id = req.route_params["stream_id"]
     events = audit_stream(platform(), principal, stream_id)
-    return json_response({"stream_id": stream_id, "events": [envelope(e) for e in events]})
+    answer = AuditStream.model_validate(
+        {"stream_id": stream_id, "events": [envelope(e) for e in events]}
+    )
+    return json_response(answer)
 
 
 @blueprint.route(route=FEED_ROUTE, methods=["GET"])
@@ -64,7 +69,7 @@ def _filter(req: func.HttpRequest) -> EventFilter:
             department_id=req.params.get("department_id") or None,
         )
     except ValueError as error:
-        raise Problem(400, "invalid-parameter", "Invalid query parameter", str(error)) from None
+        raise Problem(INVALID_PARAMETER, str(error)) from None
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -80,7 +85,5 @@ def _limit(text: str | None) -> int:
     if text is None:
         return MAX_PAGE_EVENTS
     if not text.isdigit() or not 0 < int(text) <= MAX_PAGE_EVENTS:
-        raise Problem(
-            400, "invalid-parameter", "Invalid query parameter", f"limit is 1 to {MAX_PAGE_EVENTS}"
-        )
+        raise Problem(INVALID_PARAMETER, f"limit is 1 to {MAX_PAGE_EVENTS}")
     return int(text)

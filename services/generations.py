@@ -54,9 +54,15 @@ class GenerationRequest(BaseModel):
     @field_validator("prompt")
     @classmethod
     def printable(cls, prompt: str) -> str:
-        # Control characters have no place in a prompt and can smuggle content past review.
-        if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in prompt):
-            raise ValueError("prompt contains control characters")
+        # Control characters (NUL among them) have no place in a prompt and can smuggle
+        # content past review; a lone surrogate (JSON's "\\ud800") is not text at all and
+        # cannot be encoded to be sealed, screened or sent on.
+        for c in prompt:
+            category = unicodedata.category(c)
+            if category == "Cc" and c not in "\n\t":
+                raise ValueError("prompt contains control characters")
+            if category == "Cs":
+                raise ValueError("prompt contains an unpaired surrogate")
         return prompt
 
     def fingerprint(self) -> str:
