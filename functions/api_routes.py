@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from domain.generation import Status
 from functions import responses as r
 from functions.audit import MAX_EVENTS_PER_REQUEST, VerifyRequest
+from functions.generations import MAX_HISTORY_PAGE, MAX_IDEMPOTENCY_KEY
 from functions.privacy import ErasureRequest
 from functions.problems import (
     CONCURRENCY_CONFLICT,
@@ -116,7 +117,7 @@ OPERATIONS: tuple[Operation, ...] = (
             Parameter(
                 "Idempotency-Key",
                 "header",
-                {"type": "string", "minLength": 1, "maxLength": 200},
+                {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
                 "a retry with the same key and body answers the same generation",
             ),
         ),
@@ -136,7 +137,9 @@ OPERATIONS: tuple[Operation, ...] = (
             _query("status", enum=[s.value for s in Status]),
             _query("from", "created at or after (with a UTC offset)", **DATE_TIME),
             _query("to", "created before (with a UTC offset)", **DATE_TIME),
-            Parameter("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200}),
+            Parameter(
+                "limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_HISTORY_PAGE}
+            ),
             _query("continuation", "from the previous page"),
         ),
     ),
@@ -300,7 +303,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 200, "The report; `complete` is false when `max_events` stopped it", r.AuditReport
             ),
         ),
-        (FORBIDDEN,),
+        (FORBIDDEN, NOT_FOUND),
         body=VerifyRequest,
         body_required=False,
     ),

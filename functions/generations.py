@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
 import azure.functions as func
 
 from bootstrap import platform
 from functions import responses
-from functions.http_support import api, authenticate, json_response, parse_body
-from functions.problems import INVALID_HEADER, INVALID_PARAMETER, NOT_FOUND, Problem
+from functions.http_support import (
+    api,
+    authenticate,
+    json_response,
+    parse_body,
+    query_instant,
+    query_limit,
+)
+from functions.problems import INVALID_HEADER, NOT_FOUND, Problem
 from services import models
 from services.generations import (
     GenerationRequest,
@@ -26,6 +32,7 @@ from services.queries import list_generations
 blueprint = func.Blueprint()
 
 MAX_IDEMPOTENCY_KEY = 200
+MAX_HISTORY_PAGE = 200
 
 
 @blueprint.route(route="v1/generations", methods=["POST"])
@@ -86,9 +93,9 @@ def list_generation_history(req: func.HttpRequest) -> func.HttpResponse:
         user_id=params.get("user_id"),
         department_id=params.get("department_id"),
         status=params.get("status"),
-        created_from=_timestamp(params.get("from"), "from"),
-        created_to=_timestamp(params.get("to"), "to"),
-        limit=_limit(params.get("limit")),
+        created_from=query_instant(req, "from"),
+        created_to=query_instant(req, "to"),
+        limit=query_limit(req, MAX_HISTORY_PAGE, default=50),
         continuation=params.get("continuation"),
     )
     page = list_generations(platform(), principal, query)
@@ -110,26 +117,6 @@ def _generation_id(req: func.HttpRequest) -> UUID:
         return UUID(req.route_params.get("id", ""))
     except ValueError:
         raise Problem(NOT_FOUND, "no such generation") from None
-
-
-def _timestamp(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise Problem(INVALID_PARAMETER, f"{name} must be an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise Problem(INVALID_PARAMETER, f"{name} needs a UTC offset")
-    return moment
-
-
-def _limit(value: str | None) -> int:
-    if value is None:
-        return 50
-    if not value.isdigit() or not 1 <= int(value) <= 200:
-        raise Problem(INVALID_PARAMETER, "limit must be 1-200")
-    return int(value)
 
 
 def _url(req: func.HttpRequest, path: str) -> str:

@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import uuid4
 
@@ -95,6 +96,35 @@ def parse_body(req: func.HttpRequest, model: type[Model], max_bytes: int) -> Mod
         # Bad UTF-8, NaN/Infinity, a number past the digit limit, or nesting too deep.
         raise Problem(MALFORMED_JSON, "not strict JSON") from None
     return validate(model, document)
+
+
+def query_instant(req: func.HttpRequest, name: str) -> datetime | None:
+    """The query parameter `name` as an aware instant, or None when absent or empty."""
+    text = req.params.get(name)
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Problem(INVALID_PARAMETER, f"{name} must be an ISO 8601 time") from None
+    if moment.utcoffset() is None:
+        raise Problem(INVALID_PARAMETER, f"{name} needs a UTC offset")
+    try:
+        # Stored times are UTC: 0001-01-01T00:00+14:00 has no UTC instant.
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise Problem(INVALID_PARAMETER, f"{name} is out of range") from None
+    return moment
+
+
+def query_limit(req: func.HttpRequest, most: int, default: int) -> int:
+    """`limit` as a page size in 1..`most`: ASCII digits only ("²" is a digit to Python)."""
+    text = req.params.get("limit")
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= most):
+        raise Problem(INVALID_PARAMETER, f"limit is 1 to {most}")
+    return int(text)
 
 
 def _no_constant(name: str) -> None:
