@@ -89,9 +89,8 @@ def _query(name: str, description: str = "", **schema: Any) -> Parameter:
 
 DATE_TIME = {"format": "date-time"}
 DEPARTMENT = _path("department_id", pattern="^[a-z0-9][a-z0-9_-]{0,62}$")
-PERIOD = _query(
-    "period", "a Sydney calendar month; default the current one", pattern=r"^\d{4}-\d{2}$"
-)
+MONTH = r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$"
+PERIOD = _query("period", "a Sydney calendar month; default the current one", pattern=MONTH)
 FORMAT = _query("format", "json (default) or csv", enum=["json", "csv"])
 CSV = {"text/csv": {"schema": {"type": "string"}}}
 CSV_DOWNLOAD = Header("Content-Disposition", "attachment, with the file's name", required=False)

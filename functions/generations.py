@@ -96,7 +96,7 @@ def list_generation_history(req: func.HttpRequest) -> func.HttpResponse:
         created_from=query_instant(req, "from"),
         created_to=query_instant(req, "to"),
         limit=query_limit(req, MAX_HISTORY_PAGE, default=50),
-        continuation=params.get("continuation"),
+        continuation=params.get("continuation") or None,
     )
     page = list_generations(platform(), principal, query)
     history = responses.GenerationHistory.model_validate(

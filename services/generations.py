@@ -44,7 +44,11 @@ class GenerationRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    prompt: str = Field(
+        min_length=1,
+        max_length=MAX_PROMPT_CHARS,
+        description="no control characters but newline and tab; no unpaired surrogates",
+    )
     size: Size = "1024x1024"
     quality: Quality = "standard"
     style: Style | None = None
