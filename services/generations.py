@@ -48,6 +48,8 @@ class GenerationRequest(BaseModel):
         min_length=1,
         max_length=MAX_PROMPT_CHARS,
         description="no control characters but newline and tab; no unpaired surrogates",
+        # `printable` below enforces it; the pattern tells clients (surrogates it cannot).
+        json_schema_extra={"pattern": r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"},
     )
     size: Size = "1024x1024"
     quality: Quality = "standard"
