@@ -19,6 +19,8 @@ from bootstrap import audit_log, seal_store, settings
 from domain.access import Action, authorize
 from domain.envelope import utc_now
 from functions.http_support import api, authenticate, json_response, parse_body
+from functions.problems import NOT_ON_THIS_STORE, Problem
+from functions.responses import AuditReport
 from services.audit_verify import verify_log
 from services.seals import SealStore, write_seal
 
@@ -59,10 +61,12 @@ def write_seals(timer: func.TimerRequest) -> None:
 def post_verify(req: func.HttpRequest) -> func.HttpResponse:
     authorize(authenticate(req), Action.AUDIT_VERIFY)
     config = settings()
+    if config.event_store != "sqlite":
+        raise Problem(NOT_ON_THIS_STORE, "verify reads the embedded SQLite store's global order")
     wanted = (
         parse_body(req, VerifyRequest, config.max_request_bytes)
         if req.get_body()
         else VerifyRequest()
     )
     report = verify_log(_log(), _seals(), since=wanted.since, max_events=wanted.max_events)
-    return json_response(report.as_json())
+    return json_response(AuditReport.model_validate(report.as_json()))

@@ -10,13 +10,14 @@ poll for newer events later.
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import urlencode
 
 import azure.functions as func
 
 from bootstrap import platform
-from functions.http_support import Problem, api, authenticate, json_response
+from functions.http_support import api, authenticate, json_response, query_instant, query_limit
+from functions.problems import INVALID_PARAMETER, Problem
+from functions.responses import AuditStream
 from services.audit_export import envelope, jsonl_lines
 from services.audit_log import MAX_PAGE_EVENTS, EventFilter, audit_stream, feed_page
 
@@ -31,7 +32,10 @@ def get_audit_stream(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
     stream_id = req.route_params["stream_id"]
     events = audit_stream(platform(), principal, stream_id)
-    return json_response({"stream_id": stream_id, "events": [envelope(e) for e in events]})
+    answer = AuditStream.model_validate(
+        {"stream_id": stream_id, "events": [envelope(e) for e in events]}
+    )
+    return json_response(answer)
 
 
 @blueprint.route(route=FEED_ROUTE, methods=["GET"])
@@ -39,7 +43,7 @@ def get_audit_stream(req: func.HttpRequest) -> func.HttpResponse:
 def get_audit_events(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
     wanted = _filter(req)
-    limit = _limit(req.params.get("limit"))
+    limit = query_limit(req, MAX_PAGE_EVENTS, default=MAX_PAGE_EVENTS)
     after = req.params.get("after") or None
     page = feed_page(platform(), principal, wanted, after=after, limit=limit, route=FEED_ROUTE)
     headers = {"Content-Type": "application/x-ndjson"}
@@ -57,30 +61,11 @@ def _filter(req: func.HttpRequest) -> EventFilter:
     types = frozenset(t for t in (req.params.get("type") or "").split(",") if t)
     try:
         return EventFilter(
-            recorded_from=_moment(req.params.get("from")),
-            recorded_to=_moment(req.params.get("to")),
+            recorded_from=query_instant(req, "from"),
+            recorded_to=query_instant(req, "to"),
             types=types,
             user_id=req.params.get("user_id") or None,
             department_id=req.params.get("department_id") or None,
         )
     except ValueError as error:
-        raise Problem(400, "invalid-parameter", "Invalid query parameter", str(error)) from None
-
-
-def _moment(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not an ISO 8601 time") from None
-
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return MAX_PAGE_EVENTS
-    if not text.isdigit() or not 0 < int(text) <= MAX_PAGE_EVENTS:
-        raise Problem(
-            400, "invalid-parameter", "Invalid query parameter", f"limit is 1 to {MAX_PAGE_EVENTS}"
-        )
-    return int(text)
+        raise Problem(INVALID_PARAMETER, str(error)) from None

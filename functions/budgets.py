@@ -5,7 +5,9 @@ from __future__ import annotations
 import azure.functions as func
 
 from bootstrap import platform
-from functions.http_support import Problem, api, authenticate, json_response, parse_body
+from functions import responses
+from functions.http_support import api, authenticate, json_response, parse_body
+from functions.problems import INVALID_PARAMETER, Problem
 from services.budget_csv import budget_csv, budgets_csv
 from services.budget_history import parse_instant
 from services.budgets import BudgetUpdate, list_budgets, read_budget, set_budget
@@ -23,7 +25,8 @@ def get_budgets(req: func.HttpRequest) -> func.HttpResponse:
     budgets = list_budgets(platform(), principal, req.params.get("period"))
     if wanted == "csv":
         return _csv_response(budgets_csv(budgets.items), f"budgets-{budgets.period}.csv")
-    return json_response({"period": budgets.period, "items": budgets.items})
+    answer = responses.BudgetList.model_validate({"period": budgets.period, "items": budgets.items})
+    return json_response(answer)
 
 
 @blueprint.route(route="v1/budgets/{department_id}", methods=["GET"])
@@ -44,7 +47,7 @@ def get_budget(req: func.HttpRequest) -> func.HttpResponse:
         # The department id is known to be [a-z0-9_-], so it is safe in the header as is.
         filename = f"budget-{budget['department_id']}-{budget['period']}.csv"
         return _csv_response(budget_csv(budget), filename)
-    return json_response(budget)
+    return json_response(responses.Budget.model_validate(budget))
 
 
 @blueprint.route(route="v1/budgets/{department_id}", methods=["PUT"])
@@ -54,13 +57,14 @@ def put_budget(req: func.HttpRequest) -> func.HttpResponse:
     app = platform()
     update = parse_body(req, BudgetUpdate, app.settings.max_request_bytes)
     department_id = req.route_params["department_id"]
-    return json_response(set_budget(app, principal, department_id, update))
+    recorded = set_budget(app, principal, department_id, update)
+    return json_response(responses.BudgetSetAnswer.model_validate(recorded))
 
 
 def _format(req: func.HttpRequest) -> str:
     wanted = str(req.params.get("format", "json"))
     if wanted not in FORMATS:
-        raise Problem(400, "invalid-parameter", "Invalid query parameter", "format is json or csv")
+        raise Problem(INVALID_PARAMETER, "format is json or csv")
     return wanted
 
 

@@ -8,18 +8,21 @@ from collections.abc import Callable
 import azure.functions as func
 
 from bootstrap import platform
-from functions.http_support import json_response
+from functions.http_support import api, json_response
+from functions.responses import HealthLive, HealthReady
 
 blueprint = func.Blueprint()
 log = logging.getLogger(__name__)
 
 
 @blueprint.route(route="v1/health/live", methods=["GET"])
+@api
 def live(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response({"status": "live"})
+    return json_response(HealthLive(status="live"))
 
 
 @blueprint.route(route="v1/health/ready", methods=["GET"])
+@api
 def ready(req: func.HttpRequest) -> func.HttpResponse:
     checks: dict[str, str] = {}
     try:
@@ -42,6 +45,7 @@ def ready(req: func.HttpRequest) -> func.HttpResponse:
         log.warning("platform not ready: %s", error)
         checks["platform"] = "unavailable"
     ok = all(value == "ok" for value in checks.values())
-    return json_response(
-        {"status": "ready" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+    answer = HealthReady.model_validate(
+        {"status": "ready" if ok else "unavailable", "checks": checks}
     )
+    return json_response(answer, 200 if ok else 503)

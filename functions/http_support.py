@@ -1,8 +1,10 @@
-"""What every HTTP trigger shares: authentication, JSON in and out, problem+json.
+"""What every HTTP trigger shares: authentication, JSON in and out, problem+json, headers.
 
 Triggers stay thin: parse the request, call one service, answer. Every failure a
-client can cause becomes an RFC 9457 problem with a stable `type`; anything else
-is a bug and answers a bare 500 without internals.
+client can cause becomes an RFC 9457 problem with a stable `type` (functions/problems.py);
+anything else is a bug and answers a generic 500 that carries only a correlation id,
+which the log line with the stack trace also carries. Every answer, success or not,
+leaves with the security headers.
 """
 
 from __future__ import annotations
@@ -11,67 +13,67 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
+from uuid import uuid4
 
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
 from adapters.json_logs import CORRELATION_HEADER, correlated, safe_correlation_id
+from adapters.json_logs import correlation_id as current_correlation_id
 from adapters.jwt_auth import AuthenticationError, JwksUnavailable, bearer_token
 from bootstrap import authenticator
 from domain.access import AccessDenied, Principal
+from functions.problems import (
+    CONCURRENCY_CONFLICT,
+    DEPENDENCY_UNAVAILABLE,
+    FORBIDDEN,
+    IDEMPOTENCY_CONFLICT,
+    INTERNAL_ERROR,
+    INVALID_PARAMETER,
+    MALFORMED_JSON,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    QUOTA_EXCEEDED,
+    UNAUTHENTICATED,
+    UNSUPPORTED_MEDIA_TYPE,
+    VALIDATION_ERROR,
+    Problem,
+)
 from services.budget_history import InvalidInstant
 from services.budgets import InvalidPeriod
 from services.errors import IdempotencyConflict, NotFound
-from services.ports import InvalidContinuation
+from services.ports import ConcurrencyError, InvalidContinuation
 from services.quota import QuotaExceeded
 
 log = logging.getLogger(__name__)
 
-PROBLEM_BASE = "https://donatello.ai/problems/"
 Model = TypeVar("Model", bound=BaseModel)
 
-
-class Problem(Exception):
-    """A client-visible failure: an HTTP status, a stable type slug, and a detail."""
-
-    def __init__(
-        self,
-        status: int,
-        slug: str,
-        title: str,
-        detail: str = "",
-        *,
-        errors: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail or title)
-        self.status, self.slug, self.title, self.detail = status, slug, title, detail
-        self.errors = errors
-        self.headers = headers or {}
-
-    def response(self) -> func.HttpResponse:
-        body: dict[str, Any] = {
-            "type": PROBLEM_BASE + self.slug,
-            "title": self.title,
-            "status": self.status,
-        }
-        if self.detail:
-            body["detail"] = self.detail
-        if self.errors:
-            body["errors"] = self.errors
-        return func.HttpResponse(
-            json.dumps(body),
-            status_code=self.status,
-            headers={"Content-Type": "application/problem+json", **self.headers},
-        )
+# On every answer: an API response is never a page to render, frame, sniff or refer from.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
+# Unless a trigger says otherwise (the PNG may be kept privately), nothing is cached:
+# answers are per caller and some carry personal data.
+DEFAULT_CACHE_CONTROL = "no-store"
 
 
 def json_response(
-    body: Any, status: int = 200, headers: dict[str, str] | None = None
+    body: BaseModel | Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> func.HttpResponse:
+    # Unset fields stay out: an optional field a service did not give is absent, not null.
+    text = (
+        body.model_dump_json(exclude_unset=True)
+        if isinstance(body, BaseModel)
+        else json.dumps(body)
+    )
     return func.HttpResponse(
-        json.dumps(body, default=str),
+        text,
         status_code=status,
         headers={"Content-Type": "application/json", **(headers or {})},
     )
@@ -84,17 +86,51 @@ def authenticate(req: func.HttpRequest) -> Principal:
 def parse_body(req: func.HttpRequest, model: type[Model], max_bytes: int) -> Model:
     raw = req.get_body()
     if len(raw) > max_bytes:
-        raise Problem(
-            413, "payload-too-large", "Request body too large", f"limit {max_bytes} bytes"
-        )
+        raise Problem(PAYLOAD_TOO_LARGE, f"limit {max_bytes} bytes")
     content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json":
-        raise Problem(415, "unsupported-media-type", "Send application/json")
+        raise Problem(UNSUPPORTED_MEDIA_TYPE)
     try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise Problem(400, "malformed-json", "Body is not valid JSON", str(error)) from None
+        document = json.loads(raw, parse_constant=_no_constant)
+    except json.JSONDecodeError as error:
+        raise Problem(MALFORMED_JSON, str(error)) from None
+    except (ValueError, RecursionError):
+        # Bad UTF-8, NaN/Infinity, a number past the digit limit, or nesting too deep.
+        raise Problem(MALFORMED_JSON, "not strict JSON") from None
     return validate(model, document)
+
+
+def query_instant(req: func.HttpRequest, name: str) -> datetime | None:
+    """The query parameter `name` as an aware instant, or None when absent or empty."""
+    text = req.params.get(name)
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Problem(INVALID_PARAMETER, f"{name} must be an ISO 8601 time") from None
+    if moment.utcoffset() is None:
+        raise Problem(INVALID_PARAMETER, f"{name} needs a UTC offset")
+    try:
+        # Stored times are UTC: 0001-01-01T00:00+14:00 has no UTC instant.
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise Problem(INVALID_PARAMETER, f"{name} is out of range") from None
+    return moment
+
+
+def query_limit(req: func.HttpRequest, most: int, default: int) -> int:
+    """`limit` as a page size in 1..`most`: ASCII digits only ("²" is a digit to Python)."""
+    text = req.params.get("limit")
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= most):
+        raise Problem(INVALID_PARAMETER, f"limit is 1 to {most}")
+    return int(text)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def validate(model: type[Model], document: Any) -> Model:
@@ -102,9 +138,7 @@ def validate(model: type[Model], document: Any) -> Model:
         return model.model_validate(document)
     except ValidationError as error:
         raise Problem(
-            422,
-            "validation-error",
-            "The request is not valid",
+            VALIDATION_ERROR,
             f"{error.error_count()} problem(s) in the request",
             errors=[
                 {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
@@ -117,52 +151,18 @@ Handler = Callable[[func.HttpRequest], func.HttpResponse]
 
 
 def api(handler: Handler) -> Handler:
-    """Translate the services' exceptions into problem+json responses."""
+    """Every route's wrapper: services' exceptions as problem+json, security headers on."""
 
     @functools.wraps(handler)
-    def translated(req: func.HttpRequest) -> func.HttpResponse:
-        try:
-            return handler(req)
-        except Problem as problem:
-            return problem.response()
-        except AuthenticationError as error:
-            return Problem(
-                401,
-                "unauthenticated",
-                "Authentication required",
-                str(error),
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            ).response()
-        except AccessDenied as error:
-            return Problem(403, "forbidden", "Not allowed", str(error)).response()
-        except NotFound as error:
-            return Problem(404, "not-found", "Not found", str(error)).response()
-        except IdempotencyConflict as error:
-            return Problem(
-                409, "idempotency-conflict", "Idempotency-Key reused", str(error)
-            ).response()
-        except QuotaExceeded as error:
-            return Problem(
-                429,
-                "quota-exceeded",
-                "Daily image quota used up",
-                str(error),
-                headers={"Retry-After": str(error.retry_after_seconds)},
-            ).response()
-        except (InvalidPeriod, InvalidInstant, InvalidContinuation) as error:
-            return Problem(
-                400, "invalid-parameter", "Invalid query parameter", str(error)
-            ).response()
-        except JwksUnavailable as error:
-            log.warning("dependency unavailable: %s", error)
-            return Problem(
-                503, "dependency-unavailable", "Try again shortly", headers={"Retry-After": "5"}
-            ).response()
-        except Exception:
-            log.exception("unhandled error in %s", handler.__name__)
-            return Problem(500, "internal-error", "Internal error").response()
+    def guarded(req: func.HttpRequest) -> func.HttpResponse:
+        response = _answer(handler, req)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers[name] = value
+        if "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = DEFAULT_CACHE_CONTROL
+        return response
 
-    return with_correlation(translated)
+    return with_correlation(guarded)
 
 
 def with_correlation(handler: Handler) -> Handler:
@@ -181,3 +181,40 @@ def with_correlation(handler: Handler) -> Handler:
         return response
 
     return correlated_handler
+
+
+def _answer(handler: Handler, req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        return handler(req)
+    except Problem as problem:
+        return problem.response()
+    except AuthenticationError as error:
+        return Problem(
+            UNAUTHENTICATED,
+            str(error),
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ).response()
+    except AccessDenied as error:
+        return Problem(FORBIDDEN, str(error)).response()
+    except NotFound as error:
+        return Problem(NOT_FOUND, str(error)).response()
+    except IdempotencyConflict as error:
+        return Problem(IDEMPOTENCY_CONFLICT, str(error)).response()
+    except ConcurrencyError:
+        # Its message names the stream: internal, so it stays out of the answer.
+        return Problem(CONCURRENCY_CONFLICT, "another change won the race; retry").response()
+    except QuotaExceeded as error:
+        return Problem(
+            QUOTA_EXCEEDED, str(error), headers={"Retry-After": str(error.retry_after_seconds)}
+        ).response()
+    except (InvalidPeriod, InvalidInstant, InvalidContinuation) as error:
+        return Problem(INVALID_PARAMETER, str(error)).response()
+    except JwksUnavailable as error:
+        log.warning("dependency unavailable: %s", error)
+        return Problem(DEPENDENCY_UNAVAILABLE, headers={"Retry-After": "5"}).response()
+    except Exception:
+        # The request's own id (`with_correlation` set it), so the answer, the response
+        # header and the logged stack trace all carry the same one.
+        request_id = current_correlation_id.get() or str(uuid4())
+        log.exception("unhandled error in %s (correlation id %s)", handler.__name__, request_id)
+        return Problem(INTERNAL_ERROR, correlation_id=request_id).response()

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bootstrap import platform
 from domain.privacy import REASON_MAX_LENGTH
 from functions.http_support import api, authenticate, json_response, parse_body
+from functions.responses import Erasure, SubjectExport
 from services.privacy import erase_subject, export_subject
 
 blueprint = func.Blueprint()
@@ -31,7 +32,7 @@ def erase(req: func.HttpRequest) -> func.HttpResponse:
         else ErasureRequest()
     )
     erased = erase_subject(app, principal, req.route_params["user_id"], request.reason)
-    return json_response(erased)
+    return json_response(Erasure.model_validate(erased))
 
 
 @blueprint.route(route="v1/privacy/subjects/{user_id}/export", methods=["GET"])
@@ -40,4 +41,6 @@ def export(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
     exported = export_subject(platform(), principal, req.route_params["user_id"])
     # The one response that carries plaintext prompts: no cache may keep a copy.
-    return json_response(exported, headers={"Cache-Control": "no-store"})
+    return json_response(
+        SubjectExport.model_validate(exported), headers={"Cache-Control": "no-store"}
+    )

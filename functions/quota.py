@@ -6,6 +6,7 @@ import azure.functions as func
 
 from bootstrap import platform
 from functions.http_support import api, authenticate, json_response
+from functions.responses import Quota
 from services.quota import read_quota
 
 blueprint = func.Blueprint()
@@ -15,4 +16,4 @@ blueprint = func.Blueprint()
 @api
 def get_quota(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
-    return json_response(read_quota(platform(), principal))
+    return json_response(Quota.model_validate(read_quota(platform(), principal)))

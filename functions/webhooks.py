@@ -16,8 +16,10 @@ from pydantic import ValidationError
 from adapters.cosmos_event_store import _event_from_item
 from adapters.json_logs import correlated
 from bootstrap import platform, webhooks
-from functions.http_support import Problem, api, authenticate, json_response, parse_body
+from functions.http_support import api, authenticate, json_response, parse_body
+from functions.problems import INVALID_WEBHOOK_URL, Problem
 from functions.projector import on_every_event
+from functions.responses import Webhook, WebhookWithSecret
 from services.destinations import RefusedDestination
 from services.webhook_delivery import DISPATCHED_TYPES, deliver, dispatch, parse_message
 from services.webhooks import (
@@ -46,18 +48,18 @@ def put_webhook(req: func.HttpRequest) -> func.HttpResponse:
             app, webhooks().signing_key, principal, department_id, registration
         )
     except RefusedDestination as error:
-        raise Problem(
-            422, "invalid-webhook-url", "The webhook URL is refused", str(error)
-        ) from None
+        raise Problem(INVALID_WEBHOOK_URL, str(error)) from None
     # The secret is in this answer only; no cache may keep it.
-    return json_response(registered, headers={"Cache-Control": "no-store"})
+    answer = WebhookWithSecret.model_validate(registered)
+    return json_response(answer, headers={"Cache-Control": "no-store"})
 
 
 @blueprint.route(route="v1/webhooks/{department_id}", methods=["GET"])
 @api
 def get_webhook(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
-    return json_response(read_webhook(platform(), principal, req.route_params["department_id"]))
+    subscription = read_webhook(platform(), principal, req.route_params["department_id"])
+    return json_response(Webhook.model_validate(subscription))
 
 
 @blueprint.route(route="v1/webhooks/{department_id}", methods=["DELETE"])

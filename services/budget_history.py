@@ -16,6 +16,7 @@ from itertools import takewhile
 
 from domain.budget import BudgetPolicy, BudgetSet
 from domain.envelope import Event
+from domain.periods import budget_period
 from domain.streams import budget_policy_stream, budget_stream
 from projections import budget
 from projections.base import View
@@ -37,6 +38,11 @@ def parse_instant(text: str) -> datetime:
         raise InvalidInstant(f"as_of must be an ISO 8601 time, got {text!r}") from None
     if moment.utcoffset() is None:
         raise InvalidInstant("as_of needs a UTC offset, such as Z or +11:00")
+    try:
+        # Months are Sydney's: an instant at the very edge of the calendar has no month.
+        budget_period(moment)
+    except OverflowError:
+        raise InvalidInstant(f"as_of {text!r} is out of range") from None
     return moment
 
 

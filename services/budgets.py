@@ -29,7 +29,13 @@ class BudgetUpdate(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    monthly_limit_aud: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    monthly_limit_aud: Decimal = Field(
+        ge=0,
+        max_digits=14,
+        decimal_places=2,
+        # For the OpenAPI document: the text form clients send (a number is taken too).
+        json_schema_extra={"pattern": r"^\d{1,12}(\.\d{1,2})?$"},
+    )
     enforcement: Enforcement = Enforcement.HARD
     strategy: Strategy = Strategy.BALANCED
     # Hard constraints on the models the department's generations may be routed to.

@@ -45,7 +45,13 @@ class GenerationRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    prompt: str = Field(
+        min_length=1,
+        max_length=MAX_PROMPT_CHARS,
+        description="no control characters but newline and tab; no unpaired surrogates",
+        # `printable` below enforces it; the pattern tells clients (surrogates it cannot).
+        json_schema_extra={"pattern": r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"},
+    )
     size: Size = "1024x1024"
     quality: Quality = "standard"
     style: Style | None = None
@@ -55,9 +61,15 @@ class GenerationRequest(BaseModel):
     @field_validator("prompt")
     @classmethod
     def printable(cls, prompt: str) -> str:
-        # Control characters have no place in a prompt and can smuggle content past review.
-        if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in prompt):
-            raise ValueError("prompt contains control characters")
+        # Control characters (NUL among them) have no place in a prompt and can smuggle
+        # content past review; a lone surrogate (JSON's "\\ud800") is not text at all and
+        # cannot be encoded to be sealed, screened or sent on.
+        for c in prompt:
+            category = unicodedata.category(c)
+            if category == "Cc" and c not in "\n\t":
+                raise ValueError("prompt contains control characters")
+            if category == "Cs":
+                raise ValueError("prompt contains an unpaired surrogate")
         return prompt
 
     def fingerprint(self) -> str:

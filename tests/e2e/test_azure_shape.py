@@ -129,6 +129,16 @@ def test_the_azure_shape_charges_and_shows_what_the_embedded_shape_does(
     assert len(azure_views["budgets"]["items"]) == 2
 
 
+def test_verify_says_plainly_that_it_does_not_read_cosmos_db_yet(
+    azure_platform: RunningPlatform,
+) -> None:
+    auditor = azure_platform.client(azure_platform.token("olga", ["Compliance.Auditor"], None))
+    answer = auditor.post("/api/v1/audit/verify")
+    assert answer.status_code == 501
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["type"].endswith("/not-on-this-store")
+
+
 def test_the_image_is_a_short_lived_redirect_to_blob_storage(
     azure_platform: RunningPlatform,
 ) -> None:

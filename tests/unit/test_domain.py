@@ -27,7 +27,7 @@ from domain.envelope import (
     record,
 )
 from domain.generation import GenerationRequested, InvalidTransition, SealedText, Status, Step
-from domain.periods import budget_period
+from domain.periods import budget_period, is_period
 from domain.routing import rank_models
 from domain.screening import DEFAULT_POLICY, Finding, screen
 
@@ -215,3 +215,9 @@ def test_screening_redacts_blocks_and_ignores_low_scores() -> None:
 )
 def test_budget_months_roll_over_at_sydney_midnight(utc: datetime, period: str) -> None:
     assert budget_period(utc) == period
+
+
+def test_a_period_is_always_four_digits_of_year_and_two_of_month() -> None:
+    # Schemathesis found it: strftime's %Y gave "8-07" for the year 8.
+    assert budget_period(datetime(8, 7, 29, 5, 19, 20, tzinfo=UTC)) == "0008-07"
+    assert is_period(budget_period(datetime(8, 7, 29, tzinfo=UTC)))

@@ -1,0 +1,105 @@
+"""Schemathesis against the running local host, driven by the OpenAPI document it serves.
+
+Every operation gets a bounded number of generated requests (schema-valid and not), then
+stateful sequences along the links schemathesis infers (a POST's id fed to the GETs).
+Each answer must be no 5xx, with a documented status code, content type, headers and a
+body that matches its schema. It runs as two callers: one holding every role, so the
+requests reach the services, and a plain requester of another department, so the
+refusals are exercised as well.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from functions.api_routes import OPERATIONS
+from tests.platform_process import RunningPlatform, running_platform
+
+pytestmark = pytest.mark.slow
+
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+)
+MAX_EXAMPLES = 25
+# A fixed seed keeps CI's run reproducible; change it to explore other inputs.
+SEED = 20261123
+CALLERS = {
+    "every-role": (
+        [
+            "Platform.Admin",
+            "Generator.Standard",
+            "Dept.Manager",
+            "Finance.Reader",
+            "Compliance.Auditor",
+        ],
+        "marketing",
+    ),
+    "requester": (["Generator.Standard"], "finance"),
+}
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    with running_platform(tmp_path_factory.mktemp("schemathesis")) as running:
+        yield running
+
+
+@pytest.mark.parametrize("caller", sorted(CALLERS))
+def test_every_answer_matches_the_served_openapi_document(
+    platform: RunningPlatform, caller: str, tmp_path: Path
+) -> None:
+    roles, department = CALLERS[caller]
+    token = platform.token(f"fuzz-{caller}", roles, department)
+    served = httpx.get(f"{platform.url}/api/v1/openapi.json", timeout=10)
+    assert served.status_code == 200  # without a token
+    # From a file: loaded from its URL, schemathesis leaves the document's own route out.
+    document = tmp_path / "openapi.json"
+    document.write_bytes(served.content)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            str(document),
+            "--url",
+            f"{platform.url}/api",
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--checks",
+            ",".join(CHECKS),
+            "--max-examples",
+            str(MAX_EXAMPLES),
+            "--seed",
+            str(SEED),
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+            "--workers",
+            "2",
+            # They judge how fast data is generated, which is the machine's load, not the API.
+            "--suppress-health-check",
+            "all",
+            "--request-timeout",
+            "30",
+            "--no-color",
+        ],
+        cwd=tmp_path,  # where schemathesis keeps its cache, not the repository
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    report = run.stdout + run.stderr
+    assert f"Tested: {len(OPERATIONS)}" in report, report[-3000:]  # every operation
+    assert run.returncode == 0, report[-12000:]
+    assert "unhandled error" not in platform.log_path.read_text()

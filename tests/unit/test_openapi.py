@@ -1,0 +1,132 @@
+"""The OpenAPI document against the app it describes: every route, every problem type."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema_rs
+import pytest
+
+from functions import problems
+from functions.api_routes import OPERATIONS
+from functions.openapi import openapi_document
+from functions.problems import Problem, ProblemType
+from tests.function_app_triggers import http_routes
+
+DOCUMENT = openapi_document()
+METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+PROBLEM_TYPES = [v for v in vars(problems).values() if isinstance(v, ProblemType)]
+
+
+def documented() -> dict[tuple[str, str], str]:
+    return {
+        (path.removeprefix("/"), method.upper()): operation["operationId"]
+        for path, item in DOCUMENT["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    }
+
+
+def schema_of(fragment: dict[str, Any]) -> jsonschema_rs.Validator:
+    """A validator for `fragment`, its `#/components/...` references resolvable."""
+    return jsonschema_rs.validator_for({**fragment, "components": DOCUMENT["components"]})
+
+
+def test_every_registered_route_is_documented_by_the_function_that_serves_it() -> None:
+    registered = http_routes()
+    assert registered  # the app registers its routes, so the comparison means something
+    assert documented() == registered
+    assert {(o.route, o.method): o.function for o in OPERATIONS} == registered
+
+
+def test_the_document_is_openapi_3_1_with_bearer_jwt() -> None:
+    assert DOCUMENT["openapi"] == "3.1.0"
+    assert DOCUMENT["security"] == [{"bearer": []}]
+    scheme = DOCUMENT["components"]["securitySchemes"]["bearer"]
+    assert scheme == {**scheme, "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    anonymous = {
+        path
+        for path, item in DOCUMENT["paths"].items()
+        for operation in item.values()
+        if operation.get("security") == []
+    }
+    assert anonymous == {"/v1/health/live", "/v1/health/ready", "/v1/openapi.json"}
+    assert json.loads(json.dumps(DOCUMENT)) == DOCUMENT  # plain JSON, nothing left to coerce
+
+
+def test_every_schema_in_it_is_valid_json_schema_2020_12() -> None:
+    for name, schema in DOCUMENT["components"]["schemas"].items():
+        assert jsonschema_rs.meta.is_valid(schema), name
+    for item in DOCUMENT["paths"].values():
+        for operation in item.values():
+            for answer in operation["responses"].values():
+                for media in answer.get("content", {}).values():
+                    assert jsonschema_rs.meta.is_valid(media["schema"])
+
+
+def test_every_problem_type_is_documented_on_some_operation() -> None:
+    listed = {
+        uri
+        for item in DOCUMENT["paths"].values()
+        for operation in item.values()
+        for status, answer in operation["responses"].items()
+        if "application/problem+json" in answer.get("content", {})
+        for uri in answer["content"]["application/problem+json"]["schema"]["properties"]["type"][
+            "enum"
+        ]
+    }
+    assert listed == {kind.uri for kind in PROBLEM_TYPES}
+
+
+def test_signed_in_routes_document_401_and_body_routes_document_422() -> None:
+    for path, item in DOCUMENT["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            assert "500" in responses, (method, path)
+            assert ("401" in responses) == (operation.get("security") != []), (method, path)
+            assert ("422" in responses) == ("requestBody" in operation), (method, path)
+
+
+@pytest.mark.parametrize("kind", PROBLEM_TYPES, ids=lambda kind: kind.slug)
+def test_each_problem_as_answered_matches_its_documented_schema(kind: ProblemType) -> None:
+    response = Problem(
+        kind,
+        "a detail",
+        errors=[{"loc": ["body", "prompt"], "msg": "too long", "type": "string_too_long"}],
+        correlation_id="3f1c0b8e-0000-4000-8000-000000000000",
+    ).response()
+    body = json.loads(response.get_body())
+    assert response.status_code == kind.status
+    assert response.headers["Content-Type"] == "application/problem+json"
+    operations = [
+        operation["responses"][str(kind.status)]
+        for item in DOCUMENT["paths"].values()
+        for operation in item.values()
+        if kind.uri
+        in operation["responses"]
+        .get(str(kind.status), {})
+        .get("content", {})
+        .get("application/problem+json", {})
+        .get("schema", {})
+        .get("properties", {})
+        .get("type", {})
+        .get("enum", [])
+    ]
+    assert operations
+    for answer in operations:
+        schema = schema_of(answer["content"]["application/problem+json"]["schema"])
+        schema.validate(body)
+    # The same body with another status or type is not what the document promises.
+    wrong = schema_of(operations[0]["content"]["application/problem+json"]["schema"])
+    assert not wrong.is_valid({**body, "type": problems.PROBLEM_BASE + "no-such-problem"})
+    assert not wrong.is_valid({**body, "stack": "Traceback"})
+
+
+def test_request_bodies_reject_unknown_fields_in_the_document_too() -> None:
+    schemas = DOCUMENT["components"]["schemas"]
+    for item in DOCUMENT["paths"].values():
+        for operation in item.values():
+            if "requestBody" in operation:
+                ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                assert schemas[ref.rsplit("/", 1)[1]]["additionalProperties"] is False, ref
