@@ -18,14 +18,13 @@ from collections.abc import Iterator
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from azure.storage.blob import ContainerClient, ContentSettings
 
-from adapters.fs_seal_store import seal_name
+from adapters.numbered_seals import NumberedSeals, seal_name
 from services.seals import SealExists
 
 SEAL_CONTAINER = "seals"
-_SUFFIX = ".json"
 
 
-class BlobSealStore:
+class BlobSealStore(NumberedSeals):
     def __init__(self, container: ContainerClient) -> None:
         self._container = container
 
@@ -40,24 +39,8 @@ class BlobSealStore:
         except (ResourceExistsError, ResourceModifiedError) as error:
             raise SealExists(number) from error
 
-    def last(self) -> tuple[int, str] | None:
-        numbers = self._numbers()
-        if not numbers:
-            return None
-        return numbers[-1], self._text(numbers[-1])
-
-    def read(self, from_number: int = 1) -> Iterator[tuple[int, str]]:
-        for number in self._numbers():
-            if number >= from_number:
-                yield number, self._text(number)
-
-    def _numbers(self) -> list[int]:
-        names = (blob.name for blob in self._container.list_blobs())
-        return sorted(
-            int(name[: -len(_SUFFIX)])
-            for name in names
-            if name.endswith(_SUFFIX) and name[: -len(_SUFFIX)].isdigit()
-        )
+    def _names(self) -> Iterator[str]:
+        return (blob.name for blob in self._container.list_blobs())
 
     def _text(self, number: int) -> str:
         data = self._container.download_blob(seal_name(number)).readall()

@@ -15,21 +15,15 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
+from adapters.numbered_seals import NumberedSeals, seal_name
 from services.seals import SealExists
 
-_SUFFIX = ".json"
-_DIGITS = 12
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
-def seal_name(number: int) -> str:
-    return f"{number:0{_DIGITS}d}{_SUFFIX}"
-
-
-class FsSealStore:
+class FsSealStore(NumberedSeals):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -57,23 +51,8 @@ class FsSealStore:
         finally:
             os.close(directory)
 
-    def last(self) -> tuple[int, str] | None:
-        numbers = self._numbers()
-        if not numbers:
-            return None
-        return numbers[-1], self._text(numbers[-1])
-
-    def read(self, from_number: int = 1) -> Iterator[tuple[int, str]]:
-        for number in self._numbers():
-            if number >= from_number:
-                yield number, self._text(number)
-
-    def _numbers(self) -> list[int]:
-        return sorted(
-            int(name[: -len(_SUFFIX)])
-            for name in os.listdir(self.folder)
-            if name.endswith(_SUFFIX) and name[: -len(_SUFFIX)].isdigit()
-        )
+    def _names(self) -> list[str]:
+        return os.listdir(self.folder)
 
     def _text(self, number: int) -> str:
         return (self.folder / seal_name(number)).read_text(encoding="utf-8", errors="replace")
