@@ -96,7 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_projection_commands(commands)
 
     args = parser.parse_args(argv)
-    configure_logging()
+    # The host logs its work; a one-shot command's output is what it prints, so its log
+    # says only what went wrong (not every HTTP request its client made).
+    configure_logging(level=logging.INFO if args.command in ("serve", "work") else logging.WARNING)
     if args.command == "serve":
         return _serve(args.host, args.port, args.workers, args.processes)
     if args.command == "work":
