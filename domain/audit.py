@@ -1,14 +1,15 @@
 """Verifying the log: every stream's hash chain in one pass, and what a problem is.
 
 The verifier is fed the log's events in global order as *links*: `(stream_id, version,
-hash, canonical, place)`, where `canonical` is the text the event's hash is computed over,
-rebuilt from what is stored (`envelope.hashed_fields` in canonical JSON), and `place` is
-how the event stands to its predecessor in its own stream (`Place`), which the log finds
-by version in its own index. So the pass holds nothing per stream, and memory stays flat
-however many events and streams the log holds: it hashes each text, and an event out of
-line makes it *examine* that stream, reading just its events (from its first in the range
-verified on) in version order, where each rule below is applied. Only tampered streams
-cost more.
+prev_hash, hash, canonical, position)`, where `canonical` is the text the event's hash is
+computed over, rebuilt from what is stored (`envelope.hashed_fields` in canonical JSON).
+It remembers the head (last version and hash) of a bounded number of recently seen
+streams, so memory stays flat however many events and streams the log holds: an event
+whose predecessor it remembers is checked against it; one whose predecessor it does not
+remember is *placed* by the log (`Place`: the log looks its predecessor up by stream and
+version), a few hundred at a time. An event out of line makes it *examine* that stream,
+reading just its events (from its first in the range verified on) in version order,
+where each rule below is applied. Only tampered streams cost more.
 
 The kinds of problem, and exactly what raises each (`Problem(stream_id, version, kind)`):
 
@@ -38,7 +39,7 @@ same `(s, v, missing)`: problems are reported once each).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
@@ -46,13 +47,19 @@ from domain.envelope import GENESIS_HASH
 
 SEALS_STREAM = "$seals"  # the stream id a `seal_mismatch` names; the version is the seal's number
 MAX_REPORTED_GAP = 100
+# Streams whose head is remembered; past this many the first remembered is forgotten, and
+# its next event is placed by the log instead (a few microseconds more, found by index).
+MAX_REMEMBERED_HEADS = 10_000
+# Events to be placed by the log, asked for together.
+PLACES_PER_REQUEST = 500
 # Streams remembered as examined, so that a stream with many events out of line is read
 # once; past this many the oldest is forgotten (examining it again finds the same problems).
 MAX_REMEMBERED_EXAMINED = 10_000
 
 
 class Place(IntEnum):
-    """How an event stands to its predecessor, as the log answers it.
+    """How an event stands to its predecessor, as the log answers it for an event whose
+    predecessor the verifier does not remember.
 
     The predecessor of (s, v) is event (s, v - 1), or the genesis hash for v = 1; *in
     line* means the event's `prev_hash` is its predecessor's stored hash and the
@@ -66,9 +73,11 @@ class Place(IntEnum):
     OUT_OF_LINE = 3
 
 
-# stream_id, version, hash, the canonical text (None: the stored event is not of a form
-# that has one, so it cannot match its hash), and its place
-Link = tuple[str, int, str, str | None, int]
+# stream_id, version, prev_hash, hash, the canonical text (None: the stored event is not of
+# a form that has one, so it cannot match its hash), and its position in global order
+Link = tuple[str, int, str, str, str | None, int]
+# An event for the log to place: stream_id, version, prev_hash, position
+Unplaced = tuple[str, int, str, int]
 # One event of a stream being examined: version, global position, prev_hash, hash, and the
 # canonical text. A stream is read in descending version order.
 StreamEvent = tuple[int, int, str, str, str | None]
@@ -101,38 +110,47 @@ def _consistent(hash_: str, canonical: str | None) -> bool:
 class ChainVerifier:
     """Checks every stream's chain as links arrive in global order.
 
-    `read_stream` answers a stream's events from its first version in the range verified
-    on, in descending version order (later versions before the range included).
-    `link_of` answers, for a stream whose first event in the range is version v > 1, the
-    hash event v - 1 carries (a `--since` run starts mid-log), or None when there is no
-    event v - 1. Without it a stream must start at version 1.
+    `place` answers the `Place` of each event given, in order. `read_stream` answers a
+    stream's events from its first version in the range verified on, in descending
+    version order (later versions before the range included). `link_of` answers, for a
+    stream whose first event in the range is version v > 1, the hash event v - 1 carries
+    (a `--since` run starts mid-log), or None when there is no event v - 1. Without it a
+    stream must start at version 1.
     """
 
     def __init__(
         self,
+        place: Callable[[Sequence[Unplaced]], Sequence[int]],
         read_stream: Callable[[str], Iterable[StreamEvent]],
         link_of: Callable[[str, int], str | None] | None = None,
+        remembered_heads: int = MAX_REMEMBERED_HEADS,
     ) -> None:
+        self._place = place
+        self._remembered_heads = remembered_heads
         self._read_stream = read_stream
         self._link_of = link_of
+        self._heads: dict[str, tuple[int, str]] = {}
+        self._unplaced: list[Unplaced] = []
         self._examined: dict[str, None] = {}
         self._problems: dict[tuple[str, int, ProblemKind], Problem] = {}
         self.events = 0
         self.streams = 0
 
     def feed(self, links: Iterable[Link]) -> None:
+        heads = self._heads
         sha256 = hashlib.sha256
-        count = streams = 0
-        for stream_id, version, hash_, canonical, place in links:
+        count = 0
+        for stream_id, version, prev_hash, hash_, canonical, position in links:
             count += 1  # `_consistent`, inlined: a call per event is a tenth of the loop
             if canonical is None or sha256(canonical.encode()).hexdigest() != hash_:
                 self.report(stream_id, version, ProblemKind.MODIFIED)
-            if place:  # nearly every event is in line, and a stream's first is once a stream
-                streams += place <= Place.FIRST_OUT_OF_LINE
-                if place != Place.FIRST_IN_LINE:
-                    self._examine_once(stream_id)
+            head = heads.get(stream_id)
+            if head is not None and version == head[0] + 1 and prev_hash == head[1]:
+                heads[stream_id] = (version, hash_)  # the one path nearly every event takes
+                continue
+            self._unusual(stream_id, version, prev_hash, hash_, position, head is None)
         self.events += count
-        self.streams += streams
+        self._place_unplaced()
 
     def finish(self) -> list[Problem]:
         """Every problem found, once the last link has been fed."""
@@ -143,7 +161,42 @@ class ChainVerifier:
             (stream_id, version, kind), Problem(stream_id, version, kind, detail)
         )
 
-    # --- the slow path: a stream with an event out of line, read in version order ---------
+    # --- the slow path: a stream not remembered, or an event out of line -----------------
+
+    def _unusual(
+        self,
+        stream_id: str,
+        version: int,
+        prev_hash: str,
+        hash_: str,
+        position: int,
+        forgotten: bool,
+    ) -> None:
+        heads = self._heads
+        if forgotten:
+            if len(heads) >= self._remembered_heads:
+                del heads[next(iter(heads))]
+            if version == 1 and prev_hash == GENESIS_HASH:
+                self.streams += 1
+            elif version == 1:
+                self.streams += 1
+                self._examine_once(stream_id)
+            else:
+                self._unplaced.append((stream_id, version, prev_hash, position))
+                if len(self._unplaced) >= PLACES_PER_REQUEST:
+                    self._place_unplaced()
+        else:
+            self._examine_once(stream_id)
+        heads[stream_id] = (version, hash_)
+
+    def _place_unplaced(self) -> None:
+        unplaced, self._unplaced = self._unplaced, []
+        if not unplaced:
+            return
+        for (stream_id, *_), place in zip(unplaced, self._place(unplaced), strict=True):
+            self.streams += place in (Place.FIRST_IN_LINE, Place.FIRST_OUT_OF_LINE)
+            if place not in (Place.IN_LINE, Place.FIRST_IN_LINE):
+                self._examine_once(stream_id)
 
     def _examine_once(self, stream_id: str) -> None:
         if stream_id in self._examined:

@@ -1,8 +1,9 @@
 """Verify: recompute every hash chain and every seal, and report what does not hold.
 
-One pass over the log in global order (`domain.audit.ChainVerifier`; the log places each
-event against its predecessor, so the pass holds nothing per stream and memory stays flat
-as the log grows; a stream with an event out of line is read on its own and examined),
+One pass over the log in global order (`domain.audit.ChainVerifier`: it remembers a
+bounded number of streams' heads and asks the log to place the other events against their
+predecessors, so memory stays flat as the log grows; a stream with an event out of line
+is read on its own and examined),
 then one over the seals, each checked in itself, as the successor of the one before, and
 head by head against the log (`domain.audit` defines each kind of problem).
 
@@ -25,6 +26,7 @@ from domain.audit import (
     Problem,
     ProblemKind,
     StreamEvent,
+    Unplaced,
 )
 from domain.seals import Seal, link_faults, seal_faults
 from services.errors import NotFound
@@ -35,13 +37,14 @@ class VerifiableLog(Protocol):
     def last_position(self) -> int: ...
 
     def links(self, after_position: int, up_to_position: int) -> Iterator[Link]:
-        """The events in (`after_position`, `up_to_position`] in global order, as links.
+        """The events in (`after_position`, `up_to_position`] in global order, as links."""
+        ...
 
-        Each link carries the event's `domain.audit.Place`: the log looks up the event's
-        predecessor in its stream (by stream and version, as any store with an index or a
-        point read on both can) and says whether the event is first in the range and
-        whether it is in line, so that the reader keeps no state per stream.
-        """
+    def places(self, events: Sequence[Unplaced], after_position: int) -> list[int]:
+        """The `domain.audit.Place` of each event, in order, for a range after
+        `after_position`: the log looks up each one's predecessor by stream and version
+        (as any store with an index or a point read on both can), so that the verifier
+        need remember only a bounded number of streams."""
         ...
 
     def stream(
@@ -108,6 +111,7 @@ def verify_log(
     last = log.last_position()
     up_to = last if max_events is None else min(last, from_position + max_events)
     chains = ChainVerifier(
+        lambda events: log.places(events, from_position),
         lambda stream_id: log.stream(stream_id, from_position, up_to),
         None if start is None else _linker(log, start),
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from adapters.sqlite_audit_log import HASHES_PER_STATEMENT, SqliteAuditLog
 from adapters.sqlite_event_store import SqliteEventStore
-from domain.audit import Place
+from domain.audit import PLACES_PER_REQUEST, Place
 from domain.envelope import Actor, NewEvent, canonical_json, hashed_fields
 from domain.seals import Head
 
@@ -36,11 +36,12 @@ def test_the_rebuilt_text_is_the_canonical_json_of_the_hashed_fields(tmp_path: P
         (
             event.stream_id,
             event.version,
+            event.prev_hash,
             event.hash,
             canonical_json(hashed_fields(**event.model_dump(exclude={"hash"}))),
-            Place.FIRST_IN_LINE,
+            position,
         )
-        for event in recorded
+        for position, event in enumerate(recorded, 1)
     ]
     assert log.heads(0, 2) == [Head(e.stream_id, e.version, e.hash) for e in recorded]
     assert log.hash_at("plain", 1) == recorded[0].hash
@@ -64,12 +65,15 @@ def test_a_column_not_of_its_written_form_has_no_text(tmp_path: Path) -> None:
         db.execute("DROP TRIGGER events_are_never_updated")
         db.execute("UPDATE events SET schema_version = 'x1'")
     log = SqliteAuditLog(tmp_path / "events.db")
-    assert [text for _, _, _, text, _ in log.links(0, 1)] == [None]
+    assert [text for _, _, _, _, text, _ in log.links(0, 1)] == [None]
     log.close()
 
 
 def places(log: SqliteAuditLog, after: int = 0) -> list[tuple[str, int, int]]:
-    return [(s, v, place) for s, v, _, _, place in log.links(after, log.last_position())]
+    """The place the log answers for each event after `after` but a version 1."""
+    events = [(s, v, prev, at) for s, v, prev, _, _, at in log.links(after, 99) if v > 1]
+    answered = log.places(events, after)
+    return [(s, v, place) for (s, v, _, _), place in zip(events, answered, strict=True)]
 
 
 def test_each_event_is_placed_against_its_predecessor(tmp_path: Path) -> None:
@@ -81,9 +85,13 @@ def test_each_event_is_placed_against_its_predecessor(tmp_path: Path) -> None:
     log = SqliteAuditLog(tmp_path / "events.db")
     first, in_line = Place.FIRST_IN_LINE, Place.IN_LINE
     assert places(log) == [
-        ("a", 1, first), ("b", 1, first), ("a", 2, in_line),
-        ("b", 2, in_line), ("a", 3, in_line), ("a", 4, in_line),
-    ]  # fmt: skip
+        ("a", 2, in_line),
+        ("b", 2, in_line),
+        ("a", 3, in_line),
+        ("a", 4, in_line),
+    ]
+    many = [("a", 4, row[2], 6) for row in log.links(5, 6)] * (PLACES_PER_REQUEST + 3)
+    assert log.places(many, 0) == [in_line] * len(many)  # more than one statement's worth
     assert places(log, 2) == [
         ("a", 2, first),
         ("b", 2, first),
@@ -100,8 +108,8 @@ def test_each_event_is_placed_against_its_predecessor(tmp_path: Path) -> None:
         db.execute("UPDATE events SET prev_hash = hash WHERE position = 6")  # a v4 links away
     out_of_line = Place.OUT_OF_LINE
     assert places(log) == [
-        ("a", 1, first), ("a", 2, in_line), ("b", 2, Place.FIRST_OUT_OF_LINE),
-        ("a", 4, out_of_line), ("a", 3, in_line),
+        ("a", 2, in_line), ("b", 2, Place.FIRST_OUT_OF_LINE), ("a", 4, out_of_line),
+        ("a", 3, in_line),
     ]  # fmt: skip
     assert places(log, 6) == [("a", 3, out_of_line)]  # its successor is before the range
     assert [(v, p) for v, p, *_ in log.stream("a", 6, 7)] == [(4, 6), (3, 7)]

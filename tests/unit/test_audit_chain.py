@@ -7,9 +7,18 @@ hold that adapter to the same places), from events listed in global order.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
-from domain.audit import ChainVerifier, Link, Place, Problem, ProblemKind, StreamEvent
+from domain.audit import (
+    MAX_REMEMBERED_HEADS,
+    ChainVerifier,
+    Link,
+    Place,
+    Problem,
+    ProblemKind,
+    StreamEvent,
+    Unplaced,
+)
 from domain.envelope import GENESIS_HASH
 
 # stream_id, version, prev_hash, hash, hashed text: an event as stored
@@ -20,22 +29,30 @@ class MemoryLog:
     def __init__(self, events: list[Event]) -> None:
         self.events = events  # position n is events[n - 1]
         self.streams_read: list[str] = []
+        self.placed: list[tuple[str, int]] = []
 
     def links(self, after: int = 0) -> Iterator[Link]:
-        at = {(e[0], e[1]): (n, e) for n, e in enumerate(self.events, 1)}
-        for position, (stream_id, version, _, hash_, text) in enumerate(self.events, 1):
+        for position, event in enumerate(self.events, 1):
             if position > after:
-                yield (stream_id, version, hash_, text, self._place(at, position, after))
+                yield (*event, position)
+
+    def places(self, events: Sequence[Unplaced], after: int) -> list[int]:
+        at = {(e[0], e[1]): (n, e) for n, e in enumerate(self.events, 1)}
+        self.placed += [(stream_id, version) for stream_id, version, _, _ in events]
+        return [self._place(at, *event, after) for event in events]
 
     def _place(
-        self, at: dict[tuple[str, int], tuple[int, Event]], position: int, after: int
+        self,
+        at: dict[tuple[str, int], tuple[int, Event]],
+        stream_id: str,
+        version: int,
+        prev_hash: str,
+        position: int,
+        after: int,
     ) -> int:
-        stream_id, version, prev_hash, _, _ = self.events[position - 1]
         successor = at.get((stream_id, version + 1))
         if after and successor is not None and successor[0] <= after:
             return Place.OUT_OF_LINE
-        if version == 1:
-            return Place.FIRST_IN_LINE if prev_hash == GENESIS_HASH else Place.FIRST_OUT_OF_LINE
         found = at.get((stream_id, version - 1))
         if found is None:
             return Place.FIRST_OUT_OF_LINE
@@ -75,15 +92,29 @@ def interleave(*streams: list[Event]) -> list[Event]:
 
 
 def verifier_of(
-    log: MemoryLog, after: int = 0, link_of: Callable[[str, int], str | None] | None = None
+    log: MemoryLog,
+    after: int = 0,
+    link_of: Callable[[str, int], str | None] | None = None,
+    remembered_heads: int = MAX_REMEMBERED_HEADS,
 ) -> ChainVerifier:
-    verifier = ChainVerifier(lambda stream_id: log.stream(stream_id, after), link_of)
+    verifier = ChainVerifier(
+        lambda events: log.places(events, after),
+        lambda stream_id: log.stream(stream_id, after),
+        link_of,
+        remembered_heads,
+    )
     verifier.feed(log.links(after))
     return verifier
 
 
 def verify(events: list[Event]) -> list[tuple[str, int, ProblemKind]]:
-    return [(p.stream_id, p.version, p.kind) for p in verifier_of(MemoryLog(events)).finish()]
+    """The problems found, the same whether the verifier remembers every stream or one."""
+    found = []
+    for remembered_heads in (MAX_REMEMBERED_HEADS, 1):
+        verifier = verifier_of(MemoryLog(events), remembered_heads=remembered_heads)
+        found.append([(p.stream_id, p.version, p.kind) for p in verifier.finish()])
+    assert found[0] == found[1]
+    return found[0]
 
 
 def forged(event: Event, prev: str, payload: str) -> Event:
@@ -97,6 +128,15 @@ def test_intact_chains_pass_without_reading_any_stream() -> None:
     verifier = verifier_of(log)
     assert verifier.finish() == []
     assert (verifier.events, verifier.streams) == (81, 3)
+    assert (log.streams_read, log.placed) == ([], [])
+
+
+def test_streams_past_those_remembered_are_placed_by_the_log() -> None:
+    log = MemoryLog(interleave(chain("a", 3), chain("b", 3), chain("c", 3)))
+    verifier = verifier_of(log, remembered_heads=2)
+    assert verifier.finish() == []
+    assert (verifier.events, verifier.streams) == (9, 3)
+    assert log.placed == [("a", 2), ("b", 2), ("c", 2), ("a", 3), ("b", 3), ("c", 3)]
     assert log.streams_read == []
 
 
