@@ -1,15 +1,16 @@
 """Verify: recompute every hash chain and every seal, and report what does not hold.
 
 One pass over the log in global order (`domain.audit.ChainVerifier`: it remembers a
-bounded number of streams' heads and asks the log to place the other events against their
-predecessors, so memory stays flat as the log grows; a stream with an event out of line
-is read on its own and examined),
-then one over the seals, each checked in itself, as the successor of the one before, and
-head by head against the log (`domain.audit` defines each kind of problem).
+bounded number of streams' heads and asks the log to place the other events against
+their predecessors, so memory stays flat as the log grows; a stream with an event out of
+line is read on its own and examined), then one over the seals, each checked in itself,
+as the successor of the one before, and head by head against the log (`domain.audit`
+defines each kind of problem).
 
 `since=N` verifies from seal N on: the chains start from the log at seal N's position,
-each stream linked to seal N's head for it, or else to the event before its first one
-here (which the earlier seals vouch for); seals N, N + 1, … are checked.
+each stream's first event here placed against the event before it in the log; a stream
+out of line there is examined, linked to seal N's head for it, or else to that event
+(which the earlier seals vouch for); seals N, N + 1, … are checked.
 """
 
 from __future__ import annotations
