@@ -16,11 +16,11 @@ fails to verify: the row is not what was written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from adapters.sqlite_connections import ConnectionPerThread
-from domain.audit import Link
+from domain.audit import PLACES_PER_REQUEST, Link, StreamEvent, Unplaced
 from domain.seals import Head
 
 # Keys in sorted order, as `canonical_json` writes them (see `envelope.record`). NULL for a
@@ -39,8 +39,28 @@ CANONICAL_TEXT = """CASE WHEN length(event_id) = 36 AND length(correlation_id) =
  || schema_version || ',"stream_id":' || json_quote(stream_id) || ',"type":' || json_quote(type)
  || ',"version":' || version || '}' END"""
 _LINKS = (
-    f"SELECT stream_id, version, prev_hash, hash, {CANONICAL_TEXT} FROM events"  # noqa: S608
-    " WHERE position > ? AND position <= ? ORDER BY position"
+    f"SELECT stream_id, version, prev_hash, hash, {CANONICAL_TEXT}, position"  # noqa: S608
+    " FROM events WHERE position > ? AND position <= ? ORDER BY position"
+)
+# The `Place` (domain.audit) of each event of `k`, found by a lookup of its predecessor in
+# the (stream_id, version) index. `after` is where the range starts: mid-log an event whose
+# successor is before the range is out of line too (moved across the range's start). One
+# statement text whatever the count, padded as `_HASHES_AT` says why.
+_PLACES = (
+    "WITH f(after) AS (VALUES (?)), k(n, stream_id, version, prev_hash, position) AS (VALUES "  # noqa: S608
+    + ",".join(["(?,?,?,?,?)"] * PLACES_PER_REQUEST)
+    + """) SELECT CASE WHEN after > 0 AND EXISTS (SELECT 1 FROM events s
+ WHERE s.stream_id = k.stream_id AND s.version = k.version + 1 AND s.position <= after) THEN 3
+ WHEN p.position IS NULL THEN 2
+ WHEN p.position <= after THEN CASE WHEN p.hash = k.prev_hash THEN 1 ELSE 2 END
+ WHEN p.position < k.position AND p.hash = k.prev_hash THEN 0 ELSE 3 END
+ FROM k CROSS JOIN f LEFT JOIN events p ON p.stream_id = k.stream_id AND p.version = k.version - 1
+ ORDER BY k.n"""
+)
+_STREAM = (
+    f"SELECT version, position, prev_hash, hash, {CANONICAL_TEXT} FROM events"  # noqa: S608
+    " WHERE stream_id = ?1 AND position <= ?3 AND version >= (SELECT MIN(version) FROM events"
+    " WHERE stream_id = ?1 AND position > ?2 AND position <= ?3) ORDER BY version DESC"
 )
 # SQLite takes the bare columns of a MAX() aggregate from the row holding the maximum.
 _HEADS = (
@@ -48,6 +68,18 @@ _HEADS = (
     " GROUP BY stream_id ORDER BY stream_id"
 )
 _HASH_AT = "SELECT hash FROM events WHERE stream_id = ? AND version = ?"
+# A statement per few hundred of a seal's heads: a call per head costs more than its lookup.
+# Keys are bound, not sent as JSON text, so that a stream id holding NUL still matches. The
+# last batch is padded (version 0 is never stored) so that there is one statement text:
+# the sqlite3 module caches each text it prepares, and texts of many lengths held
+# prepared grow memory with the number of seals.
+HASHES_PER_STATEMENT = 500
+_HASHES_AT = (
+    "WITH k(n, stream_id, version) AS (VALUES "  # noqa: S608
+    + ",".join(["(?,?,?)"] * HASHES_PER_STATEMENT)
+    + ") SELECT e.hash FROM k LEFT JOIN events e"
+    " ON e.stream_id = k.stream_id AND e.version = k.version ORDER BY k.n"
+)
 _LAST_POSITION = "SELECT MAX(position) FROM events"
 
 
@@ -70,6 +102,32 @@ class SqliteAuditLog:
         cursor: Iterator[Link] = self._pool.get().execute(_LINKS, (after_position, up_to_position))
         return cursor
 
+    def places(self, events: Sequence[Unplaced], after_position: int) -> list[int]:
+        """The `Place` of each event, its range starting after `after_position`."""
+        places: list[int] = []
+        for start in range(0, len(events), PLACES_PER_REQUEST):
+            part = [*events[start : start + PLACES_PER_REQUEST]]
+            wanted = len(part)
+            part += [("", 0, "", 0)] * (PLACES_PER_REQUEST - wanted)
+            values: list[int | str] = [after_position]
+            values += [value for n, event in enumerate(part) for value in (n, *event)]
+            rows = self._pool.get().execute(_PLACES, values).fetchall()
+            places += [place for (place,) in rows[:wanted]]
+        return places
+
+    def stream(
+        self, stream_id: str, after_position: int, up_to_position: int
+    ) -> Iterator[StreamEvent]:
+        """A stream's events from its first version in the range on, by descending version.
+
+        Those later versions that sit before the range come too, so that an event moved
+        across the range's start shows as reordered.
+        """
+        cursor: Iterator[StreamEvent] = self._pool.get().execute(
+            _STREAM, (stream_id, after_position, up_to_position)
+        )
+        return cursor
+
     def heads(self, after_position: int, up_to_position: int) -> list[Head]:
         """The head of every stream with an event in the range, as of its end.
 
@@ -81,6 +139,17 @@ class SqliteAuditLog:
     def hash_at(self, stream_id: str, version: int) -> str | None:
         row = self._pool.get().execute(_HASH_AT, (stream_id, version)).fetchone()
         return None if row is None else str(row[0])
+
+    def hashes_at(self, keys: Sequence[tuple[str, int]]) -> list[str | None]:
+        hashes: list[str | None] = []
+        for start in range(0, len(keys), HASHES_PER_STATEMENT):
+            part = [*keys[start : start + HASHES_PER_STATEMENT]]
+            wanted = len(part)
+            part += [("", 0)] * (HASHES_PER_STATEMENT - wanted)
+            values = [value for n, (s, v) in enumerate(part) for value in (n, s, v)]
+            rows = self._pool.get().execute(_HASHES_AT, values).fetchall()
+            hashes += [hash_ for (hash_,) in rows[:wanted]]
+        return hashes
 
     def close(self) -> None:
         self._pool.close()

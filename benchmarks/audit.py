@@ -12,7 +12,9 @@ child started by the process that built the log would report the builder's peak)
 in processes of their own too:
 
 - the read alone: the same query verify runs (SQLite rebuilding each hashed text), no
-  hashing: the floor of what verify can cost here;
+  hashing: the floor of what verify can cost here (verify also asks the store to place
+  the events of streams it no longer remembers, a few hundred per query: see
+  `domain/audit.py`);
 - SHA-256 alone over the same texts held in memory (the first 100,000): the ceiling of a
   single-core verify in Python;
 - the `eventsourcing` library's SQLite recorder reading the same number of events in
@@ -156,7 +158,7 @@ def measure_read(directory: Path) -> dict[str, float]:
 def measure_hash(directory: Path) -> dict[str, float]:
     log = SqliteAuditLog(directory / "events.db")
     links = log.links(0, log.last_position())
-    sample = (text for _, _, _, _, text in links if text is not None)
+    sample = (text for _, _, _, _, text, _ in links if text is not None)
     texts = [text.encode() for _, text in zip(range(HASH_SAMPLE), sample, strict=False)]
     log.close()
     sha256 = hashlib.sha256

@@ -1,17 +1,21 @@
 """Verify: recompute every hash chain and every seal, and report what does not hold.
 
-One pass over the log in global order (`domain.audit.ChainVerifier`, memory per stream),
-then one over the seals, each checked in itself, as the successor of the one before, and
-head by head against the log (`domain.audit` defines each kind of problem).
+One pass over the log in global order (`domain.audit.ChainVerifier`: it remembers a
+bounded number of streams' heads and asks the log to place the other events against
+their predecessors, so memory stays flat as the log grows; a stream with an event out of
+line is read on its own and examined), then one over the seals, each checked in itself,
+as the successor of the one before, and head by head against the log (`domain.audit`
+defines each kind of problem).
 
 `since=N` verifies from seal N on: the chains start from the log at seal N's position,
-each stream linked to seal N's head for it, or else to the event before its first one
-here (which the earlier seals vouch for); seals N, N + 1, … are checked.
+each stream's first event here placed against the event before it in the log; a stream
+out of line there is examined, linked to seal N's head for it, or else to that event
+(which the earlier seals vouch for); seals N, N + 1, … are checked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +26,8 @@ from domain.audit import (
     Link,
     Problem,
     ProblemKind,
+    StreamEvent,
+    Unplaced,
 )
 from domain.seals import Seal, link_faults, seal_faults
 from services.errors import NotFound
@@ -35,7 +41,25 @@ class VerifiableLog(Protocol):
         """The events in (`after_position`, `up_to_position`] in global order, as links."""
         ...
 
+    def places(self, events: Sequence[Unplaced], after_position: int) -> list[int]:
+        """The `domain.audit.Place` of each event, in order, for a range after
+        `after_position`: the log looks up each one's predecessor by stream and version
+        (as any store with an index or a point read on both can), so that the verifier
+        need remember only a bounded number of streams."""
+        ...
+
+    def stream(
+        self, stream_id: str, after_position: int, up_to_position: int
+    ) -> Iterator[StreamEvent]:
+        """One stream's events, by descending version: from the least version at a position
+        in (`after_position`, `up_to_position`] up, at positions up to `up_to_position`."""
+        ...
+
     def hash_at(self, stream_id: str, version: int) -> str | None: ...
+
+    def hashes_at(self, keys: Sequence[tuple[str, int]]) -> list[str | None]:
+        """`hash_at` of each (stream_id, version), in order: a whole seal's heads at once."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +111,11 @@ def verify_log(
     from_position = 0 if start is None else start.position
     last = log.last_position()
     up_to = last if max_events is None else min(last, from_position + max_events)
-    chains = ChainVerifier(None if start is None else _linker(log, start))
+    chains = ChainVerifier(
+        lambda events: log.places(events, from_position),
+        lambda stream_id: log.stream(stream_id, from_position, up_to),
+        None if start is None else _linker(log, start),
+    )
     chains.feed(log.links(from_position, up_to))
     checked = _check_seals(log, seals, chains, since or 1, up_to)
     return AuditReport(
@@ -161,8 +189,8 @@ def _check_seals(
 def _check_heads(log: VerifiableLog, seal: Seal, chains: ChainVerifier) -> None:
     """Each head the seal holds must still be in the log, with the hash it had then."""
     detail = f"sealed in {seal.number}"
-    for head in seal.heads:
-        stored_hash = log.hash_at(head.stream_id, head.version)
+    stored = log.hashes_at([(head.stream_id, head.version) for head in seal.heads])
+    for head, stored_hash in zip(seal.heads, stored, strict=True):
         if stored_hash is not None and stored_hash != head.hash:
             chains.report(head.stream_id, head.version, ProblemKind.INSERTED, detail)
         elif stored_hash is None:  # the tail is gone: name each version back to what is left

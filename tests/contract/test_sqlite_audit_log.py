@@ -6,8 +6,9 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from adapters.sqlite_audit_log import SqliteAuditLog
+from adapters.sqlite_audit_log import HASHES_PER_STATEMENT, SqliteAuditLog
 from adapters.sqlite_event_store import SqliteEventStore
+from domain.audit import PLACES_PER_REQUEST, Place
 from domain.envelope import Actor, NewEvent, canonical_json, hashed_fields
 from domain.seals import Head
 
@@ -38,12 +39,18 @@ def test_the_rebuilt_text_is_the_canonical_json_of_the_hashed_fields(tmp_path: P
             event.prev_hash,
             event.hash,
             canonical_json(hashed_fields(**event.model_dump(exclude={"hash"}))),
+            position,
         )
-        for event in recorded
+        for position, event in enumerate(recorded, 1)
     ]
     assert log.heads(0, 2) == [Head(e.stream_id, e.version, e.hash) for e in recorded]
     assert log.hash_at("plain", 1) == recorded[0].hash
     assert log.hash_at("plain", 2) is None
+    wanted = [(f"stream {AWKWARD}", 1), ("plain", 2), ("plain", 1)]
+    assert log.hashes_at(wanted) == [recorded[1].hash, None, recorded[0].hash]
+    assert log.hashes_at([]) == []
+    many = [("plain", 1 + n % 2) for n in range(HASHES_PER_STATEMENT + 3)]  # two statements
+    assert log.hashes_at(many) == [(recorded[0].hash, None)[n % 2] for n in range(len(many))]
     store.close()
     log.close()
 
@@ -58,5 +65,52 @@ def test_a_column_not_of_its_written_form_has_no_text(tmp_path: Path) -> None:
         db.execute("DROP TRIGGER events_are_never_updated")
         db.execute("UPDATE events SET schema_version = 'x1'")
     log = SqliteAuditLog(tmp_path / "events.db")
-    assert [text for *_, text in log.links(0, 1)] == [None]
+    assert [text for _, _, _, _, text, _ in log.links(0, 1)] == [None]
+    log.close()
+
+
+def places(log: SqliteAuditLog, after: int = 0) -> list[tuple[str, int, int]]:
+    """The place the log answers for each event after `after` but a version 1."""
+    events = [(s, v, prev, at) for s, v, prev, _, _, at in log.links(after, 99) if v > 1]
+    answered = log.places(events, after)
+    return [(s, v, place) for (s, v, _, _), place in zip(events, answered, strict=True)]
+
+
+def test_each_event_is_placed_against_its_predecessor(tmp_path: Path) -> None:
+    store = SqliteEventStore(tmp_path / "events.db", synchronous="NORMAL")
+    for stream_id, expected in (("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("a", 3)):
+        event = NewEvent(type="T", data={}, actor=Actor(user_id="u"), correlation_id=uuid.uuid4())
+        store.append(stream_id, expected, [event])
+    store.close()
+    log = SqliteAuditLog(tmp_path / "events.db")
+    first, in_line = Place.FIRST_IN_LINE, Place.IN_LINE
+    assert places(log) == [
+        ("a", 2, in_line),
+        ("b", 2, in_line),
+        ("a", 3, in_line),
+        ("a", 4, in_line),
+    ]
+    many = [("a", 4, row[2], 6) for row in log.links(5, 6)] * (PLACES_PER_REQUEST + 3)
+    assert log.places(many, 0) == [in_line] * len(many)  # more than one statement's worth
+    assert places(log, 2) == [
+        ("a", 2, first),
+        ("b", 2, first),
+        ("a", 3, in_line),
+        ("a", 4, in_line),
+    ]
+    assert [v for v, *_ in log.stream("a", 0, 6)] == [4, 3, 2, 1]
+    assert [(v, p) for v, p, *_ in log.stream("a", 2, 5)] == [(3, 5), (2, 3)]
+    with sqlite3.connect(tmp_path / "events.db") as db:
+        db.execute("DROP TRIGGER events_are_never_updated")
+        db.execute("DROP TRIGGER events_are_never_deleted")
+        db.execute("DELETE FROM events WHERE stream_id = 'b' AND version = 1")  # position 2
+        db.execute("UPDATE events SET position = 7 WHERE position = 5")  # a v3 after a v4
+        db.execute("UPDATE events SET prev_hash = hash WHERE position = 6")  # a v4 links away
+    out_of_line = Place.OUT_OF_LINE
+    assert places(log) == [
+        ("a", 2, in_line), ("b", 2, Place.FIRST_OUT_OF_LINE), ("a", 4, out_of_line),
+        ("a", 3, in_line),
+    ]  # fmt: skip
+    assert places(log, 6) == [("a", 3, out_of_line)]  # its successor is before the range
+    assert [(v, p) for v, p, *_ in log.stream("a", 6, 7)] == [(4, 6), (3, 7)]
     log.close()

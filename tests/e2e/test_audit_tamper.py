@@ -167,6 +167,29 @@ def forge_in_place(db: sqlite3.Connection, stream_id: str, version: int) -> None
     )
 
 
+def swap(db: sqlite3.Connection, stream_id: str, version: int) -> None:
+    """Events v and v + 1 trade places in global order."""
+    first, second = (
+        row(db, stream_id, version)["position"],
+        row(db, stream_id, version + 1)["position"],
+    )
+    for old, new in ((first, -1), (second, first), (-1, second)):
+        db.execute("UPDATE events SET position = ? WHERE position = ?", (new, old))
+
+
+def across(db: sqlite3.Connection, position: int) -> tuple[str, int]:
+    """A stream's (stream_id, v): v at or before `position`, v + 1 and v + 2 after it."""
+    found_row = db.execute(
+        "SELECT a.stream_id, a.version FROM events a"
+        " JOIN events b ON b.stream_id = a.stream_id AND b.version = a.version + 1"
+        " JOIN events c ON c.stream_id = a.stream_id AND c.version = a.version + 2"
+        " WHERE a.position <= ? AND b.position > ? ORDER BY a.position LIMIT 1",
+        (position, position),
+    ).fetchone()
+    assert found_row is not None
+    return str(found_row[0]), int(found_row[1])
+
+
 # --- the untouched store ---------------------------------------------------------------
 
 
@@ -256,10 +279,25 @@ def test_two_swapped_events_are_reordered(
     sealed: Sealed, copy: sqlite3.Connection, tmp_path: Path
 ) -> None:
     stream_id = a_sealed_stream(copy, sealed)
-    second, third = row(copy, stream_id, 2)["position"], row(copy, stream_id, 3)["position"]
-    for old, new in ((second, -1), (third, second), (-1, third)):
-        copy.execute("UPDATE events SET position = ? WHERE position = ?", (new, old))
+    swap(copy, stream_id, 2)
     assert found(verify(sealed, tmp_path)) == [(stream_id, 2, REORDERED)]
+
+
+def test_since_a_seal_an_event_moved_across_it_is_reordered(
+    sealed: Sealed, copy: sqlite3.Connection, tmp_path: Path
+) -> None:
+    stream_id, version = across(copy, sealed.seals[1].position)
+    swap(copy, stream_id, version)  # v now follows the seal, v + 1 precedes it
+    assert found(verify(sealed, tmp_path, since=2)) == [(stream_id, version, REORDERED)]
+    assert found(verify(sealed, tmp_path)) == [(stream_id, version, REORDERED)]
+
+
+def test_since_a_seal_a_deleted_event_just_after_it_is_missing(
+    sealed: Sealed, copy: sqlite3.Connection, tmp_path: Path
+) -> None:
+    stream_id, version = across(copy, sealed.seals[1].position)
+    copy.execute("DELETE FROM events WHERE stream_id = ? AND version = ?", (stream_id, version + 1))
+    assert found(verify(sealed, tmp_path, since=2)) == [(stream_id, version + 1, MISSING)]
 
 
 def test_a_changed_seal_is_a_seal_mismatch(
