@@ -231,23 +231,9 @@ class Erasure(BaseModel):
     recorded: bool = Field(description="false when an earlier erasure already stood")
 
 
-class SubjectGeneration(BaseModel):
-    id: str
-    status: Status | None
-    department_id: str | None
-    created_at: Timestamp
-    updated_at: Timestamp
-    timestamps: dict[str, Timestamp]
-    size: Size | None
-    quality: Quality | None
-    style: Style | None
-    model: str | None
-    model_id: str | None
-    estimated_cost_aud: Money | None
-    cost_aud: Money | None
-    screening: Screening
-    reason: str | None
-    image_sha256: str | None
+class SubjectGeneration(HistoryItem):
+    """A generation as history shows it, with what only its subject may read."""
+
     retained_until: Timestamp
     prompt: str
     prompt_erased: bool

@@ -152,28 +152,36 @@ def _subject_generations(platform: Platform, subject_id: str) -> Iterator[dict[s
         query = replace(query, continuation=page.continuation)
 
 
+# What the history view shows of a generation; not its internal fields (the image's
+# storage path, the view's version).
+_HISTORY_FIELDS = (
+    "id",
+    "status",
+    "user_id",
+    "department_id",
+    "created_at",
+    "updated_at",
+    "timestamps",
+    "size",
+    "quality",
+    "style",
+    "model",
+    "model_id",
+    "estimated_cost_aud",
+    "cost_aud",
+    "screening",
+    "reason",
+    "image_sha256",
+)
+
+
 def _generation_entry(
     platform: Platform, record: PrivacyRecord, view: dict[str, Any], events: list[Event]
 ) -> dict[str, Any]:
     requested = next(e for e in events if e.type == GenerationRequested.TYPE)
     prompt = _opened(platform, record, requested)
     return {
-        "id": view["id"],
-        "status": view["status"],
-        "department_id": view["department_id"],
-        "created_at": view["created_at"],
-        "updated_at": view["updated_at"],
-        "timestamps": view["timestamps"],
-        "size": view["size"],
-        "quality": view["quality"],
-        "style": view["style"],
-        "model": view["model"],
-        "model_id": view["model_id"],
-        "estimated_cost_aud": view["estimated_cost_aud"],
-        "cost_aud": view["cost_aud"],
-        "screening": view["screening"],
-        "reason": view["reason"],
-        "image_sha256": view["image_sha256"],
+        **{field: view[field] for field in _HISTORY_FIELDS},
         "retained_until": retained_until(
             requested.recorded_at, platform.settings.retention_years
         ).isoformat(),
