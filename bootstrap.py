@@ -65,6 +65,7 @@ from domain.screening_policy import PolicyBook, default_policy_book, parse_polic
 from projections import ALL_PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.context import Platform
+from services.errors import NotOnThisStore
 from services.generations import JOB_QUEUE
 from services.ports import (
     ContentModerator,
@@ -341,7 +342,7 @@ def seal_store(config: Settings) -> SealStore:
 def audit_log(config: Settings) -> SqliteAuditLog:
     """The log as verify and the seal timer read it: the embedded store's file only."""
     if config.event_store != "sqlite":
-        raise NotImplementedError("seals and verify read the SQLite event store's global order")
+        raise NotOnThisStore("seals and verify read the embedded SQLite store's global order")
     return SqliteAuditLog(data_path(config, "events.db"))
 
 

@@ -24,7 +24,7 @@ from services.audit_log import EventFilter, export_events
 from services.audit_reads import AuditAccess
 from services.audit_story import replay
 from services.audit_verify import verify_log
-from services.errors import NotFound
+from services.errors import NotFound, NotOnThisStore
 
 WRITERS = {"jsonl": write_jsonl, "csv": write_csv}
 
@@ -59,7 +59,11 @@ def _verify(args: argparse.Namespace) -> int:
     from bootstrap import audit_log, seal_store, settings
 
     config = settings()
-    log = audit_log(config)
+    try:
+        log = audit_log(config)
+    except NotOnThisStore as error:
+        print(f"cannot verify: {error}")
+        return 2
     try:
         report = verify_log(log, seal_store(config), since=args.since)
     except NotFound as error:
