@@ -8,10 +8,9 @@ stored `actor` and `data` columns are the canonical JSON texts `envelope.record`
 (`sqlite_event_rows.row_of` writes them, never re-serialised), and the rest are ids, a
 fixed-width timestamp and integers. The strings that may need JSON escaping go through
 `json_quote`, which escapes exactly as `canonical_json` does (a contract test holds the
-two equal over control characters, quotes and non-ASCII text). Checking the columns'
-forms costs about a fifth of the query; `CANONICAL_TEXT` says why it stays. A row whose
-stored text is not byte for byte what was hashed, semantically equal JSON included,
-fails to verify: the row is not what was written.
+two equal over control characters, quotes and non-ASCII text). A row whose stored text
+is not byte for byte what was hashed, semantically equal JSON included, fails to verify:
+the row is not what was written.
 """
 
 from __future__ import annotations
@@ -24,20 +23,25 @@ from domain.audit import PLACES_PER_REQUEST, Link, StreamEvent, Unplaced
 from domain.seals import Head
 
 # Keys in sorted order, as `canonical_json` writes them (see `envelope.record`). NULL for a
-# row whose columns are not of the forms written, so that the text is a function of the
-# columns that no two different rows share: ids, hashes and the timestamp at their fixed
-# lengths, integers as integers, `actor` and `data` as whole JSON values (an object's end
-# is found by its braces), free strings escaped by `json_quote`. A row could otherwise
-# split the same bytes differently between its columns and keep its hash.
+# row whose columns are not of the forms written, so that no two different rows give the
+# same text (a row could otherwise split the same bytes differently between its columns
+# and keep its hash): ids, hashes and the timestamp at their fixed lengths, integers as
+# integers, free strings through `json_quote` (its output's extent is fixed by its
+# quotes), `actor` a whole JSON value (one that had absorbed the next columns would be
+# followed by more text). That leaves `data` exactly the bytes between, so checking it
+# too (`json_valid`, a quarter of the query) would add nothing. `format` builds the text
+# in one allocation where `||` copies it once per operand, but it stops a `%s` at a NUL,
+# so `actor` and `data`, whose bytes a tamperer chooses, are joined with `||` (a NUL
+# after the JSON then changes the text, and so fails the hash, instead of vanishing).
 CANONICAL_TEXT = """CASE WHEN length(event_id) = 36 AND length(correlation_id) = 36
  AND (causation_id IS NULL OR length(causation_id) = 36) AND length(prev_hash) = 64
  AND length(recorded_at) = 27 AND typeof(version) = 'integer'
- AND typeof(schema_version) = 'integer' AND json_valid(actor) AND json_valid(data)
- THEN '{"actor":' || actor || ',"causation_id":' || ifnull('"' || causation_id || '"', 'null')
- || ',"correlation_id":"' || correlation_id || '","data":' || data || ',"event_id":"' || event_id
- || '","prev_hash":"' || prev_hash || '","recorded_at":"' || recorded_at || '","schema_version":'
- || schema_version || ',"stream_id":' || json_quote(stream_id) || ',"type":' || json_quote(type)
- || ',"version":' || version || '}' END"""
+ AND typeof(schema_version) = 'integer' AND json_valid(actor)
+ THEN '{"actor":' || actor || format(',"causation_id":%s,"correlation_id":"%s","data":',
+ ifnull('"' || causation_id || '"', 'null'), correlation_id) || data || format(
+ ',"event_id":"%s","prev_hash":"%s","recorded_at":"%s","schema_version":%d,"stream_id":%s,'
+ || '"type":%s,"version":%d}', event_id, prev_hash, recorded_at, schema_version,
+ json_quote(stream_id), json_quote(type), version) END"""
 _LINKS = (
     f"SELECT stream_id, version, prev_hash, hash, {CANONICAL_TEXT}, position"  # noqa: S608
     " FROM events WHERE position > ? AND position <= ? ORDER BY position"
@@ -84,10 +88,16 @@ _LAST_POSITION = "SELECT MAX(position) FROM events"
 
 
 class SqliteAuditLog:
-    """Reads an event store file for audit; safe to share between threads."""
+    """Reads an event store file for audit; safe to share between threads.
+
+    Pickles as its file's path, so that a verify split between processes sends it.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self._pool = ConnectionPerThread(path, synchronous="FULL", label="audit log reader")
+
+    def __reduce__(self) -> tuple[type[SqliteAuditLog], tuple[str]]:
+        return (SqliteAuditLog, (self._pool.path,))
 
     def last_position(self) -> int:
         (position,) = self._pool.get().execute(_LAST_POSITION).fetchone()

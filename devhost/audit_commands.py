@@ -1,6 +1,7 @@
 """`donatello audit verify|export|replay`: the log read in place.
 
-Verify recomputes the local log's chains and seals in this process. Export and replay
+Verify recomputes the local log's chains and seals, split between processes (one per
+CPU) when the log is long. Export and replay
 read the event store directly through the service layer (the composition root's event
 store), not over HTTP: an export of millions of events streams from the store to the
 file one page at a time. They act as an operator holding the Compliance.Auditor role,
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from contextlib import nullcontext
 from datetime import datetime
@@ -35,6 +37,12 @@ def add_audit_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "verify", help="recompute every hash chain and seal; exit 1 on any problem"
     )
     verify.add_argument("--since", type=int, default=None, help="verify from this seal on")
+    verify.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="split the chains between this many processes (default: one per CPU)",
+    )
     verify.set_defaults(run=_verify)
 
     export = commands.add_parser("export", help="write the log, filtered, as JSON Lines or CSV")
@@ -65,7 +73,9 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"cannot verify: {error}")
         return 2
     try:
-        report = verify_log(log, seal_store(config), since=args.since)
+        report = verify_log(
+            log, seal_store(config), since=args.since, processes=max(1, args.processes)
+        )
     except NotFound as error:
         print(f"cannot verify: {error}")
         return 2

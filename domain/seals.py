@@ -19,12 +19,16 @@ The seal's own hash is SHA-256 over the canonical JSON of every field but `hash`
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from domain.envelope import GENESIS_HASH, canonical_json, format_timestamp
+
+_json_string: Callable[[str], str] = json.encoder.encode_basestring  # as canonical_json
 
 _LEAF = b"\x00"
 _NODE = b"\x01"
@@ -54,8 +58,10 @@ class Seal:
 
     def sealed_fields(self) -> dict[str, Any]:
         """Everything but `hash`, in the JSON form the hash is computed over."""
+        return {"heads": [head.as_json() for head in self.heads], **self.fields_but_heads()}
+
+    def fields_but_heads(self) -> dict[str, Any]:
         return {
-            "heads": [head.as_json() for head in self.heads],
             "merkle_root": self.merkle_root,
             "number": self.number,
             "position": self.position,
@@ -68,7 +74,21 @@ class Seal:
 
 
 def merkle_root(heads: Iterable[Head]) -> str:
-    level = [_digest(_LEAF, canonical_json(head.as_json()).encode("utf-8")) for head in heads]
+    return _merkle_root([_head_text(head) for head in heads])
+
+
+def _head_text(head: Head) -> str:
+    # `canonical_json(head.as_json())`, assembled: verify computes it for every head of
+    # every seal (unit tests hold the two equal).
+    return (
+        f'{{"hash":{_json_string(head.hash)},"stream_id":{_json_string(head.stream_id)},'
+        f'"version":{int(head.version)}}}'
+    )
+
+
+def _merkle_root(head_texts: Sequence[str]) -> str:
+    sha256 = hashlib.sha256
+    level = [sha256(_LEAF + text.encode("utf-8")).digest() for text in head_texts]
     if not level:
         return _digest(_LEAF).hex()
     while len(level) > 1:
@@ -119,13 +139,22 @@ def seal_from_json(value: dict[str, Any]) -> Seal:
 def seal_faults(seal: Seal) -> list[str]:
     """What is wrong with `seal` in itself (empty: nothing)."""
     faults = []
-    if seal_hash(seal.sealed_fields()) != seal.hash:
+    head_texts = [_head_text(head) for head in seal.heads]
+    if _seal_hash(seal, head_texts) != seal.hash:
         faults.append("its hash does not match its content")
-    if merkle_root(seal.heads) != seal.merkle_root:
+    if _merkle_root(head_texts) != seal.merkle_root:
         faults.append("its Merkle root does not match its heads")
-    if list(seal.heads) != sorted(seal.heads) or _repeats_a_stream(seal.heads):
+    if any(a.stream_id >= b.stream_id for a, b in pairwise(seal.heads)):
         faults.append("its heads are not one per stream in stream order")
     return faults
+
+
+def _seal_hash(seal: Seal, head_texts: Sequence[str]) -> str:
+    """`seal_hash(seal.sealed_fields())`, its heads' part made of texts at hand: a list's
+    canonical JSON is its items' joined by commas, and "heads" is the first key."""
+    rest = canonical_json(seal.fields_but_heads())
+    text = f'{{"heads":[{",".join(head_texts)}],{rest[1:]}'
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def link_faults(seal: Seal, previous: Seal | None) -> list[str]:
@@ -140,10 +169,6 @@ def link_faults(seal: Seal, previous: Seal | None) -> list[str]:
     if previous is not None and seal.position < previous.position:
         faults.append("it reaches a position before the previous seal's")
     return faults
-
-
-def _repeats_a_stream(heads: Sequence[Head]) -> bool:
-    return len({head.stream_id for head in heads}) != len(heads)
 
 
 def _digest(*parts: bytes) -> bytes:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import uuid
 from pathlib import Path
 
-from adapters.sqlite_audit_log import HASHES_PER_STATEMENT, SqliteAuditLog
+from adapters.sqlite_audit_log import CANONICAL_TEXT, HASHES_PER_STATEMENT, SqliteAuditLog
 from adapters.sqlite_event_store import SqliteEventStore
 from domain.audit import PLACES_PER_REQUEST, Place
 from domain.envelope import Actor, NewEvent, canonical_json, hashed_fields
@@ -67,6 +68,65 @@ def test_a_column_not_of_its_written_form_has_no_text(tmp_path: Path) -> None:
     log = SqliteAuditLog(tmp_path / "events.db")
     assert [text for _, _, _, _, text, _ in log.links(0, 1)] == [None]
     log.close()
+
+
+def tampered(
+    tmp_path: Path, data: dict[str, object], tamper: str, *values: object
+) -> tuple[str | None, str, str]:
+    """After `tamper` (SQL, `values` bound) on the row of one event: the text verify rebuilds
+    (None when the row is not of a written form), the same columns joined without checking
+    them, and the hash the row carries."""
+    tmp_path.mkdir(exist_ok=True)
+    store = SqliteEventStore(tmp_path / "events.db", synchronous="NORMAL")
+    new = NewEvent(type="T", data=data, actor=Actor(user_id="u"), correlation_id=uuid.uuid4())
+    (event,) = store.append("s", 0, [new])
+    store.close()
+    with sqlite3.connect(tmp_path / "events.db") as db:
+        db.execute("DROP TRIGGER events_are_never_updated")
+        db.execute(tamper, values)
+    log = SqliteAuditLog(tmp_path / "events.db")
+    [(_, _, _, stored_hash, text, _)] = list(log.links(0, 1))
+    log.close()
+    unchecked = CANONICAL_TEXT.split(" THEN ", 1)[1].rsplit(" END", 1)[0]
+    with sqlite3.connect(tmp_path / "events.db") as db:
+        (joined,) = db.execute(f"SELECT {unchecked} FROM events").fetchone()
+    assert stored_hash == event.hash
+    return text, joined, stored_hash
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_row_resplit_between_its_columns_has_no_text(tmp_path: Path) -> None:
+    # `data` holds what the columns between `actor` and it look like, so the same bytes
+    # split with `actor` swallowing those columns and the start of `data` give the same
+    # text: another causation, correlation id and data under the same hash. `actor` is then
+    # no JSON value, which is what the rebuilt text refuses.
+    other = str(uuid.uuid4())
+    data: dict[str, object] = {
+        "z": {"a": 1, "causation_id": None, "correlation_id": other, "data": {"b": 2}}
+    }
+    text, joined, stored_hash = tampered(
+        tmp_path,
+        data,
+        'UPDATE events SET actor = actor || \',"causation_id":null,"correlation_id":"\''
+        ' || correlation_id || \'","data":{"z":{"a":1\', correlation_id = ?,'
+        " data = '{\"b\":2}}}'",
+        other,
+    )
+    assert sha256(joined) == stored_hash  # the forgery is real
+    assert text is None
+
+
+def test_bytes_hidden_after_a_nul_change_the_text(tmp_path: Path) -> None:
+    # SQLite's JSON functions and `format` stop at a NUL; the rebuilt text must not.
+    for column in ("actor", "data"):
+        text, _, stored_hash = tampered(
+            tmp_path / column, {"n": 1}, f"UPDATE events SET {column} = {column} || ?", "\0{}"
+        )
+        assert text is not None
+        assert sha256(text) != stored_hash
 
 
 def places(log: SqliteAuditLog, after: int = 0) -> list[tuple[str, int, int]]:

@@ -21,6 +21,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +37,8 @@ from domain.audit import SEALS_STREAM, ProblemKind
 from domain.envelope import canonical_json, event_hash, hashed_fields, utc_now
 from domain.generation import Status
 from domain.seals import Seal
-from services.audit_verify import AuditReport, verify_log
+from services import audit_verify
+from services.audit_verify import AuditReport, ChainPart, SealLinker, verify_log
 from services.generations import GenerationRequest, submit_generation
 from services.pipeline import advance_generation
 from services.seals import write_seal
@@ -44,6 +46,7 @@ from services.settings import Settings
 
 MODIFIED, MISSING = ProblemKind.MODIFIED, ProblemKind.MISSING
 INSERTED, REORDERED = ProblemKind.INSERTED, ProblemKind.REORDERED
+SPLIT_STRIDE = 1  # every position: a split next to the tampered event is the one that matters
 COLUMNS = (
     "position, event_id, stream_id, version, type, schema_version, recorded_at,"
     " correlation_id, causation_id, actor, data, prev_hash, hash"
@@ -102,11 +105,36 @@ def copy(sealed: Sealed, tmp_path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def verify(sealed: Sealed, tmp_path: Path, since: int | None = None) -> AuditReport:
+    """The report of one pass; each verify split in two finds what the one pass finds."""
     log = SqliteAuditLog(tmp_path / "events.db")
     try:
-        return verify_log(log, FsSealStore(sealed.data_dir / "seals"), since=since)
+        report = verify_log(log, FsSealStore(sealed.data_dir / "seals"), since=since)
+        assert_any_split_finds_the_same(log, report, sealed)
+        return report
     finally:
         log.close()
+
+
+def assert_any_split_finds_the_same(
+    log: SqliteAuditLog, report: AuditReport, sealed: Sealed
+) -> None:
+    start, end = report.from_position, report.up_to_position
+    link_of = None
+    if report.since_seal is not None:
+        heads = sealed.seals[report.since_seal - 1].heads
+        link_of = SealLinker(log, {head.stream_id: head for head in heads})
+    whole = ChainPart(log, start, start, end, end, link_of).check()
+    assert whole.events == report.events
+    assert whole.streams == report.streams
+    for boundary in range(start + 1, end, SPLIT_STRIDE):
+        parts = [
+            ChainPart(log, start, start, boundary, end, link_of).check(),
+            ChainPart(log, start, boundary, end, end, link_of).check(),
+        ]
+        assert {p for part in parts for p in part.problems} == set(whole.problems), boundary
+        assert sum(part.events for part in parts) == whole.events
+        if not whole.problems:  # a tampered stream may count twice, as a stream restarting
+            assert sum(part.streams for part in parts) == whole.streams, boundary
 
 
 def found(report: AuditReport) -> list[tuple[str, int, ProblemKind]]:
@@ -312,6 +340,50 @@ def test_a_changed_seal_is_a_seal_mismatch(
     report = verify_log(log, FsSealStore(seals))
     log.close()
     assert found(report) == [(SEALS_STREAM, 1, ProblemKind.SEAL_MISMATCH)]
+
+
+def test_a_verify_split_between_processes_reports_what_one_pass_does(
+    sealed: Sealed, copy: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit_verify, "MIN_EVENTS_PER_PROCESS", 1)  # the store is small
+    seals = FsSealStore(sealed.data_dir / "seals")
+    log = SqliteAuditLog(tmp_path / "events.db")
+    clean, split = verify_log(log, seals), verify_log(log, seals, processes=3)
+    assert (split.ok, split.events, split.streams, split.seals) == (
+        True,
+        clean.events,
+        clean.streams,
+        clean.seals,
+    )
+    stream_id = a_sealed_stream(copy, sealed)
+    swap(copy, stream_id, 2)
+    forge_in_place(copy, stream_id, last_version(copy, stream_id))
+    one_pass, split = verify_log(log, seals), verify_log(log, seals, processes=3)
+    assert (
+        found(split)
+        == found(one_pass)
+        == [
+            (stream_id, 2, REORDERED),
+            (stream_id, last_version(copy, stream_id), INSERTED),
+        ]
+    )
+    log.close()
+
+
+def test_a_verify_in_processes_refuses_to_fork_a_threaded_process(
+    sealed: Sealed, tmp_path: Path
+) -> None:
+    log = SqliteAuditLog(sealed.data_dir / "events.db")
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        with pytest.raises(RuntimeError, match="single-threaded"):
+            verify_log(log, FsSealStore(sealed.data_dir / "seals"), processes=2)
+    finally:
+        release.set()
+        other.join()
+        log.close()
 
 
 # --- the command -----------------------------------------------------------------------

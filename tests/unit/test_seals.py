@@ -42,6 +42,15 @@ def test_the_merkle_root_of_one_head_is_its_leaf_and_of_none_the_empty_leaf() ->
     assert merkle_root([]) == hashlib.sha256(b"\x00").hexdigest()
 
 
+def test_heads_of_any_stream_id_hash_as_their_canonical_json() -> None:
+    # Verify builds each head's text itself; quotes, controls and non-ASCII text included.
+    awkward = [Head(f's {chr(c)} \\ " é 😀', c, f"{c:064x}") for c in (0, 10, 31, 127)]
+    a, b, c, d = (leaf(head) for head in awkward)
+    assert merkle_root(awkward) == node(node(a, b), node(c, d)).hex()
+    seal = next_seal(None, awkward, position=4, sealed_at=AT)  # hashed by `canonical_json`
+    assert seal_faults(seal) == []
+
+
 def test_seals_chain_by_number_and_hash_and_sort_their_heads() -> None:
     first = next_seal(None, reversed(HEADS), position=10, sealed_at=AT)
     second = next_seal(first, HEADS[:2], position=12, sealed_at=AT)
