@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.catalogue import Catalogue
 from domain.screening import PolicyBook, Redactor
 from services.destinations import Resolver
+from services.health_memo import HealthMemo
 from services.ports import (
     ContentModerator,
     EventStore,
@@ -41,3 +42,4 @@ class Platform:
     resolver: Resolver  # checks client-given URLs (callback_url) before they are accepted
     image_links: ImageLinks | None = None  # None: the app serves image bytes itself
     moderators: tuple[ContentModerator, ...] = ()  # besides the policy's own term list
+    health_memo: HealthMemo = field(default_factory=HealthMemo, compare=False)

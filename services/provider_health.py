@@ -1,6 +1,7 @@
 """Reading a provider's circuit and recording what its calls did, through the log.
 
-The health document (projection `provider_health`) may lag the stream; reading it and
+The health document (projection `provider_health`) may lag the stream; reading it (or
+the health this process folded last, when that is newer: `services.health_memo`) and
 folding the stream's newer events on top gives the current state for the price of a
 short tail read, and needs no projection to be running at all.
 """
@@ -21,8 +22,12 @@ from services.ports import ConcurrencyError
 def current_health(platform: Platform, provider: str) -> ProviderHealth:
     view = platform.views.get(projection.NAME, provider)
     health = ProviderHealth(provider) if view is None else projection.health_of(view)
+    folded = platform.health_memo.newest(provider)
+    if folded is not None and folded.version > health.version:
+        health = folded
     for event in platform.store.read_stream(provider_stream(provider), health.version + 1):
         health = evolve(health, event.type, event.data, event.recorded_at, event.version)
+    platform.health_memo.remember(health)
     return health
 
 
