@@ -27,6 +27,7 @@ from adapters.blob_image_store import (
     ensure_image_container,
 )
 from adapters.blob_seal_store import BlobSealStore, ensure_seal_container
+from adapters.cosmos_audit_log import CosmosAuditLog
 from adapters.cosmos_charges import RequestCharges
 from adapters.cosmos_event_store import CosmosEventStore, ensure_event_container
 from adapters.cosmos_views import CosmosViewStore, ensure_view_container
@@ -65,7 +66,6 @@ from domain.screening_policy import PolicyBook, default_policy_book, parse_polic
 from projections import ALL_PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.context import Platform
-from services.errors import NotOnThisStore
 from services.generations import JOB_QUEUE
 from services.ports import (
     ContentModerator,
@@ -339,10 +339,10 @@ def seal_store(config: Settings) -> SealStore:
     return BlobSealStore(ensure_seal_container(service.get_container_client(config.seal_container)))
 
 
-def audit_log(config: Settings) -> SqliteAuditLog:
-    """The log as verify and the seal timer read it: the embedded store's file only."""
-    if config.event_store != "sqlite":
-        raise NotOnThisStore("seals and verify read the embedded SQLite store's global order")
+def audit_log(config: Settings) -> SqliteAuditLog | CosmosAuditLog:
+    """The log as verify and the seal timer read it."""
+    if config.event_store == "cosmos":
+        return CosmosAuditLog(ensure_event_container(_cosmos_database(config)))
     return SqliteAuditLog(data_path(config, "events.db"))
 
 

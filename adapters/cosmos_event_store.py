@@ -12,9 +12,14 @@ partition key path is):
 
     {"id": "0000000003", "streamId": ..., "version": 3, "eventId": ..., "type": ...,
      "schemaVersion": 1, "recordedAt": "2025-01-30T22:30:00.000005Z", "correlationId": ...,
-     "causationId": null, "actor": {...}, "data": {...}, "prevHash": ..., "hash": ...}
+     "causationId": null, "actor": {...}, "data": {...}, "dataText": "{...}",
+     "prevHash": ..., "hash": ...}
 
 `recordedAt` is the fixed-width UTC text that is hashed, so it sorts as time does.
+`dataText` is `data` as the canonical JSON text the hash covers: Cosmos DB keeps numbers
+as doubles, and (seen with the emulator) gives a float with no fraction back as an
+integer, a score of 1.0 as 1, so the text cannot be rebuilt from `data` alone; verify
+hashes it and holds it equal to `data` (adapters/cosmos_audit_log.py).
 
 Concurrency: an append creates its items at expected + 1, + 2, ... in one transactional
 batch of creates. The first writer of a version wins; any other create of it conflicts
@@ -49,6 +54,7 @@ from domain.envelope import (
     GENESIS_HASH,
     Actor,
     Event,
+    EventText,
     NewEvent,
     format_timestamp,
     utc_now,
@@ -72,6 +78,7 @@ INDEXING_POLICY: dict[str, Any] = {
         {"path": "/eventId/?"},  # idempotency looks event ids up
         {"path": "/recordedAt/?"},  # replay filters on a time range
         {"path": "/type/?"},  # replay filters on event types (audit export)
+        {"path": "/_ts/?"},  # seals take the events committed in a window of server time
     ],
     "excludedPaths": [{"path": "/*"}],
     # Cosmos serves an ORDER BY on several fields only from a composite index.
@@ -80,7 +87,12 @@ INDEXING_POLICY: dict[str, Any] = {
             {"path": "/recordedAt", "order": "ascending"},
             {"path": "/streamId", "order": "ascending"},
             {"path": "/version", "order": "ascending"},
-        ]
+        ],
+        # verify reads every stream's events, each stream by descending version
+        [
+            {"path": "/streamId", "order": "ascending"},
+            {"path": "/version", "order": "descending"},
+        ],
     ],
 }
 UNIQUE_KEY_POLICY: dict[str, Any] = {"uniqueKeys": [{"paths": ["/eventId"]}]}
@@ -172,9 +184,10 @@ class CosmosEventStore:
             head = self._head(stream_id)
             if head.version != expected_version:
                 return self._after_conflict(stream_id, expected_version, ids, head.version)
-        appended = chain(stream_id, head.version, head.hash, events, self._clock())
+        texts = [EventText.of(event) for event in events]
+        appended = chain(stream_id, head.version, head.hash, events, self._clock(), texts)
         try:
-            self._create_batch(stream_id, appended)
+            self._create_batch(stream_id, appended, texts)
         except CosmosBatchOperationError as failure:
             if failure.status_code != StatusCodes.CONFLICT:
                 raise
@@ -243,8 +256,13 @@ class CosmosEventStore:
             actual = self._head(stream_id).version
         raise ConcurrencyError(stream_id, expected_version, actual)
 
-    def _create_batch(self, stream_id: str, events: list[Event]) -> None:
-        operations = [("create", (_item_of(event),)) for event in events]
+    def _create_batch(
+        self, stream_id: str, events: list[Event], texts: Sequence[EventText]
+    ) -> None:
+        operations = [
+            ("create", (_item_of(event, text.data),))
+            for event, text in zip(events, texts, strict=True)
+        ]
         operation = f"batch create of {len(events)}"
         with self._charges.charging_failures(stream_id, operation):
             self._container.execute_item_batch(
@@ -303,7 +321,8 @@ def item_id(version: int) -> str:
     return f"{version:0{VERSION_DIGITS}d}"
 
 
-def _item_of(event: Event) -> dict[str, Any]:
+def _item_of(event: Event, data_text: str) -> dict[str, Any]:
+    """The item of `event`; `data_text` is its data's canonical JSON, as hashed."""
     return {
         "id": item_id(event.version),
         "streamId": event.stream_id,
@@ -316,6 +335,7 @@ def _item_of(event: Event) -> dict[str, Any]:
         "causationId": None if event.causation_id is None else str(event.causation_id),
         "actor": event.actor.model_dump(mode="json"),
         "data": event.data,
+        "dataText": data_text,
         "prevHash": event.prev_hash,
         "hash": event.hash,
     }

@@ -67,16 +67,12 @@ def _verify(args: argparse.Namespace) -> int:
     from bootstrap import audit_log, seal_store, settings
 
     config = settings()
-    try:
-        log = audit_log(config)
-    except NotOnThisStore as error:
-        print(f"cannot verify: {error}")
-        return 2
+    log = audit_log(config)
     try:
         report = verify_log(
             log, seal_store(config), since=args.since, processes=max(1, args.processes)
         )
-    except NotFound as error:
+    except (NotFound, NotOnThisStore) as error:
         print(f"cannot verify: {error}")
         return 2
     finally:

@@ -83,22 +83,26 @@ def hashed_fields(
     version: int,
     type: str,
     schema_version: int,
-    recorded_at: datetime,
+    recorded_at: datetime | str,
     correlation_id: UUID | str,
     causation_id: UUID | str | None,
     actor: Actor | dict[str, Any],
     data: dict[str, Any],
     prev_hash: str,
 ) -> dict[str, Any]:
-    """Everything but `hash`, in the JSON form the hash is computed over."""
+    """Everything but `hash`, in the JSON form the hash is computed over.
+
+    `recorded_at` as text is the stored form, taken as it is (a verifier must hash what
+    is stored, not a normalised copy of it)."""
     actor_json = actor.model_dump(mode="json") if isinstance(actor, Actor) else actor
+    stamp = recorded_at if isinstance(recorded_at, str) else format_timestamp(recorded_at)
     return {
         "event_id": str(event_id),
         "stream_id": stream_id,
         "version": version,
         "type": type,
         "schema_version": schema_version,
-        "recorded_at": format_timestamp(recorded_at),
+        "recorded_at": stamp,
         "correlation_id": str(correlation_id),
         "causation_id": None if causation_id is None else str(causation_id),
         "actor": actor_json,

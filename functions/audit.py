@@ -14,6 +14,7 @@ from functools import cache
 import azure.functions as func
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters.cosmos_audit_log import CosmosAuditLog
 from adapters.sqlite_audit_log import SqliteAuditLog
 from bootstrap import audit_log, seal_store, settings
 from domain.access import Action, authorize
@@ -21,7 +22,6 @@ from domain.envelope import utc_now
 from functions.http_support import api, authenticate, json_response, parse_body
 from functions.responses import AuditReport
 from services.audit_verify import verify_log
-from services.errors import NotOnThisStore
 from services.seals import SealStore, write_seal
 
 blueprint = func.Blueprint()
@@ -39,7 +39,7 @@ class VerifyRequest(BaseModel):
 
 
 @cache
-def _log() -> SqliteAuditLog:
+def _log() -> SqliteAuditLog | CosmosAuditLog:
     return audit_log(settings())
 
 
@@ -50,12 +50,7 @@ def _seals() -> SealStore:
 
 @blueprint.timer_trigger(arg_name="timer", schedule=SEAL_SCHEDULE, run_on_startup=False)
 def write_seals(timer: func.TimerRequest) -> None:
-    try:
-        log_to_seal = _log()
-    except NotOnThisStore as error:
-        log.warning("no seal written: %s", error)
-        return
-    write_seal(log_to_seal, _seals(), utc_now)
+    write_seal(_log(), _seals(), utc_now)
 
 
 @blueprint.route(route="v1/audit/verify", methods=["POST"])

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol, runtime_checkable
 
 from domain.audit import (
     MAX_REPORTED_GAP,
@@ -35,7 +35,7 @@ from domain.audit import (
     Unplaced,
 )
 from domain.seals import Head, Seal, link_faults, seal_faults
-from services.errors import NotFound
+from services.errors import NotFound, NotOnThisStore
 from services.seals import SealStore, parse_seal
 
 # Below this many events for each process a verify runs in one: forking, and the parts
@@ -46,7 +46,27 @@ ProblemKey = tuple[str, int, ProblemKind]
 Report = Callable[[str, int, ProblemKind, str], None]
 
 
-class VerifiableLog(Protocol):
+class SealedHeads(Protocol):
+    def hash_at(self, stream_id: str, version: int) -> str | None: ...
+
+    def hashes_at(self, keys: Sequence[tuple[str, int]]) -> list[str | None]:
+        """`hash_at` of each (stream_id, version), in order: a whole seal's heads at once."""
+        ...
+
+
+@runtime_checkable
+class StreamwiseLog(SealedHeads, Protocol):
+    """A log without a global order (Cosmos DB): its chains are verified stream by stream,
+    and its seals' positions are whatever `last_position` counts in (commit time)."""
+
+    def last_position(self) -> int: ...
+
+    def streams(self) -> Iterator[tuple[str, Iterator[StreamEvent]]]:
+        """Every stream's id with its events by descending version, one stream at a time."""
+        ...
+
+
+class VerifiableLog(SealedHeads, Protocol):
     def last_position(self) -> int: ...
 
     def links(self, after_position: int, up_to_position: int) -> Iterator[Link]:
@@ -65,12 +85,6 @@ class VerifiableLog(Protocol):
     ) -> Iterator[StreamEvent]:
         """One stream's events, by descending version: from the least version at a position
         in (`after_position`, `up_to_position`] up, at positions up to `up_to_position`."""
-        ...
-
-    def hash_at(self, stream_id: str, version: int) -> str | None: ...
-
-    def hashes_at(self, keys: Sequence[tuple[str, int]]) -> list[str | None]:
-        """`hash_at` of each (stream_id, version), in order: a whole seal's heads at once."""
         ...
 
 
@@ -112,7 +126,7 @@ class AuditReport:
 
 
 def verify_log(
-    log: VerifiableLog,
+    log: VerifiableLog | StreamwiseLog,
     seals: SealStore,
     *,
     since: int | None = None,
@@ -125,7 +139,11 @@ def verify_log(
     while this one checks the seals; `log` must then pickle, and this process must have
     no other thread (fork copies no thread but the caller, nor the locks others hold).
     A log shorter than `MIN_EVENTS_PER_PROCESS` a process is verified here alone.
+
+    A `StreamwiseLog` is verified stream by stream, whole (`_verify_streamwise`).
     """
+    if isinstance(log, StreamwiseLog):
+        return _verify_streamwise(log, seals, since=since, max_events=max_events)
     if processes > 1 and threading.active_count() > 1:
         raise RuntimeError("a verify in processes forks: start it from a single-threaded process")
     start = None if since is None else _seal(seals, since)
@@ -160,6 +178,52 @@ def verify_log(
         up_to_position=up_to,
         complete=up_to == last,
     )
+
+
+def _verify_streamwise(
+    log: StreamwiseLog, seals: SealStore, *, since: int | None, max_events: int | None
+) -> AuditReport:
+    """Every stream's chain by its own rules, then every seal; `since` needs a global order.
+
+    `max_events` stops at the first stream boundary at or past that many events.
+    """
+    if since is not None:
+        raise NotOnThisStore("a verify from a seal on needs the log's global order")
+    up_to = log.last_position()
+    chains = ChainVerifier(_no_global_order, _no_global_order)
+    counted = [0]
+
+    def counting(events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
+        for event in events:
+            counted[0] += 1
+            yield event
+
+    streams, complete = 0, True
+    for stream_id, events in log.streams():
+        if max_events is not None and counted[0] >= max_events:
+            complete = False
+            break
+        chains.examine(stream_id, counting(events))
+        streams += 1
+    sealed: dict[ProblemKey, Problem] = {}
+    checked = _check_seals(log, seals, _collector(sealed), 1, up_to)
+    problems = {(p.stream_id, p.version, p.kind): p for p in chains.finish()}
+    for key, problem in sealed.items():
+        problems.setdefault(key, problem)
+    return AuditReport(
+        problems=tuple(problems.values()),
+        events=counted[0],
+        streams=streams,
+        seals=checked,
+        since_seal=None,
+        from_position=0,
+        up_to_position=up_to,
+        complete=complete,
+    )
+
+
+def _no_global_order(_: object) -> NoReturn:
+    raise RuntimeError("a log without a global order is verified stream by stream")
 
 
 def split_positions(from_position: int, up_to: int, parts: int) -> list[tuple[int, int]]:
@@ -242,9 +306,7 @@ def _seal(store: SealStore, number: int) -> Seal:
     raise NotFound(f"there is no seal {number}")
 
 
-def _check_seals(
-    log: VerifiableLog, store: SealStore, report: Report, first: int, up_to: int
-) -> int:
+def _check_seals(log: SealedHeads, store: SealStore, report: Report, first: int, up_to: int) -> int:
     """Checks seals `first`, … that reach no further than `up_to`; how many it checked."""
     previous: Seal | None = None
     checked = 0
@@ -275,7 +337,7 @@ def _check_seals(
     return checked
 
 
-def _check_heads(log: VerifiableLog, seal: Seal, report: Report) -> None:
+def _check_heads(log: SealedHeads, seal: Seal, report: Report) -> None:
     """Each head the seal holds must still be in the log, with the hash it had then."""
     detail = f"sealed in {seal.number}"
     stored = log.hashes_at([(head.stream_id, head.version) for head in seal.heads])

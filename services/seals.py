@@ -68,7 +68,10 @@ def write_seal(log_: SealableLog, store: SealStore, clock: Callable[[], datetime
     position = log_.last_position()
     if position <= since:
         return None
-    seal = next_seal(previous, log_.heads(since, position), position, clock())
+    heads = log_.heads(since, position)
+    if not heads:  # a log whose positions are times moves on with nothing written
+        return None
+    seal = next_seal(previous, heads, position, clock())
     try:
         store.add(seal.number, seal_text(seal))
     except SealExists:

@@ -118,6 +118,7 @@ def test_an_event_is_one_item_keyed_by_its_zero_padded_version_in_its_stream_par
             "department_id": "dept-ops",
         },
         "data": {"n": 2, "amount": "0.10"},
+        "dataText": '{"amount":"0.10","n":2}',  # as hashed: see the module's docstring
         "prevHash": first.hash,
         "hash": second.hash,
     }
@@ -376,6 +377,7 @@ def test_the_container_is_created_with_the_stores_policies(
         {"path": "/eventId/?"},
         {"path": "/recordedAt/?"},
         {"path": "/type/?"},
+        {"path": "/_ts/?"},
     ]
     assert policy["excludedPaths"] == [{"path": "/*"}]  # so `/data/*` and `/actor/*` too
     assert policy["compositeIndexes"] == INDEXING_POLICY["compositeIndexes"]

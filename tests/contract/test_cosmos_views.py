@@ -28,7 +28,7 @@ from adapters.cosmos_views import (
     ensure_view_container,
 )
 from bootstrap import build_platform
-from domain.envelope import Event
+from domain.envelope import Event, canonical_json
 from projections import ALL_PROJECTIONS, budget, generation_status
 from projections.base import Fact, Projection, View
 from services.ports import ViewReader
@@ -52,7 +52,7 @@ Items = list[dict[str, Any]]
 
 
 def items_of(events: Sequence[Event]) -> Items:
-    return [_item_of(event) for event in events]
+    return [_item_of(event, canonical_json(event.data)) for event in events]
 
 
 def project_all(views: CosmosViewStore, events: Sequence[Event], seed: int) -> None:

@@ -129,11 +129,19 @@ def test_the_azure_shape_charges_and_shows_what_the_embedded_shape_does(
     assert len(azure_views["budgets"]["items"]) == 2
 
 
-def test_verify_says_plainly_that_it_does_not_read_cosmos_db_yet(
+def test_verify_reads_cosmos_db_stream_by_stream_and_says_what_needs_a_global_order(
     azure_platform: RunningPlatform,
 ) -> None:
     auditor = azure_platform.client(azure_platform.token("olga", ["Compliance.Auditor"], None))
-    answer = auditor.post("/api/v1/audit/verify")
+    client = azure_platform.client(
+        azure_platform.token("alice", ["Generator.Standard"], "marketing")
+    )
+    accepted = client.post("/api/v1/generations", json={"prompt": "a quiet harbour"}).json()
+    assert azure_platform.wait_terminal(client, accepted["id"])["status"] == "charged"
+    report = auditor.post("/api/v1/audit/verify").json()
+    assert (report["ok"], report["problems"]) == (True, []), report["problems"]
+    assert report["events"] >= 6  # at least this generation's own stream
+    answer = auditor.post("/api/v1/audit/verify", json={"since": 1})
     assert answer.status_code == 501
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["type"].endswith("/not-on-this-store")

@@ -112,6 +112,9 @@ resource events 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2
           {
             path: '/type/?'
           }
+          {
+            path: '/_ts/?'
+          }
         ]
         excludedPaths: [
           {
@@ -131,6 +134,16 @@ resource events 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2
             {
               path: '/version'
               order: 'ascending'
+            }
+          ]
+          [
+            {
+              path: '/streamId'
+              order: 'ascending'
+            }
+            {
+              path: '/version'
+              order: 'descending'
             }
           ]
         ]
