@@ -125,6 +125,7 @@ class Workload:
     index_overhead: float = 0.25  # Cosmos bills data + index; lean index policies
     item_overhead_bytes: int = 150  # _rid, _self, _etag, _attachments, _ts on each item
     snapshot_every: int = 100  # the bounded scenario: a budget snapshot every N events
+    instance_starts_per_day: float = 24.0  # host instances started (scale-out, recycling)
     worker_seconds: float = 20.0  # a queue execution, mostly waiting for the provider
     instance_gb: float = 2.048  # Flex Consumption instance memory
     worker_concurrency: int = 16  # host.json maxConcurrentCalls
@@ -139,7 +140,7 @@ class PerGeneration:
     """What one generation costs, from the measured operations."""
 
     ru: float  # published-estimate RU, everything included
-    budget_reads: float  # full reads of the department's budget stream
+    budget_reads: float  # reads of the department's budget stream (from the process's last)
     budget_read_items: float  # items such a read returned, on average, in the run
     budget_events: float  # events appended to the budget stream
     budget_item_bytes: float
@@ -158,10 +159,34 @@ class Line:
 
 
 def budget_read_items_at_scale(gen: PerGeneration, workload: Workload) -> float:
-    """Items an average budget-stream read returns over a month at the workload's rate:
-    the stream grows by `budget_events` per generation of its department, from zero."""
+    """Items a whole read of a department-month's budget stream returns, on average over
+    the month at the workload's rate: the stream grows by `budget_events` per generation
+    of its department, from zero. What a host instance's first read of it costs."""
     per_department_month = workload.per_month / workload.departments
     return gen.budget_events * per_department_month / 2
+
+
+def host_instances(workload: Workload) -> float:
+    """Host instances running on average: executions in flight over each one's concurrency."""
+    in_flight = workload.images_per_day / 86_400 * workload.worker_seconds
+    return max(1.0, in_flight / workload.worker_concurrency)
+
+
+def warm_read_items(gen: PerGeneration, workload: Workload) -> float:
+    """Items a warm budget read returns. Each process keeps the budget streams it has read
+    and reads only the events after them (services/budget_ledger.py), so a read returns
+    what the other instances appended since this one last read the stream: between two of
+    its reads the department's generations went to every instance in turn."""
+    return gen.budget_events / gen.budget_reads * host_instances(workload)
+
+
+def cold_read_ru_per_generation(
+    gen: PerGeneration, workload: Workload, model: RuModel, items: float
+) -> float:
+    """An instance's first read of each department-month it decides on returns the stream
+    so far (`items` on average): per started instance, one per department."""
+    per_day = workload.instance_starts_per_day * workload.departments
+    return per_day * model.query(items, items * gen.budget_item_bytes) / workload.images_per_day
 
 
 def ru_with_budget_reads_of(gen: PerGeneration, items: float, model: RuModel) -> float:
