@@ -13,8 +13,10 @@ Cosmos DB keeps no order across partitions, so where the SQLite log has position
 - Verify reads each stream on its own, by descending version, in one cross-partition
   query ordered by stream (the events container's composite index serves it), and
   rebuilds each event's hashed text from the stored item exactly as it reads: the stored
-  `recordedAt` text, numbers as Cosmos returns them. Every chain rule of
-  `domain/audit.py` holds per stream; `reordered` needs a global order and cannot arise.
+  `recordedAt` text, and `data` as the text it was hashed as (`dataText`). Every chain
+  rule of `domain/audit.py` holds per stream; `reordered` needs a global order and cannot
+  arise. From a seal on (`--since`), only the events committed after it are read, each
+  stream's first of them linked to the seal's head or the event before it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from domain.seals import Head
 
 SETTLE_SECONDS = 60
 _CHANGED = "SELECT c.streamId, c.version, c.hash FROM c WHERE c._ts > @after AND c._ts <= @upto"
-_EVERY_STREAM = "SELECT * FROM c ORDER BY c.streamId ASC, c.version DESC"
+_STREAMS_AFTER = "SELECT * FROM c WHERE c._ts > @after ORDER BY c.streamId ASC, c.version DESC"
 _NO_DATA = ',"data":{},'
 _HASH_AT = "SELECT VALUE c.hash FROM c WHERE c.streamId = @stream AND c.version = @version"
 
@@ -77,10 +79,14 @@ class CosmosAuditLog:
                 newest[stream_id] = (version, item["hash"])
         return sorted(Head(s, version, hash_) for s, (version, hash_) in newest.items())
 
-    def streams(self) -> Iterator[tuple[str, Iterator[StreamEvent]]]:
-        """Every stream with its events by descending version; one stream's at a time."""
+    def streams(self, after_position: int = 0) -> Iterator[tuple[str, Iterator[StreamEvent]]]:
+        """Every stream with events committed after `after_position`, with those events by
+        descending version; one stream's at a time."""
         items = self._container.query_items(
-            _EVERY_STREAM, enable_cross_partition_query=True, max_item_count=self._page_size
+            _STREAMS_AFTER,
+            parameters=[{"name": "@after", "value": after_position}],
+            enable_cross_partition_query=True,
+            max_item_count=self._page_size,
         )
         for stream_id, group in groupby(items, key=itemgetter("streamId")):
             yield stream_id, (_stream_event(item) for item in group)

@@ -28,7 +28,6 @@ from functions.problems import (
     INVALID_PARAMETER,
     INVALID_WEBHOOK_URL,
     NOT_FOUND,
-    NOT_ON_THIS_STORE,
     QUOTA_EXCEEDED,
     ProblemType,
 )
@@ -312,7 +311,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 200, "The report; `complete` is false when `max_events` stopped it", r.AuditReport
             ),
         ),
-        (FORBIDDEN, NOT_FOUND, NOT_ON_THIS_STORE),
+        (FORBIDDEN, NOT_FOUND),
         body=VerifyRequest,
         body_required=False,
     ),

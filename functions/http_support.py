@@ -34,7 +34,6 @@ from functions.problems import (
     INVALID_PARAMETER,
     MALFORMED_JSON,
     NOT_FOUND,
-    NOT_ON_THIS_STORE,
     PAYLOAD_TOO_LARGE,
     QUOTA_EXCEEDED,
     UNAUTHENTICATED,
@@ -44,7 +43,7 @@ from functions.problems import (
 )
 from services.budget_history import InvalidInstant
 from services.budgets import InvalidPeriod
-from services.errors import IdempotencyConflict, NotFound, NotOnThisStore
+from services.errors import IdempotencyConflict, NotFound
 from services.ports import ConcurrencyError, InvalidContinuation
 from services.quota import QuotaExceeded
 
@@ -199,8 +198,6 @@ def _answer(handler: Handler, req: func.HttpRequest) -> func.HttpResponse:
         return Problem(FORBIDDEN, str(error)).response()
     except NotFound as error:
         return Problem(NOT_FOUND, str(error)).response()
-    except NotOnThisStore as error:
-        return Problem(NOT_ON_THIS_STORE, str(error)).response()
     except IdempotencyConflict as error:
         return Problem(IDEMPOTENCY_CONFLICT, str(error)).response()
     except ConcurrencyError:

@@ -44,7 +44,6 @@ INVALID_WEBHOOK_URL = ProblemType(422, "invalid-webhook-url", "The webhook URL i
 INVALID_CALLBACK_URL = ProblemType(422, "invalid-callback-url", "The callback URL is refused")
 QUOTA_EXCEEDED = ProblemType(429, "quota-exceeded", "Daily image quota used up")
 INTERNAL_ERROR = ProblemType(500, "internal-error", "Internal error")
-NOT_ON_THIS_STORE = ProblemType(501, "not-on-this-store", "Not available on this event store")
 DEPENDENCY_UNAVAILABLE = ProblemType(503, "dependency-unavailable", "Try again shortly")
 
 

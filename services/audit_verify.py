@@ -35,7 +35,7 @@ from domain.audit import (
     Unplaced,
 )
 from domain.seals import Head, Seal, link_faults, seal_faults
-from services.errors import NotFound, NotOnThisStore
+from services.errors import NotFound
 from services.seals import SealStore, parse_seal
 
 # Below this many events for each process a verify runs in one: forking, and the parts
@@ -61,8 +61,9 @@ class StreamwiseLog(SealedHeads, Protocol):
 
     def last_position(self) -> int: ...
 
-    def streams(self) -> Iterator[tuple[str, Iterator[StreamEvent]]]:
-        """Every stream's id with its events by descending version, one stream at a time."""
+    def streams(self, after_position: int = 0) -> Iterator[tuple[str, Iterator[StreamEvent]]]:
+        """Every stream with an event after `after_position`, with those events by
+        descending version, one stream at a time."""
         ...
 
 
@@ -183,14 +184,17 @@ def verify_log(
 def _verify_streamwise(
     log: StreamwiseLog, seals: SealStore, *, since: int | None, max_events: int | None
 ) -> AuditReport:
-    """Every stream's chain by its own rules, then every seal; `since` needs a global order.
+    """Every stream's chain by its own rules, then every seal.
 
+    `since=N`: the events after seal N's position, each stream's first of them linked to
+    seal N's head for it or else to the event before it; seals N, N + 1, … are checked.
     `max_events` stops at the first stream boundary at or past that many events.
     """
-    if since is not None:
-        raise NotOnThisStore("a verify from a seal on needs the log's global order")
+    start = None if since is None else _seal(seals, since)
+    from_position = 0 if start is None else start.position
     up_to = log.last_position()
-    chains = ChainVerifier(_no_global_order, _no_global_order)
+    link_of = None if start is None else SealLinker(log, {h.stream_id: h for h in start.heads})
+    chains = ChainVerifier(_no_global_order, _no_global_order, link_of)
     counted = [0]
 
     def counting(events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
@@ -199,14 +203,14 @@ def _verify_streamwise(
             yield event
 
     streams, complete = 0, True
-    for stream_id, events in log.streams():
+    for stream_id, events in log.streams(from_position):
         if max_events is not None and counted[0] >= max_events:
             complete = False
             break
         chains.examine(stream_id, counting(events))
         streams += 1
     sealed: dict[ProblemKey, Problem] = {}
-    checked = _check_seals(log, seals, _collector(sealed), 1, up_to)
+    checked = _check_seals(log, seals, _collector(sealed), since or 1, up_to)
     problems = {(p.stream_id, p.version, p.kind): p for p in chains.finish()}
     for key, problem in sealed.items():
         problems.setdefault(key, problem)
@@ -215,8 +219,8 @@ def _verify_streamwise(
         events=counted[0],
         streams=streams,
         seals=checked,
-        since_seal=None,
-        from_position=0,
+        since_seal=since,
+        from_position=from_position,
         up_to_position=up_to,
         complete=complete,
     )
@@ -278,7 +282,7 @@ class SealLinker:
     """What a `--since` verify links each stream's first event to: the seal's head for
     the stream, or else the event before it in the log (which earlier seals vouch for)."""
 
-    log: VerifiableLog
+    log: SealedHeads
     sealed: dict[str, Head]
 
     def __call__(self, stream_id: str, version: int) -> str | None:

@@ -5,9 +5,5 @@ class NotFound(Exception):
     """No such resource, or the caller may not know that it exists."""
 
 
-class NotOnThisStore(Exception):
-    """The use case needs what the configured event store does not offer (HTTP 501)."""
-
-
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was already used with a different request."""
