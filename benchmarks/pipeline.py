@@ -35,6 +35,9 @@ import httpx
 from adapters.sqlite_event_store import SqliteEventStore
 from benchmarks.prompts import Prompt, prompt_set
 from bootstrap import build_platform
+from domain.access import Principal, Role
+from services.generations import GenerationRequest, submit_generation
+from services.pipeline import advance_generation
 from services.screening import screen_text
 from services.settings import Settings
 from tests.platform_process import RunningPlatform, running_platform
@@ -46,6 +49,7 @@ TERMINAL_EVENTS = {
     "GenerationFailed": "failed",
 }
 WARM_UP = 20
+QUOTA_PER_REQUESTER = 40  # under the default daily quota of 50 images a user
 DEPARTMENT = "marketing"
 
 
@@ -95,6 +99,35 @@ def screening_latency(prompts: Sequence[Prompt], rounds: int) -> None:
             f"| {label} | {len(values)} | {percentile(values, 50):.2f} | "
             f"{percentile(values, 95):.2f} | {statistics.fmean(values):.2f} |"
         )
+
+
+# --- in process -------------------------------------------------------------------------
+
+
+def in_process(prompts: Sequence[Prompt], generations: int) -> None:
+    """The services alone: `submit_generation` and `advance_generation` in this process,
+    no host, queue or projection running (so every view lags, as when the projector
+    falls behind). CPU and fsyncs of the pipeline's own steps, one generation at a time."""
+    requesters = [
+        Principal(f"user-{n}", frozenset({Role.GENERATOR_STANDARD}), DEPARTMENT, None)
+        for n in range((WARM_UP + generations) // QUOTA_PER_REQUESTER + 1)
+    ]
+    with tempfile.TemporaryDirectory(prefix="bench-in-process-") as workdir:
+        platform = build_platform(Settings(data_dir=Path(workdir)))
+
+        def run(first: int, count: int) -> None:
+            for n in range(first, first + count):
+                requester = requesters[n // QUOTA_PER_REQUESTER]
+                request = GenerationRequest(prompt=prompts[n % len(prompts)].text)
+                submitted = submit_generation(platform, requester, request, None)
+                advance_generation(platform, submitted.generation_id)
+
+        run(0, WARM_UP)
+        started = time.perf_counter()
+        run(WARM_UP, generations)
+        seconds = time.perf_counter() - started
+    print("\n## In process, no host and no projection running\n")
+    print(f"{generations} generations after {WARM_UP}: {seconds / generations * 1000:.1f} ms each")
 
 
 # --- end to end -------------------------------------------------------------------------
@@ -261,10 +294,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--synchronous", choices=("FULL", "NORMAL"), default="FULL", help="SQLite durability"
     )
     parser.add_argument("--skip-screening", action="store_true")
+    parser.add_argument(
+        "--in-process", type=int, default=0, help="generations through the services alone"
+    )
     args = parser.parse_args(argv)
     prompts = prompt_set(args.prompts)
     if not args.skip_screening:
         screening_latency(prompts, args.rounds)
+    if args.in_process > 0:
+        in_process(prompts, args.in_process)
     if args.generations > 0:
         end_to_end(prompts, args)
 

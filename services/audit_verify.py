@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import Any, NoReturn, Protocol, runtime_checkable
 
 from domain.audit import (
@@ -141,7 +141,7 @@ def verify_log(
     no other thread (fork copies no thread but the caller, nor the locks others hold).
     A log shorter than `MIN_EVENTS_PER_PROCESS` a process is verified here alone.
 
-    A `StreamwiseLog` is verified stream by stream, whole (`_verify_streamwise`).
+    A `StreamwiseLog` is verified stream by stream in this process (`_verify_streamwise`).
     """
     if isinstance(log, StreamwiseLog):
         return _verify_streamwise(log, seals, since=since, max_events=max_events)
@@ -165,12 +165,8 @@ def verify_log(
             pending = pool.map_async(ChainPart.check, parts, chunksize=1)
             checked = _check_seals(log, seals, _collector(sealed), since or 1, up_to)
             findings = pending.get()
-    problems: dict[ProblemKey, Problem] = {}
-    for found in (*(part.problems for part in findings), sealed.values()):
-        for problem in found:
-            problems.setdefault((problem.stream_id, problem.version, problem.kind), problem)
     return AuditReport(
-        problems=tuple(problems.values()),
+        problems=_each_once(*(part.problems for part in findings), sealed.values()),
         events=sum(part.events for part in findings),
         streams=sum(part.streams for part in findings),
         seals=checked,
@@ -211,11 +207,8 @@ def _verify_streamwise(
         streams += 1
     sealed: dict[ProblemKey, Problem] = {}
     checked = _check_seals(log, seals, _collector(sealed), since or 1, up_to)
-    problems = {(p.stream_id, p.version, p.kind): p for p in chains.finish()}
-    for key, problem in sealed.items():
-        problems.setdefault(key, problem)
     return AuditReport(
-        problems=tuple(problems.values()),
+        problems=_each_once(chains.finish(), sealed.values()),
         events=counted[0],
         streams=streams,
         seals=checked,
@@ -290,6 +283,14 @@ class SealLinker:
         if head is not None and head.version == version - 1:
             return head.hash
         return self.log.hash_at(stream_id, version - 1)
+
+
+def _each_once(*found: Iterable[Problem]) -> tuple[Problem, ...]:
+    """The problems in the order found, each (stream, version, kind) once."""
+    problems: dict[ProblemKey, Problem] = {}
+    for problem in chain.from_iterable(found):
+        problems.setdefault((problem.stream_id, problem.version, problem.kind), problem)
+    return tuple(problems.values())
 
 
 def _collector(problems: dict[ProblemKey, Problem]) -> Report:

@@ -49,10 +49,11 @@ def test_pipeline_benchmark_screens_and_runs_generations_to_charged(
     pipeline.main(
         [
             "--prompts", "9", "--rounds", "1", "--generations", "6",
-            "--processes", "2", "--workers", "1", "--posters", "2",
+            "--processes", "2", "--workers", "1", "--posters", "2", "--in-process", "3",
         ]
     )  # fmt: skip
     printed = capsys.readouterr().out
+    assert "3 generations after 20: " in printed
     assert "| all | 9 |" in printed
     assert "| with personal data | 3 |" in printed
     assert "| outcomes | charged 6, unfinished 0 |" in printed
