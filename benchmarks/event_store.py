@@ -52,6 +52,8 @@ _PRAGMA_VALUE = {"FULL": 2, "NORMAL": 1}
 STREAM_LENGTH = 10
 PAGE = 1000  # events per read in global order, as a catch-up reader pages
 WRITERS = 8  # concurrent appenders: HTTP requests and queue workers of one host at once
+# Rows whose "ours" is not our store: the bound no store can pass, set beside the peer
+CEILING = "append ceiling"
 
 REQUESTER = Actor(user_id="user-7", roles=("Generator.Standard",), department_id="dept-ops")
 PAYLOAD = {"model_id": "gpt-image-1", "cost_aud": "0.040", "step": "routed"}
@@ -228,6 +230,7 @@ def bench_append(workdir: Path, durability: Durability, workload: Workload) -> l
     peer_rec = _best_rate(workload, count, peer_recorder)
     recorder.datastore.close()
 
+    floor = _bare_sqlite_rate(workdir / "bare.db", durability, workload, count)
     return [
         Result(
             "append, app: append(NewEvent built per call) vs save(Aggregate)",
@@ -241,7 +244,31 @@ def bench_append(workdir: Path, durability: Durability, workload: Workload) -> l
             ours_rec,
             peer_rec,
         ),
+        Result(f"{CEILING}: bare SQLite vs save(Aggregate)", "events/s", floor, peer_app),
+        Result(f"{CEILING}: bare SQLite vs insert_events", "events/s", floor, peer_rec),
     ]
+
+
+def _bare_sqlite_rate(db: Path, durability: Durability, workload: Workload, count: int) -> float:
+    """One-row `INSERT` + `COMMIT` into a table with no index but its rowid: the least work
+    one durable event can cost in SQLite here, so no store's rate at one transaction per
+    event (ours, the peer's, any) exceeds this one's at the same durability."""
+    connection = sqlite3.connect(db, isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute(f"PRAGMA synchronous = {durability}")
+    _check(connection, durability, "bare SQLite")
+    connection.execute("CREATE TABLE events (payload BLOB NOT NULL)")
+    payload = json.dumps(PAYLOAD).encode()
+
+    def round_(_: int) -> None:
+        for _ in range(count):
+            connection.execute("BEGIN")
+            connection.execute("INSERT INTO events (payload) VALUES (?)", (payload,))
+            connection.execute("COMMIT")
+
+    rate = _best_rate(workload, count, round_)
+    connection.close()
+    return rate
 
 
 def _stored_events(streams: int) -> list[StoredEvent]:
