@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from PIL import Image, ImageDraw
 
-from adapters.providers.provenance import provenance, save_png
+from adapters.providers.provenance import encode_png, provenance, with_provenance
 from services.ports import GeneratedImage, ImageRequest, ProviderError
 
 GENERATOR = "DonatelloAI local"
@@ -111,8 +111,8 @@ class LocalProvider:
         image = image.resize((width, height), Image.Resampling.NEAREST)
         image.putpalette(_palette(rng, vivid=request.style != "natural"))
 
-        png = save_png(
-            image, provenance(request, self._clock(), GENERATOR), compress_level=COMPRESS_LEVEL
+        png = with_provenance(
+            encode_png(image, COMPRESS_LEVEL), provenance(request, self._clock(), GENERATOR)
         )
         # Derived without the prompt: the id lands in logs and must not fingerprint it.
         request_id = _digest(request.generation_id, request.model_id).hex()[:24]

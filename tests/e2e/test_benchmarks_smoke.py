@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import cosmos_ru, event_store, pipeline, replay
+from benchmarks import cosmos_ru, event_store, pipeline, replay, stamp
 
 
 def test_event_store_benchmark_prints_both_stores(capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,3 +60,9 @@ def test_pipeline_benchmark_screens_and_runs_generations_to_charged(
     assert "| with personal data | 3 |" in printed
     assert "| outcomes | charged 6, unfinished 0 |" in printed
     assert "| request to charged p95 ms |" in printed
+
+
+def test_stamp_benchmark_prints_ours_beside_a_re_encode(capsys: pytest.CaptureFixture[str]) -> None:
+    stamp.main(["--repeats", "1"])
+    rows = [row for row in capsys.readouterr().out.splitlines() if row.startswith("| 1")]
+    assert [row.split(" | ")[0] for row in rows] == ["| 1024x1024", "| 1792x1024"]
