@@ -3,10 +3,12 @@ to anyone, security headers on every kind of answer, strict bodies and prompt ch
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from PIL import Image
 
 from functions.http_support import SECURITY_HEADERS
 from functions.openapi import openapi_document
@@ -62,6 +64,10 @@ def test_the_png_may_be_kept_privately_and_is_still_hardened(platform: RunningPl
     assert image.status_code == 200
     assert image.headers["Content-Type"] == "image/png"
     assert_hardened(image, cache="private")
+    png = Image.open(io.BytesIO(image.content))
+    png.load()  # the whole file decodes, with its provenance
+    assert png.format == "PNG"
+    assert png.info["generation_id"] == accepted.json()["id"]
 
 
 @pytest.mark.parametrize(
