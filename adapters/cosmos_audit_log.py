@@ -125,19 +125,7 @@ def _hashed_text(item: Mapping[str, Any]) -> str | None:
     try:
         if data_text is not None and json.loads(data_text) != item["data"]:
             return None
-        fields = hashed_fields(
-            event_id=item["eventId"],
-            stream_id=item["streamId"],
-            version=item["version"],
-            type=item["type"],
-            schema_version=item["schemaVersion"],
-            recorded_at=item["recordedAt"],
-            correlation_id=item["correlationId"],
-            causation_id=item["causationId"],
-            actor=item["actor"],
-            data=item["data"] if data_text is None else {},
-            prev_hash=item["prevHash"],
-        )
+        fields = item_hashed_fields(item, item["data"] if data_text is None else {})
     except (KeyError, TypeError, ValueError, AttributeError):  # a field missing or mistyped
         return None
     text = canonical_json(fields)
@@ -147,3 +135,20 @@ def _hashed_text(item: Mapping[str, Any]) -> str | None:
     # whose values are strings (escaped) and integers.
     at = text.rfind(_NO_DATA)
     return f'{text[:at]},"data":{data_text},{text[at + len(_NO_DATA) :]}'
+
+
+def item_hashed_fields(item: Mapping[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """`envelope.hashed_fields` of an event item's stored fields, with `data` as given."""
+    return hashed_fields(
+        event_id=item["eventId"],
+        stream_id=item["streamId"],
+        version=item["version"],
+        type=item["type"],
+        schema_version=item["schemaVersion"],
+        recorded_at=item["recordedAt"],
+        correlation_id=item["correlationId"],
+        causation_id=item["causationId"],
+        actor=item["actor"],
+        data=data,
+        prev_hash=item["prevHash"],
+    )

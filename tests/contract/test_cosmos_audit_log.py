@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from azure.cosmos import ContainerProxy, DatabaseProxy
 
-from adapters.cosmos_audit_log import CosmosAuditLog
+from adapters.cosmos_audit_log import CosmosAuditLog, item_hashed_fields
 from adapters.cosmos_event_store import CosmosEventStore, ensure_event_container, item_id
 from adapters.fs_seal_store import FsSealStore
 from domain.audit import ProblemKind
-from domain.envelope import canonical_json, event_hash, hashed_fields, utc_now
+from domain.envelope import canonical_json, event_hash, utc_now
 from domain.seals import Head
 from services.audit_verify import AuditReport, verify_log
 from services.seals import write_seal
@@ -77,20 +77,7 @@ def forge(sealed: Sealed, stream_id: str, version: int) -> None:
     forged = {**item(sealed, stream_id, version)}
     forged["data"] = {**forged["data"], "forged": True}
     forged["dataText"] = canonical_json(forged["data"])
-    fields = hashed_fields(
-        event_id=forged["eventId"],
-        stream_id=stream_id,
-        version=version,
-        type=forged["type"],
-        schema_version=forged["schemaVersion"],
-        recorded_at=forged["recordedAt"],
-        correlation_id=forged["correlationId"],
-        causation_id=forged["causationId"],
-        actor=forged["actor"],
-        data=forged["data"],
-        prev_hash=forged["prevHash"],
-    )
-    forged["hash"] = event_hash(fields)
+    forged["hash"] = event_hash(item_hashed_fields(forged, forged["data"]))
     sealed.container.replace_item(forged["id"], forged)
 
 
