@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID, SafeUUID
 
-from domain.envelope import Actor, Event, EventText, trusted
+from domain.envelope import Actor, Event, EventText, format_timestamp, trusted
 
 _new = object.__new__
 _set = object.__setattr__
@@ -54,6 +54,14 @@ def row_of(event: Event, text: EventText, recorded_at: str) -> tuple[Any, ...]:
         event.prev_hash,
         event.hash,
     )
+
+
+def rows_of(
+    appended: Sequence[Event], texts: Sequence[EventText], recorded_at: datetime
+) -> list[tuple[Any, ...]]:
+    """The rows of a chained batch, `texts` being its events' `EventText`s."""
+    stamp = format_timestamp(recorded_at)
+    return [row_of(event, text, stamp) for event, text in zip(appended, texts, strict=True)]
 
 
 class RowDecoder:

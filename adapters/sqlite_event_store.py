@@ -42,19 +42,18 @@ from typing import Literal
 
 from adapters.event_appends import as_this_batch, chain, distinct_event_ids
 from adapters.sqlite_connections import ConnectionPerThread
-from adapters.sqlite_event_rows import RowDecoder, row_of
+from adapters.sqlite_event_rows import RowDecoder, rows_of
 from domain.envelope import (
     GENESIS_HASH,
     Event,
     EventText,
     NewEvent,
-    format_timestamp,
     utc_now,
 )
 from services.ports import ConcurrencyError, PositionedEvent
 
 # Each query spells out the columns in the order `row_of` writes and `RowDecoder` reads.
-_INSERT = (
+INSERT = (
     "INSERT INTO events (event_id, stream_id, version, type, schema_version, recorded_at,"
     " correlation_id, causation_id, actor, data, prev_hash, hash)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -77,7 +76,7 @@ _READ_BY_EVENT_IDS = (  # the ids come as one JSON array parameter
 _READ_HEAD = "SELECT version, hash FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1"
 _READ_LAST_POSITION = "SELECT MAX(position) FROM events"
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     position INTEGER PRIMARY KEY,
     event_id TEXT NOT NULL UNIQUE,
@@ -155,7 +154,7 @@ class SqliteEventStore:
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _SCHEMA.split(";\n"):
+            for statement in SCHEMA.split(";\n"):
                 conn.execute(statement)
         except BaseException:
             conn.execute("ROLLBACK")
@@ -255,10 +254,7 @@ class SqliteEventStore:
                 appended = chain(
                     stream_id, version, prev_hash, pending.events, recorded_at, pending.texts
                 )
-                stamp = format_timestamp(recorded_at)
-                texts = zip(appended, pending.texts, strict=True)
-                rows = [row_of(event, text, stamp) for event, text in texts]
-                conn.executemany(_INSERT, rows)
+                conn.executemany(INSERT, rows_of(appended, pending.texts, recorded_at))
                 conn.execute("RELEASE append")
                 return appended
         except sqlite3.IntegrityError:

@@ -50,10 +50,10 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from adapters.event_appends import chain
 from adapters.fs_seal_store import FsSealStore
 from adapters.sqlite_audit_log import SqliteAuditLog
-from adapters.sqlite_event_rows import row_of
-from adapters.sqlite_event_store import _INSERT as INSERT_EVENT
+from adapters.sqlite_event_rows import rows_of
+from adapters.sqlite_event_store import INSERT as INSERT_EVENT
 from benchmarks.replay import LogBuilder
-from domain.envelope import GENESIS_HASH, EventText, NewEvent, format_timestamp
+from domain.envelope import GENESIS_HASH, EventText, NewEvent
 from services.audit_verify import verify_log
 from services.seals import write_seal
 
@@ -78,8 +78,7 @@ class BulkAppender:
         recorded_at = self._builder.clock()
         texts = [EventText.of(event) for event in events]
         chained = chain(stream_id, version, prev_hash, events, recorded_at, texts)
-        stamp = format_timestamp(recorded_at)
-        self._rows += [row_of(e, t, stamp) for e, t in zip(chained, texts, strict=True)]
+        self._rows += rows_of(chained, texts, recorded_at)
         self._heads[stream_id] = (chained[-1].version, chained[-1].hash)
         if len(self._rows) >= INSERT_BATCH:
             self.flush()
