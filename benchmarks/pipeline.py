@@ -123,11 +123,17 @@ def in_process(prompts: Sequence[Prompt], generations: int) -> None:
                 advance_generation(platform, submitted.generation_id)
 
         run(0, WARM_UP)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         run(WARM_UP, generations)
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+    cores = os.cpu_count() or 1
     print("\n## In process, no host and no projection running\n")
-    print(f"{generations} generations after {WARM_UP}: {seconds / generations * 1000:.1f} ms each")
+    print(
+        f"{generations} generations after {WARM_UP}: {seconds / generations * 1000:.1f} ms each,"
+        f" {cpu / generations * 1000:.1f} ms of CPU each; {cores} cores busy with nothing else"
+        f" could run {cores * generations / cpu:.0f} generations/s of these services alone"
+    )
 
 
 # --- end to end -------------------------------------------------------------------------

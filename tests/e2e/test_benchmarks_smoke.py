@@ -56,6 +56,7 @@ def test_pipeline_benchmark_screens_and_runs_generations_to_charged(
     )  # fmt: skip
     printed = capsys.readouterr().out
     assert "3 generations after 20: " in printed
+    assert "generations/s of these services alone" in printed
     assert "| all | 9 |" in printed
     assert "| with personal data | 3 |" in printed
     assert "| outcomes | charged 6, unfinished 0 |" in printed
