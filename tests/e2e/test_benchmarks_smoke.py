@@ -17,7 +17,7 @@ def test_event_store_benchmark_prints_both_stores(capsys: pytest.CaptureFixture[
     assert "FULL" in printed
     assert "NORMAL" in printed
     ceilings = [row for row in printed.splitlines() if row.startswith(event_store.CEILING)]
-    assert len(ceilings) == 3  # bare SQLite beside both peer rows; our keys beside its app
+    assert len(ceilings) == 4  # bare SQLite beside both peer rows; our keys twice beside its app
 
 
 def test_replay_benchmark_prints_ours_and_the_peer(capsys: pytest.CaptureFixture[str]) -> None:
