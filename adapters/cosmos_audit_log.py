@@ -30,15 +30,20 @@ from typing import Any
 
 from azure.cosmos import ContainerProxy
 
+from adapters.cosmos_event_store import item_id
 from domain.audit import StreamEvent
 from domain.envelope import canonical_json, hashed_fields, utc_now
 from domain.seals import Head
 
 SETTLE_SECONDS = 60
-_CHANGED = "SELECT c.streamId, c.version, c.hash FROM c WHERE c._ts > @after AND c._ts <= @upto"
+# Versions are read from item ids throughout: see `_stream_event`.
+_CHANGED = "SELECT c.streamId, c.id, c.hash FROM c WHERE c._ts > @after AND c._ts <= @upto"
 _STREAMS_AFTER = "SELECT * FROM c WHERE c._ts > @after ORDER BY c.streamId ASC, c.version DESC"
 _NO_DATA = ',"data":{},'
-_HASH_AT = "SELECT VALUE c.hash FROM c WHERE c.streamId = @stream AND c.version = @version"
+# By item id, as everywhere here. A query, not a point read: cosmosdb-server answers
+# a point read of a missing item with 500 where the service answers 404. It names the
+# stream too, as every partition-scoped query does (see cosmos_event_store).
+_HASH_AT = "SELECT VALUE c.hash FROM c WHERE c.streamId = @stream AND c.id = @id"
 
 
 class CosmosAuditLog:
@@ -64,17 +69,8 @@ class CosmosAuditLog:
     def heads(self, after_position: int, up_to_position: int) -> list[Head]:
         """The head of every stream with an event committed in the window, as of its end."""
         newest: dict[str, tuple[int, str]] = {}
-        items = self._container.query_items(
-            _CHANGED,
-            parameters=[
-                {"name": "@after", "value": after_position},
-                {"name": "@upto", "value": up_to_position},
-            ],
-            enable_cross_partition_query=True,
-            max_item_count=self._page_size,
-        )
-        for item in items:
-            stream_id, version = item["streamId"], item["version"]
+        for item in self._query(_CHANGED, after=after_position, upto=up_to_position):
+            stream_id, version = item["streamId"], int(item["id"])
             if stream_id not in newest or newest[stream_id][0] < version:
                 newest[stream_id] = (version, item["hash"])
         return sorted(Head(s, version, hash_) for s, (version, hash_) in newest.items())
@@ -82,24 +78,12 @@ class CosmosAuditLog:
     def streams(self, after_position: int = 0) -> Iterator[tuple[str, Iterator[StreamEvent]]]:
         """Every stream with events committed after `after_position`, with those events by
         descending version; one stream's at a time."""
-        items = self._container.query_items(
-            _STREAMS_AFTER,
-            parameters=[{"name": "@after", "value": after_position}],
-            enable_cross_partition_query=True,
-            max_item_count=self._page_size,
-        )
+        items = self._query(_STREAMS_AFTER, after=after_position)
         for stream_id, group in groupby(items, key=itemgetter("streamId")):
             yield stream_id, (_stream_event(item) for item in group)
 
     def hash_at(self, stream_id: str, version: int) -> str | None:
-        found = self._container.query_items(
-            _HASH_AT,
-            parameters=[
-                {"name": "@stream", "value": stream_id},
-                {"name": "@version", "value": version},
-            ],
-            partition_key=stream_id,
-        )
+        found = self._query(_HASH_AT, stream_id, stream=stream_id, id=item_id(version))
         return next((str(hash_) for hash_ in found), None)
 
     def hashes_at(self, keys: Sequence[tuple[str, int]]) -> list[str | None]:
@@ -107,6 +91,25 @@ class CosmosAuditLog:
 
     def close(self) -> None:
         """Nothing to release: the client belongs to whoever made the container."""
+
+    def _query(self, text: str, partition_key: str | None = None, **values: Any) -> Iterator[Any]:
+        """`text` with `@name` bound to each of `values`: in one stream's partition, or
+        across partitions a page at a time."""
+        parameters: list[dict[str, Any]] = [
+            {"name": f"@{name}", "value": value} for name, value in values.items()
+        ]
+        if partition_key is not None:
+            found: Iterator[Any] = self._container.query_items(
+                text, parameters=parameters, partition_key=partition_key
+            )
+        else:
+            found = self._container.query_items(
+                text,
+                parameters=parameters,
+                enable_cross_partition_query=True,
+                max_item_count=self._page_size,
+            )
+        return found
 
 
 def _stream_event(item: Mapping[str, Any]) -> StreamEvent:

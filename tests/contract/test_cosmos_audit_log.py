@@ -113,6 +113,16 @@ def test_a_deleted_event_is_missing_and_a_deleted_sealed_head_too(sealed: Sealed
     assert found(verify_log(sealed.log, sealed.seals)) == [("a", 2, MISSING), ("b", 2, MISSING)]
 
 
+def test_a_sealed_head_whose_version_field_was_changed_is_modified_not_missing(
+    sealed: Sealed,
+) -> None:
+    """The item id is where an event sits in its chain; the seal check looks it up there."""
+    changed = item(sealed, "b", 2)
+    changed["version"] = 9
+    sealed.container.replace_item(changed["id"], changed)
+    assert found(verify_log(sealed.log, sealed.seals)) == [("b", 2, MODIFIED)]
+
+
 def test_a_forgery_with_a_recomputed_hash_is_inserted_mid_stream_and_at_a_sealed_head(
     sealed: Sealed,
 ) -> None:
