@@ -147,11 +147,9 @@ def verify_log(
         return _verify_streamwise(log, seals, since=since, max_events=max_events)
     if processes > 1 and threading.active_count() > 1:
         raise RuntimeError("a verify in processes forks: start it from a single-threaded process")
-    start = None if since is None else _seal(seals, since)
-    from_position = 0 if start is None else start.position
+    from_position, link_of = _starting_point(log, seals, since)
     last = log.last_position()
     up_to = last if max_events is None else min(last, from_position + max_events)
-    link_of = None if start is None else SealLinker(log, {h.stream_id: h for h in start.heads})
     parts = [
         ChainPart(log, from_position, after, end, up_to, link_of)
         for after, end in split_positions(from_position, up_to, processes)
@@ -186,10 +184,8 @@ def _verify_streamwise(
     seal N's head for it or else to the event before it; seals N, N + 1, … are checked.
     `max_events` stops at the first stream boundary at or past that many events.
     """
-    start = None if since is None else _seal(seals, since)
-    from_position = 0 if start is None else start.position
+    from_position, link_of = _starting_point(log, seals, since)
     up_to = log.last_position()
-    link_of = None if start is None else SealLinker(log, {h.stream_id: h for h in start.heads})
     chains = ChainVerifier(_no_global_order, _no_global_order, link_of)
     counted = [0]
 
@@ -283,6 +279,17 @@ class SealLinker:
         if head is not None and head.version == version - 1:
             return head.hash
         return self.log.hash_at(stream_id, version - 1)
+
+
+def _starting_point(
+    log: SealedHeads, seals: SealStore, since: int | None
+) -> tuple[int, SealLinker | None]:
+    """Where a verify starts, and what it links each stream's first event to: the log's
+    beginning and nothing, or seal `since`'s position and its heads."""
+    if since is None:
+        return 0, None
+    start = _seal(seals, since)
+    return start.position, SealLinker(log, {head.stream_id: head for head in start.heads})
 
 
 def _each_once(*found: Iterable[Problem]) -> tuple[Problem, ...]:
