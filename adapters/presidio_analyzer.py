@@ -36,6 +36,8 @@ from presidio_analyzer.predefined_recognizers import (
 from spacy.language import Language
 from spacy.pipeline import Tok2Vec
 from spacy.tokens import Doc
+from thinc.api import Model, NumpyOps
+from threadpoolctl import threadpool_limits
 
 from adapters.pii_recognizers import (
     HintedPhoneRecognizer,
@@ -112,12 +114,27 @@ def _lowercase_lemma(doc: Doc) -> Doc:
 
 
 class NerOnlySpacyEngine(SpacyNlpEngine):
-    """Presidio's spaCy engine with only what Presidio reads: entities and lemmas."""
+    """Presidio's spaCy engine with only what Presidio reads: entities and lemmas.
+
+    The models multiply their matrices through numpy's OpenBLAS, on one thread, instead
+    of thinc's default BLIS kernels. A prompt's matrices are small (its tokens by a few
+    hundred units): OpenBLAS did the NER of a 29-token prompt in 2.9 ms of CPU where BLIS
+    took 3.8 (benchmarks/README.md, "Pipeline"). A second BLAS thread only spins on such
+    products (5.7 to 6.3 ms of CPU), so the limit is the process's: load the analyzer
+    before anything else that wants threaded BLAS.
+    """
 
     def load(self) -> None:
+        threadpool_limits(limits=1, user_api="blas")
+        ops = NumpyOps(use_blis=False)
         loaded: dict[str, Language] = {}
         for model in self.models:
             nlp = spacy.load(model["model_name"], exclude=_UNUSED_PIPES)
+            for _, pipe in nlp.pipeline:
+                # Every layer: some are built after loading, under the default ops.
+                if isinstance(net := getattr(pipe, "model", None), Model):
+                    for layer in net.walk():
+                        layer.ops = ops
             # Larger pipelines may feed their NER from the shared tok2vec; keep it then.
             tok2vec = nlp.get_pipe("tok2vec") if "tok2vec" in nlp.pipe_names else None
             if isinstance(tok2vec, Tok2Vec) and not tok2vec.listening_components:
