@@ -1,4 +1,4 @@
-"""Verify benchmark: events/s and peak memory of `donatello audit verify` as the log grows.
+"""Audit benchmark: events/s and peak memory of verify, and of a rebuild, as the log grows.
 
 Run: `python -m benchmarks.audit [--events N ...] [--repeats N]` (default 100,000 and
 1,000,000 events; about 2 minutes at 1 M, most of it building the log).
@@ -21,6 +21,10 @@ process per CPU). Beside it, in processes of their own too:
 - the `eventsourcing` library's SQLite recorder reading the same number of events in
   global order with `select_notifications` (no cipher, undecoded): the cheapest full
   read a peer event store offers. It has no hash chain, so there is no peer verify.
+- `replay_all` rebuilding the three projections from the same log into a fresh view
+  store, split between one process per CPU, as `donatello projections rebuild` does it
+  (so each round starts multiprocessing's fork server too); its peak RSS is the largest
+  of its own and its workers' (sampled: see `DescendantsPeak`).
 
 The log is built by chaining the events with `envelope.record` and inserting rows
 exactly as `SqliteEventStore` writes them, many per transaction (appending one per commit
@@ -39,6 +43,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,8 +57,11 @@ from adapters.fs_seal_store import FsSealStore
 from adapters.sqlite_audit_log import SqliteAuditLog
 from adapters.sqlite_event_rows import rows_of
 from adapters.sqlite_event_store import INSERT as INSERT_EVENT
+from adapters.sqlite_record_log import SqliteRecordLog
+from adapters.sqlite_views import SqliteViewStore
 from benchmarks.replay import LogBuilder
 from domain.envelope import GENESIS_HASH, EventText, NewEvent
+from projections.runner import replay_all
 from services.audit_verify import verify_log
 from services.seals import write_seal
 
@@ -180,20 +188,93 @@ def measure_peer(directory: Path) -> dict[str, float]:
     return {"events": count, "seconds": time.perf_counter() - started}
 
 
+def measure_replay(directory: Path) -> dict[str, float]:
+    log = SqliteRecordLog(directory / "events.db")
+    with tempfile.TemporaryDirectory(dir=directory) as fresh:
+        views = SqliteViewStore(Path(fresh) / "views.db")
+        with DescendantsPeak() as workers:
+            started = time.perf_counter()
+            events = replay_all(log, views, workers=os.cpu_count() or 1)
+            seconds = time.perf_counter() - started
+        views.close()
+    log.close()
+    return {"events": events, "seconds": seconds, "workers_peak_rss_mib": workers.peak_mib}
+
+
 MEASURES = {
     "verify": measure_verify,
     "read": measure_read,
     "hash": measure_hash,
     "peer": measure_peer,
+    "replay": measure_replay,
 }
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident set since its `exec`, in MiB (Linux `/proc`)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def peak_rss_mib(pid: int | str = "self") -> float:
+    """A process's peak resident set since its `exec`, in MiB (Linux `/proc`)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+
+
+class DescendantsPeak:
+    """The largest peak resident set among this process's descendants while the block
+    runs, in MiB.
+
+    A partitioned replay's workers are forked by multiprocessing's fork server, a child
+    this process never reaps, so `getrusage` never counts them. They are found in `/proc`
+    by their parents' ids, and their `VmHWM` read every `interval` seconds; as it only
+    grows, all that can be missed is a rise in a worker's last `interval` of life.
+    """
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self._interval = interval
+        self._peaks: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> DescendantsPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mib(self) -> float:
+        return max(self._peaks.values(), default=0.0)
+
+    def _sample(self) -> None:
+        while True:
+            for pid in _descendants(os.getpid()):
+                try:
+                    peak = peak_rss_mib(pid)
+                except (OSError, RuntimeError):  # gone meanwhile, or a zombie
+                    continue
+                self._peaks[pid] = max(peak, self._peaks.get(pid, 0.0))
+            if self._stop.wait(self._interval):
+                return
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The parent id is the field after the state, itself after the `(name)`.
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    found, pending = [], list(children.get(root, ()))
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending += children.get(pid, ())
+    return found
 
 
 def workers_peak_rss_mib() -> float:
@@ -229,7 +310,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.measure:
         what, directory = args.measure
         figures = MEASURES[what](Path(directory))
-        figures["peak_rss_mib"] = max(peak_rss_mib(), workers_peak_rss_mib())
+        sampled = figures.pop("workers_peak_rss_mib", 0.0)
+        figures["peak_rss_mib"] = max(peak_rss_mib(), workers_peak_rss_mib(), sampled)
         print(json.dumps(figures))
         return
     print("| events | what | events/s | seconds | peak RSS MiB |")
@@ -246,6 +328,7 @@ def main(argv: list[str] | None = None) -> None:
                 ("read", "the read verify runs, no hashing"),
                 ("hash", f"SHA-256 alone over {HASH_SAMPLE:,} texts in memory"),
                 ("peer", "eventsourcing select_notifications, no cipher"),
+                ("replay", f"replay_all into fresh views, {os.cpu_count() or 1} processes"),
             ):
                 run = best(args.repeats, what, directory)
                 rate = run["events"] / run["seconds"]

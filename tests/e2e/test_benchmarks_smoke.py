@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import cosmos_ru, event_store, pipeline, replay, stamp
+from benchmarks import audit, cosmos_ru, event_store, pipeline, replay, stamp
 
 
 def test_event_store_benchmark_prints_both_stores(capsys: pytest.CaptureFixture[str]) -> None:
@@ -27,6 +27,17 @@ def test_replay_benchmark_prints_ours_and_the_peer(capsys: pytest.CaptureFixture
     assert "1 process" in printed
     assert "2 worker processes" in printed
     assert "select_notifications" in printed
+
+
+def test_audit_benchmark_prints_every_measure_with_its_peak_memory(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    audit.main(["--events", "2000", "--repeats", "1"])
+    rows = [row.split(" | ") for row in capsys.readouterr().out.splitlines()[2:]]
+    measured = {row[1]: row for row in rows if row[2].strip()}
+    for what in ("verify", "the read", "SHA-256", "eventsourcing", "replay_all"):
+        [row] = [row for label, row in measured.items() if label.startswith(what)]
+        assert float(row[-1].rstrip(" |")) > 0  # peak RSS, MiB
 
 
 def test_cosmos_ru_benchmark_measures_each_operation(capsys: pytest.CaptureFixture[str]) -> None:
