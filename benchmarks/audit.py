@@ -22,9 +22,9 @@ process per CPU). Beside it, in processes of their own too:
   global order with `select_notifications` (no cipher, undecoded): the cheapest full
   read a peer event store offers. It has no hash chain, so there is no peer verify.
 - `replay_all` rebuilding the three projections from the same log into a fresh view
-  store, split between one process per CPU, as `donatello projections rebuild` does it
-  (so each round starts multiprocessing's fork server too); its peak RSS is the largest
-  of its own and its workers' (sampled: see `DescendantsPeak`).
+  store, split between one process per CPU as `donatello projections rebuild --workers N`
+  splits it (so each round starts multiprocessing's fork server too); its peak RSS is
+  the largest of its own and its workers' (sampled: see `DescendantsPeak`).
 
 The log is built by chaining the events with `envelope.record` and inserting rows
 exactly as `SqliteEventStore` writes them, many per transaction (appending one per commit
