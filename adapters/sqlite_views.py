@@ -33,10 +33,10 @@ from projections.generation_status import UNFINISHED_STATUSES
 from services.ports import HistoryQuery, Page
 
 # Every thread has its own connection, so the page cache is per thread: 8 MiB each
-# replayed as fast as 64 (`python -m benchmarks.replay`, alternating runs) and keeps a
-# rebuild's memory flat (`python -m benchmarks.audit`). Temporary storage in files, so
-# the sorts that build the indexes after a bulk load spill to disk instead of growing
-# with the view.
+# replayed as fast as 64 (`python -m benchmarks.replay`, alternating runs), and unlike 64
+# a large view no longer grows a rebuild's memory (`python -m benchmarks.audit`).
+# Temporary storage in files, so the sorts that build the indexes after a bulk load
+# spill to disk instead of growing with the view.
 _VIEW_PRAGMAS = ("PRAGMA cache_size = -8192", "PRAGMA temp_store = FILE")
 _CHUNK = 500  # keys per IN (...) and rows per listing page: well under SQLite's limits
 

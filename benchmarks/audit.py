@@ -1,7 +1,7 @@
 """Audit benchmark: events/s and peak memory of verify, and of a rebuild, as the log grows.
 
 Run: `python -m benchmarks.audit [--events N ...] [--repeats N]` (default 100,000 and
-1,000,000 events; about 2 minutes at 1 M, most of it building the log).
+1,000,000 events; about 3 minutes in all, most of it building the 1 M log).
 
 For each size a log is built (the replay benchmark's realistic mix: generation
 lifecycles interleaved a few hundred at a time, each reserving against and charging to its
