@@ -22,6 +22,7 @@ from _json import encode_basestring, make_encoder
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,7 +39,12 @@ from services.ports import HistoryQuery, Page
 # Temporary storage in files, so the sorts that build the indexes after a bulk load
 # spill to disk instead of growing with the view.
 _VIEW_PRAGMAS = ("PRAGMA cache_size = -8192", "PRAGMA temp_store = FILE")
-_CHUNK = 500  # keys per IN (...) and rows per listing page: well under SQLite's limits
+# A pickled copy is a partitioned replay's worker (`projections.partitioned`): it only
+# looks documents up by key, those its batch touches and it no longer holds, so its cache
+# held pages read once or twice. At 8 MiB it filled as the view grew, and each worker's
+# peak memory grew with it; 1 MiB replayed as fast (`python -m benchmarks.audit`).
+_COPY_PRAGMAS = ("PRAGMA cache_size = -1024", "PRAGMA temp_store = FILE")
+_CHUNK = 512  # keys per IN (...) and rows per listing page: well under SQLite's limits
 
 # The history projection's name and statuses are inlined as literals (they are ours,
 # not input) because SQLite only uses a partial index when the query repeats its WHERE.
@@ -120,19 +126,20 @@ class SqliteViewStore:
         *,
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
         create_schema: bool = True,
+        pragmas: Sequence[str] = _VIEW_PRAGMAS,
     ) -> None:
         self._path = str(path)
         self._synchronous = synchronous
         self._pool = ConnectionPerThread(
-            path, synchronous=synchronous, label="view store", pragmas=_VIEW_PRAGMAS
+            path, synchronous=synchronous, label="view store", pragmas=pragmas
         )
         if create_schema:
             self._write(lambda conn: [conn.execute(s) for s in _SCHEMA])
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # A pickled copy reopens the file: how each process of a partitioned replay
-        # (`projections.partitioned`) gets its own connections. The schema is there
-        # already, and must stay as it is (see `bulk_load`).
+        # A pickled copy reopens the file, with a worker's small cache: how each process
+        # of a partitioned replay (`projections.partitioned`) gets its own connections.
+        # The schema is there already, and must stay as it is (see `bulk_load`).
         return (_reopen, (self._path, self._synchronous))
 
     # --- ViewReader --------------------------------------------------------------------
@@ -221,11 +228,9 @@ class SqliteViewStore:
         found: dict[str, View] = {}
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
-            placeholders = ", ".join("?" * len(chunk))
+            size = 1 << (len(chunk) - 1).bit_length()
             rows = conn.execute(
-                f"SELECT key, document FROM view_documents"  # noqa: S608 (placeholders)
-                f" WHERE projection = ? AND key IN ({placeholders})",
-                (projection, *chunk),
+                _keys_in(size), (projection, *chunk, *chunk[-1:] * (size - len(chunk)))
             )
             found.update((key, _decode(document)) for key, document in rows)
         return found
@@ -350,8 +355,26 @@ class SqliteViewStore:
             after = rows[-1][0]
 
 
+@cache
+def _keys_in(size: int) -> str:
+    """The documents of one projection with any of `size` keys.
+
+    `get_many` pads its keys to a power of two with repeats of the last (`IN` ignores
+    them), so that there are ten statement texts: the sqlite3 module keeps up to 128 texts
+    prepared on each connection, and with a text per count of keys that held about 5 MiB
+    a connection, more the longer it ran.
+    """
+    placeholders = ", ".join("?" * size)
+    return (
+        "SELECT key, document FROM view_documents"  # noqa: S608 (placeholders)
+        f" WHERE projection = ? AND key IN ({placeholders})"
+    )
+
+
 def _reopen(path: str, synchronous: Literal["FULL", "NORMAL"]) -> SqliteViewStore:
-    return SqliteViewStore(path, synchronous=synchronous, create_schema=False)
+    return SqliteViewStore(
+        path, synchronous=synchronous, create_schema=False, pragmas=_COPY_PRAGMAS
+    )
 
 
 def _row(projection: str, key: str, doc: View, partition_field: str | None) -> tuple[Any, ...]:

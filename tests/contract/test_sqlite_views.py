@@ -93,6 +93,38 @@ def test_get_answers_the_stored_document_or_none(views: SqliteViewStore) -> None
     assert views.get("budget", "d-1:2026-03") == {**doc, "by_user": {}}
 
 
+def test_get_many_answers_each_stored_document_asked_for_once(views: SqliteViewStore) -> None:
+    # Counts either side of the powers of two its statements are padded to, and past a chunk.
+    docs = {f"d-{n:04d}": {"department_id": f"d-{n:04d}", "n": n} for n in range(1100)}
+    views.apply_batch("budget_policy", docs, 1)
+    views.apply_batch("budget", {"d-0000": {"other": True}}, 1)
+    keys = list(docs)
+    for count in (1, 2, 3, 5, 8, 255, 511, 512, 513, 1024, 1100):
+        asked = [*keys[-count:], "absent"][::-1]
+        assert views.get_many("budget_policy", asked) == {k: docs[k] for k in keys[-count:]}
+    assert views.get_many("budget_policy", []) == {}
+    assert views.get_many("budget", ["d-0000", "d-0001"]) == {"d-0000": {"other": True}}
+
+
+def test_get_many_needs_few_statement_texts_whatever_the_count(
+    views: SqliteViewStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sqlite3 module keeps up to 128 texts prepared on each connection: a text per
+    # count of keys held megabytes on every connection of a long-running process.
+    texts: set[str] = set()
+    connection = views._connection()
+
+    class Recording:
+        def execute(self, sql: str, *args: Any) -> Any:
+            texts.add(sql)
+            return connection.execute(sql, *args)
+
+    monkeypatch.setattr(views, "_connection", Recording)
+    for count in range(1, 1100, 7):
+        views.get_many("budget", [f"k-{n}" for n in range(count)])
+    assert 1 < len(texts) <= 10
+
+
 def test_list_by_partition_and_across_pages(views: SqliteViewStore) -> None:
     docs = {
         f"d-{n:04d}:{period}": {"department_id": f"d-{n:04d}", "period": period}
