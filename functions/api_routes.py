@@ -37,6 +37,7 @@ from services.generations import GenerationRequest
 from services.webhooks import WebhookRegistration
 
 JSON = "application/json"
+IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +170,11 @@ OPERATIONS: tuple[Operation, ...] = (
         (
             Answer(
                 200,
-                "The PNG",
-                other_media={"image/png": {"schema": {"type": "string", "format": "binary"}}},
+                "The image as signed with Content Credentials, in the provider's format",
+                other_media={
+                    media: {"schema": {"type": "string", "format": "binary"}}
+                    for media in IMAGE_MEDIA_TYPES
+                },
             ),
             Answer(
                 302,

@@ -161,7 +161,8 @@ def read_generation(platform: Platform, principal: Principal, generation_id: UUI
 
 @dataclass(frozen=True, slots=True)
 class ImageBytes:
-    png: bytes
+    data: bytes
+    content_type: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +181,7 @@ def open_image(
     if platform.image_links is not None:
         ttl = timedelta(seconds=platform.settings.image_url_ttl_seconds)
         return ImageRedirect(platform.image_links.read_url(ref, ttl))
-    return ImageBytes(platform.images.get(ref))
+    return ImageBytes(platform.images.get(ref), state.image.content_type)
 
 
 def _authorized(

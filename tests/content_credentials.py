@@ -1,0 +1,109 @@
+"""Content Credentials in tests, made and read with `c2pa-python` alone.
+
+Provider stubs sign their images as Azure OpenAI, OpenAI and Adobe do: a C2PA manifest
+from a provider's own test CA, `c2pa.created` with `trainedAlgorithmicMedia`. What the
+platform serves is read back with `c2pa.Reader` only, never with our own parser, and
+trusted against the platform's CA read from its key file.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import c2pa
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from adapters.local_signing_key import issue_chain, sign_es256
+
+PROVIDER_ORGANISATION = "Test Provider"
+PROVIDER_GENERATOR = "test-provider-image-service"
+TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+_NO_THUMBNAIL = {"builder": {"thumbnail": {"enabled": False}}}
+
+
+@cache
+def _provider_signer_parts() -> tuple[Any, str]:
+    return issue_chain(PROVIDER_ORGANISATION)
+
+
+def with_provider_credentials(data: bytes, content_type: str, *, tampered: bool = False) -> bytes:
+    """`data` signed by the test provider; `tampered` flips one byte inside the manifest
+    (in its claim generator's name), so its claim signature no longer holds."""
+    key, chain = _provider_signer_parts()
+    manifest = {
+        "claim_generator_info": [{"name": PROVIDER_GENERATOR, "version": "1"}],
+        "assertions": [
+            {
+                "label": "c2pa.actions",
+                "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": TRAINED}]},
+            }
+        ],
+    }
+    context = c2pa.Context(settings=c2pa.Settings.from_dict(_NO_THUMBNAIL))
+    signer = c2pa.Signer.from_callback(
+        lambda claim: sign_es256(key, claim), c2pa.C2paSigningAlg.ES256, chain
+    )
+    signed = io.BytesIO()
+    with c2pa.Builder(manifest, context) as builder, signer:
+        builder.sign(signer, content_type, io.BytesIO(data), signed)
+    out = signed.getvalue()
+    if not tampered:
+        return out
+    at = out.index(PROVIDER_GENERATOR.encode())
+    return out[:at] + b"T" + out[at + 1 :]
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    state: str | None  # Invalid, Valid or Trusted
+    manifest: dict[str, Any]
+    failures: list[str]
+
+    def assertion(self, label: str) -> dict[str, Any]:
+        found = [a["data"] for a in self.manifest["assertions"] if a["label"] == label]
+        assert len(found) == 1, f"{label} appears {len(found)} times"
+        data: dict[str, Any] = found[0]
+        return data
+
+    def actions(self) -> list[dict[str, Any]]:
+        labels = {"c2pa.actions", "c2pa.actions.v2"}
+        found = [a["data"] for a in self.manifest["assertions"] if a["label"] in labels]
+        assert len(found) == 1
+        actions: list[dict[str, Any]] = found[0]["actions"]
+        return actions
+
+    def parent(self) -> dict[str, Any]:
+        parents = [
+            i for i in self.manifest.get("ingredients", []) if i["relationship"] == "parentOf"
+        ]
+        assert len(parents) == 1
+        parent: dict[str, Any] = parents[0]
+        return parent
+
+    def parent_failures(self) -> list[str]:
+        results = self.parent()["validation_results"]["activeManifest"]
+        return [f["code"] for f in results.get("failure", [])]
+
+
+def platform_anchor(data_dir: Path) -> str:
+    """The platform's CA certificate, the last in its key file."""
+    chain = x509.load_pem_x509_certificates((data_dir / "content-credentials.pem").read_bytes())
+    return chain[-1].public_bytes(Encoding.PEM).decode("ascii")
+
+
+def read_credentials(data: bytes, content_type: str, trust_anchor: str | None = None) -> Read:
+    """The active manifest as `c2pa.Reader` reads it; with `trust_anchor`, `Trusted`
+    means signed under that CA."""
+    settings: dict[str, Any] = {"verify": {"verify_trust": trust_anchor is not None}}
+    if trust_anchor is not None:
+        settings["trust"] = {"trust_anchors": trust_anchor}
+    context = c2pa.Context(settings=c2pa.Settings.from_dict(settings))
+    with c2pa.Reader(content_type, io.BytesIO(data), context=context) as reader:
+        results = reader.get_validation_results() or {}
+        failures = [f["code"] for f in results.get("activeManifest", {}).get("failure", [])]
+        return Read(reader.get_validation_state(), reader.get_active_manifest() or {}, failures)
