@@ -9,6 +9,8 @@ trusted against the platform's CA read from its key file.
 from __future__ import annotations
 
 import io
+import json
+import zlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -32,7 +34,7 @@ def _provider_signer_parts() -> tuple[Any, str]:
 
 
 def with_provider_credentials(data: bytes, content_type: str, *, tampered: bool = False) -> bytes:
-    """`data` signed by the test provider; `tampered` flips one byte inside the manifest
+    """`data` signed by the test provider; `tampered` changes one byte inside the manifest
     (in its claim generator's name), so its claim signature no longer holds."""
     key, chain = _provider_signer_parts()
     manifest = {
@@ -55,7 +57,14 @@ def with_provider_credentials(data: bytes, content_type: str, *, tampered: bool 
     if not tampered:
         return out
     at = out.index(PROVIDER_GENERATOR.encode())
-    return out[:at] + b"T" + out[at + 1 :]
+    forged = out[:at] + b"T" + out[at + 1 :]
+    if content_type != "image/png":
+        return forged
+    # A forger fixes the chunk's CRC, so the file is a whole PNG and only C2PA can tell.
+    start = forged.index(b"caBX") - 4
+    end = start + 8 + int.from_bytes(forged[start : start + 4], "big")
+    crc = zlib.crc32(forged[start + 4 : end]).to_bytes(4, "big")
+    return forged[:end] + crc + forged[end + 4 :]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,10 @@ class Read:
     state: str | None  # Invalid, Valid or Trusted
     manifest: dict[str, Any]
     failures: list[str]
+    store: dict[str, Any]  # every manifest in the file, by label
+
+    def manifest_store(self) -> dict[str, Any]:
+        return self.store
 
     def assertion(self, label: str) -> dict[str, Any]:
         found = [a["data"] for a in self.manifest["assertions"] if a["label"] == label]
@@ -106,4 +119,7 @@ def read_credentials(data: bytes, content_type: str, trust_anchor: str | None = 
     with c2pa.Reader(content_type, io.BytesIO(data), context=context) as reader:
         results = reader.get_validation_results() or {}
         failures = [f["code"] for f in results.get("activeManifest", {}).get("failure", [])]
-        return Read(reader.get_validation_state(), reader.get_active_manifest() or {}, failures)
+        store = json.loads(reader.json())
+        return Read(
+            reader.get_validation_state(), reader.get_active_manifest() or {}, failures, store
+        )

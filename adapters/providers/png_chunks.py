@@ -2,8 +2,9 @@
 
 What stripping a provider's metadata needs without decoding pixels: read a file's
 chunks with their CRCs checked, check that its image data inflates to exactly the bytes
-its header promises, and write chunks back. A truncated or corrupted transfer fails one of those checks; a
-file that passes keeps its pixels and their compressed bytes exactly as they arrived.
+its header promises, and write chunks back. A truncated or corrupted transfer fails one
+of those checks; a file that passes keeps its pixels and their compressed bytes exactly
+as they arrived.
 """
 
 from __future__ import annotations
