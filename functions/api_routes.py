@@ -28,7 +28,9 @@ from functions.problems import (
     INVALID_PARAMETER,
     INVALID_WEBHOOK_URL,
     NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
     QUOTA_EXCEEDED,
+    UNREADABLE_IMAGE,
     ProblemType,
 )
 from services.audit_log import MAX_PAGE_EVENTS
@@ -79,6 +81,7 @@ class Operation:
     body: type[BaseModel] | None = None
     body_required: bool = True
     signed_in: bool = True
+    binary_body: tuple[str, ...] = ()  # media types of a raw (not JSON) body
 
 
 def _path(name: str, description: str = "", **schema: Any) -> Parameter:
@@ -380,5 +383,16 @@ OPERATIONS: tuple[Operation, ...] = (
         (Answer(200, "The export, prompts opened where their key exists", r.SubjectExport),),
         (FORBIDDEN, CONCURRENCY_CONFLICT),
         (_path("user_id"),),
+    ),
+    Operation(
+        "v1/provenance/verify",
+        "POST",
+        "verify_provenance",
+        "Is this image ours (valid Content Credentials, signed by the platform) and does "
+        "the log agree? The body is the image.",
+        "provenance",
+        (Answer(200, "The verdict; `ok` only when authentic", r.ProvenanceReport),),
+        (FORBIDDEN, PAYLOAD_TOO_LARGE, UNREADABLE_IMAGE),
+        binary_body=IMAGE_MEDIA_TYPES,
     ),
 )
