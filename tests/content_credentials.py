@@ -123,3 +123,17 @@ def read_credentials(data: bytes, content_type: str, trust_anchor: str | None = 
         return Read(
             reader.get_validation_state(), reader.get_active_manifest() or {}, failures, store
         )
+
+
+def swap_manifest(png: bytes, donor: bytes) -> bytes:
+    """`png` with `donor`'s caBX chunk in place of its own (or after IHDR when it has
+    none), located by byte offsets: what a forger does to move a manifest."""
+
+    def span(data: bytes) -> tuple[int, int]:
+        if b"caBX" not in data:
+            return 33, 33  # the signature and IHDR
+        start = data.index(b"caBX") - 4
+        return start, start + 12 + int.from_bytes(data[start : start + 4], "big")
+
+    (start, end), (donor_start, donor_end) = span(png), span(donor)
+    return png[:start] + donor[donor_start:donor_end] + png[end:]

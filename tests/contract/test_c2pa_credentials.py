@@ -23,6 +23,7 @@ from tests.content_credentials import (
     TRAINED,
     platform_anchor,
     read_credentials,
+    swap_manifest,
     with_provider_credentials,
 )
 
@@ -57,9 +58,7 @@ def _provider_file(kind: str, *, tampered: bool = False) -> bytes:
         exif = Image.Exif()
         exif[0x010E] = PROMPT
         image.save(buffer, format="WEBP", exif=exif)
-    return with_provider_credentials(
-        buffer.getvalue(), f"image/{kind.lower()}", tampered=tampered
-    )
+    return with_provider_credentials(buffer.getvalue(), f"image/{kind.lower()}", tampered=tampered)
 
 
 def test_the_local_providers_image_is_created_by_the_model_as_trained_algorithmic_media(
@@ -94,10 +93,12 @@ def test_the_local_providers_image_is_created_by_the_model_as_trained_algorithmi
         "log_anchor": CLAIM.log_anchor,
     }
     assert "thumbnail" not in read.manifest  # off: it is most of the cost
-    assert b"Jane" not in signed.data and b"jane" not in signed.data
-    assert Image.open(io.BytesIO(signed.data)).tobytes() == Image.open(
-        io.BytesIO(image.data)
-    ).tobytes()
+    assert b"Jane" not in signed.data
+    assert b"jane" not in signed.data
+    assert (
+        Image.open(io.BytesIO(signed.data)).tobytes()
+        == Image.open(io.BytesIO(image.data)).tobytes()
+    )
 
 
 @pytest.mark.parametrize("kind", ["PNG", "JPEG", "WEBP"])
@@ -157,9 +158,11 @@ def test_one_changed_pixel_breaks_the_binding(credentials: C2paCredentials) -> N
     buffer = io.BytesIO()
     decoded.save(buffer, format="PNG")
     # Re-saving drops the manifest; splice it back as an attacker would keep it.
-    changed = _with_manifest_of(signed.data, buffer.getvalue())
+    changed = swap_manifest(buffer.getvalue(), donor=signed.data)
     read = credentials.read(changed)
-    assert read.found and not read.valid and not read.ours
+    assert read.found
+    assert not read.valid
+    assert not read.ours
     assert "assertion.dataHash.mismatch" in read.failures
     assert read_credentials(changed, "image/png").state == "Invalid"
 
@@ -187,12 +190,3 @@ def test_the_local_key_is_made_once_private_to_its_owner(tmp_path: Path) -> None
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_bytes().count(b"BEGIN CERTIFICATE") == 2  # signing cert and its CA
     assert path.read_bytes().count(b"PRIVATE KEY") == 2  # one key: BEGIN and END
-
-
-def _with_manifest_of(signed_png: bytes, other_png: bytes) -> bytes:
-    """`other_png` with `signed_png`'s caBX chunk inserted after IHDR, by byte offsets."""
-    at = signed_png.index(b"caBX") - 4
-    length = int.from_bytes(signed_png[at : at + 4], "big")
-    chunk = signed_png[at : at + 12 + length]
-    ihdr_end = 8 + 25
-    return other_png[:ihdr_end] + chunk + other_png[ihdr_end:]

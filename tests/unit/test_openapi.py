@@ -138,4 +138,5 @@ def test_provenance_verify_takes_the_image_itself() -> None:
     content = operation["requestBody"]["content"]
     assert sorted(content) == ["image/jpeg", "image/png", "image/webp"]
     assert content["image/png"]["schema"] == {"type": "string", "format": "binary"}
-    assert "413" in operation["responses"] and "422" in operation["responses"]
+    assert "413" in operation["responses"]
+    assert "422" in operation["responses"]
