@@ -51,12 +51,13 @@ def _usage(*, signs_content: bool) -> x509.KeyUsage:
 
 
 def issue_chain(
-    organisation: str, now: datetime | None = None
+    organisation: str, key: ec.EllipticCurvePrivateKey | None = None
 ) -> tuple[ec.EllipticCurvePrivateKey, str]:
-    """A new P-256 signing key and its chain (signing certificate, then the CA's), in
-    the profile C2PA requires of a signing certificate: not a CA, digital signature
-    only, an extended key usage (email protection) and key identifiers."""
-    now = now or datetime.now(UTC)
+    """A P-256 signing key (`key`, or a new one) and its chain from a new CA (signing
+    certificate, then the CA's), in the profile C2PA requires of a signing certificate:
+    not a CA, digital signature only, an extended key usage (email protection) and key
+    identifiers."""
+    now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name(organisation, f"{organisation} Content Credentials CA")
     ca = (
@@ -72,7 +73,7 @@ def issue_chain(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = key or ec.generate_private_key(ec.SECP256R1())
     leaf = (
         x509.CertificateBuilder()
         .subject_name(_name(organisation, f"{organisation} Content Credentials"))
