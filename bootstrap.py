@@ -226,7 +226,7 @@ def secret_source(config: Settings) -> SecretSource:
 
 
 def signing_key(config: Settings, secrets: SecretSource) -> SigningKey:
-    if config.signing_key == "keyvault":
+    if config.content_signer == "keyvault":
         name = config.signing_certificate_name
         crypto = CryptographyClient(
             f"{config.key_vault_url}/keys/{name}",  # the certificate's key; Settings checks

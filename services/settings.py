@@ -119,7 +119,7 @@ class Settings(BaseModel):
     subject_key_vault_url: str | None = None
     # The Content Credentials signing key: local (a CA and certificate made in the data
     # folder), or a Key Vault certificate in key_vault_url whose key never leaves the vault.
-    signing_key: Literal["local", "keyvault"] = "local"
+    content_signer: Literal["local", "keyvault"] = "local"
     signing_certificate_name: str = "content-credentials"
 
     # --- retention (docs/retention.md) ---
@@ -190,8 +190,8 @@ class Settings(BaseModel):
                 self.subject_keys == "keyvault" and not self.subject_key_vault_url,
                 "DONATELLO_SUBJECT_KEY_VAULT_URL",
             ),
-            "DONATELLO_SIGNING_KEY=keyvault": (
-                self.signing_key == "keyvault" and not self.key_vault_url,
+            "DONATELLO_CONTENT_SIGNER=keyvault": (
+                self.content_signer == "keyvault" and not self.key_vault_url,
                 "DONATELLO_KEY_VAULT_URL",
             ),
             "DONATELLO_QUEUE=servicebus": (
