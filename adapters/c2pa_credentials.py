@@ -41,6 +41,12 @@ PROVIDER_INGREDIENT = "provider-image"
 # signature holds; these codes answer the first, or say a check was not made.
 _NOT_FAILURES = frozenset({"signingCredential.untrusted", "signingCredential.ocsp.skipped"})
 _SIGNING_SETTINGS = {"builder": {"thumbnail": {"enabled": False}}}
+# What of a provider's manifest a served file keeps: how the image was made, its
+# bindings and ingredients. Any other assertion (schema.org metadata, identity, a
+# provider's own labels) may name a person or carry the prompt, and is redacted, as C2PA
+# allows for an ingredient's assertions; actions cannot be redacted, and carry neither
+# in the manifests Azure OpenAI, OpenAI and Adobe write.
+_KEPT_PROVIDER_ASSERTIONS = ("c2pa.actions", "c2pa.hash.", "c2pa.ingredient", "c2pa.thumbnail")
 
 
 class C2paCredentials:
@@ -52,8 +58,13 @@ class C2paCredentials:
 
     def sign(self, image: GeneratedImage, claim: CredentialClaim) -> SignedImage:
         original = image.credentialed_original
-        provider_failures = () if original is None else _failures_of(image.content_type, original)
-        builder = c2pa.Builder(_manifest(claim, has_parent=original is not None), self._signing)
+        provider_failures, redactions = (
+            ((), []) if original is None else _read_provider(image.content_type, original)
+        )
+        manifest = _manifest(claim, has_parent=original is not None)
+        if redactions:
+            manifest["redactions"] = redactions
+        builder = c2pa.Builder(manifest, self._signing)
         if original is not None:
             ingredient = {
                 "title": f"{claim.provider} image",
@@ -170,13 +181,20 @@ def _provider_credential(manifest: dict[str, Any]) -> str:
     return "absent"
 
 
-def _failures_of(content_type: str, original: bytes) -> tuple[str, ...]:
+def _read_provider(content_type: str, original: bytes) -> tuple[tuple[str, ...], list[str]]:
+    """The provider manifest's validation failures, and the assertions of it to redact."""
     try:
         with c2pa.Reader(content_type, io.BytesIO(original)) as reader:
             results = reader.get_validation_results() or {}
+            manifest = reader.get_active_manifest() or {}
     except c2pa.C2paError as error:
-        return (type(error).__name__,)
-    return _codes(results.get("activeManifest", {}))
+        return (type(error).__name__,), []
+    redactions = [
+        f"self#jumbf=/c2pa/{manifest['label']}/c2pa.assertions/{label}"
+        for label in (str(a.get("label")) for a in manifest.get("assertions", []))
+        if not label.startswith(_KEPT_PROVIDER_ASSERTIONS)
+    ]
+    return _codes(results.get("activeManifest", {})), redactions
 
 
 def _codes(results: dict[str, Any]) -> tuple[str, ...]:

@@ -33,7 +33,13 @@ def _provider_signer_parts() -> tuple[Any, str]:
     return issue_chain(PROVIDER_ORGANISATION)
 
 
-def with_provider_credentials(data: bytes, content_type: str, *, tampered: bool = False) -> bytes:
+def with_provider_credentials(
+    data: bytes,
+    content_type: str,
+    *,
+    tampered: bool = False,
+    extra_assertions: tuple[dict[str, Any], ...] = (),
+) -> bytes:
     """`data` signed by the test provider; `tampered` changes one byte inside the manifest
     (in its claim generator's name), so its claim signature no longer holds."""
     key, chain = _provider_signer_parts()
@@ -43,7 +49,8 @@ def with_provider_credentials(data: bytes, content_type: str, *, tampered: bool 
             {
                 "label": "c2pa.actions",
                 "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": TRAINED}]},
-            }
+            },
+            *extra_assertions,
         ],
     }
     context = c2pa.Context(settings=c2pa.Settings.from_dict(_NO_THUMBNAIL))

@@ -138,6 +138,34 @@ def test_a_tampered_provider_manifest_is_kept_with_its_failure_and_our_signature
     assert "claimSignature.mismatch" in read.parent_failures()
 
 
+def test_a_prompt_or_person_in_a_providers_manifest_is_redacted_and_it_still_validates(
+    credentials: C2paCredentials, tmp_path: Path
+) -> None:
+    buffer = io.BytesIO()
+    Image.effect_noise((64, 64), 30).convert("RGB").save(buffer, format="PNG")
+    sent = with_provider_credentials(
+        buffer.getvalue(),
+        "image/png",
+        extra_assertions=(
+            {"label": "com.example.generation", "data": {"revised_prompt": PROMPT}},
+            {
+                "label": "stds.schema-org.CreativeWork",
+                "data": {"@type": "CreativeWork", "author": [{"name": "Jane Citizen"}]},
+            },
+        ),
+    )
+    assert b"Jane Citizen" in sent
+    signed = credentials.sign(received(sent), CLAIM)
+
+    assert b"Jane" not in signed.data
+    assert signed.provider_credential == "valid"
+    read = read_credentials(signed.data, "image/png", platform_anchor(tmp_path))
+    assert read.state == "Trusted"
+    assert read.parent_failures() == ["signingCredential.untrusted"]
+    provider = read.manifest_store()["manifests"][read.parent()["active_manifest"]]
+    assert [a["label"] for a in provider["assertions"]] == ["c2pa.actions.v2"]
+
+
 def test_reading_back_says_valid_and_ours_and_what_the_manifest_claims(
     credentials: C2paCredentials,
 ) -> None:
