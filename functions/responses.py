@@ -52,7 +52,11 @@ class GenerationView(BaseModel):
     cost_aud: Money | None
     screening: Screening | None
     reason: str | None
-    image_sha256: str | None
+    image_sha256: str | None = Field(description="of the exact bytes served, signed")
+    provider_credential: Literal["valid", "invalid", "absent"] | None = Field(
+        description="the provider's Content Credentials, kept as the image's parent ingredient"
+    )
+    credential_warnings: list[str]
     created_at: Timestamp | None
     updated_at: Timestamp | None
     image_url: Url | None

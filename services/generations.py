@@ -219,6 +219,9 @@ def describe(state: Generation) -> dict[str, Any]:
         "screening": screening,
         "reason": state.reason,
         "image_sha256": state.image.sha256 if state.image else None,
+        # What became of the provider's own Content Credentials, and why when invalid.
+        "provider_credential": state.image.provider_credential if state.image else None,
+        "credential_warnings": list(state.image.credential_warnings) if state.image else [],
         "created_at": state.requested_at.isoformat() if state.requested_at else None,
         "updated_at": state.updated_at.isoformat() if state.updated_at else None,
     }

@@ -18,7 +18,7 @@ from PIL import Image
 from bootstrap import build_platform
 from domain.generation import Generation, Status
 from services.context import Platform
-from services.generations import GenerationRequest, submit_generation
+from services.generations import GenerationRequest, describe, submit_generation
 from services.pipeline import advance_generation
 from services.provenance import Verdict, verify_image
 from services.settings import Settings
@@ -130,6 +130,9 @@ def test_a_tampered_openai_credential_is_served_signed_by_us_with_its_failure_re
     assert state.image is not None
     assert state.image.provider_credential == "invalid"
     assert "provider credential: claimSignature.mismatch" in state.image.credential_warnings
+    shown = describe(state)  # what GET /generations/{id} answers
+    assert shown["provider_credential"] == "invalid"
+    assert "provider credential: claimSignature.mismatch" in shown["credential_warnings"]
     read = read_credentials(data, "image/png", platform_anchor(tmp_path))
     assert read.state == "Trusted"
     assert "claimSignature.mismatch" in read.parent_failures()
