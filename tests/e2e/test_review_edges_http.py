@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from tests.platform_process import RunningPlatform, running_platform
@@ -73,11 +74,7 @@ def test_a_generation_the_caller_may_not_see_answers_as_a_missing_one(
     platform: RunningPlatform,
 ) -> None:
     owner = platform.client(platform.token(*OWNER))
-    accepted = owner.post(
-        "/api/v1/generations", json={"prompt": "a heron"}, headers={"Idempotency-Key": "k-1"}
-    )
-    assert accepted.status_code == 202, accepted.text
-    existing = accepted.json()["id"]
+    existing = _keyed_request(owner, "a heron", "k-1")
     assert platform.wait_terminal(owner, existing)["status"] == "charged"
     missing = str(uuid.uuid4())
     askers = {
@@ -113,18 +110,12 @@ def test_ids_from_an_idempotency_key_are_not_the_predictable_uuid5(
     platform: RunningPlatform,
 ) -> None:
     owner = platform.client(platform.token(*OWNER))
-    accepted = owner.post(
-        "/api/v1/generations", json={"prompt": "an egret"}, headers={"Idempotency-Key": "k-2"}
-    )
-    assert accepted.status_code == 202, accepted.text
+    accepted = _keyed_request(owner, "an egret", "k-2")
     old_namespace = uuid.UUID("6f1c2f0e-5d0b-4c1e-9a7e-2b1f3c4d5e6f")  # the one in the source
-    assert accepted.json()["id"] != str(uuid.uuid5(old_namespace, "dora\nk-2"))
+    assert accepted != str(uuid.uuid5(old_namespace, "dora\nk-2"))
     # Still one generation per key: the retry answers the same id.
-    again = owner.post(
-        "/api/v1/generations", json={"prompt": "an egret"}, headers={"Idempotency-Key": "k-2"}
-    )
-    assert again.json()["id"] == accepted.json()["id"]
-    uuid.UUID(accepted.json()["id"])  # still a UUID
+    assert _keyed_request(owner, "an egret", "k-2") == accepted
+    uuid.UUID(accepted)  # still a UUID
     # Keyed by a platform key made once in the data folder, readable by its owner only.
     keys = platform.data_dir / "platform-keys.json"
     assert "generation-id-key" in json.loads(keys.read_text())["keys"]
@@ -189,6 +180,15 @@ def test_status_url_location_and_image_url_start_with_the_public_base_url(
     assert final["status"] == "charged"
     assert view["image_url"] == f"{expected}/image"
     assert "evil.example" not in owner.get(f"/api/v1/generations/{body['id']}").text
+
+
+def _keyed_request(client: httpx.Client, prompt: str, key: str) -> str:
+    """The id of the generation `prompt` was accepted as, under Idempotency-Key `key`."""
+    accepted = client.post(
+        "/api/v1/generations", json={"prompt": prompt}, headers={"Idempotency-Key": key}
+    )
+    assert accepted.status_code == 202, accepted.text
+    return str(accepted.json()["id"])
 
 
 def _log_lines(platform: RunningPlatform) -> list[str]:
