@@ -20,10 +20,17 @@ from uuid import UUID, uuid4, uuid5
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain import generation
-from domain.access import AccessDenied, Action, DenialReason, Principal, authorize
+from domain.access import (
+    AccessDenied,
+    Action,
+    DenialReason,
+    Principal,
+    authorize,
+    home_department,
+)
 from domain.envelope import NewEvent
 from domain.generation import Generation, GenerationRequested, Quality, Size, Status, Style
-from domain.streams import generation_stream, is_department_id
+from domain.streams import generation_stream
 from services.context import Platform
 from services.destinations import check_destination
 from services.errors import IdempotencyConflict, NotFound
@@ -95,8 +102,9 @@ def submit_generation(
     request: GenerationRequest,
     idempotency_key: str | None,
 ) -> Submission:
-    authorize(principal, Action.GENERATION_CREATE, department_id=principal.department_id)
-    if principal.department_id is None or not is_department_id(principal.department_id):
+    department = home_department(principal)
+    authorize(principal, Action.GENERATION_CREATE, department_id=department)
+    if department is None:
         # Someone must pay: an org-wide admin without a (valid) department cannot generate.
         raise AccessDenied(DenialReason.OTHER_DEPARTMENT, Action.GENERATION_CREATE)
     if request.callback_url is not None:  # refused here, before the request is recorded
@@ -113,7 +121,7 @@ def submit_generation(
     requested = GenerationRequested(
         generation_id=generation_id,
         user_id=principal.user_id,
-        department_id=principal.department_id,
+        department_id=department,
         prompt=seal_text(platform.keys, principal.user_id, request.prompt),
         size=request.size,
         quality=request.quality,
