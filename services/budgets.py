@@ -10,7 +10,7 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.access import Action, Principal, Scope, authorize, scope_for
+from domain.access import Action, Principal, authorize, covers, list_reach
 from domain.budget import BudgetPolicy, BudgetSet, Enforcement, Strategy
 from domain.catalogue import ModelRequirements
 from domain.forecast import run_rate_forecast
@@ -121,12 +121,13 @@ class BudgetList:
 
 
 def list_budgets(platform: Platform, principal: Principal, period: str | None) -> BudgetList:
-    scope = scope_for(principal, Action.BUDGET_LIST)
-    authorize(principal, Action.BUDGET_LIST, department_id=principal.department_id)
+    reached = list_reach(principal, Action.BUDGET_LIST)
     period = _period(platform, period)
-    budgets = list(platform.views.list("budget", partition=period))
-    if scope is not Scope.ORG:
-        budgets = [b for b in budgets if b.get("department_id") == principal.department_id]
+    budgets = [
+        b
+        for b in platform.views.list("budget", partition=period)
+        if covers(reached, department_id=b["department_id"], owner_id=None)
+    ]
     now = platform.clock()
     budgets.sort(key=lambda b: str(b["department_id"]))
     return BudgetList(period, [with_forecast(b, now) for b in budgets])

@@ -21,10 +21,18 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain import generation
-from domain.access import AccessDenied, Action, DenialReason, Principal, authorize, scope_for
+from domain.access import (
+    AccessDenied,
+    Action,
+    DenialReason,
+    Principal,
+    authorize,
+    granted_scopes,
+    home_department,
+)
 from domain.envelope import NewEvent
 from domain.generation import Generation, GenerationRequested, Quality, Size, Status, Style
-from domain.streams import generation_stream, is_department_id
+from domain.streams import generation_stream
 from services.context import Platform
 from services.errors import IdempotencyConflict, NotFound
 from services.personal_data import seal_text
@@ -96,8 +104,9 @@ def submit_generation(
     request: GenerationRequest,
     idempotency_key: str | None,
 ) -> Submission:
-    authorize(principal, Action.GENERATION_CREATE, department_id=principal.department_id)
-    if principal.department_id is None or not is_department_id(principal.department_id):
+    department = home_department(principal)
+    authorize(principal, Action.GENERATION_CREATE, department_id=department)
+    if department is None:
         # Someone must pay: an org-wide admin without a (valid) department cannot generate.
         raise AccessDenied(DenialReason.OTHER_DEPARTMENT, Action.GENERATION_CREATE)
     if request.callback_url is not None:  # refused here, before the request is recorded
@@ -110,7 +119,7 @@ def submit_generation(
     requested = GenerationRequested(
         generation_id=generation_id,
         user_id=principal.user_id,
-        department_id=principal.department_id,
+        department_id=department,
         prompt=seal_text(platform.keys, principal.user_id, request.prompt),
         size=request.size,
         quality=request.quality,
@@ -192,7 +201,7 @@ def _authorized(
 ) -> Generation:
     """The generation, if the caller may see it. One that exists but is not theirs to see
     answers as a missing one, so an id (an Idempotency-Key's, say) cannot be confirmed."""
-    if scope_for(principal, action) is None:  # decided before the read: says nothing of it
+    if not granted_scopes(principal, action):  # decided before the read: says nothing of it
         raise AccessDenied(DenialReason.NO_ROLE, action)
     state = load_generation(platform, generation_id)
     missing = f"no generation {generation_id}"

@@ -22,7 +22,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from domain import privacy, quota
-from domain.access import Action, Principal, authorize
+from domain.access import Action, OwnedBy, Principal, authorize
 from domain.budget import CostCharged
 from domain.envelope import Event
 from domain.generation import (
@@ -143,9 +143,10 @@ def _append_when(
 
 
 def _subject_generations(platform: Platform, subject_id: str) -> Iterator[dict[str, Any]]:
-    query = HistoryQuery(user_id=subject_id, limit=_HISTORY_PAGE)
+    subject = OwnedBy(subject_id)
+    query = HistoryQuery(limit=_HISTORY_PAGE)
     while True:
-        page = platform.views.history(query)
+        page = platform.views.history(subject, query)
         yield from page.items
         if page.continuation is None:
             return

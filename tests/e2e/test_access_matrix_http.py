@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from domain.access import AccessDenied, Action, Principal, Role, authorize, scope_for
+from domain.access import AccessDenied, Action, Principal, Role, authorize, granted_scopes
 from tests.function_app_triggers import http_routes
 from tests.platform_process import RunningPlatform, running_platform
 
@@ -196,7 +196,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningPla
 
 def expected_denial(role: Role, case: RouteCase) -> int:
     """403, or 404 where a role that reads some resources of the kind is denied one."""
-    reads_some = case.action is not None and scope_for(
+    reads_some = case.action is not None and granted_scopes(
         Principal(CALLER, frozenset({role}), HOME, "dev"), case.action
     )
     return 404 if case.hidden and reads_some else 403
