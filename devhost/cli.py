@@ -148,6 +148,7 @@ def _app_settings() -> dict[str, str]:
 
 
 def _serve(host: str, port: int, workers: int, processes: int) -> int:
+    _default_public_base_url(host, port)  # before anything reads the settings
     from bootstrap import local_queue, platform, projection_runner, settings, webhook_dispatcher
     from devhost.change_feed import cosmos_change_feed
     from devhost.host import BackgroundService, LocalHost
@@ -187,6 +188,13 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
     finally:
         stop_worker_processes(helpers)
     return 0
+
+
+def _default_public_base_url(host: str, port: int) -> None:
+    """Unless configured, the API's public URLs start with the address it is bound to."""
+    if not (os.environ.get("DONATELLO_PUBLIC_BASE_URL") or os.environ.get("WEBSITE_HOSTNAME")):
+        authority = f"[{host}]" if ":" in host else host
+        os.environ["DONATELLO_PUBLIC_BASE_URL"] = f"http://{authority}:{port}"
 
 
 def _work(workers: int, parent_pid: int) -> int:

@@ -9,13 +9,14 @@ with the same Idempotency-Key on the same day finds it and takes no other).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -26,25 +27,26 @@ from domain.access import (
     DenialReason,
     Principal,
     authorize,
+    granted_scopes,
     home_department,
 )
 from domain.envelope import NewEvent
 from domain.generation import Generation, GenerationRequested, Quality, Size, Status, Style
 from domain.streams import generation_stream
 from services.context import Platform
-from services.destinations import check_destination
 from services.errors import IdempotencyConflict, NotFound
 from services.personal_data import seal_text
 from services.ports import ConcurrencyError, OutgoingMessage
 from services.quota import consume_quota
+from services.refusals import checked_destination
 
 log = logging.getLogger(__name__)
 
 MAX_PROMPT_CHARS = 4000
 # The Service Bus queue (and local queue) that carries generation jobs.
 JOB_QUEUE = "generation-jobs"
-# Fixed namespace so that (user, Idempotency-Key) always names the same generation.
-IDEMPOTENCY_NAMESPACE = UUID("6f1c2f0e-5d0b-4c1e-9a7e-2b1f3c4d5e6f")
+# The platform secret that keys generation ids derived from an Idempotency-Key.
+GENERATION_ID_KEY_SECRET = "generation-id-key"  # noqa: S105 (a name, not a secret)
 
 
 class GenerationRequest(BaseModel):
@@ -108,13 +110,9 @@ def submit_generation(
         # Someone must pay: an org-wide admin without a (valid) department cannot generate.
         raise AccessDenied(DenialReason.OTHER_DEPARTMENT, Action.GENERATION_CREATE)
     if request.callback_url is not None:  # refused here, before the request is recorded
-        check_destination(
-            request.callback_url,
-            platform.resolver,
-            allow_private=platform.settings.webhook_allow_private,
-        )
+        checked_destination(platform, principal, "callback_url", request.callback_url)
     generation_id = (
-        uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}\n{idempotency_key}")
+        keyed_generation_id(platform.generation_id_key(), principal.user_id, idempotency_key)
         if idempotency_key
         else uuid4()
     )
@@ -158,6 +156,13 @@ def submit_generation(
     return submission
 
 
+def keyed_generation_id(key: bytes, user_id: str, idempotency_key: str) -> UUID:
+    """The generation that (user, Idempotency-Key) names: the same every time, and, keyed
+    with a platform secret, not computable by anyone else (a random-looking version 4)."""
+    named = json.dumps([user_id, idempotency_key]).encode("utf-8")  # unambiguous pairs
+    return UUID(bytes=hmac.new(key, named, hashlib.sha256).digest()[:16], version=4)
+
+
 def load_generation(platform: Platform, generation_id: UUID) -> Generation:
     return generation.fold(platform.store.read_stream(generation_stream(generation_id)))
 
@@ -194,12 +199,23 @@ def open_image(
 def _authorized(
     platform: Platform, principal: Principal, generation_id: UUID, action: Action
 ) -> Generation:
+    """The generation, if the caller may see it. One that exists but is not theirs to see
+    answers as a missing one, so an id (an Idempotency-Key's, say) cannot be confirmed."""
+    if not granted_scopes(principal, action):  # decided before the read: says nothing of it
+        raise AccessDenied(DenialReason.NO_ROLE, action)
     state = load_generation(platform, generation_id)
+    missing = f"no generation {generation_id}"
     if state.request is None:
-        raise NotFound(f"no generation {generation_id}")
-    authorize(
-        principal, action, department_id=state.request.department_id, owner_id=state.request.user_id
-    )
+        raise NotFound(missing)
+    try:
+        authorize(
+            principal,
+            action,
+            department_id=state.request.department_id,
+            owner_id=state.request.user_id,
+        )
+    except AccessDenied as denied:
+        raise NotFound(missing, denied=denied) from None
     return state
 
 
