@@ -30,14 +30,20 @@ def free_port() -> int:
 
 
 class RunningPlatform:
-    def __init__(self, data_dir: Path, env: dict[str, str], serve_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str],
+        serve_args: Sequence[str] = (),
+        log_path: Path | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.env = env
         self.serve_args = list(serve_args)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir / "serve.log"
+        self.log_path = log_path or data_dir / "serve.log"
 
     def start(self, timeout: float = 90.0) -> None:
         log = self.log_path.open("ab")
