@@ -151,6 +151,7 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
     from bootstrap import local_queue, platform, projection_runner, settings, webhook_dispatcher
     from devhost.change_feed import cosmos_change_feed
     from devhost.host import BackgroundService, LocalHost
+    from devhost.http_limits import HttpLimits
     from devhost.services import ProjectionService, Warmup
     from devhost.worker_processes import start_worker_processes, stop_worker_processes
     from function_app import app
@@ -177,6 +178,12 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
         background=background,
         change_feed=change_feed,
         app_settings=app_settings,
+        limits=HttpLimits(
+            header_timeout=config.http_header_timeout_seconds,
+            body_timeout=config.http_body_timeout_seconds,
+            max_connections=config.http_max_connections,
+            keep_alive=config.http_keep_alive_seconds,
+        ),
     )
     log.info(
         "DonatelloAI is serving on http://%s:%d/api/v1 (data in %s)", host, port, config.data_dir

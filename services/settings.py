@@ -96,6 +96,11 @@ class Settings(BaseModel):
     # longer than one model's worst case (3 attempts of 60 s and their backoff).
     generation_deadline_seconds: float = Field(default=900.0, gt=0)
     max_request_bytes: int = Field(default=1_048_576, gt=0)
+    # --- the embedded host's HTTP server (devhost/http_limits.py); Azure's front end has its own
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)  # then 408, closed
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)  # the whole body; then 408
+    http_max_connections: int = Field(default=100, ge=1)  # beyond it: 503, closed
+    http_keep_alive_seconds: int = Field(default=5, ge=1)  # an idle connection is closed
 
     # --- the Azure shape ---
     event_store: Literal["sqlite", "cosmos"] = "sqlite"
