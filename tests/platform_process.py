@@ -87,6 +87,18 @@ class RunningPlatform:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`donatello ARGS` run beside the server, on the same settings and data folder."""
+        return subprocess.run(
+            [sys.executable, "-m", "devhost.cli", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
     def token(
         self,
         user: str,

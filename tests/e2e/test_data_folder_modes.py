@@ -5,14 +5,12 @@ not exist yet and taken through a generation, nothing in it (the SQLite files an
 from __future__ import annotations
 
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.platform_process import ROOT, RunningPlatform, platform_env
+from tests.platform_process import RunningPlatform, platform_env
 
 DEPARTMENT = "research"
 
@@ -47,15 +45,7 @@ def test_nothing_in_the_data_folder_is_open_to_others(fresh: RunningPlatform) ->
         assert done["status"] == "charged", done
         assert alice.get(f"/api/v1/generations/{done['id']}/image").status_code == 200
     # A command run beside the server writes into the same folder (an export, a rebuild).
-    rebuild = subprocess.run(
-        [sys.executable, "-m", "devhost.cli", "projections", "rebuild", "--dry-run"],
-        cwd=ROOT,
-        env=fresh.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    rebuild = fresh.command("projections", "rebuild", "--dry-run")
     assert rebuild.returncode == 0, rebuild.stderr[-2000:]
 
     files = {p.name for p in fresh.data_dir.rglob("*") if p.is_file()}
