@@ -4,8 +4,9 @@ It holds the log (prompts sealed, but ids, costs and screening outcomes in clear
 images, the subject keys and the signing keys, so nothing in it is for the group or for
 other users of the machine. Every writer makes its folders with `private_folder` and its
 files with mode 0600 (`owner_only_file` for a file another library opens, SQLite's):
-explicitly, so the process's umask does not decide. SQLite gives a database's -wal, -shm
-and -journal files the database file's own mode, so a database made here keeps them
+explicitly, so the process's umask does not decide (`donatello serve` sets umask 077 as
+well, for files other code makes there without a mode). SQLite gives a database's -wal,
+-shm and -journal files the database file's own mode, so a database made here keeps them
 private too.
 
 A folder that already exists keeps its mode: one made by an earlier version, or by the
@@ -19,6 +20,9 @@ from pathlib import Path
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
+# For processes that write nowhere but the data folder (`donatello serve` and its
+# workers): a file some other code makes there, without saying a mode, is private too.
+HOST_UMASK = 0o077
 
 
 def private_folder(path: Path) -> Path:

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from adapters.json_logs import configure_logging
+from adapters.private_files import HOST_UMASK
 from devhost.audit_commands import add_audit_commands
 from devhost.projection_commands import add_projection_commands, run_projection_command
 from devhost.signin import (
@@ -158,6 +159,7 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
 
     if processes < 1:
         raise SystemExit("--processes must be at least 1")
+    os.umask(HOST_UMASK)  # inherited by the worker processes
     config = settings()
     app_settings = _app_settings()
     background: list[BackgroundService] = [Warmup()]
@@ -202,6 +204,7 @@ def _work(workers: int, parent_pid: int) -> int:
     from devhost.worker_processes import run_queue_triggers
     from function_app import app
 
+    os.umask(HOST_UMASK)
     config = settings()
     run_queue_triggers(
         app,
