@@ -44,6 +44,7 @@ from adapters.local_keyring import LocalKeyRing
 from adapters.openai_moderation import openai_moderator
 from adapters.presidio_analyzer import shared_analyzer
 from adapters.presidio_redactor import PresidioRedactor
+from adapters.private_files import private_folder
 from adapters.providers.firefly import FireflyProvider
 from adapters.providers.local import LocalProvider
 from adapters.providers.openai_images import (
@@ -93,8 +94,7 @@ def settings() -> Settings:
 
 
 def data_path(config: Settings, name: str) -> Path:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    return config.data_dir / name
+    return private_folder(config.data_dir) / name
 
 
 def local_queue(config: Settings, queue_name: str | None = None) -> SqliteQueue:

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from adapters.jwt_auth import ALGORITHM, StaticJwks, TokenValidator
+from adapters.private_files import private_folder
 from domain.access import Role
 
 DEV_TENANT = "dev"
@@ -116,7 +117,7 @@ def _load_or_create(path: Path) -> rsa.RSAPrivateKey:
 
 def _create(path: Path) -> None:
     """Write a new key so that readers only ever see a whole file, and the first writer wins."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_folder(path.parent)
     pem = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

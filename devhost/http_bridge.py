@@ -28,6 +28,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024 + 64 * 1024  # the API's 1 MiB limit plus envelope room
+DEFAULT_BODY_TIMEOUT = 30.0  # seconds for a whole body, from its headers (http_limits.py)
 # The same type URIs as functions/http_support.py, so clients see one vocabulary.
 PROBLEM_TYPE_BASE = "https://donatello.ai/problems/"
 _HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection"})
@@ -146,11 +147,13 @@ class HttpBridge:
         *,
         route_prefix: str = "api",
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
     ) -> None:
         routes = [_Route(RouteTemplate(trigger.route), trigger) for trigger in triggers]
         self._routes = sorted(routes, key=lambda r: (r.template.precedence, r.template.template))
         self._prefix = tuple(part.lower() for part in _split(route_prefix.strip("/")))
         self._max_body_bytes = max_body_bytes
+        self._body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -177,7 +180,7 @@ class HttpBridge:
             allowed |= route.trigger.methods
         if allowed:
             detail = f"{method} is not allowed here; use {', '.join(sorted(allowed))}."
-            await _send_problem(
+            await send_problem(
                 send,
                 405,
                 "method-not-allowed",
@@ -202,8 +205,20 @@ class HttpBridge:
             await _send_too_large(send, self._max_body_bytes)
             return
         try:
-            body = await _read_body(receive, self._max_body_bytes)
+            # One deadline for the whole body: a client trickling bytes must not hold on.
+            async with asyncio.timeout(self._body_timeout):
+                body = await _read_body(receive, self._max_body_bytes)
         except _ClientGone:
+            return
+        except TimeoutError:
+            await send_problem(
+                send,
+                408,
+                "request-timeout",
+                "Request timeout",
+                f"The request body did not arrive within {self._body_timeout:g} s.",
+                [("connection", "close")],  # the rest of the body is never read
+            )
             return
         if body is None:
             await _send_too_large(send, self._max_body_bytes)
@@ -242,7 +257,7 @@ class HttpBridge:
         except Exception:
             incident = uuid.uuid4()
             log.exception("function %s failed (incident %s)", binding.function_name, incident)
-            await _send_problem(
+            await send_problem(
                 send,
                 500,
                 "internal-error",
@@ -324,11 +339,11 @@ class _ClientGone(Exception):
 
 
 async def _send_not_found(send: Send) -> None:
-    await _send_problem(send, 404, "not-found", "Not found", "No function serves this path.")
+    await send_problem(send, 404, "not-found", "Not found", "No function serves this path.")
 
 
 async def _send_too_large(send: Send, limit: int) -> None:
-    await _send_problem(
+    await send_problem(
         send,
         413,
         "payload-too-large",
@@ -339,7 +354,7 @@ async def _send_too_large(send: Send, limit: int) -> None:
     )
 
 
-async def _send_problem(
+async def send_problem(
     send: Send,
     status: int,
     slug: str,

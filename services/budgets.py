@@ -8,13 +8,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from domain.access import Action, Principal, authorize, covers, list_reach
 from domain.budget import BudgetPolicy, BudgetSet, Enforcement, Strategy
 from domain.catalogue import ModelRequirements
 from domain.forecast import run_rate_forecast
-from domain.money import ZERO
+from domain.money import ZERO, AmountInput
 from domain.periods import budget_period, is_period
 from domain.streams import budget_policy_stream, budget_stream, is_department_id
 from services.budget_history import budget_as_of, standing_policy_as_of
@@ -29,13 +29,7 @@ class BudgetUpdate(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    monthly_limit_aud: Decimal = Field(
-        ge=0,
-        max_digits=14,
-        decimal_places=2,
-        # For the OpenAPI document: the text form clients send (a number is taken too).
-        json_schema_extra={"pattern": r"^\d{1,12}(\.\d{1,2})?$"},
-    )
+    monthly_limit_aud: AmountInput
     enforcement: Enforcement = Enforcement.HARD
     strategy: Strategy = Strategy.BALANCED
     # Hard constraints on the models the department's generations may be routed to.

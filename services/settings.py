@@ -101,6 +101,11 @@ class Settings(BaseModel):
     # `status_url`, `Location` and `image_url` start with, never the request's `Host`.
     # Unset: `https://$WEBSITE_HOSTNAME` on Azure, the bound address under `donatello serve`.
     public_base_url: str = "http://127.0.0.1:7071"
+    # --- the embedded host's HTTP server (devhost/http_limits.py); Azure's front end has its own
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)  # then 408, closed
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)  # the whole body; then 408
+    http_max_connections: int = Field(default=100, ge=1)  # beyond it: 503, closed
+    http_keep_alive_seconds: int = Field(default=5, ge=1)  # an idle connection is closed
 
     # --- the Azure shape ---
     event_store: Literal["sqlite", "cosmos"] = "sqlite"
