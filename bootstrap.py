@@ -48,6 +48,7 @@ from adapters.local_signing_key import LocalSigningKey
 from adapters.openai_moderation import openai_moderator
 from adapters.presidio_analyzer import shared_analyzer
 from adapters.presidio_redactor import PresidioRedactor
+from adapters.private_files import private_folder
 from adapters.providers.firefly import FireflyProvider
 from adapters.providers.local import LocalProvider
 from adapters.providers.openai_images import (
@@ -70,7 +71,7 @@ from domain.screening_policy import PolicyBook, default_policy_book, parse_polic
 from projections import ALL_PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.context import Platform
-from services.generations import JOB_QUEUE
+from services.generations import GENERATION_ID_KEY_SECRET, JOB_QUEUE
 from services.ports import (
     ContentModerator,
     EventStore,
@@ -98,8 +99,7 @@ def settings() -> Settings:
 
 
 def data_path(config: Settings, name: str) -> Path:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    return config.data_dir / name
+    return private_folder(config.data_dir) / name
 
 
 def local_queue(config: Settings, queue_name: str | None = None) -> SqliteQueue:
@@ -132,6 +132,7 @@ def build_platform(config: Settings) -> Platform:
         clock=utc_now,
         sleep=time.sleep,
         resolver=SystemResolver(),
+        generation_id_key=platform_key(config, GENERATION_ID_KEY_SECRET),
         credentials=C2paCredentials(signing_key(config, secrets)),
     )
 
@@ -266,23 +267,24 @@ def webhook_ports(config: Settings) -> WebhookPorts:
     return WebhookPorts(
         queue=work_queue(config, WEBHOOK_QUEUE),
         sender=HttpxWebhookSender(SystemResolver(), allow_private=config.webhook_allow_private),
-        signing_key=webhook_signing_key(config),
+        signing_key=platform_key(config, WEBHOOK_KEY_SECRET),
     )
 
 
-def webhook_signing_key(config: Settings) -> Callable[[], bytes]:
-    """The secret `webhook-signing-key`; on the embedded default, without Key Vault, a
-    key kept in the data folder when no such secret is set."""
+def platform_key(config: Settings, name: str) -> Callable[[], bytes]:
+    """The platform secret `name` (`webhook-signing-key`, `generation-id-key`): from Key
+    Vault; on the embedded default, without Key Vault, a random key made on first use and
+    kept in the data folder (`platform-keys.json`, 0600) when no such secret is set."""
     secrets = secret_source(config)
     local = None if config.key_vault_url else LocalKeyRing(data_path(config, "platform-keys.json"))
 
     def key() -> bytes:
         try:
-            return secrets.get(WEBHOOK_KEY_SECRET).encode()
+            return secrets.get(name).encode()
         except SecretNotFound:
             if local is None:
                 raise
-            return local.key_for(WEBHOOK_KEY_SECRET)
+            return local.key_for(name)
 
     return key
 

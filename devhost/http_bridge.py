@@ -31,6 +31,7 @@ Send = Callable[[Message], Awaitable[None]]
 # The largest body any route takes (an image to verify), plus envelope room; each route
 # holds its body to its own limit (1 MiB of JSON for all others).
 DEFAULT_MAX_BODY_BYTES = MAX_IMAGE_BYTES + 64 * 1024
+DEFAULT_BODY_TIMEOUT = 30.0  # seconds for a whole body, from its headers (http_limits.py)
 # The same type URIs as functions/http_support.py, so clients see one vocabulary.
 PROBLEM_TYPE_BASE = "https://donatello.ai/problems/"
 _HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection"})
@@ -149,11 +150,13 @@ class HttpBridge:
         *,
         route_prefix: str = "api",
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
     ) -> None:
         routes = [_Route(RouteTemplate(trigger.route), trigger) for trigger in triggers]
         self._routes = sorted(routes, key=lambda r: (r.template.precedence, r.template.template))
         self._prefix = tuple(part.lower() for part in _split(route_prefix.strip("/")))
         self._max_body_bytes = max_body_bytes
+        self._body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -180,7 +183,7 @@ class HttpBridge:
             allowed |= route.trigger.methods
         if allowed:
             detail = f"{method} is not allowed here; use {', '.join(sorted(allowed))}."
-            await _send_problem(
+            await send_problem(
                 send,
                 405,
                 "method-not-allowed",
@@ -205,8 +208,20 @@ class HttpBridge:
             await _send_too_large(send, self._max_body_bytes)
             return
         try:
-            body = await _read_body(receive, self._max_body_bytes)
+            # One deadline for the whole body: a client trickling bytes must not hold on.
+            async with asyncio.timeout(self._body_timeout):
+                body = await _read_body(receive, self._max_body_bytes)
         except _ClientGone:
+            return
+        except TimeoutError:
+            await send_problem(
+                send,
+                408,
+                "request-timeout",
+                "Request timeout",
+                f"The request body did not arrive within {self._body_timeout:g} s.",
+                [("connection", "close")],  # the rest of the body is never read
+            )
             return
         if body is None:
             await _send_too_large(send, self._max_body_bytes)
@@ -245,7 +260,7 @@ class HttpBridge:
         except Exception:
             incident = uuid.uuid4()
             log.exception("function %s failed (incident %s)", binding.function_name, incident)
-            await _send_problem(
+            await send_problem(
                 send,
                 500,
                 "internal-error",
@@ -327,11 +342,11 @@ class _ClientGone(Exception):
 
 
 async def _send_not_found(send: Send) -> None:
-    await _send_problem(send, 404, "not-found", "Not found", "No function serves this path.")
+    await send_problem(send, 404, "not-found", "Not found", "No function serves this path.")
 
 
 async def _send_too_large(send: Send, limit: int) -> None:
-    await _send_problem(
+    await send_problem(
         send,
         413,
         "payload-too-large",
@@ -342,7 +357,7 @@ async def _send_too_large(send: Send, limit: int) -> None:
     )
 
 
-async def _send_problem(
+async def send_problem(
     send: Send,
     status: int,
     slug: str,

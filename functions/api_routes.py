@@ -18,6 +18,7 @@ from domain.generation import Status
 from functions import responses as r
 from functions.audit import MAX_EVENTS_PER_REQUEST, VerifyRequest
 from functions.generations import MAX_HISTORY_PAGE, MAX_IDEMPOTENCY_KEY
+from functions.http_support import CURSOR_MAX_LENGTH, CURSOR_PATTERN
 from functions.privacy import ErasureRequest
 from functions.problems import (
     CONCURRENCY_CONFLICT,
@@ -92,6 +93,13 @@ def _query(name: str, description: str = "", **schema: Any) -> Parameter:
     return Parameter(name, "query", {"type": "string", **schema}, description)
 
 
+def _integer(name: str, minimum: int, maximum: int, description: str = "") -> Parameter:
+    """An integer query parameter: every one is bounded, as `query_integer` enforces."""
+    return Parameter(
+        name, "query", {"type": "integer", "minimum": minimum, "maximum": maximum}, description
+    )
+
+
 DATE_TIME = {"format": "date-time"}
 DEPARTMENT = _path("department_id", pattern="^[a-z0-9][a-z0-9_-]{0,62}$")
 MONTH = r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$"
@@ -148,9 +156,7 @@ OPERATIONS: tuple[Operation, ...] = (
             _query("status", enum=[s.value for s in Status]),
             _query("from", "created at or after (with a UTC offset)", **DATE_TIME),
             _query("to", "created before (with a UTC offset)", **DATE_TIME),
-            Parameter(
-                "limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_HISTORY_PAGE}
-            ),
+            _integer("limit", 1, MAX_HISTORY_PAGE),
             _query("continuation", "from the previous page"),
         ),
     ),
@@ -356,10 +362,13 @@ OPERATIONS: tuple[Operation, ...] = (
             _query("type", "event types, comma-separated"),
             _query("user_id"),
             _query("department_id"),
-            Parameter(
-                "limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_EVENTS}
+            _integer("limit", 1, MAX_PAGE_EVENTS),
+            _query(
+                "after",
+                "`Audit-After` of the previous page",
+                pattern=CURSOR_PATTERN,
+                maxLength=CURSOR_MAX_LENGTH,
             ),
-            _query("after", "`Audit-After` of the previous page"),
         ),
     ),
     Operation(

@@ -9,8 +9,9 @@ import builtins
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, assert_never
 
+from domain.access import Everything, InDepartment, Nothing, OwnedBy, Reach
 from domain.envelope import Event, NewEvent
 from domain.generation import Quality, Size, Style
 from domain.screening import Finding
@@ -287,6 +288,9 @@ class SubjectKeyRing(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class HistoryQuery:
+    """What a caller asks of the history, within the `Reach` it is read with: each filter
+    given narrows it further (None here means "not asked", never "every department")."""
+
     user_id: str | None = None
     department_id: str | None = None
     status: str | None = None
@@ -294,6 +298,32 @@ class HistoryQuery:
     created_to: datetime | None = None
     limit: int = 50
     continuation: str | None = None
+
+
+def history_equalities(reach: Reach, query: HistoryQuery) -> list[tuple[str, str]] | None:
+    """The (field, value) pairs a history document must all match to be answered, from
+    `reach` and then `query`; None when `reach` covers nothing, so there is nothing to ask.
+
+    Both view stores build their history query from this, so they cannot disagree on
+    what a reach means. A field may appear twice (reach and query), which is an AND."""
+    scoped: list[tuple[str, str]]
+    match reach:
+        case Nothing():
+            return None
+        case Everything():
+            scoped = []
+        case InDepartment():
+            scoped = [("department_id", reach.department_id)]
+        case OwnedBy():
+            scoped = [("user_id", reach.user_id)]
+        case _:
+            assert_never(reach)
+    asked = (
+        ("user_id", query.user_id),
+        ("department_id", query.department_id),
+        ("status", query.status),
+    )
+    return [*scoped, *((field, value) for field, value in asked if value is not None)]
 
 
 class InvalidContinuation(ValueError):
@@ -311,7 +341,9 @@ class ViewReader(Protocol):
 
     def list(self, projection: str, partition: str | None = None) -> Iterator[dict[str, Any]]: ...
 
-    def history(self, query: HistoryQuery) -> Page: ...
+    def history(self, reach: Reach, query: HistoryQuery) -> Page:
+        """Generations within `reach` that match `query`, newest first."""
+        ...
 
     def unfinished_generations(
         self, updated_before: datetime, limit: int = 500

@@ -1,12 +1,12 @@
 """Data-subject rights: erasure (crypto-shredding) and the subject-access export.
 
-Erasure destroys the subject's data key and records `SubjectErased`. The ciphertext
-stays in the log, so every stream's hash chain, and so verification, is untouched;
-what was sealed under the destroyed key reads as `[erased]` from then on. The key is
-destroyed first and the event appended second: a crash between the two leaves a
-subject whose key is gone and whose log does not say so yet, and the retry (erasure is
-idempotent) appends the owed event. The other order could leave a log saying "erased"
-over a key that still opens every prompt.
+Erasure destroys the subject's data key and records `SubjectErased`, its reason sealed
+under the key being destroyed. The ciphertext stays in the log, so every stream's hash
+chain, and so verification, is untouched; what was sealed under the destroyed key reads
+as `[erased]` from then on. The key is destroyed first and the event appended second:
+a crash between the two leaves a subject whose key is gone and whose log does not say so
+yet, and the retry (erasure is idempotent) appends the owed event. The other order could
+leave a log saying "erased" over a key that still opens every prompt.
 
 The export is the one place where plaintext prompts leave the system, and only to the
 subject or a privacy officer (`Action.PRIVACY_EXPORT`). Handing it out is itself
@@ -22,7 +22,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from domain import privacy, quota
-from domain.access import Action, Principal, authorize
+from domain.access import Action, OwnedBy, Principal, authorize
 from domain.budget import CostCharged
 from domain.envelope import Event
 from domain.generation import (
@@ -38,7 +38,7 @@ from domain.retention import retained_until
 from domain.streams import generation_stream, privacy_stream, quota_stream
 from services.budget_ledger import MAX_CONFLICT_RETRIES, to_new_events
 from services.context import Platform
-from services.personal_data import ERASED, open_text
+from services.personal_data import ERASED, open_text, seal_for_erasure
 from services.ports import ConcurrencyError, HistoryQuery
 
 _HISTORY_PAGE = 200
@@ -50,8 +50,11 @@ def erase_subject(
 ) -> dict[str, Any]:
     """Destroy the subject's key and record it; repeating it changes nothing more."""
     authorize(principal, Action.PRIVACY_ERASE)
+    # Sealed before the key goes, so the reason (free text, maybe about the person) is
+    # lost with everything else of theirs, from the moment it is recorded.
+    sealed = None if reason is None else seal_for_erasure(platform.keys, subject_id, reason)
     key_destroyed = platform.keys.destroy(subject_id)
-    event = SubjectErased(subject_id=subject_id, requested_by=principal.user_id, reason=reason)
+    event = SubjectErased(subject_id=subject_id, requested_by=principal.user_id, reason=sealed)
     record, recorded = _append_when(
         platform,
         principal,
@@ -143,9 +146,10 @@ def _append_when(
 
 
 def _subject_generations(platform: Platform, subject_id: str) -> Iterator[dict[str, Any]]:
-    query = HistoryQuery(user_id=subject_id, limit=_HISTORY_PAGE)
+    subject = OwnedBy(subject_id)
+    query = HistoryQuery(limit=_HISTORY_PAGE)
     while True:
-        page = platform.views.history(query)
+        page = platform.views.history(subject, query)
         yield from page.items
         if page.continuation is None:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import jsonschema_rs
@@ -10,6 +11,7 @@ import pytest
 
 from functions import problems
 from functions.api_routes import OPERATIONS
+from functions.http_support import MAX_INTEGER
 from functions.openapi import openapi_document
 from functions.problems import Problem, ProblemType
 from tests.function_app_triggers import http_routes
@@ -131,6 +133,39 @@ def test_request_bodies_reject_unknown_fields_in_the_document_too() -> None:
             if "application/json" in content:
                 ref = content["application/json"]["schema"]["$ref"]
                 assert schemas[ref.rsplit("/", 1)[1]]["additionalProperties"] is False, ref
+
+
+def _integers(schema: Any, seen: set[str]) -> Iterator[dict[str, Any]]:
+    """Every integer schema inside `schema`, following `$ref`s into the components."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref not in seen:
+            seen.add(ref)
+            yield from _integers(DOCUMENT["components"]["schemas"][ref.rsplit("/", 1)[1]], seen)
+        if schema.get("type") == "integer" or "integer" in (schema.get("type") or []):
+            yield schema
+        for value in schema.values():
+            yield from _integers(value, seen)
+    elif isinstance(schema, list):
+        for item in schema:
+            yield from _integers(item, seen)
+
+
+def test_every_integer_a_client_sends_is_bounded_within_64_bits() -> None:
+    # Past 2**63 - 1 SQLite raises OverflowError: every integer input says its bounds,
+    # and the edge holds it to them (a 400 or 422, never a 500).
+    inputs = [
+        part
+        for item in DOCUMENT["paths"].values()
+        for method, operation in item.items()
+        if method in METHODS
+        for part in (operation.get("parameters", []), operation.get("requestBody", {}))
+    ]
+    integers = list(_integers(inputs, set()))
+    assert len(integers) >= 3  # both limits and verify's `since`, at least
+    for schema in integers:
+        assert -(2**63) <= schema["minimum"] <= schema["maximum"] <= MAX_INTEGER, schema
+    assert MAX_INTEGER == 2**63 - 1
 
 
 def test_provenance_verify_takes_the_image_itself() -> None:
