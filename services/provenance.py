@@ -106,13 +106,11 @@ def verify_image(platform: Platform, data: bytes) -> ProvenanceReport:
         reasons = credential.failures or ("the manifest does not validate",)
         return ProvenanceReport(Verdict.TAMPERED, sha256, credential, reasons=reasons)
     if not credential.ours or credential.claim is None:
-        return ProvenanceReport(
-            Verdict.NOT_OURS, sha256, credential, reasons=("signed by someone else",)
-        )
+        why = "signed by someone else" if not credential.ours else "it names no generation"
+        return ProvenanceReport(Verdict.NOT_OURS, sha256, credential, reasons=(why,))
     log = _check_log(platform, credential.claim.generation_id, credential.claim.log_anchor, sha256)
-    reasons = tuple(name for name, holds in _named(log) if not holds)[
-        : 5 if log.generation_found else 1
-    ]
+    failed = tuple(name for name, holds in _named(log) if not holds)
+    reasons = failed if log.generation_found else failed[:1]  # the rest follow from it
     verdict = Verdict.AUTHENTIC if log.agrees else Verdict.LOG_DISAGREES
     return ProvenanceReport(verdict, sha256, credential, log, reasons)
 

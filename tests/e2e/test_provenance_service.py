@@ -13,18 +13,21 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from PIL import Image
 
+from adapters.providers.local import LocalProvider
 from bootstrap import build_platform
 from domain.generation import Generation, Status
 from domain.streams import generation_stream
 from services.context import Platform
 from services.generations import GenerationRequest, submit_generation
 from services.pipeline import advance_generation
+from services.ports import CredentialClaim, ImageRequest
 from services.provenance import Verdict, verify_image
 from services.settings import Settings
 from tests.content_credentials import (
@@ -168,3 +171,23 @@ def test_the_cli_exits_zero_only_for_an_authentic_image(platform: Platform, tmp_
     assert '"verdict": "authentic"' in authentic.stdout
     assert verify("tampered").returncode == 1
     assert verify("text").returncode == 2
+
+
+def test_our_signature_on_a_generation_the_log_never_held_is_refused(platform: Platform) -> None:
+    state, _ = _generate(platform)
+    never = str(uuid4())
+    image = LocalProvider().generate(
+        ImageRequest(never, "local-sketch", "p", "1024x1024", "standard", None)
+    )
+    claim = CredentialClaim(
+        generation_id=never,
+        model_id="local-sketch",
+        provider="local",
+        department_id="marketing",
+        created_at=datetime.now(UTC),
+        log_anchor=state.head_hash,
+    )
+    signed = platform.credentials.sign(image, claim)  # as a leaked key would sign
+    report = verify_image(platform, signed.data)
+    assert report.verdict is Verdict.LOG_DISAGREES
+    assert report.reasons == ("the log holds no such generation",)
