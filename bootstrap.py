@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from azure.cosmos import DatabaseProxy
+from azure.keyvault.keys.crypto import CryptographyClient
 from azure.keyvault.secrets import SecretClient
 from azure.servicebus import ServiceBusClient
 
@@ -27,6 +28,7 @@ from adapters.blob_image_store import (
     ensure_image_container,
 )
 from adapters.blob_seal_store import BlobSealStore, ensure_seal_container
+from adapters.c2pa_credentials import C2paCredentials
 from adapters.cosmos_audit_log import CosmosAuditLog
 from adapters.cosmos_charges import RequestCharges
 from adapters.cosmos_event_store import CosmosEventStore, ensure_event_container
@@ -40,7 +42,9 @@ from adapters.httpx_webhooks import HttpxWebhookSender
 from adapters.jwt_auth import HttpJwks, TokenValidator
 from adapters.keyvault_keyring import KeyVaultKeyRing
 from adapters.keyvault_secrets import KeyVaultSecrets
+from adapters.keyvault_signing_key import KeyVaultSigningKey
 from adapters.local_keyring import LocalKeyRing
+from adapters.local_signing_key import LocalSigningKey
 from adapters.openai_moderation import openai_moderator
 from adapters.presidio_analyzer import shared_analyzer
 from adapters.presidio_redactor import PresidioRedactor
@@ -76,6 +80,7 @@ from services.ports import (
     ImageStore,
     SecretNotFound,
     SecretSource,
+    SigningKey,
     SubjectKeyRing,
     ViewReader,
     WorkQueue,
@@ -128,6 +133,7 @@ def build_platform(config: Settings) -> Platform:
         sleep=time.sleep,
         resolver=SystemResolver(),
         generation_id_key=platform_key(config, GENERATION_ID_KEY_SECRET),
+        credentials=C2paCredentials(signing_key(config, secrets)),
     )
 
 
@@ -218,6 +224,20 @@ def secret_source(config: Settings) -> SecretSource:
         retry_total=3,
     )
     return KeyVaultSecrets(client)
+
+
+def signing_key(config: Settings, secrets: SecretSource) -> SigningKey:
+    if config.content_signer == "keyvault":
+        name = config.signing_certificate_name
+        crypto = CryptographyClient(
+            f"{config.key_vault_url}/keys/{name}",  # the certificate's key; Settings checks
+            credential=managed_identity(),
+            connection_timeout=5,
+            read_timeout=10,
+            retry_total=3,
+        )
+        return KeyVaultSigningKey(crypto, lambda: secrets.get(name))
+    return LocalSigningKey(data_path(config, "content-credentials.pem"))
 
 
 def subject_key_ring(config: Settings) -> SubjectKeyRing:

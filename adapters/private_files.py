@@ -15,7 +15,9 @@ operator on purpose, is theirs to tighten (`chmod -R go= .donatello`).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from pathlib import Path
 
 FOLDER_MODE = 0o700
@@ -52,3 +54,23 @@ def owner_only_file(path: Path) -> Path:
     finally:
         os.close(descriptor)
     return path
+
+
+def create_once(path: Path, data: bytes) -> None:
+    """Write `data` to `path` (mode 0600, its folder private) unless a file is already
+    there: readers only ever see a whole file, and the first writer wins."""
+    private_folder(path.parent)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        os.fchmod(descriptor, FILE_MODE)  # not the umask's choice
+        with os.fdopen(descriptor, "wb") as staged:
+            staged.write(data)
+            staged.flush()
+            os.fsync(staged.fileno())
+        # link() never replaces an existing file: a racing process that got there
+        # first keeps its file, and the caller reads that one.
+        with contextlib.suppress(FileExistsError):
+            os.link(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)

@@ -18,6 +18,7 @@ from adapters.json_logs import configure_logging
 from adapters.private_files import HOST_UMASK
 from devhost.audit_commands import add_audit_commands
 from devhost.projection_commands import add_projection_commands, run_projection_command
+from devhost.provenance_command import add_provenance_commands
 from devhost.signin import (
     PUBLIC_CLOUD,
     SignIn,
@@ -94,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit = commands.add_parser("audit", help="verify, export or replay the audit trail in place")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     add_audit_commands(audit_commands)
+    add_provenance_commands(commands)
     add_projection_commands(commands)
 
     args = parser.parse_args(argv)
@@ -112,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _signed_in_or_told(_budgets, args)
     if args.command in ("login", "logout"):
         return _sign_in(args)
-    if args.command == "audit":
+    if args.command in ("audit", "provenance"):
         return int(args.run(args))
     if args.command == "projections":
         return run_projection_command(args)

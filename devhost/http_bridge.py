@@ -21,13 +21,16 @@ import azure.functions as func
 
 from adapters.json_logs import CORRELATION_HEADER, correlated, safe_correlation_id
 from devhost.triggers import HttpTrigger, UnsupportedBindingError
+from services.provenance import MAX_IMAGE_BYTES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024 + 64 * 1024  # the API's 1 MiB limit plus envelope room
+# The largest body any route takes (an image to verify), plus envelope room; each route
+# holds its body to its own limit (1 MiB of JSON for all others).
+DEFAULT_MAX_BODY_BYTES = MAX_IMAGE_BYTES + 64 * 1024
 DEFAULT_BODY_TIMEOUT = 30.0  # seconds for a whole body, from its headers (http_limits.py)
 # The same type URIs as functions/http_support.py, so clients see one vocabulary.
 PROBLEM_TYPE_BASE = "https://donatello.ai/problems/"

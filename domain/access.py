@@ -44,6 +44,9 @@ class Action(StrEnum):
     WEBHOOK_WRITE = "webhook.write"
     AUDIT_READ = "audit.read"
     AUDIT_VERIFY = "audit.verify"
+    # Anyone may ask whether an image is ours: the answer shows what the file's own
+    # manifest already says, and whether the log agrees; nothing more of the log.
+    PROVENANCE_VERIFY = "provenance.verify"
     PRIVACY_EXPORT = "privacy.export"
     PRIVACY_ERASE = "privacy.erase"
 
@@ -98,6 +101,7 @@ _GENERATOR: Mapping[Action, Scope] = {
     Action.GENERATION_LIST: Scope.OWN,
     Action.IMAGE_READ: Scope.OWN,
     Action.MODEL_LIST: Scope.ORG,
+    Action.PROVENANCE_VERIFY: Scope.ORG,
     # A subject-access request: everyone may have what is held about themselves.
     Action.PRIVACY_EXPORT: Scope.OWN,
 }
@@ -112,6 +116,7 @@ PERMISSIONS: Mapping[Role, Mapping[Action, Scope]] = MappingProxyType(
                 Action.GENERATION_LIST: Scope.DEPARTMENT,
                 Action.IMAGE_READ: Scope.DEPARTMENT,
                 Action.MODEL_LIST: Scope.ORG,
+                Action.PROVENANCE_VERIFY: Scope.ORG,
                 Action.BUDGET_READ: Scope.DEPARTMENT,
                 Action.BUDGET_LIST: Scope.DEPARTMENT,
                 Action.BUDGET_WRITE: Scope.DEPARTMENT,
@@ -125,6 +130,7 @@ PERMISSIONS: Mapping[Role, Mapping[Action, Scope]] = MappingProxyType(
         Role.FINANCE_READER: MappingProxyType(
             {
                 Action.MODEL_LIST: Scope.ORG,
+                Action.PROVENANCE_VERIFY: Scope.ORG,
                 Action.BUDGET_READ: Scope.ORG,
                 Action.BUDGET_LIST: Scope.ORG,
             }
@@ -136,6 +142,7 @@ PERMISSIONS: Mapping[Role, Mapping[Action, Scope]] = MappingProxyType(
                 Action.GENERATION_LIST: Scope.ORG,
                 Action.IMAGE_READ: Scope.ORG,
                 Action.MODEL_LIST: Scope.ORG,
+                Action.PROVENANCE_VERIFY: Scope.ORG,
                 Action.AUDIT_READ: Scope.ORG,
                 Action.AUDIT_VERIFY: Scope.ORG,
                 Action.PRIVACY_EXPORT: Scope.ORG,

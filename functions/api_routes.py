@@ -29,7 +29,9 @@ from functions.problems import (
     INVALID_PARAMETER,
     INVALID_WEBHOOK_URL,
     NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
     QUOTA_EXCEEDED,
+    UNREADABLE_IMAGE,
     ProblemType,
 )
 from services.audit_log import MAX_PAGE_EVENTS
@@ -38,6 +40,7 @@ from services.generations import GenerationRequest
 from services.webhooks import WebhookRegistration
 
 JSON = "application/json"
+IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class Operation:
     body: type[BaseModel] | None = None
     body_required: bool = True
     signed_in: bool = True
+    binary_body: tuple[str, ...] = ()  # media types of a raw (not JSON) body
 
 
 def _path(name: str, description: str = "", **schema: Any) -> Parameter:
@@ -175,8 +179,11 @@ OPERATIONS: tuple[Operation, ...] = (
         (
             Answer(
                 200,
-                "The PNG",
-                other_media={"image/png": {"schema": {"type": "string", "format": "binary"}}},
+                "The image as signed with Content Credentials, in the provider's format",
+                other_media={
+                    media: {"schema": {"type": "string", "format": "binary"}}
+                    for media in IMAGE_MEDIA_TYPES
+                },
             ),
             Answer(
                 302,
@@ -385,5 +392,16 @@ OPERATIONS: tuple[Operation, ...] = (
         (Answer(200, "The export, prompts opened where their key exists", r.SubjectExport),),
         (FORBIDDEN, CONCURRENCY_CONFLICT),
         (_path("user_id"),),
+    ),
+    Operation(
+        "v1/provenance/verify",
+        "POST",
+        "verify_provenance",
+        "Is this image ours (valid Content Credentials, signed by the platform) and does "
+        "the log agree? The body is the image.",
+        "provenance",
+        (Answer(200, "The verdict; `ok` only when authentic", r.ProvenanceReport),),
+        (FORBIDDEN, PAYLOAD_TOO_LARGE, UNREADABLE_IMAGE),
+        binary_body=IMAGE_MEDIA_TYPES,
     ),
 )

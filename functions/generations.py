@@ -87,9 +87,9 @@ def get_generation_image(req: func.HttpRequest) -> func.HttpResponse:
             status_code=302, headers={"Location": image.url, "Cache-Control": "no-store"}
         )
     return func.HttpResponse(
-        image.png,
+        image.data,
         status_code=200,
-        headers={"Content-Type": "image/png", "Cache-Control": "private"},
+        headers={"Content-Type": image.content_type, "Cache-Control": "private"},
     )
 
 

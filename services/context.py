@@ -11,6 +11,7 @@ from domain.screening import PolicyBook, Redactor
 from services.destinations import Resolver
 from services.health_memo import HealthMemo
 from services.ports import (
+    ContentCredentials,
     ContentModerator,
     EventStore,
     ImageLinks,
@@ -39,6 +40,7 @@ class Platform:
     screening_policies: PolicyBook
     clock: Callable[[], datetime]
     sleep: Callable[[float], None]
+    credentials: ContentCredentials  # signs every stored image, reads any
     resolver: Resolver  # checks client-given URLs (callback_url) before they are accepted
     generation_id_key: Callable[[], bytes]  # keys ids derived from an Idempotency-Key
     image_links: ImageLinks | None = None  # None: the app serves image bytes itself

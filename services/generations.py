@@ -174,7 +174,8 @@ def read_generation(platform: Platform, principal: Principal, generation_id: UUI
 
 @dataclass(frozen=True, slots=True)
 class ImageBytes:
-    png: bytes
+    data: bytes
+    content_type: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +194,7 @@ def open_image(
     if platform.image_links is not None:
         ttl = timedelta(seconds=platform.settings.image_url_ttl_seconds)
         return ImageRedirect(platform.image_links.read_url(ref, ttl))
-    return ImageBytes(platform.images.get(ref))
+    return ImageBytes(platform.images.get(ref), state.image.content_type)
 
 
 def _authorized(
@@ -242,6 +243,9 @@ def describe(state: Generation) -> dict[str, Any]:
         "screening": screening,
         "reason": state.reason,
         "image_sha256": state.image.sha256 if state.image else None,
+        # What became of the provider's own Content Credentials, and why when invalid.
+        "provider_credential": state.image.provider_credential if state.image else None,
+        "credential_warnings": list(state.image.credential_warnings) if state.image else [],
         "created_at": state.requested_at.isoformat() if state.requested_at else None,
         "updated_at": state.updated_at.isoformat() if state.updated_at else None,
     }

@@ -165,8 +165,15 @@ class ImageRequest:
 
 @dataclass(frozen=True, slots=True)
 class GeneratedImage:
-    png: bytes
+    """A provider's image, checked whole and stripped of its metadata (which may hold the
+    prompt), in the format the provider chose."""
+
+    data: bytes
+    content_type: str  # image/png, image/jpeg or image/webp
     provider_request_id: str | None = None
+    # The file exactly as the provider sent it, when it carries the provider's own
+    # Content Credentials: signing keeps it as the parent ingredient.
+    credentialed_original: bytes | None = None
 
 
 class ProviderError(Exception):
@@ -196,6 +203,64 @@ class ImageProvider(Protocol):
     name: str
 
     def generate(self, request: ImageRequest) -> GeneratedImage: ...
+
+
+# --- Content Credentials ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialClaim:
+    """What our manifest says of an image: never the prompt, never the person."""
+
+    generation_id: str
+    model_id: str
+    provider: str
+    department_id: str
+    created_at: datetime
+    log_anchor: str  # the generation stream's head hash when the image was signed
+
+
+@dataclass(frozen=True, slots=True)
+class SignedImage:
+    data: bytes
+    content_type: str
+    provider_credential: str  # "valid", "invalid" or "absent"
+    provider_failures: tuple[str, ...] = ()  # the validation codes an invalid one failed
+
+
+@dataclass(frozen=True, slots=True)
+class ReadCredential:
+    """What an image's Content Credentials say, as a C2PA validator reads them."""
+
+    found: bool  # a manifest is there at all
+    valid: bool  # its signature and its binding to these bytes hold
+    ours: bool  # signed with our certificate, chained to our trust anchor
+    failures: tuple[str, ...]
+    claim: CredentialClaim | None  # our assertion, when the manifest carries one
+    provider_credential: str  # "valid", "invalid" or "absent"
+
+
+class SigningKey(Protocol):
+    """An ES256 (P-256, SHA-256) key and the certificate chain naming it."""
+
+    def certificate_chain(self) -> str:
+        """PEM certificates, the signing certificate first, then its issuers."""
+        ...
+
+    def sign(self, data: bytes) -> bytes:
+        """The DER-encoded ECDSA signature of SHA-256(`data`)."""
+        ...
+
+
+class ContentCredentials(Protocol):
+    def sign(self, image: GeneratedImage, claim: CredentialClaim) -> SignedImage:
+        """`image` with our signed manifest; the provider's manifest, when it had one, kept
+        as the parent ingredient."""
+        ...
+
+    def read(self, data: bytes) -> ReadCredential:
+        """Raises ValueError when `data` is not a PNG, JPEG or WebP image."""
+        ...
 
 
 # --- personal data -------------------------------------------------------------------

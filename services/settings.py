@@ -127,6 +127,10 @@ class Settings(BaseModel):
     # a vault of their own that allows purge (erasure purges), apart from the provider keys.
     subject_keys: Literal["local", "keyvault"] = "local"
     subject_key_vault_url: str | None = None
+    # The Content Credentials signing key: local (a CA and certificate made in the data
+    # folder), or a Key Vault certificate in key_vault_url whose key never leaves the vault.
+    content_signer: Literal["local", "keyvault"] = "local"
+    signing_certificate_name: str = "content-credentials"
 
     # --- retention (docs/retention.md) ---
     # Events, seals and images are kept this long; nothing is deleted sooner.
@@ -205,6 +209,10 @@ class Settings(BaseModel):
             "DONATELLO_SUBJECT_KEYS=keyvault": (
                 self.subject_keys == "keyvault" and not self.subject_key_vault_url,
                 "DONATELLO_SUBJECT_KEY_VAULT_URL",
+            ),
+            "DONATELLO_CONTENT_SIGNER=keyvault": (
+                self.content_signer == "keyvault" and not self.key_vault_url,
+                "DONATELLO_KEY_VAULT_URL",
             ),
             "DONATELLO_QUEUE=servicebus": (
                 self.queue == "servicebus" and not self.servicebus_namespace,

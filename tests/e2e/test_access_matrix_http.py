@@ -12,12 +12,14 @@ saying which action it guards.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from domain.access import AccessDenied, Action, Principal, Role, authorize, granted_scopes
 from tests.function_app_triggers import http_routes
@@ -70,6 +72,13 @@ ALL_TARGETS = (SELF, TEAMMATE, OTHER)
 DEPARTMENTS = (SELF, OTHER)
 BUDGET = {"monthly_limit_aud": "500.00", "enforcement": "hard", "strategy": "balanced"}
 PUBLIC_HOOK = {"url": "https://93.184.215.14/hook"}
+
+
+def _outside_png() -> bytes:
+    """An image the platform never made: verify answers it (no credentials) to whoever may ask."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _generation(world: World, target: Target) -> str:
@@ -158,6 +167,10 @@ ROUTES: dict[tuple[str, str], RouteCase] = {
         lambda c, t, w: c.post(f"/api/v1/privacy/subjects/{t.user_id}/erase", json={}),
         owned=True,
         targets=ALL_TARGETS,
+    ),
+    ("POST", "v1/provenance/verify"): RouteCase(
+        Action.PROVENANCE_VERIFY,
+        lambda c, t, w: c.post("/api/v1/provenance/verify", content=_outside_png()),
     ),
     ("GET", "v1/health/live"): RouteCase(None, lambda c, t, w: c.get("/api/v1/health/live")),
     ("GET", "v1/health/ready"): RouteCase(None, lambda c, t, w: c.get("/api/v1/health/ready")),

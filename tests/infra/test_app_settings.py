@@ -58,6 +58,7 @@ LEFT_AT_DEFAULT = {
     "DONATELLO_GENERATION_DEADLINE_SECONDS",
     "DONATELLO_MAX_REQUEST_BYTES",
     "DONATELLO_IMAGE_URL_TTL_SECONDS",
+    "DONATELLO_SIGNING_CERTIFICATE_NAME",  # scripts/c2pa-certificate makes it by this name
     # providers: their public endpoints are the defaults; a deployment that enables one
     # with an endpoint of its own adds the setting (docs/deploy.md)
     "DONATELLO_OPENAI_BASE_URL",
@@ -176,9 +177,10 @@ def test_what_the_bicep_writes_is_a_valid_settings_model_on_every_azure_adapter(
         config.seal_store,
         config.queue,
         config.subject_keys,
+        config.content_signer,
         config.auth_mode,
     )
-    assert chosen == ("cosmos", "blob", "blob", "servicebus", "keyvault", "entra")
+    assert chosen == ("cosmos", "blob", "blob", "servicebus", "keyvault", "keyvault", "entra")
     assert config.key_vault_url == SAMPLE_PARAMS["platformVaultUrl"]
     assert config.subject_key_vault_url == SAMPLE_PARAMS["subjectKeyVaultUrl"]
     assert config.blob_account_url == SAMPLE_PARAMS["blobAccountUrl"]

@@ -129,8 +129,9 @@ def test_request_bodies_reject_unknown_fields_in_the_document_too() -> None:
     schemas = DOCUMENT["components"]["schemas"]
     for item in DOCUMENT["paths"].values():
         for operation in item.values():
-            if "requestBody" in operation:
-                ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                ref = content["application/json"]["schema"]["$ref"]
                 assert schemas[ref.rsplit("/", 1)[1]]["additionalProperties"] is False, ref
 
 
@@ -165,3 +166,12 @@ def test_every_integer_a_client_sends_is_bounded_within_64_bits() -> None:
     for schema in integers:
         assert -(2**63) <= schema["minimum"] <= schema["maximum"] <= MAX_INTEGER, schema
     assert MAX_INTEGER == 2**63 - 1
+
+
+def test_provenance_verify_takes_the_image_itself() -> None:
+    operation = DOCUMENT["paths"]["/v1/provenance/verify"]["post"]
+    content = operation["requestBody"]["content"]
+    assert sorted(content) == ["image/jpeg", "image/png", "image/webp"]
+    assert content["image/png"]["schema"] == {"type": "string", "format": "binary"}
+    assert "413" in operation["responses"]
+    assert "422" in operation["responses"]
