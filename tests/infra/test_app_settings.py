@@ -39,6 +39,13 @@ LEFT_AT_DEFAULT = {
     "DONATELLO_QUEUE_MAX_DELIVERY_COUNT",  # likewise (the queues are created with 10)
     "DONATELLO_COSMOS_EMULATOR_KEY",  # emulators only; Azure uses the managed identity
     "DONATELLO_BLOB_EMULATOR_ACCOUNT_KEY",
+    # the embedded host's HTTP server; on Azure the Functions front end has its own limits
+    "DONATELLO_HTTP_HEADER_TIMEOUT_SECONDS",
+    "DONATELLO_HTTP_BODY_TIMEOUT_SECONDS",
+    "DONATELLO_HTTP_MAX_CONNECTIONS",
+    "DONATELLO_HTTP_KEEP_ALIVE_SECONDS",
+    # unset on Azure it is https://$WEBSITE_HOSTNAME; a custom domain adds it (docs/deploy.md)
+    "DONATELLO_PUBLIC_BASE_URL",
     # tuning whose default is the production value
     "DONATELLO_DEPARTMENT_CLAIM",
     "DONATELLO_PROVIDER_ATTEMPTS",
