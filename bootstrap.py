@@ -67,6 +67,8 @@ from projections import ALL_PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.context import Platform
 from services.generations import JOB_QUEUE
+from services.log_tail import LogTail
+from services.openai_images import IMAGE_LINK_KEY_SECRET
 from services.ports import (
     ContentModerator,
     EventStore,
@@ -110,9 +112,11 @@ def build_platform(config: Settings) -> Platform:
     secrets = secret_source(config)
     providers = image_providers(config, secrets)
     images, image_links = image_store(config)
+    store = event_store(config)
     return Platform(
         settings=config,
-        store=event_store(config),
+        store=store,
+        log_tail=LogTail(store) if isinstance(store, SqliteEventStore) else None,
         queue=work_queue(config),
         images=images,
         image_links=image_links,
@@ -246,25 +250,31 @@ def webhook_ports(config: Settings) -> WebhookPorts:
     return WebhookPorts(
         queue=work_queue(config, WEBHOOK_QUEUE),
         sender=HttpxWebhookSender(SystemResolver(), allow_private=config.webhook_allow_private),
-        signing_key=webhook_signing_key(config),
+        signing_key=platform_key(config, WEBHOOK_KEY_SECRET),
     )
 
 
-def webhook_signing_key(config: Settings) -> Callable[[], bytes]:
-    """The secret `webhook-signing-key`; on the embedded default, without Key Vault, a
-    key kept in the data folder when no such secret is set."""
+def platform_key(config: Settings, name: str) -> Callable[[], bytes]:
+    """The secret `name`; on the embedded default, without Key Vault, a key kept in the
+    data folder when no such secret is set."""
     secrets = secret_source(config)
     local = None if config.key_vault_url else LocalKeyRing(data_path(config, "platform-keys.json"))
 
     def key() -> bytes:
         try:
-            return secrets.get(WEBHOOK_KEY_SECRET).encode()
+            return secrets.get(name).encode()
         except SecretNotFound:
             if local is None:
                 raise
-            return local.key_for(WEBHOOK_KEY_SECRET)
+            return local.key_for(name)
 
     return key
+
+
+@cache
+def image_link_key() -> bytes:
+    """The key of the drop-in face's signed image links (where the store has no SAS)."""
+    return platform_key(settings(), IMAGE_LINK_KEY_SECRET)()
 
 
 def webhook_dispatcher(config: Settings, platform: Callable[[], Platform]) -> WebhookDispatcher:

@@ -105,11 +105,7 @@ def submit_generation(
             platform.resolver,
             allow_private=platform.settings.webhook_allow_private,
         )
-    generation_id = (
-        uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}\n{idempotency_key}")
-        if idempotency_key
-        else uuid4()
-    )
+    generation_id = keyed_generation_id(principal, idempotency_key) if idempotency_key else uuid4()
     requested = GenerationRequested(
         generation_id=generation_id,
         user_id=principal.user_id,
@@ -148,6 +144,11 @@ def submit_generation(
     platform.queue.send(job_message(generation_id))
     log.info("generation accepted", extra={"generation_id": str(generation_id)})
     return submission
+
+
+def keyed_generation_id(principal: Principal, idempotency_key: str) -> UUID:
+    """The generation a request with this Idempotency-Key from this user names."""
+    return uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}\n{idempotency_key}")
 
 
 def load_generation(platform: Platform, generation_id: UUID) -> Generation:
