@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from domain.access import Principal
+from domain.access import Action, Principal, authorize
 from domain.generation import Generation
 from domain.openai_images import ImagesRequest, Refusal, outcome
 from domain.streams import generation_stream
@@ -37,6 +37,7 @@ from services.generations import (
     load_generation,
     submit_generation,
 )
+from services.quota import check_quota_for
 
 IMAGE_LINK_KEY_SECRET = "image-link-key"  # noqa: S105 - a secret's name, not a secret
 # A retry comes within the SDK's timeout (600 s by default) of its first attempt; two
@@ -75,8 +76,12 @@ def generate_images(
 
     Raises FaceRefused when any ended otherwise, WaitExpired when the bound ran out.
     """
+    # Before the quota: one who may not generate at all hears that, not "try tomorrow".
+    authorize(principal, Action.GENERATION_CREATE, department_id=principal.department_id)
     fingerprint = _fingerprint(face, deployment)
     chain = _chain(platform, principal, fingerprint, attempt)
+    new = [k for k in range(face.n) if not _recorded(platform, principal, f"{chain}/{k}")]
+    check_quota_for(platform, principal, len(new))
     while True:
         first = submit_generation(platform, principal, request, f"{chain}/0")
         # Only a first attempt can lose its index to an identical request racing it.
@@ -108,8 +113,7 @@ def _chain(platform: Platform, principal: Principal, fingerprint: str, attempt: 
     window = int(platform.clock().timestamp()) // RETRY_WINDOW_SECONDS
 
     def used(window: int, index: int) -> bool:
-        first = keyed_generation_id(principal, f"openai/{fingerprint}/{window}/{index}/0")
-        return bool(platform.store.read_stream(generation_stream(first), from_version=1))
+        return _recorded(platform, principal, f"openai/{fingerprint}/{window}/{index}/0")
 
     def first_unused(window: int) -> int:
         return next(i for i in range(MAX_IDENTICAL_PER_WINDOW) if not used(window, i))
@@ -120,6 +124,11 @@ def _chain(platform: Platform, principal: Principal, fingerprint: str, attempt: 
             if unused:
                 return f"openai/{fingerprint}/{earlier}/{unused - 1}"
     return f"openai/{fingerprint}/{window}/{first_unused(window)}"
+
+
+def _recorded(platform: Platform, principal: Principal, key: str) -> bool:
+    stream_id = generation_stream(keyed_generation_id(principal, key))
+    return bool(platform.store.read_stream(stream_id))
 
 
 def _next_index(chain: str) -> str:

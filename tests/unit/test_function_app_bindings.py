@@ -46,6 +46,10 @@ def test_every_http_route_of_the_api_is_declared_once() -> None:
             ("v1/audit/events", "GET"),
             ("v1/privacy/subjects/{user_id}/erase", "POST"),
             ("v1/privacy/subjects/{user_id}/export", "GET"),
+            ("openai/v1/images/generations", "POST"),
+            ("openai/deployments/{deployment}/images/generations", "POST"),
+            ("openai/v1/models", "GET"),
+            ("openai/images/{id}", "GET"),
         ]
     )
     auth_levels = {
