@@ -49,6 +49,7 @@ blueprint = func.Blueprint()
 
 AZURE_KEY_HEADER = "api-key"  # AzureOpenAI(api_key=...) sends the token here
 RETRY_HEADER = "x-stainless-retry-count"
+MODEL = "model"
 
 
 def openai_api(handler: Handler) -> Handler:
@@ -119,7 +120,11 @@ def _generate(req: func.HttpRequest, deployment: str | None) -> func.HttpRespons
         base = str(req.url).split("/api/", 1)[0]
         data = [OpenAIImage(url=image_url(app, s, image_link_key(), base)) for s in states]
     answer = OpenAIImages(
-        created=_created(states), data=data, size=mapped.size, quality=mapped.quality
+        created=_created(states),
+        data=data,
+        size=mapped.size,
+        quality=mapped.quality,
+        output_format="png",
     )
     ids = ",".join(str(s.requested.generation_id) for s in states)
     return json_response(answer, headers={GENERATION_IDS_HEADER: ids})
@@ -145,13 +150,16 @@ def openai_list_models(req: func.HttpRequest) -> func.HttpResponse:
     authorize(authenticate(req, AZURE_KEY_HEADER), Action.MODEL_LIST)
     catalogue = platform().catalogue
     created = int(datetime.combine(date.fromisoformat(catalogue.version), time(), UTC).timestamp())
-    models = [OpenAIModel(id=m.id, created=created, owned_by=m.provider) for m in catalogue.models]
+    models = [
+        OpenAIModel(id=m.id, object=MODEL, created=created, owned_by=m.provider)
+        for m in catalogue.models
+    ]
     models += [
-        OpenAIModel(id=m.openai_name, created=created, owned_by=m.provider)
+        OpenAIModel(id=m.openai_name, object=MODEL, created=created, owned_by=m.provider)
         for m in catalogue.models
         if m.openai_name
     ]
-    return json_response(OpenAIModelList(data=models))
+    return json_response(OpenAIModelList(object="list", data=models))
 
 
 @blueprint.route(route="openai/images/{id}", methods=["GET"])
