@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 
 class DroppingProxy:
@@ -52,10 +52,8 @@ class DroppingProxy:
             for end in (client, upstream):
                 # shutdown, not only close: it sends the FIN even while the other
                 # thread is still blocked reading the same socket.
-                try:
+                with suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 end.close()
 
     def _forward(self, client: socket.socket, upstream: socket.socket, index: int) -> None:

@@ -72,7 +72,8 @@ def test_b64_json_is_the_png_of_a_charged_generation(platform: RunningPlatform) 
     )
     (generation_id,) = raw.headers[GENERATION_IDS_HEADER].split(",")
     images = raw.parse()
-    assert len(images.data) == 1 and images.data[0].url is None
+    assert len(images.data) == 1
+    assert images.data[0].url is None
     png = base64.b64decode(images.data[0].b64_json or "")
     decoded = Image.open(io.BytesIO(png))
     decoded.load()  # the whole file decodes
