@@ -118,7 +118,7 @@ def _generate(req: func.HttpRequest, deployment: str | None) -> func.HttpRespons
         ]
     else:
         base = str(req.url).split("/api/", 1)[0]
-        data = [OpenAIImage(url=image_url(app, s, image_link_key(), base)) for s in states]
+        data = [OpenAIImage(url=image_url(app, s, image_link_key, base)) for s in states]
     answer = OpenAIImages(
         created=_created(states),
         data=data,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
@@ -142,8 +142,11 @@ def image_bytes(platform: Platform, state: Generation) -> bytes:
     return platform.images.get(state.image.image_ref)
 
 
-def image_url(platform: Platform, state: Generation, key: bytes, base_url: str) -> str:
-    """A short-lived link to the image: the store's own (SAS) where it can issue one."""
+def image_url(
+    platform: Platform, state: Generation, key: Callable[[], bytes], base_url: str
+) -> str:
+    """A short-lived link to the image: the store's own (SAS) where it can issue one, or
+    one signed with `key` (asked for only then: Azure holds no such secret)."""
     if state.image is None:
         raise NotFound(f"generation {state.requested.generation_id} has no image")
     ttl = platform.settings.image_url_ttl_seconds
@@ -151,7 +154,7 @@ def image_url(platform: Platform, state: Generation, key: bytes, base_url: str) 
         return platform.image_links.read_url(state.image.image_ref, timedelta(seconds=ttl))
     generation_id = state.requested.generation_id
     expires = int(platform.clock().timestamp()) + ttl
-    signature = _signature(key, generation_id, expires)
+    signature = _signature(key(), generation_id, expires)
     return f"{base_url}/api/openai/images/{generation_id}?expires={expires}&signature={signature}"
 
 
