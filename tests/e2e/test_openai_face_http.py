@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from openai import AzureOpenAI, OpenAI
+from openai.types import ImagesResponse
 from PIL import Image
 
 from functions.openai_shapes import GENERATION_IDS_HEADER
@@ -61,17 +62,26 @@ def charges(platform: RunningPlatform, department: str, period: str) -> list[str
     return [e["data"]["generation_id"] for e in events if e["type"] == "CostCharged"]
 
 
+def generate_one(
+    platform: RunningPlatform, token: str, **params: Any
+) -> tuple[str, ImagesResponse]:
+    """One image through the SDK: its generation's id (from the header), and the answer."""
+    raw = openai_client(platform, token).images.with_raw_response.generate(**params)
+    (generation_id,) = raw.headers[GENERATION_IDS_HEADER].split(",")
+    return generation_id, raw.parse()
+
+
 def test_b64_json_is_the_png_of_a_charged_generation(platform: RunningPlatform) -> None:
     token = platform.token("olive", ["Generator.Power"], "marketing")
-    raw = openai_client(platform, token).images.with_raw_response.generate(
+    generation_id, images = generate_one(
+        platform,
+        token,
         model="local-sketch",
         prompt="a lighthouse at dawn",
         response_format="b64_json",
         size="1024x1024",
         quality="standard",
     )
-    (generation_id,) = raw.headers[GENERATION_IDS_HEADER].split(",")
-    images = raw.parse()
     (image,) = images.data or []
     assert image.url is None
     png = base64.b64decode(image.b64_json or "")
@@ -90,15 +100,16 @@ def test_a_url_downloads_within_its_lifetime_and_is_refused_after(
     platform: RunningPlatform,
 ) -> None:
     token = platform.token("otto", ["Generator.Power"], "marketing")
-    raw = openai_client(platform, token).images.with_raw_response.generate(
+    generation_id, images = generate_one(
+        platform,
+        token,
         model="local-studio",
         prompt="a tram in the rain",
         response_format="url",
         quality="hd",
         size="1792x1024",
     )
-    (generation_id,) = raw.headers[GENERATION_IDS_HEADER].split(",")
-    (image,) = raw.parse().data or []
+    (image,) = images.data or []
     url = image.url or ""
     assert url.startswith(f"{platform.url}/api/openai/images/{generation_id}?")
     download = httpx.get(url)  # no token: the signature is the credential
