@@ -165,7 +165,7 @@ class LinkRefused(Exception):
 def open_signed_image(
     platform: Platform, key: bytes, generation_id: UUID, expires: str, signature: str
 ) -> bytes:
-    if not expires.isascii() or not expires.isdigit():
+    if not (expires.isascii() and expires.isdigit() and signature.isascii()):
         raise LinkRefused("not a signed image link")
     if not hmac.compare_digest(_signature(key, generation_id, int(expires)), signature):
         raise LinkRefused("not a signed image link")

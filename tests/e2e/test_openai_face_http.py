@@ -123,6 +123,8 @@ def test_a_url_downloads_within_its_lifetime_and_is_refused_after(
     assert httpx.get(forged).status_code == 403
     longer = url.replace("expires=", "expires=9")
     assert httpx.get(longer).status_code == 403
+    garbled = url.split("signature=")[0] + "signature=%F2%AD%AA"  # not even ASCII
+    assert httpx.get(garbled).status_code == 403
 
     time.sleep(LINK_TTL_SECONDS + 1)
     expired = httpx.get(url)
