@@ -9,6 +9,7 @@ of a step within a tick of its being recorded, even when another process recorde
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -17,13 +18,16 @@ from services.ports import EventLog, PositionedEvent
 
 TICK_SECONDS = 0.002  # the tail's cadence while anyone waits
 BATCH = 1000
+ERROR_PAUSE_SECONDS = 0.1
+
+log = logging.getLogger(__name__)
 
 
 class LogTail:
     """Wakes the waiters of streams that the log says have changed. One per process."""
 
-    def __init__(self, log: EventLog, tick: float = TICK_SECONDS) -> None:
-        self._log, self._tick = log, tick
+    def __init__(self, event_log: EventLog, tick: float = TICK_SECONDS) -> None:
+        self._log, self._tick = event_log, tick
         self._lock = threading.Lock()
         self._waiters: dict[str, set[threading.Event]] = {}
         self._thread: threading.Thread | None = None
@@ -53,8 +57,14 @@ class LogTail:
                 if not self._waiters:
                     self._thread = None  # the next `watch` starts a new one
                     return
-            if self._log.last_position() > self._position:
-                self._wake(self._log.read_all(self._position, BATCH))
+            try:
+                if self._log.last_position() > self._position:
+                    self._wake(self._log.read_all(self._position, BATCH))
+            except Exception:
+                # A read that failed (a busy or locked database) is tried again next
+                # tick; meanwhile the waiters' own slow re-reads still see their steps.
+                log.warning("reading the event log's tail failed", exc_info=True)
+                time.sleep(ERROR_PAUSE_SECONDS)
             time.sleep(self._tick)
 
     def _wake(self, events: Sequence[PositionedEvent]) -> None:

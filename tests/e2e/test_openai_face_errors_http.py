@@ -159,3 +159,22 @@ def test_no_request_in_this_module_produced_a_500(platform: RunningPlatform) -> 
     assert "unhandled error" not in log
     assert "(incident " not in log
     assert '" 500' not in log
+
+
+def test_a_wait_that_runs_out_names_the_generations_which_carry_on(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    data_dir: Path = tmp_path_factory.mktemp("openai-face-wait")
+    with running_platform(data_dir, DONATELLO_OPENAI_WAIT_SECONDS="0.001") as impatient:
+        token = impatient.token("wes", ["Generator.Power"], "marketing")
+        sdk = client(impatient, token, max_retries=0)
+        with pytest.raises(openai.InternalServerError) as expired:
+            sdk.images.generate(prompt="a slow boat", n=2, response_format="b64_json")
+        error = expired.value
+        assert error.status_code == 504
+        assert error.code == "timeout"
+        ids = error.response.headers[GENERATION_IDS_HEADER].split(",")
+        assert len(ids) == 2
+        assert all(generation_id in error.message for generation_id in ids)
+        native = impatient.client(token)
+        assert [impatient.wait_terminal(native, g)["status"] for g in ids] == ["charged"] * 2
