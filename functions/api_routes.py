@@ -47,6 +47,7 @@ class Parameter:
     where: Literal["path", "query", "header"]
     schema: dict[str, Any]
     description: str = ""
+    required: bool = False  # path parameters always are
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,7 +405,9 @@ OPERATIONS: tuple[Operation, ...] = (
         (Answer(200, "The images", OpenAIImages, headers=(GENERATION_IDS,)),),
         parameters=(
             _path("deployment", "a catalogue id, an OpenAI model name, or auto"),
-            Parameter("api-version", "query", {"type": "string", "minLength": 1}, "any version"),
+            Parameter(
+                "api-version", "query", {"type": "string", "minLength": 1}, "any", required=True
+            ),
             IDEMPOTENCY_KEY,
         ),
         body=ImagesRequest,

@@ -121,7 +121,7 @@ def _operation(operation: Operation, refs: Refs) -> dict[str, Any]:
             {
                 "name": p.name,
                 "in": p.where,
-                "required": p.where == "path",
+                "required": p.where == "path" or p.required,
                 "schema": p.schema,
                 **({"description": p.description} if p.description else {}),
             }

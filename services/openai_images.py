@@ -11,7 +11,8 @@ Idempotency-Key derived from the user, the request's fingerprint, a time window 
 index: a first attempt takes the window's first unused index (an identical request sent
 again on purpose is new work), a retry takes the last used one, in this window or the
 one before, and so names the first attempt's generations again. An `Idempotency-Key`
-header, when the app sends one, names them instead.
+header, when the app sends one, names them instead (and, reused for another request,
+is refused as natively).
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def _fingerprint(face: ImagesRequest, deployment: str | None) -> str:
 def _chain(platform: Platform, principal: Principal, fingerprint: str, attempt: Attempt) -> str:
     """The key prefix naming this request's generations (see the module's docstring)."""
     if attempt.idempotency_key:
-        return f"openai/{fingerprint}/key/{attempt.idempotency_key}"
+        # Not by fingerprint: the key reused for another prompt is a 409, as natively.
+        return f"openai/key/{attempt.idempotency_key}"
     window = int(platform.clock().timestamp()) // RETRY_WINDOW_SECONDS
 
     def used(window: int, index: int) -> bool:

@@ -178,3 +178,20 @@ def test_a_wait_that_runs_out_names_the_generations_which_carry_on(
         assert all(generation_id in error.message for generation_id in ids)
         native = impatient.client(token)
         assert [impatient.wait_terminal(native, g)["status"] for g in ids] == ["charged"] * 2
+
+
+def test_an_idempotency_key_names_the_generations_and_refuses_another_prompt(
+    platform: RunningPlatform,
+) -> None:
+    sdk = as_user(platform, "ivy", "Generator.Power", "marketing")
+    key = {"Idempotency-Key": "poster-7"}
+    first = sdk.images.with_raw_response.generate(
+        prompt="a poster", response_format="b64_json", extra_headers=key
+    )
+    again = sdk.images.with_raw_response.generate(
+        prompt="a poster", response_format="b64_json", extra_headers=key
+    )
+    assert first.headers[GENERATION_IDS_HEADER] == again.headers[GENERATION_IDS_HEADER]
+    with pytest.raises(openai.ConflictError) as conflict:
+        sdk.images.generate(prompt="another poster", response_format="b64_json", extra_headers=key)
+    assert conflict.value.code == "idempotency_conflict"
