@@ -117,6 +117,9 @@ class Settings(BaseModel):
     blob_account_url: str | None = None  # default: from AzureWebJobsStorage__accountName
     image_container: str = "images"
     image_url_ttl_seconds: int = Field(default=300, gt=0, le=3600)
+    # The drop-in face answers synchronously: at most this long, under the Functions
+    # host's 230 s limit on an HTTP answer.
+    openai_wait_seconds: float = Field(default=200, gt=0, le=220)
     blob_emulator_account_key: str | None = None
 
     queue: Literal["local", "servicebus"] = "local"
