@@ -42,7 +42,7 @@ from adapters.keyvault_keyring import KeyVaultKeyRing
 from adapters.keyvault_secrets import KeyVaultSecrets
 from adapters.local_keyring import LocalKeyRing
 from adapters.openai_moderation import openai_moderator
-from adapters.presidio_analyzer import shared_analyzer
+from adapters.presidio_analyzer import bounded_analyzer
 from adapters.presidio_redactor import PresidioRedactor
 from adapters.providers.firefly import FireflyProvider
 from adapters.providers.local import LocalProvider
@@ -116,7 +116,7 @@ def build_platform(config: Settings) -> Platform:
         queue=work_queue(config),
         images=images,
         image_links=image_links,
-        analyzer=shared_analyzer(),
+        analyzer=bounded_analyzer(config.screening_processes, config.screening_timeout_seconds),
         redactor=PresidioRedactor(),
         moderators=content_moderators(config, secrets),
         providers=providers,
