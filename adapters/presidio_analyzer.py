@@ -154,8 +154,8 @@ class NerOnlySpacyEngine(SpacyNlpEngine):
 # blanking, and the NER then read "https" as a name (redacted, never a block).
 _LONG_WORD = re.compile(r"\S{129,}")
 _SYMBOL = re.compile(r"[^\w\s]|_")
-# A prose prompt of 4,000 characters has 800 to 900 tokens; blanking every symbol
-# leaves at most 2,000 (one-letter words between single spaces).
+# A prose prompt of 4,000 characters has 800 to 900 tokens. Blanking every symbol leaves
+# at most about 2,700: a letter and two blanks, as spaCy makes a token of the second.
 _MAX_TOKENS = 2000
 
 
