@@ -2,9 +2,10 @@
 
 Run: `python -m benchmarks.pipeline [--rounds N] [--generations N] [--processes N] ...`.
 
-Screening: the real shared Presidio analyzer and the platform's screening policy, over
-a varied prompt set (`benchmarks/prompts.py`), warm: every prompt is screened once
-before the timed rounds. Each call to `analyze` plus `screen` is one sample.
+Screening: the platform's analyzer (Presidio in its pool of child processes, as the
+pipeline uses it) and the platform's screening policy, over a varied prompt set
+(`benchmarks/prompts.py`), warm: every prompt is screened once before the timed rounds.
+Each call to `analyze` plus `screen` is one sample.
 
 End to end: the embedded default as users run it, `donatello serve` in a subprocess on
 a fresh data folder (SQLite event store with FULL durability, the local queue, the
