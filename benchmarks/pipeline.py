@@ -172,12 +172,18 @@ class LogFollower:
 
 
 def host_cpu_seconds(pid: int) -> float | None:
-    """CPU time of the host process and its worker processes so far (Linux /proc only)."""
+    """CPU time of the host process and all its descendants so far (Linux /proc only):
+    its worker processes, and the screening processes forked for each of them."""
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        total = 0
-        for process in [str(pid), *children]:
-            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        total, pending = 0, [str(pid)]
+        while pending:
+            process = pending.pop()
+            try:
+                stat = Path(f"/proc/{process}/stat").read_text()
+                pending += Path(f"/proc/{process}/task/{process}/children").read_text().split()
+            except FileNotFoundError:  # ended since its parent was read
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
     except (OSError, ValueError, IndexError):
         return None
