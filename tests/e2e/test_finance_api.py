@@ -222,3 +222,24 @@ def test_the_budgets_command_prints_the_apis_csv_and_honours_the_tokens_scope(
     denied = donatello(platform, "--department", DEPARTMENT, "--token", token)
     assert denied.returncode == 1
     assert "403" in denied.stderr
+
+
+def test_the_budgets_command_reads_a_month_as_it_stood_with_its_plural_right(
+    platform: RunningPlatform,
+) -> None:
+    period = finance(platform).get(f"/api/v1/budgets/{DEPARTMENT}").json()["period"]
+    admin = platform.client(platform.token("ada", ["Platform.Admin"], None))
+    stream = admin.get(f"/api/v1/audit/streams/budget-{DEPARTMENT}-{period}").json()
+    first_charge = next(e for e in stream["events"] if e["type"] == "CostCharged")
+    as_of = first_charge["recorded_at"].replace("Z", "+00:00")
+
+    then = donatello(platform, "--department", DEPARTMENT, "--as-of", as_of)
+    assert then.returncode == 0, then.stderr
+    assert f"as of {as_of}" in then.stdout
+    assert "1 image charged;" in then.stdout
+    now = donatello(platform, "--department", DEPARTMENT)
+    assert f"{len(SPENDERS)} images charged;" in now.stdout
+
+    alone = donatello(platform, "--as-of", as_of)  # a month's list has no as_of
+    assert alone.returncode == 2
+    assert "--department" in alone.stderr
