@@ -10,17 +10,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from domain.audit import ProblemKind
 from domain.budget import Enforcement, Strategy
 from domain.catalogue import ModelRequirements, ModelSpec
 from domain.generation import Quality, Size, Status, Style
+from domain.money import aud_text
 from domain.webhooks import Kind
 
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 Day = Annotated[str, Field(json_schema_extra={"format": "date"})]
-Money = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$", description="AUD, a decimal string")]
+# Whatever form a view or a fold holds an amount in, it leaves in the one form `aud_text`
+# gives (a view written before that form existed included).
+Money = Annotated[
+    str,
+    Field(pattern=r"^-?\d+(\.\d+)?$", description="AUD, a decimal string with at least 4 places"),
+    AfterValidator(aud_text),
+]
 Url = Annotated[str, Field(json_schema_extra={"format": "uri"})]
 
 

@@ -36,6 +36,7 @@ from domain.generation import (
     GenerationRequested,
     PromptRejected,
 )
+from domain.money import aud_text
 from domain.streams import webhook_delivery_stream
 from domain.webhooks import (
     CALLBACK_TARGET,
@@ -107,8 +108,8 @@ def notifications(platform: Platform, event: Event) -> list[DeliveryMessage]:
         data = {
             "period": crossed.period,
             "threshold_percent": crossed.threshold_percent,
-            "spent_aud": str(crossed.spent_aud),
-            "limit_aud": str(crossed.limit_aud),
+            "spent_aud": aud_text(crossed.spent_aud),
+            "limit_aud": aud_text(crossed.limit_aud),
         }
         return _for_subscription(
             platform, event, crossed.department_id, Kind.BUDGET_THRESHOLD_CROSSED, data
@@ -121,7 +122,7 @@ def notifications(platform: Platform, event: Event) -> list[DeliveryMessage]:
     request = GenerationRequested.model_validate(stream[0].data)
     data = {"generation_id": str(request.generation_id), "status": _FINISHED_STATUS[event.type]}
     if event.type == GenerationCharged.TYPE:
-        data["cost_aud"] = str(GenerationCharged.model_validate(event.data).cost_aud)
+        data["cost_aud"] = aud_text(GenerationCharged.model_validate(event.data).cost_aud)
     elif isinstance(reason := event.data.get("reason"), str):
         data["reason"] = reason
     department = request.department_id

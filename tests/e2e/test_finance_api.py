@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from domain.forecast import run_rate_forecast
+from domain.money import aud_text
 from tests.platform_process import ROOT, RunningPlatform, running_platform
 
 DEPARTMENT = "studio"
@@ -83,13 +84,13 @@ def test_a_department_shows_its_breakdowns_and_a_forecast_on_its_stated_basis(
     expected = (Decimal("0.06") / elapsed * basis["days_in_month"]).quantize(
         Decimal("0.01"), rounding=ROUND_HALF_UP
     )
-    assert budget["forecast_aud"] == format(expected, "f")
+    assert budget["forecast_aud"] == aud_text(expected)
     assert budget["forecast_over_limit"] is (expected > Decimal("0.07"))
 
 
 def test_a_past_month_forecasts_what_it_spent(platform: RunningPlatform) -> None:
     budget = finance(platform).get(f"/api/v1/budgets/{DEPARTMENT}?period=2020-02").json()
-    assert budget["forecast_aud"] == "0.00"
+    assert budget["forecast_aud"] == "0.0000"
     assert budget["forecast_basis"] == {"elapsed_days": "29", "days_in_month": 29}
 
 
@@ -192,7 +193,7 @@ def test_the_budgets_command_shows_the_month_and_a_department_as_tables(
     assert row.split()[:8] == [
         DEPARTMENT,
         "hard",
-        "0.07",
+        "0.0700",
         "0.0600",
         "0.0000",
         budget["remaining_aud"],
