@@ -39,6 +39,13 @@ def test_managers_register_only_their_departments_webhook(platform: RunningPlatf
     assert refused.json()["type"].endswith("/invalid-webhook-url")
     unknown_kind = manager.put("/api/v1/webhooks/design", json={**body, "events": ["nope"]})
     assert unknown_kind.status_code == 422
+    # One mistake, one error: not a second "Tuple should have at least 1 item" besides.
+    (error,) = unknown_kind.json()["errors"]
+    assert error["loc"] == ["events", 0]
+    assert "budget.threshold_crossed" in error["msg"]
+    assert "generation.completed" in error["msg"]
+    empty = manager.put("/api/v1/webhooks/design", json={**body, "events": []})
+    assert [e["type"] for e in empty.json()["errors"]] == ["too_short"]  # still said alone
 
     registered = manager.put("/api/v1/webhooks/design", json=body)
     assert registered.status_code == 200
