@@ -236,6 +236,10 @@ class Erasure(BaseModel):
     erased: bool
     erased_at: Timestamp | None
     recorded: bool = Field(description="false when an earlier erasure already stood")
+    images_deleted: int = Field(
+        description="the person's images this call deleted (none when already deleted, or"
+        " when DONATELLO_ERASE_IMAGES=false)"
+    )
 
 
 class SubjectGeneration(HistoryItem):

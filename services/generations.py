@@ -19,7 +19,7 @@ from uuid import UUID, uuid4, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain import generation
+from domain import generation, privacy
 from domain.access import (
     AccessDenied,
     Action,
@@ -30,7 +30,7 @@ from domain.access import (
 )
 from domain.envelope import NewEvent
 from domain.generation import Generation, GenerationRequested, Quality, Size, Status, Style
-from domain.streams import generation_stream
+from domain.streams import generation_stream, privacy_stream
 from services.context import Platform
 from services.destinations import check_destination
 from services.errors import IdempotencyConflict, NotFound
@@ -184,11 +184,18 @@ def open_image(
     state = _authorized(platform, principal, generation_id, Action.IMAGE_READ)
     if state.image is None:
         raise NotFound(f"generation {generation_id} has no image (status {state.status})")
+    if platform.settings.erase_images and _owner_erased(platform, state):
+        raise NotFound(f"generation {generation_id}'s image was deleted when its owner was erased")
     ref = state.image.image_ref
     if platform.image_links is not None:
         ttl = timedelta(seconds=platform.settings.image_url_ttl_seconds)
         return ImageRedirect(platform.image_links.read_url(ref, ttl))
     return ImageBytes(platform.images.get(ref))
+
+
+def _owner_erased(platform: Platform, state: Generation) -> bool:
+    record = privacy.fold(platform.store.read_stream(privacy_stream(state.requested.user_id)))
+    return state.requested_at is not None and record.erased_since(state.requested_at)
 
 
 def _authorized(

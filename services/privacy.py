@@ -62,12 +62,21 @@ def erase_subject(
         # gone, so it stands for this destruction too: only a missing one is owed.
         lambda current: privacy.needs_erasure_event(current, key_destroyed=False),
     )
+    images_deleted = _delete_images(platform, subject_id) if platform.settings.erase_images else 0
     return {
         "subject_id": subject_id,
         "erased": True,
         "erased_at": record.erased_at.isoformat() if record.erased_at else None,
         "recorded": recorded,
+        "images_deleted": images_deleted,
     }
+
+
+def _delete_images(platform: Platform, subject_id: str) -> int:
+    """Delete the subject's stored images, after the erasure is recorded so that a crash
+    in between is finished by the retry; each image's SHA-256 stays in its event."""
+    refs = (view.get("image_ref") for view in _subject_generations(platform, subject_id))
+    return sum(1 for ref in refs if ref and platform.images.delete(ref))
 
 
 def export_subject(platform: Platform, principal: Principal, subject_id: str) -> dict[str, Any]:
@@ -197,7 +206,7 @@ def _opened(platform: Platform, record: PrivacyRecord, requested: Event) -> str 
     A prompt sealed before the latest erasure is never opened: its key was destroyed,
     and a key the subject was given since would not authenticate it.
     """
-    if record.erased_at is not None and requested.recorded_at <= record.erased_at:
+    if record.erased_since(requested.recorded_at):
         return None
     return open_text(platform.keys, SealedText.model_validate(requested.data["prompt"]))
 
