@@ -31,7 +31,7 @@ from functions.problems import (
     QUOTA_EXCEEDED,
     ProblemType,
 )
-from services.audit_log import MAX_PAGE_EVENTS
+from services.audit_log import MAX_PAGE_EVENTS, SUBJECT_STREAMS_ROUTE
 from services.budgets import BudgetUpdate
 from services.generations import GenerationRequest
 from services.webhooks import WebhookRegistration
@@ -347,13 +347,30 @@ OPERATIONS: tuple[Operation, ...] = (
             _query("from", "recorded at or after (with a UTC offset)", **DATE_TIME),
             _query("to", "recorded before (with a UTC offset)", **DATE_TIME),
             _query("type", "event types, comma-separated"),
-            _query("user_id"),
+            _query("user_id", "events the person acted"),
             _query("department_id"),
+            _query("subject_id", "every event about the person, their generations' steps too"),
             Parameter(
                 "limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_EVENTS}
             ),
             _query("after", "`Audit-After` of the previous page"),
         ),
+    ),
+    Operation(
+        SUBJECT_STREAMS_ROUTE,
+        "GET",
+        "get_subject_streams",
+        "The streams that concern a person, with their events about them (a recorded read)",
+        "audit",
+        (
+            Answer(
+                200,
+                "The streams; none when the log holds nothing about the person",
+                r.SubjectStreams,
+            ),
+        ),
+        (FORBIDDEN,),
+        (_path("user_id"),),
     ),
     Operation(
         "v1/privacy/subjects/{user_id}/erase",

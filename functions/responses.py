@@ -231,6 +231,17 @@ class AuditStream(BaseModel):
     events: list[AuditEvent]
 
 
+class SubjectStreamCount(BaseModel):
+    stream_id: str
+    kind: Literal["generation", "budget", "quota", "privacy"]
+    events: int = Field(description="the events in it about the person (a budget month: theirs)")
+
+
+class SubjectStreams(BaseModel):
+    subject_id: str
+    streams: list[SubjectStreamCount]
+
+
 class Erasure(BaseModel):
     subject_id: str
     erased: bool
