@@ -34,7 +34,7 @@ from functions.problems import (
 from services.audit_log import MAX_PAGE_EVENTS, SUBJECT_STREAMS_ROUTE
 from services.budgets import BudgetUpdate
 from services.generations import GenerationRequest
-from services.webhooks import WebhookRegistration
+from services.webhooks import MAX_DELIVERIES, WebhookRegistration
 
 JSON = "application/json"
 
@@ -289,6 +289,21 @@ OPERATIONS: tuple[Operation, ...] = (
         (Answer(200, "The subscription", r.Webhook),),
         (FORBIDDEN, NOT_FOUND),
         (DEPARTMENT,),
+    ),
+    Operation(
+        "v1/webhooks/{department_id}/deliveries",
+        "GET",
+        "get_webhook_deliveries",
+        "The department's latest webhook deliveries: event, attempts, last answer, next try",
+        "webhooks",
+        (Answer(200, "The deliveries, newest first", r.WebhookDeliveries),),
+        (FORBIDDEN, NOT_FOUND, INVALID_PARAMETER),
+        (
+            DEPARTMENT,
+            Parameter(
+                "limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_DELIVERIES}
+            ),
+        ),
     ),
     Operation(
         "v1/webhooks/{department_id}",

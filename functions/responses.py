@@ -231,6 +231,23 @@ class AuditStream(BaseModel):
     events: list[AuditEvent]
 
 
+class WebhookDelivery(BaseModel):
+    delivery_id: str = Field(json_schema_extra={"format": "uuid"})
+    event: Kind
+    state: Literal["retrying", "delivered", "dead_lettered"]
+    attempts: int
+    last_status: int | None = Field(description="the receiver's last answer, if any")
+    last_error: str | None
+    next_attempt_at: Timestamp | None
+    first_recorded_at: Timestamp
+    updated_at: Timestamp
+
+
+class WebhookDeliveries(BaseModel):
+    department_id: str
+    items: list[WebhookDelivery] = Field(description="newest first")
+
+
 class SubjectStreamCount(BaseModel):
     stream_id: str
     kind: Literal["generation", "budget", "quota", "privacy"]

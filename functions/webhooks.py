@@ -16,15 +16,17 @@ from pydantic import ValidationError
 from adapters.cosmos_event_store import _event_from_item
 from adapters.json_logs import correlated
 from bootstrap import platform, webhooks
-from functions.http_support import api, authenticate, json_response, parse_body
+from functions.http_support import api, authenticate, json_response, parse_body, query_limit
 from functions.problems import INVALID_WEBHOOK_URL, Problem
 from functions.projector import on_every_event
-from functions.responses import Webhook, WebhookWithSecret
+from functions.responses import Webhook, WebhookDeliveries, WebhookWithSecret
 from services.destinations import RefusedDestination
 from services.webhook_delivery import DISPATCHED_TYPES, deliver, dispatch, parse_message
 from services.webhooks import (
+    MAX_DELIVERIES,
     WEBHOOK_QUEUE,
     WebhookRegistration,
+    list_deliveries,
     read_webhook,
     register_webhook,
     remove_webhook,
@@ -60,6 +62,17 @@ def get_webhook(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
     subscription = read_webhook(platform(), principal, req.route_params["department_id"])
     return json_response(Webhook.model_validate(subscription))
+
+
+@blueprint.route(route="v1/webhooks/{department_id}/deliveries", methods=["GET"])
+@api
+def get_webhook_deliveries(req: func.HttpRequest) -> func.HttpResponse:
+    principal = authenticate(req)
+    department_id = req.route_params["department_id"]
+    limit = query_limit(req, MAX_DELIVERIES, default=MAX_DELIVERIES)
+    items = list_deliveries(platform(), principal, department_id, limit)
+    answer = WebhookDeliveries.model_validate({"department_id": department_id, "items": items})
+    return json_response(answer)
 
 
 @blueprint.route(route="v1/webhooks/{department_id}", methods=["DELETE"])

@@ -41,9 +41,11 @@ def test_every_http_route_of_the_api_is_declared_once() -> None:
             ("v1/webhooks/{department_id}", "PUT"),
             ("v1/webhooks/{department_id}", "GET"),
             ("v1/webhooks/{department_id}", "DELETE"),
+            ("v1/webhooks/{department_id}/deliveries", "GET"),
             ("v1/audit/verify", "POST"),
             ("v1/audit/streams/{stream_id}", "GET"),
             ("v1/audit/events", "GET"),
+            ("v1/audit/subjects/{user_id}/streams", "GET"),
             ("v1/privacy/subjects/{user_id}/erase", "POST"),
             ("v1/privacy/subjects/{user_id}/export", "GET"),
         ]
