@@ -7,25 +7,32 @@ roles there are.
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 from uuid import uuid4
 
+import httpx
+
 from adapters.sqlite_event_store import SqliteEventStore
 from domain.access import Role
 from domain.envelope import Actor, NewEvent
-from tests.platform_process import ROOT, free_port, platform_env
+from tests.platform_process import ROOT, free_port, platform_env, running_platform
 
 COMMAND = [sys.executable, "-m", "devhost.cli"]
 
 
 def donatello(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return donatello_at(platform_env(data_dir), *args)
+
+
+def donatello_at(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*COMMAND, *args],
         cwd=ROOT,
-        env=platform_env(data_dir),
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -93,3 +100,22 @@ def test_the_tokens_default_role_is_stated_and_known_roles_are_minted(tmp_path: 
     minted = donatello(tmp_path, "token", "--user", "ada", "--roles", "Org.Admin, Finance.Reader")
     assert minted.returncode == 0, minted.stderr
     assert minted.stdout.count(".") == 2  # a JWT: header.payload.signature
+
+
+def test_the_readmes_readiness_text_and_who_generate_acts_as(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    with running_platform(tmp_path / "data") as platform:
+        ready = httpx.get(f"{platform.url}/api/v1/health/ready", timeout=10)
+        assert ready.text.startswith('{"status":"ready"')
+        assert '`{"status":"ready",…}`' in readme  # as the README tells people to look for
+
+        generated = donatello_at(
+            platform.env, "generate", "a paper boat", "--url", f"{platform.url}/api/v1", "--wait"
+        )
+        assert generated.returncode == 0, generated.stderr
+        final = json.loads(generated.stdout[generated.stdout.rindex("\n{") :])
+        assert (final["user_id"], final["department_id"]) == ("cli-user", "default")
+        said = "It acts as `cli-user` holding `Generator.Standard` in the department `default`"
+        assert said in readme
+        quota = platform.client(platform.token("cli-user", ["Generator.Standard"], "default"))
+        assert quota.get("/api/v1/quota").json()["used"] == 1  # a standard user's quota
