@@ -108,6 +108,19 @@ class RunningPlatform:
         raise AssertionError(f"generation {generation_id} not terminal: {body}")
 
 
+def run_donatello(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`donatello ARGS` as a person runs it: a subprocess, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "devhost.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def platform_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DONATELLO_")}
     env["DONATELLO_DATA_DIR"] = str(data_dir)

@@ -19,25 +19,19 @@ import httpx
 from adapters.sqlite_event_store import SqliteEventStore
 from domain.access import Role
 from domain.envelope import Actor, NewEvent
-from tests.platform_process import ROOT, free_port, platform_env, running_platform
+from tests.platform_process import (
+    ROOT,
+    free_port,
+    platform_env,
+    run_donatello,
+    running_platform,
+)
 
 COMMAND = [sys.executable, "-m", "devhost.cli"]
 
 
 def donatello(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return donatello_at(platform_env(data_dir), *args)
-
-
-def donatello_at(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*COMMAND, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_donatello(platform_env(data_dir), *args)
 
 
 def a_long_log(data_dir: Path, events: int) -> None:
@@ -109,7 +103,7 @@ def test_the_readmes_readiness_text_and_who_generate_acts_as(tmp_path: Path) -> 
         assert ready.text.startswith('{"status":"ready"')
         assert '`{"status":"ready",…}`' in readme  # as the README tells people to look for
 
-        generated = donatello_at(
+        generated = run_donatello(
             platform.env, "generate", "a paper boat", "--url", f"{platform.url}/api/v1", "--wait"
         )
         assert generated.returncode == 0, generated.stderr
