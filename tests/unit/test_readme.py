@@ -138,4 +138,3 @@ def test_the_first_serve_says_what_its_install_is_doing(tmp_path: Path) -> None:
     assert len(calls) == 2
     assert all("--quiet" in call for call in calls)  # pip itself stays quiet
     assert second.stderr == ""  # nothing to install, nothing said
-
