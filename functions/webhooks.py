@@ -21,8 +21,10 @@ from functions.problems import INVALID_WEBHOOK_URL, Problem
 from functions.projector import on_every_event
 from functions.responses import Webhook, WebhookDeliveries, WebhookWithSecret
 from services.destinations import RefusedDestination
+from services.projection_feed import project_changes
 from services.webhook_delivery import DISPATCHED_TYPES, deliver, dispatch, parse_message
 from services.webhooks import (
+    DELIVERIES_VIEW,
     MAX_DELIVERIES,
     WEBHOOK_QUEUE,
     WebhookRegistration,
@@ -100,7 +102,10 @@ def deliver_webhook(message: func.ServiceBusMessage) -> None:
 @on_every_event(blueprint, "dispatch_webhooks", DISPATCH_LEASE_PREFIX)
 def dispatch_webhooks(documents: func.DocumentList) -> None:
     app, ports = platform(), webhooks()
-    for document in documents:
-        item = document.to_dict()
+    items = [document.to_dict() for document in documents]
+    # This trigger reads every event anyway, so it feeds the deliveries view too (folding
+    # is idempotent, so a retried batch is harmless).
+    project_changes(app, DELIVERIES_VIEW, items)
+    for item in items:
         if item.get("type") in DISPATCHED_TYPES:
             dispatch(app, ports, _event_from_item(item))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from projections import ALL_PROJECTIONS
+from projections import ALL_PROJECTIONS, OWN_FEED_PROJECTIONS
 from tests.function_app_triggers import indexed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,9 +97,9 @@ def test_each_projection_has_a_change_feed_trigger_with_its_own_lease_prefix() -
         for name, d in triggers().items()
         if d["type"] == "cosmosDBTrigger" and name.startswith("project_")
     }
-    assert sorted(feeds) == sorted(f"project_{p.name}" for p in ALL_PROJECTIONS)
+    assert sorted(feeds) == sorted(f"project_{p.name}" for p in OWN_FEED_PROJECTIONS)
     prefixes = set()
-    for projection in ALL_PROJECTIONS:
+    for projection in OWN_FEED_PROJECTIONS:
         feed = feeds[f"project_{projection.name}"]
         assert feed["connection"] == "CosmosDbConnection"  # identity-based: __accountEndpoint
         assert feed["databaseName"] == "%DONATELLO_COSMOS_DATABASE%"
@@ -117,7 +117,7 @@ def test_each_projection_has_a_change_feed_trigger_with_its_own_lease_prefix() -
 
 def test_a_failed_projection_batch_is_retried_until_it_succeeds() -> None:
     """Without a retry policy the Cosmos DB trigger checkpoints past a failed batch."""
-    for projection in ALL_PROJECTIONS:
+    for projection in OWN_FEED_PROJECTIONS:
         policy = RETRY_POLICIES[f"project_{projection.name}"]
         assert policy["strategy"] == "exponential_backoff"
         assert policy["max_retry_count"] == "-1"  # endless: the lease waits for success
@@ -142,5 +142,7 @@ def test_webhooks_are_dispatched_from_the_feed_and_delivered_from_their_own_queu
         other = f"{projection.name}-"
         assert not prefix.startswith(other)
         assert not other.startswith(prefix)
-    # Checkpointing past a failed batch would lose its notifications.
+    # Checkpointing past a failed batch would lose its notifications (and deliveries view).
     assert RETRY_POLICIES["dispatch_webhooks"]["max_retry_count"] == "-1"
+    own = {p.name for p in OWN_FEED_PROJECTIONS}
+    assert {p.name for p in ALL_PROJECTIONS} - own == {"webhook_deliveries"}
