@@ -24,6 +24,7 @@ from services.generations import (
     GenerationRequest,
     ImageRedirect,
     describe,
+    image_kept,
     open_image,
     read_generation,
     submit_generation,
@@ -66,8 +67,11 @@ def create_generation(req: func.HttpRequest) -> func.HttpResponse:
 def get_generation(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
     generation_id = _generation_id(req)
-    state = read_generation(platform(), principal, generation_id)
-    image_url = _url(req, f"/api/v1/generations/{generation_id}/image") if state.image else None
+    app = platform()
+    state = read_generation(app, principal, generation_id)
+    image_url = (
+        _url(req, f"/api/v1/generations/{generation_id}/image") if image_kept(app, state) else None
+    )
     view = responses.GenerationView.model_validate({**describe(state), "image_url": image_url})
     return json_response(view)
 

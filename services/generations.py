@@ -184,7 +184,7 @@ def open_image(
     state = _authorized(platform, principal, generation_id, Action.IMAGE_READ)
     if state.image is None:
         raise NotFound(f"generation {generation_id} has no image (status {state.status})")
-    if platform.settings.erase_images and _owner_erased(platform, state):
+    if not image_kept(platform, state):
         raise NotFound(f"generation {generation_id}'s image was deleted when its owner was erased")
     ref = state.image.image_ref
     if platform.image_links is not None:
@@ -193,9 +193,13 @@ def open_image(
     return ImageBytes(platform.images.get(ref))
 
 
-def _owner_erased(platform: Platform, state: Generation) -> bool:
+def image_kept(platform: Platform, state: Generation) -> bool:
+    """Whether the generation's image is still stored: not when erasing its owner
+    deleted it (`erase_images`), decided from the log, not from the store."""
+    if state.image is None or state.requested_at is None or not platform.settings.erase_images:
+        return state.image is not None
     record = privacy.fold(platform.store.read_stream(privacy_stream(state.requested.user_id)))
-    return state.requested_at is not None and record.erased_since(state.requested_at)
+    return not record.erased_since(state.requested_at)
 
 
 def _authorized(

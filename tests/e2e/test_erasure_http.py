@@ -141,6 +141,7 @@ def test_an_erased_subjects_prompts_are_gone_everywhere_and_the_log_verifies(
     # Erasure deleted the images too (DONATELLO_ERASE_IMAGES defaults to true), for every
     # reader; the log keeps their hashes, so the trail still verifies.
     for gid in images:
+        assert admin.get(f"/api/v1/generations/{gid}").json()["image_url"] is None
         for reader in (subject, admin):
             gone = reader.get(f"/api/v1/generations/{gid}/image")
             assert gone.status_code == 404, gone.text
@@ -236,5 +237,6 @@ def test_with_erase_images_off_an_erased_persons_images_stay(tmp_path: Path) -> 
 
         erased = officer.post(f"/api/v1/privacy/subjects/{SUBJECT}/erase")
         assert (erased.status_code, erased.json()["images_deleted"]) == (200, 0)
+        assert subject.get(f"/api/v1/generations/{outcome['id']}").json()["image_url"]
         kept = subject.get(f"/api/v1/generations/{outcome['id']}/image")
         assert (kept.status_code, kept.content) == (200, image.content)
