@@ -31,7 +31,15 @@ from domain.access import (
     home_department,
 )
 from domain.envelope import NewEvent
-from domain.generation import Generation, GenerationRequested, Quality, Size, Status, Style
+from domain.generation import (
+    Generation,
+    GenerationRequested,
+    ImageGenerated,
+    Quality,
+    Size,
+    Status,
+    Style,
+)
 from domain.streams import generation_stream, privacy_stream
 from services.context import Platform
 from services.errors import IdempotencyConflict, NotFound
@@ -188,15 +196,28 @@ def open_image(
 ) -> ImageBytes | ImageRedirect:
     """The image, or where to fetch it when the store hands out its own URLs."""
     state = _authorized(platform, principal, generation_id, Action.IMAGE_READ)
+    if platform.image_links is not None:
+        ttl = timedelta(seconds=platform.settings.image_url_ttl_seconds)
+        return ImageRedirect(
+            platform.image_links.read_url(kept_image(platform, state).image_ref, ttl)
+        )
+    return stored_image(platform, state)
+
+
+def kept_image(platform: Platform, state: Generation) -> ImageGenerated:
+    """The generation's image event, if its image is stored and still kept."""
+    generation_id = state.requested.generation_id
     if state.image is None:
         raise NotFound(f"generation {generation_id} has no image (status {state.status})")
     if not image_kept(platform, state):
         raise NotFound(f"generation {generation_id}'s image was deleted when its owner was erased")
-    ref = state.image.image_ref
-    if platform.image_links is not None:
-        ttl = timedelta(seconds=platform.settings.image_url_ttl_seconds)
-        return ImageRedirect(platform.image_links.read_url(ref, ttl))
-    return ImageBytes(platform.images.get(ref), state.image.content_type)
+    return state.image
+
+
+def stored_image(platform: Platform, state: Generation) -> ImageBytes:
+    """The generation's image as stored, with its media type (see `kept_image`)."""
+    image = kept_image(platform, state)
+    return ImageBytes(platform.images.get(image.image_ref), image.content_type)
 
 
 def image_kept(platform: Platform, state: Generation) -> bool:
