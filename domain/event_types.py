@@ -7,11 +7,11 @@ the domain defines a type this misses).
 
 from __future__ import annotations
 
-from domain import audit_reads, budget, privacy, provider_health, quota, webhooks
+from domain import audit_reads, budget, destinations, privacy, provider_health, quota, webhooks
 from domain.generation import Payload
 
 # Imported for the payload classes they define; named so the import is not "unused".
-_MODULES = (audit_reads, budget, privacy, provider_health, quota, webhooks)
+_MODULES = (audit_reads, budget, destinations, privacy, provider_health, quota, webhooks)
 
 
 def _payload_types(cls: type[Payload]) -> set[str]:
