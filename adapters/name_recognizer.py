@@ -9,8 +9,9 @@ Okafor". The lists (adapters/names/) leave out names that are everyday words or 
 (Rose, Sydney, Brown), and words that name places and things ("Street", "Beach",
 "Gallery") end a name, so "Alice Springs", "Byron Bay" and "Martin Place" stay places.
 
-PERSON is redacted, never blocked, so a wrong guess costs a word of the prompt, not the
-prompt. A run is read once, with a possessive pattern: linear in the prompt's length.
+The default policy redacts PERSON rather than blocking it, so a wrong guess costs a word
+of the prompt, not the prompt. Each word is read once by a possessive pattern and the
+runs are gathered in the same pass: linear in the prompt's length.
 """
 
 from __future__ import annotations
