@@ -20,7 +20,7 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain import generation
+from domain import generation, privacy
 from domain.access import (
     AccessDenied,
     Action,
@@ -32,7 +32,7 @@ from domain.access import (
 )
 from domain.envelope import NewEvent
 from domain.generation import Generation, GenerationRequested, Quality, Size, Status, Style
-from domain.streams import generation_stream
+from domain.streams import generation_stream, privacy_stream
 from services.context import Platform
 from services.errors import IdempotencyConflict, NotFound
 from services.personal_data import seal_text
@@ -190,11 +190,22 @@ def open_image(
     state = _authorized(platform, principal, generation_id, Action.IMAGE_READ)
     if state.image is None:
         raise NotFound(f"generation {generation_id} has no image (status {state.status})")
+    if not image_kept(platform, state):
+        raise NotFound(f"generation {generation_id}'s image was deleted when its owner was erased")
     ref = state.image.image_ref
     if platform.image_links is not None:
         ttl = timedelta(seconds=platform.settings.image_url_ttl_seconds)
         return ImageRedirect(platform.image_links.read_url(ref, ttl))
     return ImageBytes(platform.images.get(ref), state.image.content_type)
+
+
+def image_kept(platform: Platform, state: Generation) -> bool:
+    """Whether the generation's image is still stored: not when erasing its owner
+    deleted it (`erase_images`), decided from the log, not from the store."""
+    if state.image is None or state.requested_at is None or not platform.settings.erase_images:
+        return state.image is not None
+    record = privacy.fold(platform.store.read_stream(privacy_stream(state.requested.user_id)))
+    return not record.erased_since(state.requested_at)
 
 
 def _authorized(

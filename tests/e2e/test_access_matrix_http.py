@@ -138,6 +138,11 @@ ROUTES: dict[tuple[str, str], RouteCase] = {
         lambda c, t, w: c.get(f"/api/v1/webhooks/{t.department_id}"),
         targets=DEPARTMENTS,
     ),
+    ("GET", "v1/webhooks/{department_id}/deliveries"): RouteCase(
+        Action.WEBHOOK_READ,
+        lambda c, t, w: c.get(f"/api/v1/webhooks/{t.department_id}/deliveries"),
+        targets=DEPARTMENTS,
+    ),
     ("DELETE", "v1/webhooks/{department_id}"): RouteCase(
         Action.WEBHOOK_WRITE,
         lambda c, t, w: c.delete(f"/api/v1/webhooks/{t.department_id}"),
@@ -147,6 +152,12 @@ ROUTES: dict[tuple[str, str], RouteCase] = {
     ("GET", "v1/audit/streams/{stream_id}"): RouteCase(
         Action.AUDIT_READ,
         lambda c, t, w: c.get(f"/api/v1/audit/streams/generation-{_generation(w, t)}"),
+        owned=True,
+        targets=ALL_TARGETS,
+    ),
+    ("GET", "v1/audit/subjects/{user_id}/streams"): RouteCase(
+        Action.AUDIT_READ,
+        lambda c, t, w: c.get(f"/api/v1/audit/subjects/{t.user_id}/streams"),
         owned=True,
         targets=ALL_TARGETS,
     ),
