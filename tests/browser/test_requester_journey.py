@@ -1,0 +1,58 @@
+"""A requester signs in, prices a prompt, submits it, watches it become a charged image
+and finds it in the gallery: the console in Chromium against a real `donatello serve`."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.browser.console import ConsolePage, expect_image_shown
+
+PROMPT = "A watercolour lighthouse at dawn; send it to alice@example.com"
+
+
+def test_a_prompt_becomes_a_charged_image_in_the_gallery(console: ConsolePage) -> None:
+    page = console.page
+    console.open()
+    expect(page.get_by_role("heading", name="Sign in to DonatelloAI")).to_be_visible()
+    console.check("sign-in")
+    console.sign_in("alice", ["Generator.Standard"], "marketing")
+
+    expect(page).to_have_url(re.compile(r"/generate$"))
+    nav = page.get_by_role("navigation", name="Console")
+    expect(nav.get_by_role("link")).to_have_text(["Generate", "Gallery", "Models"])
+    page.get_by_label("Prompt").fill(PROMPT)
+    page.get_by_label("Quality").select_option("hd")
+    price = page.locator(".price")
+    expect(price).to_contain_text(re.compile(r"Price: \$\d+\.\d{2}"))  # before submitting
+    expect(price).to_contain_text("Daily quota: 50 of 50 images left today — covered.")
+    console.check("generate")
+
+    page.get_by_role("button", name="Generate").click()
+    expect(page).to_have_url(re.compile(r"/generations/[0-9a-f-]{36}$"))
+    expect(page.get_by_test_id("status")).to_have_text("charged", timeout=60_000)
+    expect(page.get_by_text("Screening removed personal data")).to_contain_text("EMAIL_ADDRESS")
+    expect_image_shown(page.get_by_role("img", name=re.compile("The generated image")))
+    expect(page.get_by_role("button", name="Download PNG")).to_be_visible()
+    generation_url = page.url
+    console.check("generation")
+
+    nav.get_by_role("link", name="Gallery").click()
+    tile = page.locator(".gallery li").first
+    expect_image_shown(tile.get_by_role("img"))
+    console.check("gallery")
+    tile.get_by_role("link").click()
+    expect(page).to_have_url(generation_url)
+
+
+def test_the_form_says_what_is_wrong_next_to_the_prompt(console: ConsolePage) -> None:
+    page = console.page
+    console.open("/generate")
+    console.sign_in("bea", ["Generator.Power"], "studio")
+    page.get_by_role("button", name="Generate").click()
+    prompt = page.get_by_label("Prompt")
+    expect(prompt).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_text("Write what the image should show.")).to_be_visible()
+    expect(page.locator(".price")).to_contain_text("Daily quota: unlimited for your role.")
+    console.check()

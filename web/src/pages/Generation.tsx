@@ -1,0 +1,102 @@
+import { useQuery } from "@tanstack/react-query";
+import { type Schemas, download, getJson } from "../lib/api";
+import { dateTime, money } from "../lib/format";
+import { useImage } from "../lib/image";
+import type { Session } from "../lib/session";
+
+const STEPS = ["requested", "screened", "routed", "generated", "charged"] as const;
+const TERMINAL = new Set(["charged", "rejected", "failed"]);
+const EXPLAIN: Record<string, string> = {
+  requested: "Received, waiting for screening",
+  screened: "Screened for personal data and policy",
+  routed: "A model chosen and the cost reserved on the budget",
+  generated: "The image made and stored, with Content Credentials",
+  charged: "The department charged the actual cost",
+};
+
+export function GenerationPage({ id }: { id: string; session: Session }) {
+  const generation = useQuery({
+    queryKey: ["generation", id],
+    queryFn: () => getJson<Schemas["GenerationView"]>(`/v1/generations/${id}`),
+    refetchInterval: (query) =>
+      query.state.data && TERMINAL.has(query.state.data.status) ? false : 500,
+  });
+  const g = generation.data;
+  const image = useImage(id, g?.status === "charged" || g?.status === "generated");
+  if (generation.error) return <p role="alert">{generation.error.message}</p>;
+  if (!g) return <p aria-busy="true">Loading the generation…</p>;
+  const reached = STEPS.indexOf(g.status as (typeof STEPS)[number]);
+  const failed = g.status === "rejected" || g.status === "failed";
+
+  return (
+    <>
+      <h1>Generation</h1>
+      <div className="grid">
+        <section aria-labelledby="progress">
+          <h2 id="progress">Progress</h2>
+          <ol className="timeline" aria-live="polite">
+            {STEPS.map((step, index) => (
+              <li key={step} className={index <= reached ? "done" : "pending"}>
+                <strong>{step}</strong> <span>{EXPLAIN[step]}</span>
+                {index <= reached ? " ✓" : ""}
+              </li>
+            ))}
+            {failed && (
+              <li className="failed">
+                <strong>{g.status}</strong> <span>{g.reason ?? "No reason was recorded."}</span>
+              </li>
+            )}
+          </ol>
+          <p>
+            Status: <strong data-testid="status">{g.status}</strong>
+          </p>
+          <Screening screening={g.screening} />
+        </section>
+        <section aria-labelledby="details">
+          <h2 id="details">Details</h2>
+          <dl>
+            <dt>Model</dt>
+            <dd>{g.model_id ?? "not chosen yet"}</dd>
+            <dt>Cost</dt>
+            <dd>{g.cost_aud ? money(g.cost_aud) : `estimated ${money(g.estimated_cost_aud)}`}</dd>
+            <dt>Size, quality, style</dt>
+            <dd>
+              {g.size}, {g.quality}, {g.style ?? "any"}
+            </dd>
+            <dt>Requested</dt>
+            <dd>{dateTime(g.created_at)}</dd>
+            <dt>Last change</dt>
+            <dd>{dateTime(g.updated_at)}</dd>
+          </dl>
+        </section>
+      </div>
+      {image && (
+        <figure>
+          <img src={image} alt={`The generated image (${g.size})`} className="result" />
+          <figcaption>
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => void download(`/v1/generations/${id}/image`, `${id}.png`)}
+            >
+              Download PNG
+            </button>
+          </figcaption>
+        </figure>
+      )}
+    </>
+  );
+}
+
+function Screening({ screening }: { screening: Schemas["Screening"] | null }) {
+  if (!screening?.outcome) return null;
+  if (screening.outcome === "passed") return <p>Screening: nothing personal found.</p>;
+  const kinds = screening.entity_types.join(", ") || "none named";
+  if (screening.outcome === "redacted")
+    return <p>Screening removed personal data before any model saw the prompt: {kinds}.</p>;
+  return (
+    <p className="error">
+      Screening refused the prompt: {screening.reason ?? "it breaks the content policy"} ({kinds}).
+    </p>
+  );
+}
