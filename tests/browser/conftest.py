@@ -11,7 +11,11 @@ from tests.platform_process import RunningPlatform, running_platform
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
-    with running_platform(tmp_path_factory.mktemp("console")) as running:
+    # Private webhook addresses are allowed, as on a developer machine, so a manager can
+    # register one on loopback and see its secret.
+    with running_platform(
+        tmp_path_factory.mktemp("console"), DONATELLO_WEBHOOK_ALLOW_PRIVATE="true"
+    ) as running:
         yield running
 
 

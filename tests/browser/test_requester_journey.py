@@ -4,10 +4,12 @@ and finds it in the gallery: the console in Chromium against a real `donatello s
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from playwright.sync_api import expect
 
 from tests.browser.console import ConsolePage, expect_image_shown
+from tests.platform_process import RunningPlatform
 
 PROMPT = "A watercolour lighthouse at dawn; send it to alice@example.com"
 
@@ -56,3 +58,27 @@ def test_the_form_says_what_is_wrong_next_to_the_prompt(console: ConsolePage) ->
     expect(page.get_by_text("Write what the image should show.")).to_be_visible()
     expect(page.locator(".price")).to_contain_text("Daily quota: unlimited for your role.")
     console.check()
+
+
+def test_an_expired_sign_in_returns_to_the_form_with_the_prompt_kept(
+    console: ConsolePage, platform: RunningPlatform
+) -> None:
+    page = console.page
+    # The dev sign-in answers a token that the API's 60 s leeway accepts for ~8 s more.
+    short = platform.token("carol", ["Generator.Standard"], "marketing", timedelta(seconds=-52))
+    page.route(
+        "**/dev/token",
+        lambda route: route.fulfill(json={"access_token": short, "token_type": "Bearer"}),
+    )
+    console.open()
+    console.sign_in("carol", ["Generator.Standard"], "marketing")
+    page.get_by_label("Prompt").fill("A kept draft: a fox in the snow")
+    page.unroute("**/dev/token")  # the next sign-in is the host's own, with a full day
+    page.wait_for_timeout(9_000)
+    page.get_by_role("button", name="Generate").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Your session expired")
+    console.sign_in("carol", ["Generator.Standard"], "marketing")
+    expect(page.get_by_label("Prompt")).to_have_value("A kept draft: a fox in the snow")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.get_by_test_id("status")).to_have_text("charged", timeout=60_000)

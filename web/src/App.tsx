@@ -4,6 +4,9 @@ import { setCredentials } from "./lib/api";
 import { PAGES, homeFor, pagesFor } from "./lib/roles";
 import { navigate, usePath } from "./lib/router";
 import { type Session, clearSession, loadSession, saveSession } from "./lib/session";
+import { AuditPage } from "./pages/Audit";
+import { BudgetPage } from "./pages/Budget";
+import { FinancePage } from "./pages/Finance";
 import { GalleryPage } from "./pages/Gallery";
 import { GeneratePage } from "./pages/Generate";
 import { GenerationPage } from "./pages/Generation";
@@ -100,6 +103,12 @@ function route(path: string, session: Session) {
       return <GeneratePage session={session} />;
     case "gallery":
       return <GalleryPage session={session} />;
+    case "budget":
+      return <BudgetPage session={session} />;
+    case "finance":
+      return <FinancePage />;
+    case "audit":
+      return <AuditPage />;
     case "models":
       return <ModelsPage />;
   }

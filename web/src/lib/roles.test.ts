@@ -12,18 +12,22 @@ describe("role-based navigation", () => {
     expect(homeFor(["Generator.Standard"])).toBe("/generate");
   });
   it("gives a manager the department's generations but not the form", () => {
-    expect(labels(["Dept.Manager"])).toEqual(["Gallery", "Models"]);
+    expect(labels(["Dept.Manager"])).toEqual(["Gallery", "Budget", "Models"]);
   });
   it("shows finance and compliance nothing they cannot use", () => {
-    expect(labels(["Finance.Reader"])).toEqual(["Models"]);
-    expect(labels(["Compliance.Auditor"])).toEqual(["Models"]);
+    expect(labels(["Finance.Reader"])).toEqual(["Finance", "Models"]);
+    expect(labels(["Compliance.Auditor"])).toEqual(["Audit", "Models"]);
   });
   it("adds roles up", () => {
     expect(labels(["Dept.Manager", "Generator.Standard"])).toEqual([
       "Generate",
       "Gallery",
+      "Budget",
       "Models",
     ]);
+  });
+  it("shows an admin every page", () => {
+    expect(labels(["Org.Admin"])).toEqual(["Generate", "Gallery", "Budget", "Finance", "Audit", "Models"]);
   });
   it("shows a token with no known role nothing", () => {
     expect(labels(["Root"])).toEqual([]);

@@ -11,7 +11,7 @@ export const ROLES = [
 ] as const;
 export type Role = (typeof ROLES)[number];
 
-export type PageId = "generate" | "gallery" | "models";
+export type PageId = "generate" | "gallery" | "budget" | "finance" | "audit" | "models";
 
 export interface Page {
   id: PageId;
@@ -31,6 +31,9 @@ export const PAGES: readonly Page[] = [
     label: "Gallery",
     roles: [...GENERATORS, "Dept.Manager"],
   },
+  { id: "budget", path: "/budget", label: "Budget", roles: ["Dept.Manager", ...ADMINS] },
+  { id: "finance", path: "/finance", label: "Finance", roles: ["Finance.Reader", ...ADMINS] },
+  { id: "audit", path: "/audit", label: "Audit", roles: ["Compliance.Auditor", ...ADMINS] },
   { id: "models", path: "/models", label: "Models", roles: ROLES },
 ];
 
