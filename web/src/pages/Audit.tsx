@@ -1,3 +1,4 @@
+import { Scroll } from "../components/Scroll";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Field } from "../components/Field";
@@ -43,7 +44,8 @@ function Verify() {
             </p>
           ) : (
             <>
-              <p className="error">The log has been tampered with: {report.problems.length} problems.</p>
+              <p className="error">The log has been tampered with: {report.problems.length}{" "}
+                {report.problems.length === 1 ? "problem" : "problems"}.</p>
               <table>
                 <thead>
                   <tr>
@@ -89,7 +91,7 @@ function StreamBrowser() {
   return (
     <section aria-labelledby="streams">
       <h2 id="streams">Browse a stream</h2>
-      <form onSubmit={submit} role="search">
+      <form onSubmit={submit}>
         <Field label="Generation id or stream id" error={notFound ? `No stream ${stream}.` : events.error?.message}>
           {({ id, describedBy }) => (
             <input id={id} value={lookup} aria-describedby={describedBy} onChange={(e) => setLookup(e.target.value)} />
@@ -98,7 +100,7 @@ function StreamBrowser() {
         <button type="submit">Show events</button>
       </form>
       {events.data && (
-        <div className="overflow-auto">
+        <Scroll label="Events of the stream">
           <table className="events">
             <caption>
               {events.data.stream_id}: {events.data.events.length} events
@@ -118,7 +120,7 @@ function StreamBrowser() {
                 <tr key={e.event_id}>
                   <td>{e.version}</td>
                   <td>{e.type}</td>
-                  <td>{dateTime(e.recorded_at)}</td>
+                  <td className="nowrap">{dateTime(e.recorded_at)}</td>
                   <td>{e.actor.user_id}</td>
                   <td>
                     <code>{e.hash.slice(0, 16)}…</code>
@@ -130,7 +132,7 @@ function StreamBrowser() {
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       )}
     </section>
   );

@@ -15,10 +15,15 @@ const KINDS: Schemas["Kind"][] = ["budget.threshold_crossed", "generation.comple
 export function BudgetPage({ session }: { session: Session }) {
   const admin = session.roles.some((r) => r === "Org.Admin" || r === "Platform.Admin");
   const [department, setDepartment] = useState(session.department ?? "");
+  // The budget view is a projection: it shows a saved limit a moment after the PUT
+  // answers, so the page polls until it does.
+  const [saved, setSaved] = useState<string | null>(null);
   const budget = useQuery({
     queryKey: ["budget", department],
     queryFn: () => getJson<Schemas["Budget"]>(`/v1/budgets/${encodeURIComponent(department)}`),
     enabled: department !== "",
+    refetchInterval: (query) =>
+      saved !== null && Number(query.state.data?.limit_aud) !== Number(saved) ? 250 : false,
   });
   return (
     <>
@@ -32,7 +37,12 @@ export function BudgetPage({ session }: { session: Session }) {
       {budget.error && <p role="alert">{budget.error.message}</p>}
       {budget.data && <Glance budget={budget.data} />}
       {department && !budget.isPending && (
-        <BudgetForm key={department} department={department} current={budget.data} />
+        <BudgetForm
+          key={department}
+          department={department}
+          current={budget.data}
+          onSaved={setSaved}
+        />
       )}
       {department && <WebhookPanel department={department} />}
     </>
@@ -48,7 +58,12 @@ interface BudgetDraft {
   sla: string;
 }
 
-function BudgetForm({ department, current }: { department: string; current?: Schemas["Budget"] | undefined }) {
+function BudgetForm(props: {
+  department: string;
+  current: Schemas["Budget"] | undefined;
+  onSaved: (limit: string) => void;
+}) {
+  const { department, current } = props;
   const queries = useQueryClient();
   const [draft, setDraft, dropDraft] = useDraft<BudgetDraft>(`budget.${department}`, {
     limit: current?.limit_aud ?? "",
@@ -62,9 +77,10 @@ function BudgetForm({ department, current }: { department: string; current?: Sch
   const save = useMutation({
     mutationFn: (body: Update) =>
       sendJson<Schemas["BudgetSetAnswer"]>("PUT", `/v1/budgets/${encodeURIComponent(department)}`, body),
-    onSuccess: () => {
+    onSuccess: (answer) => {
       dropDraft();
       setTouched(false);
+      props.onSaved(answer.monthly_limit_aud);
       void queries.invalidateQueries({ queryKey: ["budget", department] });
     },
   });

@@ -1,3 +1,4 @@
+import { Scroll } from "../components/Scroll";
 import { useQuery } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { BarChart } from "../components/BarChart";
@@ -54,7 +55,7 @@ export function FinancePage() {
         </div>
       </div>
       {list.error && <p role="alert">{list.error.message}</p>}
-      <div className="overflow-auto">
+      <Scroll label="Departments">
         <table className="finance">
           <caption>
             {rows.length} {rows.length === 1 ? "department" : "departments"} in {period}
@@ -94,7 +95,7 @@ export function FinancePage() {
             })}
           </tbody>
         </table>
-      </div>
+      </Scroll>
       {chosen && <Department department={chosen} period={period} />}
     </>
   );

@@ -1,3 +1,4 @@
+import { Scroll } from "../components/Scroll";
 import { useQuery } from "@tanstack/react-query";
 import { type Schemas, getJson } from "../lib/api";
 import { money } from "../lib/format";
@@ -13,7 +14,7 @@ export function ModelsPage() {
     <>
       <h1>Models</h1>
       <p>Catalogue version {catalogue.data.catalogue_version}; prices in AUD per image.</p>
-      <div className="overflow-auto">
+      <Scroll label="Model catalogue">
         <table>
           <thead>
             <tr>
@@ -32,7 +33,7 @@ export function ModelsPage() {
             ))}
           </tbody>
         </table>
-      </div>
+      </Scroll>
     </>
   );
 }
