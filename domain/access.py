@@ -180,5 +180,12 @@ def authorize(
     raise AccessDenied(reason, action)
 
 
+def authorize_owner(principal: Principal, action: Action, owner_id: str) -> None:
+    """For what no role reaches beyond its owner (a prompt's text): the owner alone, so
+    neither their manager nor an admin nor compliance reads it through the API."""
+    if owner_id != principal.user_id:
+        raise AccessDenied(DenialReason.NOT_OWNER, action)
+
+
 def _same_department(principal: Principal, department_id: str | None) -> bool:
     return principal.department_id is not None and department_id == principal.department_id

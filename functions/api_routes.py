@@ -182,6 +182,16 @@ OPERATIONS: tuple[Operation, ...] = (
         (GENERATION_ID,),
     ),
     Operation(
+        "v1/generations/{id}/prompt",
+        "GET",
+        "get_generation_prompt",
+        "The prompt as its owner typed it: to the owner alone, and the read is recorded",
+        "generations",
+        (Answer(200, "The prompt", r.GenerationPrompt),),
+        (FORBIDDEN, NOT_FOUND),
+        (GENERATION_ID,),
+    ),
+    Operation(
         "v1/models",
         "GET",
         "list_models",

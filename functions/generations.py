@@ -29,6 +29,7 @@ from services.generations import (
     submit_generation,
 )
 from services.ports import HistoryQuery
+from services.privacy import own_prompt
 from services.queries import list_generations
 
 blueprint = func.Blueprint()
@@ -87,6 +88,16 @@ def get_generation_image(req: func.HttpRequest) -> func.HttpResponse:
         status_code=200,
         headers={"Content-Type": "image/png", "Cache-Control": "private"},
     )
+
+
+@blueprint.route(route="v1/generations/{id}/prompt", methods=["GET"])
+@api
+def get_generation_prompt(req: func.HttpRequest) -> func.HttpResponse:
+    principal = authenticate(req)
+    prompt = own_prompt(platform(), principal, _generation_id(req))
+    body = responses.GenerationPrompt.model_validate(prompt)
+    # Personal data: no cache on the way may keep it.
+    return json_response(body, headers={"Cache-Control": "no-store"})
 
 
 @blueprint.route(route="v1/generations", methods=["GET"])

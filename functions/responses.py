@@ -58,6 +58,14 @@ class GenerationView(BaseModel):
     image_url: Url | None
 
 
+class GenerationPrompt(BaseModel):
+    """`GET /generations/{id}/prompt`: the prompt as its owner typed it (to them alone)."""
+
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    prompt: str = Field(description="`[erased]` once the owner's key was destroyed")
+    prompt_erased: bool
+
+
 class HistoryItem(BaseModel):
     """A generation in the history view (eventually consistent with its stream)."""
 

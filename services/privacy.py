@@ -8,9 +8,10 @@ subject whose key is gone and whose log does not say so yet, and the retry (eras
 idempotent) appends the owed event. The other order could leave a log saying "erased"
 over a key that still opens every prompt.
 
-The export is the one place where plaintext prompts leave the system, and only to the
-subject or a privacy officer (`Action.PRIVACY_EXPORT`). Handing it out is itself
-recorded, as `SubjectAccessExported` in the subject's privacy stream.
+Plaintext prompts leave the system in two places only: the export, to the subject or
+a privacy officer (`Action.PRIVACY_EXPORT`), recorded as `SubjectAccessExported` in the
+subject's privacy stream; and one generation's prompt, to its owner alone
+(`own_prompt`), recorded as an `AuditLogRead` before it is answered.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from domain import privacy, quota
-from domain.access import Action, Principal, authorize
+from domain.access import Action, Principal, authorize, authorize_owner
 from domain.budget import CostCharged
 from domain.envelope import Event
 from domain.generation import (
@@ -36,8 +37,10 @@ from domain.privacy import PrivacyRecord, SubjectAccessExported, SubjectErased
 from domain.quota import quota_day
 from domain.retention import retained_until
 from domain.streams import generation_stream, privacy_stream, quota_stream
+from services.audit_reads import record_read
 from services.budget_ledger import MAX_CONFLICT_RETRIES, to_new_events
 from services.context import Platform
+from services.errors import NotFound
 from services.personal_data import ERASED, open_text
 from services.ports import ConcurrencyError, HistoryQuery
 
@@ -108,6 +111,31 @@ def export_subject(platform: Platform, principal: Principal, subject_id: str) ->
         "generations": generations,
         "budget_charges": charges,
         "quota_usage": usage,
+    }
+
+
+def own_prompt(platform: Platform, principal: Principal, generation_id: UUID) -> dict[str, Any]:
+    """The prompt of one generation as its owner typed it, to that owner only."""
+    events = platform.store.read_stream(generation_stream(generation_id))
+    requested = next((e for e in events if e.type == GenerationRequested.TYPE), None)
+    if requested is None:
+        raise NotFound(f"no generation {generation_id}")
+    owner: str = requested.data["user_id"]
+    authorize(
+        principal,
+        Action.GENERATION_READ,
+        department_id=requested.data["department_id"],
+        owner_id=owner,
+    )
+    authorize_owner(principal, Action.GENERATION_READ, owner)
+    what = {"route": "GET /v1/generations/{id}/prompt", "generation_id": str(generation_id)}
+    record_read(platform, principal, what)
+    record = privacy.fold(platform.store.read_stream(privacy_stream(owner)))
+    prompt = _opened(platform, record, requested)
+    return {
+        "id": str(generation_id),
+        "prompt": ERASED if prompt is None else prompt,
+        "prompt_erased": prompt is None,
     }
 
 

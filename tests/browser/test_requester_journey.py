@@ -37,6 +37,8 @@ def test_a_prompt_becomes_a_charged_image_in_the_gallery(console: ConsolePage) -
     expect(page.get_by_text("Screening removed personal data")).to_contain_text("EMAIL_ADDRESS")
     expect_image_shown(page.get_by_role("img", name=re.compile("The generated image")))
     expect(page.get_by_role("button", name="Download PNG")).to_be_visible()
+    page.get_by_role("button", name="Show my prompt").click()
+    expect(page.get_by_test_id("prompt")).to_have_text(PROMPT)  # as typed, to its owner
     generation_url = page.url
     console.check("generation")
 

@@ -61,6 +61,7 @@ class RouteCase:
     owned: bool = False
     targets: tuple[Target, ...] = (SELF,)
     gone_is_fine: bool = False  # a 404 after an earlier allowed call removed it
+    owner_only: bool = False  # beyond the matrix, only the resource's own user (a prompt)
 
 
 ALL_TARGETS = (SELF, TEAMMATE, OTHER)
@@ -97,6 +98,13 @@ ROUTES: dict[tuple[str, str], RouteCase] = {
         lambda c, t, w: c.get(f"/api/v1/generations/{_generation(w, t)}/image"),
         owned=True,
         targets=ALL_TARGETS,
+    ),
+    ("GET", "v1/generations/{id}/prompt"): RouteCase(
+        Action.GENERATION_READ,
+        lambda c, t, w: c.get(f"/api/v1/generations/{_generation(w, t)}/prompt"),
+        owned=True,
+        targets=ALL_TARGETS,
+        owner_only=True,
     ),
     ("GET", "v1/models"): RouteCase(Action.MODEL_LIST, lambda c, t, w: c.get("/api/v1/models")),
     ("GET", "v1/openapi.json"): RouteCase(None, lambda c, t, w: c.get("/api/v1/openapi.json")),
@@ -192,6 +200,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningPla
 def expected_allowed(role: Role, case: RouteCase, target: Target) -> bool:
     if case.action is None:
         return True
+    if case.owner_only and target.user_id != CALLER:
+        return False
     caller = Principal(CALLER, frozenset({role}), HOME, "dev")
     try:
         authorize(

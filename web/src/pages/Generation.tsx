@@ -1,4 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
+import { useState } from "react";
 import { type Schemas, download, getJson } from "../lib/api";
 import { dateTime, money } from "../lib/format";
 import { useImage } from "../lib/image";
@@ -14,7 +15,7 @@ const EXPLAIN: Record<string, string> = {
   charged: "The department charged the actual cost",
 };
 
-export function GenerationPage({ id }: { id: string; session: Session }) {
+export function GenerationPage({ id, session }: { id: string; session: Session }) {
   const generation = useQuery({
     queryKey: ["generation", id],
     queryFn: () => getJson<Schemas["GenerationView"]>(`/v1/generations/${id}`),
@@ -22,6 +23,7 @@ export function GenerationPage({ id }: { id: string; session: Session }) {
       query.state.data && TERMINAL.has(query.state.data.status) ? false : 500,
   });
   const g = generation.data;
+  const mine = g?.user_id === session.user;
   const image = useImage(id, g?.status === "charged" || g?.status === "generated");
   if (generation.error) return <p role="alert">{generation.error.message}</p>;
   if (!g) return <p aria-busy="true">Loading the generation…</p>;
@@ -51,6 +53,7 @@ export function GenerationPage({ id }: { id: string; session: Session }) {
             Status: <strong data-testid="status">{g.status}</strong>
           </p>
           <Screening screening={g.screening} />
+          {mine && <OwnPrompt id={id} />}
         </section>
         <section aria-labelledby="details">
           <h2 id="details">Details</h2>
@@ -98,5 +101,30 @@ function Screening({ screening }: { screening: Schemas["Screening"] | null }) {
     <p className="error">
       Screening refused the prompt: {screening.reason ?? "it breaks the content policy"} ({kinds}).
     </p>
+  );
+}
+
+// Only the owner may read the prompt (the API refuses everyone else, and records the
+// read), so the page asks only when it is theirs, and only when they ask.
+function OwnPrompt({ id }: { id: string }) {
+  const [shown, setShown] = useState(false);
+  const prompt = useQuery({
+    queryKey: ["prompt", id],
+    queryFn: () => getJson<Schemas["GenerationPrompt"]>(`/v1/generations/${id}/prompt`),
+    enabled: shown,
+    gcTime: 0,
+  });
+  if (!shown)
+    return (
+      <button type="button" className="secondary outline" onClick={() => setShown(true)}>
+        Show my prompt
+      </button>
+    );
+  if (prompt.error) return <p role="alert">{prompt.error.message}</p>;
+  if (!prompt.data) return <p aria-busy="true">Opening the prompt…</p>;
+  return (
+    <blockquote data-testid="prompt">
+      {prompt.data.prompt_erased ? "Your prompt was erased at your request." : prompt.data.prompt}
+    </blockquote>
   );
 }

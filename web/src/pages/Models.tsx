@@ -47,7 +47,7 @@ function Row({ model }: { model: Schemas["CatalogueEntry"] }) {
       <td>{model.sizes.join(", ")}</td>
       <td>{model.regions.join(", ")}</td>
       <td>{model.available ? (model.circuit?.state ?? "closed") : "not enabled"}</td>
-      <td>{model.circuit ? `${model.circuit.success_rate}` : "—"}</td>
+      <td>{model.circuit ? `${(Number(model.circuit.success_rate) * 100).toFixed(1)} %` : "—"}</td>
     </tr>
   );
 }
