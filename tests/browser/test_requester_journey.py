@@ -84,3 +84,16 @@ def test_an_expired_sign_in_returns_to_the_form_with_the_prompt_kept(
     expect(page.get_by_label("Prompt")).to_have_value("A kept draft: a fox in the snow")
     page.get_by_role("button", name="Generate").click()
     expect(page.get_by_test_id("status")).to_have_text("charged", timeout=60_000)
+
+
+def test_a_rejected_prompt_says_why_in_plain_words(console: ConsolePage) -> None:
+    page = console.page
+    console.open()
+    console.sign_in("dave", ["Generator.Standard"], "marketing")
+    page.get_by_label("Prompt").fill("a birthday card for card 4111 1111 1111 1111 please")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.get_by_test_id("status")).to_have_text("rejected", timeout=60_000)
+    refused = page.get_by_text("Screening refused the prompt")
+    expect(refused).to_contain_text("personal data that may never reach a model (CREDIT_CARD)")
+    expect(page.get_by_text("4111")).to_have_count(0)  # the value itself is never shown
+    console.check("rejected")

@@ -1,5 +1,6 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useState } from "react";
+import { ErrorBoundary } from "./components/ErrorBoundary";
 import { setCredentials } from "./lib/api";
 import { PAGES, homeFor, pagesFor } from "./lib/roles";
 import { navigate, usePath } from "./lib/router";
@@ -83,7 +84,9 @@ export function App() {
           </ul>
         </nav>
       </header>
-      <main className="container">{route(path, session)}</main>
+      <main className="container">
+        <ErrorBoundary key={path}>{route(path, session)}</ErrorBoundary>
+      </main>
     </>
   );
 }

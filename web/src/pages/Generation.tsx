@@ -3,6 +3,7 @@ import { useState } from "react";
 import { type Schemas, download, getJson } from "../lib/api";
 import { dateTime, money } from "../lib/format";
 import { useImage } from "../lib/image";
+import { plainReason } from "../lib/reasons";
 import type { Session } from "../lib/session";
 
 const STEPS = ["requested", "screened", "routed", "generated", "charged"] as const;
@@ -27,7 +28,7 @@ export function GenerationPage({ id, session }: { id: string; session: Session }
   const image = useImage(id, g?.status === "charged" || g?.status === "generated");
   if (generation.error) return <p role="alert">{generation.error.message}</p>;
   if (!g) return <p aria-busy="true">Loading the generation…</p>;
-  const reached = STEPS.indexOf(g.status as (typeof STEPS)[number]);
+  const done = stepsDone(g);
   const failed = g.status === "rejected" || g.status === "failed";
 
   return (
@@ -37,15 +38,15 @@ export function GenerationPage({ id, session }: { id: string; session: Session }
         <section aria-labelledby="progress">
           <h2 id="progress">Progress</h2>
           <ol className="timeline" aria-live="polite">
-            {STEPS.map((step, index) => (
-              <li key={step} className={index <= reached ? "done" : "pending"}>
+            {STEPS.map((step) => (
+              <li key={step} className={done.has(step) ? "done" : "pending"}>
                 <strong>{step}</strong> <span>{EXPLAIN[step]}</span>
-                {index <= reached ? " ✓" : ""}
+                {done.has(step) ? " ✓" : ""}
               </li>
             ))}
             {failed && (
               <li className="failed">
-                <strong>{g.status}</strong> <span>{g.reason ?? "No reason was recorded."}</span>
+                <strong>{g.status}</strong> <span>Because {plainReason(g.reason)}.</span>
               </li>
             )}
           </ol>
@@ -61,7 +62,13 @@ export function GenerationPage({ id, session }: { id: string; session: Session }
             <dt>Model</dt>
             <dd>{g.model_id ?? "not chosen yet"}</dd>
             <dt>Cost</dt>
-            <dd>{g.cost_aud ? money(g.cost_aud) : `estimated ${money(g.estimated_cost_aud)}`}</dd>
+            <dd>
+              {g.cost_aud
+                ? money(g.cost_aud)
+                : g.estimated_cost_aud
+                  ? `estimated ${money(g.estimated_cost_aud)}`
+                  : "nothing charged"}
+            </dd>
             <dt>Size, quality, style</dt>
             <dd>
               {g.size}, {g.quality}, {g.style ?? "any"}
@@ -91,15 +98,29 @@ export function GenerationPage({ id, session }: { id: string; session: Session }
   );
 }
 
+/** The steps a generation has been through, read from what it records, so a rejected or
+ * failed one shows how far it got. */
+export function stepsDone(g: Schemas["GenerationView"]): Set<string> {
+  const done = new Set<string>(["requested"]);
+  const reached = STEPS.indexOf(g.status as (typeof STEPS)[number]);
+  for (const step of STEPS.slice(0, reached + 1)) done.add(step);
+  if (g.screening?.outcome === "passed" || g.screening?.outcome === "redacted") done.add("screened");
+  if (g.model_id) done.add("routed");
+  if (g.image_sha256) done.add("generated");
+  if (g.cost_aud) done.add("charged");
+  return done;
+}
+
 function Screening({ screening }: { screening: Schemas["Screening"] | null }) {
   if (!screening?.outcome) return null;
   if (screening.outcome === "passed") return <p>Screening: nothing personal found.</p>;
-  const kinds = screening.entity_types.join(", ") || "none named";
+  // `entity_types` is left out of the answer when screening named none.
+  const kinds = (screening.entity_types ?? []).join(", ") || "none named";
   if (screening.outcome === "redacted")
     return <p>Screening removed personal data before any model saw the prompt: {kinds}.</p>;
   return (
     <p className="error">
-      Screening refused the prompt: {screening.reason ?? "it breaks the content policy"} ({kinds}).
+      Screening refused the prompt: {plainReason(screening.reason)}.
     </p>
   );
 }
