@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.dev_issuer import DevIssuer
-from devhost.http_bridge import PROBLEM_TYPE_BASE
+from devhost.http_bridge import ClientGone, read_body, send_problem, send_response
 from domain.access import Role
 
 Scope = MutableMapping[str, Any]
@@ -90,7 +90,7 @@ class Console:
             await self._dev_token(self._issuer, scope, receive, send)
             return
         if scope["method"] not in ("GET", "HEAD"):
-            await _problem(send, 404, "not-found", "Not found", "No function serves this path.")
+            await send_problem(send, 404, "not-found", "Not found", "No function serves this path.")
             return
         await self._page(path, scope["method"] == "HEAD", send)
 
@@ -98,13 +98,13 @@ class Console:
         index = self._static / "index.html"
         if not index.is_file():
             headers = [("content-type", "text/html; charset=utf-8"), *_PAGE_HEADERS]
-            await _send(send, 200, headers, NOT_BUILT)
+            await send_response(send, 200, headers, NOT_BUILT)
             return
         candidate = (self._static / path.lstrip("/")).resolve()
         if candidate.is_file() and candidate.is_relative_to(self._static):
             file, immutable = candidate, candidate.parent.name == "assets"
         elif "." in path.rsplit("/", 1)[-1]:  # a missing file, not a console route
-            await _problem(send, 404, "not-found", "Not found", "No such file.")
+            await send_problem(send, 404, "not-found", "Not found", "No such file.")
             return
         else:  # a console route: the app reads the path itself
             file, immutable = index, False
@@ -114,25 +114,28 @@ class Console:
         cache = "public, max-age=31536000, immutable" if immutable else "no-cache"
         body = file.read_bytes()
         headers = [("content-type", kind), ("cache-control", cache), *_PAGE_HEADERS]
-        await _send(send, 200, headers, b"" if head_only else body, len(body))
+        await send_response(send, 200, headers, b"" if head_only else body, len(body))
 
     async def _dev_token(
         self, issuer: DevIssuer, scope: Scope, receive: Receive, send: Send
     ) -> None:
         if scope["method"] != "POST":
-            await _problem(
+            await send_problem(
                 send, 405, "method-not-allowed", "Method not allowed", "Use POST.",
                 [("allow", "POST")],
             )  # fmt: skip
             return
-        body = await _read_small(receive)
+        try:
+            body = await read_body(receive, MAX_SIGN_IN_BYTES)
+        except ClientGone:
+            return
         try:
             if body is None:
                 raise ValueError("the sign-in is larger than it can be")
             asked = DevSignIn.model_validate_json(body)
         except (ValidationError, ValueError) as error:
             detail = _plain(error)
-            await _problem(send, 422, "validation-error", "Invalid sign-in", detail)
+            await send_problem(send, 422, "validation-error", "Invalid sign-in", detail)
             return
         token = issuer.mint(asked.user, asked.roles, asked.department, ttl=DEV_TOKEN_TTL)
         answer = {
@@ -141,7 +144,7 @@ class Console:
             "expires_in": int(DEV_TOKEN_TTL.total_seconds()),
         }
         headers = [("content-type", "application/json"), ("cache-control", "no-store")]
-        await _send(send, 200, headers, json.dumps(answer).encode())
+        await send_response(send, 200, headers, json.dumps(answer).encode())
 
 
 def _plain(error: Exception) -> str:
@@ -150,45 +153,3 @@ def _plain(error: Exception) -> str:
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()
         )
     return str(error)
-
-
-async def _read_small(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_SIGN_IN_BYTES:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _problem(
-    send: Send,
-    status: int,
-    slug: str,
-    title: str,
-    detail: str,
-    extra: list[tuple[str, str]] | None = None,
-) -> None:
-    problem = {"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
-    headers = [("content-type", "application/problem+json"), *(extra or [])]
-    await _send(send, status, headers, json.dumps(problem).encode())
-
-
-async def _send(
-    send: Send,
-    status: int,
-    headers: list[tuple[str, str]],
-    body: bytes,
-    length: int | None = None,
-) -> None:
-    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    raw.append((b"content-length", str(len(body) if length is None else length).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})

@@ -177,7 +177,7 @@ class HttpBridge:
             allowed |= route.trigger.methods
         if allowed:
             detail = f"{method} is not allowed here; use {', '.join(sorted(allowed))}."
-            await _send_problem(
+            await send_problem(
                 send,
                 405,
                 "method-not-allowed",
@@ -202,8 +202,8 @@ class HttpBridge:
             await _send_too_large(send, self._max_body_bytes)
             return
         try:
-            body = await _read_body(receive, self._max_body_bytes)
-        except _ClientGone:
+            body = await read_body(receive, self._max_body_bytes)
+        except ClientGone:
             return
         if body is None:
             await _send_too_large(send, self._max_body_bytes)
@@ -242,7 +242,7 @@ class HttpBridge:
         except Exception:
             incident = uuid.uuid4()
             log.exception("function %s failed (incident %s)", binding.function_name, incident)
-            await _send_problem(
+            await send_problem(
                 send,
                 500,
                 "internal-error",
@@ -251,7 +251,7 @@ class HttpBridge:
                 instance=f"urn:uuid:{incident}",
             )
             return
-        await _send(send, status, response_headers, response_body)
+        await send_response(send, status, response_headers, response_body)
 
 
 def _request_headers(scope: Scope) -> dict[str, str]:
@@ -276,7 +276,7 @@ def _url(scope: Scope, headers: dict[str, str]) -> str:
     return f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{query}" if query else "")
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
+async def read_body(receive: Receive, limit: int) -> bytes | None:
     """The request body, or None when it exceeds ``limit``.
 
     An oversized body is still read and dropped, up to `_DRAIN_BYTES`: closing a socket
@@ -288,7 +288,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise _ClientGone
+            raise ClientGone
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size <= limit:
@@ -319,16 +319,16 @@ def _response(result: object) -> tuple[int, list[tuple[str, str]], bytes]:
 _DRAIN_BYTES = 16 * 1024 * 1024
 
 
-class _ClientGone(Exception):
+class ClientGone(Exception):
     """The client disconnected before its request body arrived."""
 
 
 async def _send_not_found(send: Send) -> None:
-    await _send_problem(send, 404, "not-found", "Not found", "No function serves this path.")
+    await send_problem(send, 404, "not-found", "Not found", "No function serves this path.")
 
 
 async def _send_too_large(send: Send, limit: int) -> None:
-    await _send_problem(
+    await send_problem(
         send,
         413,
         "payload-too-large",
@@ -339,7 +339,7 @@ async def _send_too_large(send: Send, limit: int) -> None:
     )
 
 
-async def _send_problem(
+async def send_problem(
     send: Send,
     status: int,
     slug: str,
@@ -358,12 +358,18 @@ async def _send_problem(
     if instance is not None:
         problem["instance"] = instance
     headers = [("content-type", "application/problem+json"), *extra_headers]
-    await _send(send, status, headers, json.dumps(problem).encode())
+    await send_response(send, status, headers, json.dumps(problem).encode())
 
 
-async def _send(send: Send, status: int, headers: Sequence[tuple[str, str]], body: bytes) -> None:
+async def send_response(
+    send: Send,
+    status: int,
+    headers: Sequence[tuple[str, str]],
+    body: bytes,
+    length: int | None = None,  # a HEAD answer's: the body it would have had
+) -> None:
     raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    raw_headers.append((b"content-length", str(len(body)).encode()))
+    raw_headers.append((b"content-length", str(len(body) if length is None else length).encode()))
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -136,3 +136,12 @@ def test_an_unbuilt_console_says_how_to_build_it(tmp_path: Path) -> None:
     page = call(Console(fake_api, tmp_path / "absent", None), "GET", "/")
     assert page.status_code == 200
     assert "scripts/serve" in page.text
+
+
+def test_the_dev_sign_in_takes_only_a_small_post(built: Path, tmp_path: Path) -> None:
+    app = Console(fake_api, built, DevIssuer(tmp_path / "key.pem"))
+    assert call(app, "GET", "/dev/token").status_code == 405
+    huge = {"user": "a" * 5000, "roles": ["Generator.Standard"]}
+    too_large = call(app, "POST", "/dev/token", json=huge)
+    assert too_large.status_code == 422
+    assert "larger" in too_large.json()["detail"]

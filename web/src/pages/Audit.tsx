@@ -2,7 +2,7 @@ import { Scroll } from "../components/Scroll";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Field } from "../components/Field";
-import { ApiError, type Schemas, getJson, request, sendJson } from "../lib/api";
+import { ApiError, type Schemas, download, getJson, request, saveBlob, sendJson } from "../lib/api";
 import { dateTime } from "../lib/format";
 import { parseNdjson, toCsv } from "../lib/ndjson";
 
@@ -151,12 +151,7 @@ function Export() {
       const text = await (await request(`/v1/audit/events?${query}`)).text();
       const body = format === "csv" ? toCsv(parseNdjson(text), CSV_COLUMNS) : text;
       const type = format === "csv" ? "text/csv" : "application/x-ndjson";
-      const url = URL.createObjectURL(new Blob([body], { type }));
-      const link = document.createElement("a");
-      link.href = url;
-      link.download = `audit-events.${format}`;
-      link.click();
-      URL.revokeObjectURL(url);
+      saveBlob(new Blob([body], { type }), `audit-events.${format}`);
       return parseNdjson(text).length;
     },
   });
@@ -222,15 +217,8 @@ function Subjects() {
   const [subject, setSubject] = useState("");
   const [confirm, setConfirm] = useState("");
   const access = useMutation({
-    mutationFn: async () => {
-      const response = await request(`/v1/privacy/subjects/${encodeURIComponent(subject)}/export`);
-      const url = URL.createObjectURL(await response.blob());
-      const link = document.createElement("a");
-      link.href = url;
-      link.download = `subject-${subject}.json`;
-      link.click();
-      URL.revokeObjectURL(url);
-    },
+    mutationFn: () =>
+      download(`/v1/privacy/subjects/${encodeURIComponent(subject)}/export`, `subject-${subject}.json`),
   });
   const erase = useMutation({
     mutationFn: () =>
