@@ -20,6 +20,7 @@ from functions.problems import INVALID_PARAMETER, Problem
 from functions.responses import AuditStream
 from services.audit_export import envelope, jsonl_lines
 from services.audit_log import MAX_PAGE_EVENTS, EventFilter, audit_stream, feed_page
+from services.audit_story import story
 
 blueprint = func.Blueprint()
 
@@ -33,7 +34,11 @@ def get_audit_stream(req: func.HttpRequest) -> func.HttpResponse:
     stream_id = req.route_params["stream_id"]
     events = audit_stream(platform(), principal, stream_id)
     answer = AuditStream.model_validate(
-        {"stream_id": stream_id, "events": [envelope(e) for e in events]}
+        {
+            "stream_id": stream_id,
+            "events": [envelope(e) for e in events],
+            "story": list(story(events)),
+        }
     )
     return json_response(answer)
 

@@ -230,6 +230,9 @@ class AuditEvent(BaseModel):
 class AuditStream(BaseModel):
     stream_id: str
     events: list[AuditEvent]
+    story: list[str] = Field(
+        description="the stream in plain words, one line per event (`donatello audit replay`)"
+    )
 
 
 class Erasure(BaseModel):

@@ -48,6 +48,9 @@ def test_a_compliance_officer_verifies_browses_exports_and_erases(
     events = page.get_by_role("table", name=re.compile(f"generation-{generation_id}"))
     expect(events.get_by_role("row", name=re.compile(r"^1 GenerationRequested"))).to_be_visible()
     expect(events).to_contain_text("GenerationCharged")
+    story = page.get_by_test_id("story").get_by_role("listitem")
+    expect(story).to_have_count(5)  # `donatello audit replay`'s lines, one per event
+    expect(story.first).to_contain_text(re.compile(r"^v1 "))
 
     page.get_by_label("Event type").fill("AuditLogRead")
     with page.expect_download() as feed:

@@ -379,6 +379,11 @@ export interface components {
         AuditStream: {
             /** Events */
             events: components["schemas"]["AuditEvent"][];
+            /**
+             * Story
+             * @description the stream in plain words, one line per event (`donatello audit replay`)
+             */
+            story: string[];
             /** Stream Id */
             stream_id: string;
         };

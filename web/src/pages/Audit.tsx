@@ -100,6 +100,16 @@ function StreamBrowser() {
         <button type="submit">Show events</button>
       </form>
       {events.data && (
+        <details open>
+          <summary>The stream in plain words</summary>
+          <ol className="story" data-testid="story">
+            {events.data.story.map((line) => (
+              <li key={line}>{line}</li>
+            ))}
+          </ol>
+        </details>
+      )}
+      {events.data && (
         <Scroll label="Events of the stream">
           <table className="events">
             <caption>
