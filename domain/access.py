@@ -41,6 +41,7 @@ class Action(StrEnum):
     AUDIT_VERIFY = "audit.verify"
     PRIVACY_EXPORT = "privacy.export"
     PRIVACY_ERASE = "privacy.erase"
+    POLICY_READ = "policy.read"  # the screening policy in force: admins only
 
 
 class Scope(IntEnum):

@@ -192,6 +192,15 @@ OPERATIONS: tuple[Operation, ...] = (
         (GENERATION_ID,),
     ),
     Operation(
+        "v1/screening/policy",
+        "GET",
+        "get_screening_policy",
+        "The screening policy in force, read-only: its version and rules",
+        "models",
+        (Answer(200, "The policy", r.ScreeningPolicyView),),
+        (FORBIDDEN,),
+    ),
+    Operation(
         "v1/models",
         "GET",
         "list_models",

@@ -1,4 +1,4 @@
-"""HTTP triggers for generations and the model catalogue."""
+"""HTTP triggers for generations, the model catalogue and the screening policy."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from services.generations import (
     read_generation,
     submit_generation,
 )
+from services.policy_view import screening_policy
 from services.ports import HistoryQuery
 from services.privacy import own_prompt
 from services.queries import list_generations
@@ -126,6 +127,13 @@ def list_generation_history(req: func.HttpRequest) -> func.HttpResponse:
 def list_models(req: func.HttpRequest) -> func.HttpResponse:
     authorize(authenticate(req), Action.MODEL_LIST)  # a token with no role sees nothing
     return json_response(responses.ModelCatalogue.model_validate(models.list_models(platform())))
+
+
+@blueprint.route(route="v1/screening/policy", methods=["GET"])
+@api
+def get_screening_policy(req: func.HttpRequest) -> func.HttpResponse:
+    policy = screening_policy(platform(), authenticate(req))
+    return json_response(responses.ScreeningPolicyView.model_validate(policy))
 
 
 def _generation_id(req: func.HttpRequest) -> UUID:

@@ -111,6 +111,28 @@ class ModelCatalogue(BaseModel):
     models: list[CatalogueEntry]
 
 
+class PolicyRule(BaseModel):
+    action: Literal["allow", "redact", "block"]
+    min_score: float
+
+
+class PolicyModeration(BaseModel):
+    blocked_categories: list[str]
+    fail_closed: bool
+
+
+class ScreeningPolicyView(BaseModel):
+    """`GET /screening/policy`: the organisation's screening policy in force (read-only)."""
+
+    version: str
+    default_rule: PolicyRule
+    entities: dict[str, PolicyRule]
+    content_categories: dict[str, int] = Field(description="each category's number of terms")
+    moderation: PolicyModeration
+    public_names: int = Field(description="how many public names are never redacted")
+    departments_with_overrides: list[str]
+
+
 class ForecastBasis(BaseModel):
     elapsed_days: str
     days_in_month: int

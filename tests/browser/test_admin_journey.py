@@ -7,6 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
+from domain.screening_policy import default_policy_book
 from tests.browser.console import ConsolePage
 
 PAGES = {
@@ -34,6 +35,10 @@ def test_an_admin_reaches_every_page_in_one_click(console: ConsolePage) -> None:
     sketch = models.get_by_role("row", name=re.compile("^Local sketch renderer"))
     expect(sketch).to_contain_text("$0.0100")
     expect(sketch).to_contain_text("closed")
+    policy = page.get_by_role("region", name=re.compile("^Screening policy"))
+    version = default_policy_book().data.version
+    expect(policy.get_by_role("heading")).to_contain_text(f"version {version}")
+    expect(policy.get_by_role("row", name=re.compile("^CREDIT_CARD"))).to_contain_text("block")
     console.check("models")
 
 

@@ -106,6 +106,9 @@ ROUTES: dict[tuple[str, str], RouteCase] = {
         targets=ALL_TARGETS,
         owner_only=True,
     ),
+    ("GET", "v1/screening/policy"): RouteCase(
+        Action.POLICY_READ, lambda c, t, w: c.get("/api/v1/screening/policy")
+    ),
     ("GET", "v1/models"): RouteCase(Action.MODEL_LIST, lambda c, t, w: c.get("/api/v1/models")),
     ("GET", "v1/openapi.json"): RouteCase(None, lambda c, t, w: c.get("/api/v1/openapi.json")),
     ("GET", "v1/quota"): RouteCase(

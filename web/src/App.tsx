@@ -113,6 +113,8 @@ function route(path: string, session: Session) {
     case "audit":
       return <AuditPage />;
     case "models":
-      return <ModelsPage />;
+      return (
+        <ModelsPage admin={session.roles.some((r) => r === "Org.Admin" || r === "Platform.Admin")} />
+      );
   }
 }

@@ -278,6 +278,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/screening/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The screening policy in force, read-only: its version and rules */
+        get: operations["get_screening_policy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks/{department_id}": {
         parameters: {
             query?: never;
@@ -839,6 +856,23 @@ export interface components {
              */
             regions: string[];
         };
+        /** PolicyModeration */
+        PolicyModeration: {
+            /** Blocked Categories */
+            blocked_categories: string[];
+            /** Fail Closed */
+            fail_closed: boolean;
+        };
+        /** PolicyRule */
+        PolicyRule: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "allow" | "redact" | "block";
+            /** Min Score */
+            min_score: number;
+        };
         /**
          * ProblemDetails
          * @description An RFC 9457 problem. A 500 carries a `correlation_id` to quote to support.
@@ -925,6 +959,34 @@ export interface components {
              * @default null
              */
             reason: string | null;
+        };
+        /**
+         * ScreeningPolicyView
+         * @description `GET /screening/policy`: the organisation's screening policy in force (read-only).
+         */
+        ScreeningPolicyView: {
+            /**
+             * Content Categories
+             * @description each category's number of terms
+             */
+            content_categories: {
+                [key: string]: number;
+            };
+            default_rule: components["schemas"]["PolicyRule"];
+            /** Departments With Overrides */
+            departments_with_overrides: string[];
+            /** Entities */
+            entities: {
+                [key: string]: components["schemas"]["PolicyRule"];
+            };
+            moderation: components["schemas"]["PolicyModeration"];
+            /**
+             * Public Names
+             * @description how many public names are never redacted
+             */
+            public_names: number;
+            /** Version */
+            version: string;
         };
         /**
          * Status
@@ -2929,6 +2991,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Quota"];
+                };
+            };
+            /** @description `unauthenticated`: Authentication required */
+            401: {
+                headers: {
+                    /** @description the bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/unauthenticated";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `forbidden`: Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/forbidden";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `internal-error`: Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/internal-error";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `dependency-unavailable`: Try again shortly */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/dependency-unavailable";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    get_screening_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScreeningPolicyView"];
                 };
             };
             /** @description `unauthenticated`: Authentication required */
