@@ -97,3 +97,20 @@ def test_a_rejected_prompt_says_why_in_plain_words(console: ConsolePage) -> None
     expect(refused).to_contain_text("personal data that may never reach a model (CREDIT_CARD)")
     expect(page.get_by_text("4111")).to_have_count(0)  # the value itself is never shown
     console.check("rejected")
+
+
+def test_the_generate_form_works_from_the_keyboard_alone(console: ConsolePage) -> None:
+    page = console.page
+    console.open()
+    console.sign_in("kim", ["Generator.Standard"], "marketing")
+    page.get_by_label("Prompt").focus()
+    page.keyboard.type("A paper boat on a pond")
+    page.keyboard.press("Tab")  # to Size
+    expect(page.get_by_label("Size")).to_be_focused()
+    page.keyboard.press("Tab")  # Quality
+    page.keyboard.press("Tab")  # Style
+    page.keyboard.press("Tab")  # Model
+    page.keyboard.press("Tab")  # Generate
+    expect(page.get_by_role("button", name="Generate")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("status")).to_have_text("charged", timeout=60_000)
