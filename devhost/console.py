@@ -51,14 +51,25 @@ NOT_BUILT = (
 
 def dev_sign_in_allowed(auth_mode: str, bind_host: str) -> bool:
     """Only with dev tokens, and only on a host no other machine can reach."""
-    if auth_mode != "dev":
-        return False
-    if bind_host == "localhost":
+    return auth_mode == "dev" and _is_loopback(bind_host)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(bind_host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:  # a name other than localhost may resolve anywhere
         return False
+
+
+def _asked_for_loopback(scope: Scope) -> bool:
+    """The request names a loopback host: a page on a name that an attacker rebound to
+    127.0.0.1 (DNS rebinding) sends its own name, and is refused."""
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    host = headers.get("host", "")
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return _is_loopback(name)
 
 
 class DevSignIn(BaseModel):
@@ -86,7 +97,7 @@ class Console:
         if scope["type"] != "http" or path == "/api" or path.startswith("/api/"):
             await self._api(scope, receive, send)
             return
-        if path == DEV_SIGN_IN_PATH and self._issuer is not None:
+        if path == DEV_SIGN_IN_PATH and self._issuer is not None and _asked_for_loopback(scope):
             await self._dev_token(self._issuer, scope, receive, send)
             return
         if scope["method"] not in ("GET", "HEAD"):

@@ -145,3 +145,27 @@ def test_the_dev_sign_in_takes_only_a_small_post(built: Path, tmp_path: Path) ->
     too_large = call(app, "POST", "/dev/token", json=huge)
     assert too_large.status_code == 422
     assert "larger" in too_large.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("host", "served"),
+    [
+        ("127.0.0.1:7071", True),
+        ("localhost:7071", True),
+        ("[::1]:7071", True),
+        ("attacker.example:7071", False),  # DNS rebinding: their name, our loopback
+        ("", False),
+    ],
+)
+def test_the_dev_sign_in_answers_only_requests_for_a_loopback_name(
+    built: Path, tmp_path: Path, host: str, served: bool
+) -> None:
+    app = Console(fake_api, built, DevIssuer(tmp_path / "key.pem"))
+    answer = call(
+        app,
+        "POST",
+        "/dev/token",
+        json={"user": "alice", "roles": ["Generator.Standard"]},
+        headers={"Host": host},
+    )
+    assert answer.status_code == (200 if served else 404)
