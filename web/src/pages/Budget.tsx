@@ -1,5 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
+import { Choice } from "../components/Choice";
 import { Field } from "../components/Field";
 import { Glance } from "../components/Glance";
 import { ApiError, type Schemas, getJson, sendJson } from "../lib/api";
@@ -121,28 +122,18 @@ function BudgetForm(props: {
               />
             )}
           </Field>
-          <label>
-            Enforcement
-            <select
-              value={draft.enforcement}
-              onChange={(e) => setDraft({ ...draft, enforcement: e.target.value as Update["enforcement"] })}
-            >
-              {ENFORCEMENTS.map((v) => (
-                <option key={v}>{v}</option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Strategy
-            <select
-              value={draft.strategy}
-              onChange={(e) => setDraft({ ...draft, strategy: e.target.value as Update["strategy"] })}
-            >
-              {STRATEGIES.map((v) => (
-                <option key={v}>{v}</option>
-              ))}
-            </select>
-          </label>
+          <Choice
+            label="Enforcement"
+            value={draft.enforcement}
+            options={ENFORCEMENTS}
+            onChange={(enforcement) => setDraft({ ...draft, enforcement })}
+          />
+          <Choice
+            label="Strategy"
+            value={draft.strategy}
+            options={STRATEGIES}
+            onChange={(strategy) => setDraft({ ...draft, strategy })}
+          />
         </div>
         <fieldset>
           <legend>Requirements every model must meet</legend>

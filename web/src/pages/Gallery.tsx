@@ -1,5 +1,6 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
+import { Choice } from "../components/Choice";
 import { type Schemas, getJson } from "../lib/api";
 import { dateTime, money } from "../lib/format";
 import { useImage } from "../lib/image";
@@ -10,7 +11,7 @@ const PAGE_SIZE = 12;
 const STATUSES = ["", "charged", "rejected", "failed", "requested", "routed"] as const;
 
 export function GalleryPage({ session }: { session: Session }) {
-  const [status, setStatus] = useState<string>("");
+  const [status, setStatus] = useState<(typeof STATUSES)[number]>("");
   // The continuation tokens of the pages before this one, so Previous can go back.
   const [pages, setPages] = useState<(string | null)[]>([null]);
   const continuation = pages[pages.length - 1] ?? null;
@@ -29,22 +30,16 @@ export function GalleryPage({ session }: { session: Session }) {
   return (
     <>
       <h1>{mine ? "My generations" : "The department's generations"}</h1>
-      <label>
-        Status
-        <select
-          value={status}
-          onChange={(e) => {
-            setStatus(e.target.value);
-            setPages([null]);
-          }}
-        >
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s || "all"}
-            </option>
-          ))}
-        </select>
-      </label>
+      <Choice
+        label="Status"
+        value={status}
+        options={STATUSES}
+        names={{ "": "all" }}
+        onChange={(next) => {
+          setStatus(next);
+          setPages([null]);
+        }}
+      />
       {history.error && <p role="alert">{history.error.message}</p>}
       {history.data && items.length === 0 && <p>Nothing here yet.</p>}
       <ul className="gallery">

@@ -1,5 +1,6 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { type FormEvent, useId, useState } from "react";
+import { Choice } from "../components/Choice";
 import { ApiError, type Schemas, getJson, sendJson } from "../lib/api";
 import { useDraft } from "../lib/draft";
 import { money } from "../lib/format";
@@ -12,6 +13,7 @@ type Size = Request["size"];
 type Quality = Request["quality"];
 const SIZES: Size[] = ["1024x1024", "1024x1792", "1792x1024"];
 const QUALITIES: Quality[] = ["standard", "hd"];
+const STYLES: Draft["style"][] = ["", "vivid", "natural"];
 const BUDGET_READERS = ["Dept.Manager", "Org.Admin", "Platform.Admin", "Finance.Reader"];
 
 interface Draft {
@@ -103,39 +105,20 @@ export function GeneratePage({ session }: { session: Session }) {
           </small>
         )}
         <div className="grid">
-          <label>
-            Size
-            <select
-              value={draft.size}
-              onChange={(e) => setDraft({ ...draft, size: e.target.value as Size })}
-            >
-              {SIZES.map((s) => (
-                <option key={s}>{s}</option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Quality
-            <select
-              value={draft.quality}
-              onChange={(e) => setDraft({ ...draft, quality: e.target.value as Quality })}
-            >
-              {QUALITIES.map((q) => (
-                <option key={q}>{q}</option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Style
-            <select
-              value={draft.style}
-              onChange={(e) => setDraft({ ...draft, style: e.target.value as Draft["style"] })}
-            >
-              <option value="">any</option>
-              <option value="vivid">vivid</option>
-              <option value="natural">natural</option>
-            </select>
-          </label>
+          <Choice label="Size" value={draft.size} options={SIZES} onChange={(size) => setDraft({ ...draft, size })} />
+          <Choice
+            label="Quality"
+            value={draft.quality}
+            options={QUALITIES}
+            onChange={(quality) => setDraft({ ...draft, quality })}
+          />
+          <Choice
+            label="Style"
+            value={draft.style}
+            options={STYLES}
+            names={{ "": "any" }}
+            onChange={(style) => setDraft({ ...draft, style })}
+          />
           <label>
             Model
             <select
