@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from azure.cosmos import DatabaseProxy
+from azure.keyvault.keys.crypto import CryptographyClient
 from azure.keyvault.secrets import SecretClient
 from azure.servicebus import ServiceBusClient
 
@@ -27,6 +28,7 @@ from adapters.blob_image_store import (
     ensure_image_container,
 )
 from adapters.blob_seal_store import BlobSealStore, ensure_seal_container
+from adapters.c2pa_credentials import C2paCredentials
 from adapters.cosmos_audit_log import CosmosAuditLog
 from adapters.cosmos_charges import RequestCharges
 from adapters.cosmos_event_store import CosmosEventStore, ensure_event_container
@@ -40,10 +42,13 @@ from adapters.httpx_webhooks import HttpxWebhookSender
 from adapters.jwt_auth import HttpJwks, TokenValidator
 from adapters.keyvault_keyring import KeyVaultKeyRing
 from adapters.keyvault_secrets import KeyVaultSecrets
+from adapters.keyvault_signing_key import KeyVaultSigningKey
 from adapters.local_keyring import LocalKeyRing
+from adapters.local_signing_key import LocalSigningKey
 from adapters.openai_moderation import openai_moderator
 from adapters.presidio_analyzer import shared_analyzer
 from adapters.presidio_redactor import PresidioRedactor
+from adapters.private_files import private_folder
 from adapters.providers.firefly import FireflyProvider
 from adapters.providers.local import LocalProvider
 from adapters.providers.openai_images import (
@@ -66,7 +71,7 @@ from domain.screening_policy import PolicyBook, default_policy_book, parse_polic
 from projections import ALL_PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.context import Platform
-from services.generations import JOB_QUEUE
+from services.generations import GENERATION_ID_KEY_SECRET, JOB_QUEUE
 from services.ports import (
     ContentModerator,
     EventStore,
@@ -75,6 +80,7 @@ from services.ports import (
     ImageStore,
     SecretNotFound,
     SecretSource,
+    SigningKey,
     SubjectKeyRing,
     ViewReader,
     WorkQueue,
@@ -93,8 +99,7 @@ def settings() -> Settings:
 
 
 def data_path(config: Settings, name: str) -> Path:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    return config.data_dir / name
+    return private_folder(config.data_dir) / name
 
 
 def local_queue(config: Settings, queue_name: str | None = None) -> SqliteQueue:
@@ -127,6 +132,8 @@ def build_platform(config: Settings) -> Platform:
         clock=utc_now,
         sleep=time.sleep,
         resolver=SystemResolver(),
+        generation_id_key=platform_key(config, GENERATION_ID_KEY_SECRET),
+        credentials=C2paCredentials(signing_key(config, secrets)),
     )
 
 
@@ -219,6 +226,20 @@ def secret_source(config: Settings) -> SecretSource:
     return KeyVaultSecrets(client)
 
 
+def signing_key(config: Settings, secrets: SecretSource) -> SigningKey:
+    if config.content_signer == "keyvault":
+        name = config.signing_certificate_name
+        crypto = CryptographyClient(
+            f"{config.key_vault_url}/keys/{name}",  # the certificate's key; Settings checks
+            credential=managed_identity(),
+            connection_timeout=5,
+            read_timeout=10,
+            retry_total=3,
+        )
+        return KeyVaultSigningKey(crypto, lambda: secrets.get(name))
+    return LocalSigningKey(data_path(config, "content-credentials.pem"))
+
+
 def subject_key_ring(config: Settings) -> SubjectKeyRing:
     if config.subject_keys == "keyvault":
         client = SecretClient(
@@ -246,23 +267,24 @@ def webhook_ports(config: Settings) -> WebhookPorts:
     return WebhookPorts(
         queue=work_queue(config, WEBHOOK_QUEUE),
         sender=HttpxWebhookSender(SystemResolver(), allow_private=config.webhook_allow_private),
-        signing_key=webhook_signing_key(config),
+        signing_key=platform_key(config, WEBHOOK_KEY_SECRET),
     )
 
 
-def webhook_signing_key(config: Settings) -> Callable[[], bytes]:
-    """The secret `webhook-signing-key`; on the embedded default, without Key Vault, a
-    key kept in the data folder when no such secret is set."""
+def platform_key(config: Settings, name: str) -> Callable[[], bytes]:
+    """The platform secret `name` (`webhook-signing-key`, `generation-id-key`): from Key
+    Vault; on the embedded default, without Key Vault, a random key made on first use and
+    kept in the data folder (`platform-keys.json`, 0600) when no such secret is set."""
     secrets = secret_source(config)
     local = None if config.key_vault_url else LocalKeyRing(data_path(config, "platform-keys.json"))
 
     def key() -> bytes:
         try:
-            return secrets.get(WEBHOOK_KEY_SECRET).encode()
+            return secrets.get(name).encode()
         except SecretNotFound:
             if local is None:
                 raise
-            return local.key_for(WEBHOOK_KEY_SECRET)
+            return local.key_for(name)
 
     return key
 

@@ -12,6 +12,7 @@ from functions import (
     openapi,
     privacy,
     projector,
+    provenance,
     quota,
     webhooks,
     worker,
@@ -33,5 +34,6 @@ for area in (
     audit,
     audit_log,
     privacy,
+    provenance,
 ):
     app.register_functions(area.blueprint)

@@ -48,10 +48,11 @@ from azure.cosmos.exceptions import CosmosAccessConditionFailedError, CosmosReso
 from adapters.cosmos_charges import RequestCharges
 from adapters.cosmos_event_store import _event_from_item
 from adapters.view_pages import decode_continuation, encode_continuation, instant
+from domain.access import Reach
 from projections.base import Fact, Projection, View
 from projections.generation_status import NAME as HISTORY
 from projections.generation_status import UNFINISHED_STATUSES
-from services.ports import HistoryQuery, Page
+from services.ports import HistoryQuery, Page, history_equalities
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +84,6 @@ INDEXING_POLICY: dict[str, Any] = {
         ]
     ],
 }
-
-_HISTORY_FILTERS = ("user_id", "department_id", "status")
 
 
 def ensure_view_container(
@@ -122,15 +121,16 @@ class CosmosViewStore:
         item = self._read_item(projection, key, None)
         return None if item is None else dict(item["view"])
 
-    def history(self, query: HistoryQuery) -> Page:
+    def history(self, reach: Reach, query: HistoryQuery) -> Page:
         """Generations newest first; `created_from` is inclusive, `created_to` exclusive."""
+        equalities = history_equalities(reach, query)
+        if equalities is None:
+            return Page(items=[], continuation=None)
         conditions = ["c.projection = @projection"]
         parameters: list[dict[str, object]] = [{"name": "@projection", "value": HISTORY}]
-        for field in _HISTORY_FILTERS:
-            value = getattr(query, field)
-            if value is not None:
-                conditions.append(f"c.view.{field} = @{field}")
-                parameters.append({"name": f"@{field}", "value": value})
+        for n, (field, value) in enumerate(equalities):  # fields from a fixed set
+            conditions.append(f"c.view.{field} = @is{n}")
+            parameters.append({"name": f"@is{n}", "value": value})
         if query.created_from is not None:
             conditions.append("c.view.created_at >= @from")
             parameters.append(

@@ -9,10 +9,8 @@ points at the same file.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -25,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from adapters.jwt_auth import ALGORITHM, StaticJwks, TokenValidator
+from adapters.private_files import create_once
 from domain.access import Role
 
 DEV_TENANT = "dev"
@@ -115,23 +114,9 @@ def _load_or_create(path: Path) -> rsa.RSAPrivateKey:
 
 
 def _create(path: Path) -> None:
-    """Write a new key so that readers only ever see a whole file, and the first writer wins."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     pem = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    staging = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as staged:
-            staged.write(pem)
-            staged.flush()
-            os.fsync(staged.fileno())
-        # link() never replaces an existing file: a racing process that got there
-        # first keeps its key, and we adopt it below.
-        with contextlib.suppress(FileExistsError):
-            os.link(staging, path)
-    finally:
-        staging.unlink(missing_ok=True)
+    create_once(path, pem)

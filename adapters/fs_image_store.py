@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
+from adapters.private_files import private_folder
 from services.ports import StoredImage
 
 SIDECAR_SUFFIX = ".meta.json"
@@ -44,7 +45,6 @@ def _write_atomically(target: Path, data: bytes) -> None:
             temp.write(data)
             temp.flush()
             os.fsync(temp.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp's 0600 would hide images from the web host
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
@@ -75,7 +75,7 @@ class FsImageStore:
         self, ref: str, data: bytes, content_type: str, metadata: Mapping[str, str]
     ) -> StoredImage:
         path = self._path(ref)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         stored = StoredImage(
             ref=ref,
             sha256=hashlib.sha256(data).hexdigest(),

@@ -18,15 +18,16 @@ import stat
 from pathlib import Path
 
 from adapters.numbered_seals import NumberedSeals, seal_name
+from adapters.private_files import private_folder
 from services.seals import SealExists
 
-_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+_READ_ONLY = stat.S_IRUSR  # the data folder is its owner's alone (adapters/private_files.py)
 
 
 class FsSealStore(NumberedSeals):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder)
 
     def add(self, number: int, text: str) -> None:
         final = self.folder / seal_name(number)

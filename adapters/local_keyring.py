@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from adapters.private_files import private_folder
+
 KEY_BYTES = 32
 
 
@@ -107,7 +109,7 @@ class LocalKeyRing:
     @contextmanager
     def _exclusive(self) -> Iterator[dict[str, bytes]]:
         """The current keys, for changing; written back (if changed) before unlocking."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
         with self._thread_lock:
             descriptor = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             try:

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from adapters.private_files import owner_only_file
+
 BUSY_TIMEOUT_MS = 30_000
 _WAL_RETRY_SECONDS = 0.01
 
@@ -33,6 +35,9 @@ class ConnectionPerThread:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = str(path)
+        # SQLite would make the file with the umask's mode; a named file is made here first.
+        in_memory = self.path == ":memory:" or self.path.startswith("file:")
+        self._file = None if in_memory else Path(path)
         self._synchronous = synchronous
         self._label = label
         self._pragmas = tuple(pragmas)
@@ -49,6 +54,8 @@ class ConnectionPerThread:
         with self._guard:
             if self._closed:
                 raise RuntimeError(f"{self._label} {self.path!r} is closed")
+            if self._file is not None:
+                owner_only_file(self._file)  # its -wal and -shm files take its mode
             conn = sqlite3.connect(
                 self.path,
                 timeout=BUSY_TIMEOUT_MS / 1000,

@@ -28,10 +28,11 @@ from typing import Any, Literal
 
 from adapters.sqlite_connections import ConnectionPerThread
 from adapters.view_pages import decode_continuation, encode_continuation, instant
+from domain.access import Reach
 from projections.base import EncodedBatch, StalePosition, View, ViewBatch
 from projections.generation_status import NAME as HISTORY
 from projections.generation_status import UNFINISHED_STATUSES
-from services.ports import HistoryQuery, Page
+from services.ports import HistoryQuery, Page, history_equalities
 
 # Every thread has its own connection, so the page cache is per thread: 8 MiB each
 # replayed as fast as 64 (`python -m benchmarks.replay`, alternating runs), and unlike 64
@@ -155,18 +156,16 @@ class SqliteViewStore:
         )
         return None if row is None else _decode(row[0])
 
-    def history(self, query: HistoryQuery) -> Page:
+    def history(self, reach: Reach, query: HistoryQuery) -> Page:
         """Generations newest first; `created_from` is inclusive, `created_to` exclusive."""
+        equalities = history_equalities(reach, query)
+        if equalities is None:
+            return Page(items=[], continuation=None)
         where = [_IS_HISTORY]
         params: list[Any] = []
-        for column, value in (
-            ("user_id", query.user_id),
-            ("department_id", query.department_id),
-            ("status", query.status),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
+        for column, value in equalities:  # columns from a fixed set, values as parameters
+            where.append(f"{column} = ?")
+            params.append(value)
         if query.created_from is not None:
             where.append("created_at >= ?")
             params.append(instant(query.created_from, "created_from"))

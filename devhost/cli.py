@@ -15,8 +15,10 @@ from pathlib import Path
 import httpx
 
 from adapters.json_logs import configure_logging
+from adapters.private_files import HOST_UMASK
 from devhost.audit_commands import add_audit_commands
 from devhost.projection_commands import add_projection_commands, run_projection_command
+from devhost.provenance_command import add_provenance_commands
 from devhost.signin import (
     PUBLIC_CLOUD,
     SignIn,
@@ -94,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit = commands.add_parser("audit", help="verify, export or replay the audit trail in place")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     add_audit_commands(audit_commands)
+    add_provenance_commands(commands)
     add_projection_commands(commands)
 
     args = parser.parse_args(argv)
@@ -112,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _signed_in_or_told(_budgets, args)
     if args.command in ("login", "logout"):
         return _sign_in(args)
-    if args.command == "audit":
+    if args.command in ("audit", "provenance"):
         return int(args.run(args))
     if args.command == "projections":
         return run_projection_command(args)
@@ -149,6 +152,7 @@ def _app_settings() -> dict[str, str]:
 
 
 def _serve(host: str, port: int, workers: int, processes: int) -> int:
+    _default_public_base_url(host, port)  # before anything reads the settings
     from bootstrap import (
         dev_issuer,
         local_queue,
@@ -160,12 +164,14 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
     from devhost.change_feed import cosmos_change_feed
     from devhost.console import Console, dev_sign_in_allowed
     from devhost.host import BackgroundService, LocalHost
+    from devhost.http_limits import HttpLimits
     from devhost.services import ProjectionService, Warmup
     from devhost.worker_processes import start_worker_processes, stop_worker_processes
     from function_app import app
 
     if processes < 1:
         raise SystemExit("--processes must be at least 1")
+    os.umask(HOST_UMASK)  # inherited by the worker processes
     config = settings()
     app_settings = _app_settings()
     background: list[BackgroundService] = [Warmup()]
@@ -187,6 +193,12 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
         background=background,
         change_feed=change_feed,
         app_settings=app_settings,
+        limits=HttpLimits(
+            header_timeout=config.http_header_timeout_seconds,
+            body_timeout=config.http_body_timeout_seconds,
+            max_connections=config.http_max_connections,
+            keep_alive=config.http_keep_alive_seconds,
+        ),
         front=lambda api: Console(api, CONSOLE_DIR, issuer),
     )
     log.info(
@@ -205,12 +217,20 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
     return 0
 
 
+def _default_public_base_url(host: str, port: int) -> None:
+    """Unless configured, the API's public URLs start with the address it is bound to."""
+    if not (os.environ.get("DONATELLO_PUBLIC_BASE_URL") or os.environ.get("WEBSITE_HOSTNAME")):
+        authority = f"[{host}]" if ":" in host else host
+        os.environ["DONATELLO_PUBLIC_BASE_URL"] = f"http://{authority}:{port}"
+
+
 def _work(workers: int, parent_pid: int) -> int:
     from bootstrap import local_queue, settings
     from devhost.services import Warmup
     from devhost.worker_processes import run_queue_triggers
     from function_app import app
 
+    os.umask(HOST_UMASK)
     config = settings()
     run_queue_triggers(
         app,

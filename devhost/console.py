@@ -8,6 +8,7 @@ machine could ask: `dev_sign_in_allowed` says where it may, and everywhere else
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import mimetypes
@@ -31,6 +32,7 @@ Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 DEV_SIGN_IN_PATH = "/dev/token"
 DEV_TOKEN_TTL = timedelta(hours=8)
 MAX_SIGN_IN_BYTES = 4096
+SIGN_IN_BODY_SECONDS = 10.0
 # The console loads nothing from elsewhere and needs no inline script or style.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
@@ -137,8 +139,9 @@ class Console:
             )  # fmt: skip
             return
         try:
-            body = await read_body(receive, MAX_SIGN_IN_BYTES)
-        except ClientGone:
+            async with asyncio.timeout(SIGN_IN_BODY_SECONDS):  # a trickling client lets go
+                body = await read_body(receive, MAX_SIGN_IN_BYTES)
+        except (ClientGone, TimeoutError):
             return
         try:
             if body is None:

@@ -29,6 +29,7 @@ import uvicorn
 
 from devhost.change_feed import ChangeFeedPoller, ChangeFeedRunner, FeedFactory
 from devhost.http_bridge import DEFAULT_MAX_BODY_BYTES, HttpBridge
+from devhost.http_limits import DEFAULT_LIMITS, HttpLimits, guarded_protocol
 from devhost.ncrontab import parse_timespan
 from devhost.queue_workers import DEFAULT_MAX_LOCK_RENEWAL, QueueFactory, QueueWorkerPool
 from devhost.timers import TimerRunner
@@ -92,6 +93,7 @@ class LocalHost:
         log_level: str = "info",
         change_feed: FeedFactory | None = None,
         app_settings: Mapping[str, str] | None = None,
+        limits: HttpLimits = DEFAULT_LIMITS,
         front: Callable[[HttpBridge], HttpApp] | None = None,
     ) -> None:
         self.triggers: AppTriggers = discover(
@@ -102,9 +104,11 @@ class LocalHost:
             self.triggers.http,
             route_prefix=self.settings.route_prefix,
             max_body_bytes=max_request_body_bytes,
+            body_timeout=limits.body_timeout,
         )
         # What answers HTTP: the API alone, or a front (the console) that passes it `/api`.
         self._http_app: HttpApp = self.asgi if front is None else front(self.asgi)
+        self._limits = limits
         self._queues = QueueWorkerPool(
             self.triggers.service_bus,
             queue_for,
@@ -194,6 +198,8 @@ class LocalHost:
             log_config=None,  # uvicorn's records go to the root logger's JSON handler
             lifespan="off",
             timeout_graceful_shutdown=int(_GRACEFUL_SECONDS),
+            http=guarded_protocol(self._limits),
+            timeout_keep_alive=self._limits.keep_alive,
         )
         self._server = uvicorn.Server(config)
         self._log_triggers()

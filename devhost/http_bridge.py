@@ -21,13 +21,17 @@ import azure.functions as func
 
 from adapters.json_logs import CORRELATION_HEADER, correlated, safe_correlation_id
 from devhost.triggers import HttpTrigger, UnsupportedBindingError
+from services.provenance import MAX_IMAGE_BYTES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024 + 64 * 1024  # the API's 1 MiB limit plus envelope room
+# The largest body any route takes (an image to verify), plus envelope room; each route
+# holds its body to its own limit (1 MiB of JSON for all others).
+DEFAULT_MAX_BODY_BYTES = MAX_IMAGE_BYTES + 64 * 1024
+DEFAULT_BODY_TIMEOUT = 30.0  # seconds for a whole body, from its headers (http_limits.py)
 # The same type URIs as functions/http_support.py, so clients see one vocabulary.
 PROBLEM_TYPE_BASE = "https://donatello.ai/problems/"
 _HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection"})
@@ -146,11 +150,13 @@ class HttpBridge:
         *,
         route_prefix: str = "api",
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
     ) -> None:
         routes = [_Route(RouteTemplate(trigger.route), trigger) for trigger in triggers]
         self._routes = sorted(routes, key=lambda r: (r.template.precedence, r.template.template))
         self._prefix = tuple(part.lower() for part in _split(route_prefix.strip("/")))
         self._max_body_bytes = max_body_bytes
+        self._body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -202,8 +208,20 @@ class HttpBridge:
             await _send_too_large(send, self._max_body_bytes)
             return
         try:
-            body = await read_body(receive, self._max_body_bytes)
+            # One deadline for the whole body: a client trickling bytes must not hold on.
+            async with asyncio.timeout(self._body_timeout):
+                body = await read_body(receive, self._max_body_bytes)
         except ClientGone:
+            return
+        except TimeoutError:
+            await send_problem(
+                send,
+                408,
+                "request-timeout",
+                "Request timeout",
+                f"The request body did not arrive within {self._body_timeout:g} s.",
+                [("connection", "close")],  # the rest of the body is never read
+            )
             return
         if body is None:
             await _send_too_large(send, self._max_body_bytes)

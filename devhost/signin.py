@@ -20,6 +20,8 @@ from typing import Any, TextIO
 
 import msal
 
+from adapters.private_files import private_folder
+
 PUBLIC_CLOUD = "https://login.microsoftonline.com"
 CONFIG_FILE = "signin.json"
 CACHE_FILE = "msal-token-cache.json"
@@ -119,7 +121,7 @@ def _save_cache(cache: msal.SerializableTokenCache, data_dir: Path) -> None:
 
 def _write_private(path: Path, text: str) -> None:
     """Write `text` so that no other user can read it at any moment, then swap it in."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_folder(path.parent)
     staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as staged:

@@ -1,9 +1,12 @@
 """Who may do what: roles, the actions they guard, and the one permission matrix.
 
 The matrix maps each Entra app role to the actions it grants and the scope of each
-grant. `authorize` answers one request against a concrete resource; `scope_for`
-gives the widest scope for filtering a list. Nothing else in the code base decides
-access, so the matrix below is the whole policy.
+grant. `reach` says what one grant covers for a given principal, and is the only place
+that turns the principal's department into access: a department scope reaches the
+principal's department only when it is a valid department id, and nothing otherwise.
+`authorize` answers one request against a concrete resource; `list_reach` gives the
+`Reach` a list is filtered by. Nothing else in the code base decides access, so the
+matrix below is the whole policy.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from types import MappingProxyType
+from typing import assert_never
 
 from domain.envelope import Actor
+from domain.streams import is_department_id
 
 
 class Role(StrEnum):
@@ -39,6 +44,9 @@ class Action(StrEnum):
     WEBHOOK_WRITE = "webhook.write"
     AUDIT_READ = "audit.read"
     AUDIT_VERIFY = "audit.verify"
+    # Anyone may ask whether an image is ours: the answer shows what the file's own
+    # manifest already says, and whether the log agrees; nothing more of the log.
+    PROVENANCE_VERIFY = "provenance.verify"
     PRIVACY_EXPORT = "privacy.export"
     PRIVACY_ERASE = "privacy.erase"
     POLICY_READ = "policy.read"  # the screening policy in force: admins only
@@ -94,6 +102,7 @@ _GENERATOR: Mapping[Action, Scope] = {
     Action.GENERATION_LIST: Scope.OWN,
     Action.IMAGE_READ: Scope.OWN,
     Action.MODEL_LIST: Scope.ORG,
+    Action.PROVENANCE_VERIFY: Scope.ORG,
     # A subject-access request: everyone may have what is held about themselves.
     Action.PRIVACY_EXPORT: Scope.OWN,
 }
@@ -108,6 +117,7 @@ PERMISSIONS: Mapping[Role, Mapping[Action, Scope]] = MappingProxyType(
                 Action.GENERATION_LIST: Scope.DEPARTMENT,
                 Action.IMAGE_READ: Scope.DEPARTMENT,
                 Action.MODEL_LIST: Scope.ORG,
+                Action.PROVENANCE_VERIFY: Scope.ORG,
                 Action.BUDGET_READ: Scope.DEPARTMENT,
                 Action.BUDGET_LIST: Scope.DEPARTMENT,
                 Action.BUDGET_WRITE: Scope.DEPARTMENT,
@@ -121,6 +131,7 @@ PERMISSIONS: Mapping[Role, Mapping[Action, Scope]] = MappingProxyType(
         Role.FINANCE_READER: MappingProxyType(
             {
                 Action.MODEL_LIST: Scope.ORG,
+                Action.PROVENANCE_VERIFY: Scope.ORG,
                 Action.BUDGET_READ: Scope.ORG,
                 Action.BUDGET_LIST: Scope.ORG,
             }
@@ -132,6 +143,7 @@ PERMISSIONS: Mapping[Role, Mapping[Action, Scope]] = MappingProxyType(
                 Action.GENERATION_LIST: Scope.ORG,
                 Action.IMAGE_READ: Scope.ORG,
                 Action.MODEL_LIST: Scope.ORG,
+                Action.PROVENANCE_VERIFY: Scope.ORG,
                 Action.AUDIT_READ: Scope.ORG,
                 Action.AUDIT_VERIFY: Scope.ORG,
                 Action.PRIVACY_EXPORT: Scope.ORG,
@@ -149,9 +161,114 @@ def granted_scopes(principal: Principal, action: Action) -> frozenset[Scope]:
     )
 
 
-def scope_for(principal: Principal, action: Action) -> Scope | None:
-    """The widest scope the principal holds for `action`, or None when it holds none."""
-    return max(granted_scopes(principal, action), default=None)
+# What a grant covers, made concrete for one principal. Each case is its own type so that
+# "every resource" can never be spelled the way "the caller's department" is (a None
+# department once meant both, and a manager without one saw every department).
+
+
+@dataclass(frozen=True, slots=True)
+class Everything:
+    """Every resource of the organisation."""
+
+
+@dataclass(frozen=True, slots=True)
+class InDepartment:
+    """The resources of one department."""
+
+    department_id: str
+
+    def __post_init__(self) -> None:
+        if not is_department_id(self.department_id):
+            raise ValueError(f"not a department id: {self.department_id!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedBy:
+    """The resources one person owns, in whatever department."""
+
+    user_id: str
+
+    def __post_init__(self) -> None:
+        if not self.user_id:
+            raise ValueError("an owner needs a user id")
+
+
+@dataclass(frozen=True, slots=True)
+class Nothing:
+    """No resource at all."""
+
+
+Reach = Everything | InDepartment | OwnedBy | Nothing
+EVERYTHING, NOTHING = Everything(), Nothing()
+
+
+def covers(reach: Reach, *, department_id: str | None, owner_id: str | None) -> bool:
+    """Whether a resource of `department_id`, owned by `owner_id`, lies within `reach`.
+
+    A resource attribute that is not given matches no case that needs it."""
+    match reach:
+        case Everything():
+            return True
+        case InDepartment():
+            return department_id == reach.department_id
+        case OwnedBy():
+            return owner_id == reach.user_id
+        case Nothing():
+            return False
+        case _:
+            assert_never(reach)
+
+
+def home_department(principal: Principal) -> str | None:
+    """The principal's department if the token names a valid one, else None.
+
+    A missing claim, an empty one and one that is not a department id (a misnamed
+    `DONATELLO_DEPARTMENT_CLAIM`, a daemon's token) all mean: no department."""
+    department = principal.department_id
+    return department if department is not None and is_department_id(department) else None
+
+
+def reach(principal: Principal, scope: Scope) -> Reach:
+    """What a grant of `scope` covers for `principal`."""
+    match scope:
+        case Scope.ORG:
+            return EVERYTHING
+        case Scope.DEPARTMENT:
+            department = home_department(principal)
+            return NOTHING if department is None else InDepartment(department)
+        case Scope.OWN:
+            return OwnedBy(principal.user_id) if principal.user_id else NOTHING
+        case _:
+            assert_never(scope)
+
+
+def list_reach(principal: Principal, action: Action) -> Reach:
+    """What a list guarded by `action` shows `principal`: its widest grant that covers
+    anything (a department grant without a department gives way to an own grant).
+
+    Raises AccessDenied when no role grants `action` at all; a principal whose grants
+    cover nothing gets `Nothing`, and so an empty list."""
+    scopes = granted_scopes(principal, action)
+    if not scopes:
+        raise AccessDenied(DenialReason.NO_ROLE, action)
+    for scope in sorted(scopes, reverse=True):
+        if not isinstance(reached := reach(principal, scope), Nothing):
+            return reached
+    return NOTHING
+
+
+def refuse_outside(
+    reached: Reach, action: Action, *, department_id: str | None, user_id: str | None
+) -> None:
+    """Raise AccessDenied when a list asks by name for a department or a person that
+    `reached` excludes: asking is refused, not answered with an empty list."""
+    match reached:
+        case InDepartment() | Nothing() if department_id is not None and not covers(
+            reached, department_id=department_id, owner_id=None
+        ):
+            raise AccessDenied(DenialReason.OTHER_DEPARTMENT, action)
+        case OwnedBy() if user_id is not None and user_id != reached.user_id:
+            raise AccessDenied(DenialReason.NOT_OWNER, action)
 
 
 def authorize(
@@ -169,11 +286,10 @@ def authorize(
     scopes = granted_scopes(principal, action)
     if not scopes:
         raise AccessDenied(DenialReason.NO_ROLE, action)
-    if Scope.ORG in scopes:
-        return
-    if Scope.DEPARTMENT in scopes and _same_department(principal, department_id):
-        return
-    if Scope.OWN in scopes and owner_id is not None and owner_id == principal.user_id:
+    if any(
+        covers(reach(principal, scope), department_id=department_id, owner_id=owner_id)
+        for scope in scopes
+    ):
         return
     # Name the failure of the widest grant: that is the one the caller expected to hold.
     widest = max(scopes)
@@ -184,9 +300,5 @@ def authorize(
 def authorize_owner(principal: Principal, action: Action, owner_id: str) -> None:
     """For what no role reaches beyond its owner (a prompt's text): the owner alone, so
     neither their manager nor an admin nor compliance reads it through the API."""
-    if owner_id != principal.user_id:
+    if not covers(reach(principal, Scope.OWN), department_id=None, owner_id=owner_id):
         raise AccessDenied(DenialReason.NOT_OWNER, action)
-
-
-def _same_department(principal: Principal, department_id: str | None) -> bool:
-    return principal.department_id is not None and department_id == principal.department_id

@@ -10,8 +10,28 @@ are judged by the address they carry, so a private address cannot hide inside on
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+from typing import ClassVar, Literal
+
+from domain.generation import Payload
 
 IPAddress = IPv4Address | IPv6Address
+
+
+class DestinationRefused(Payload):
+    """A client handed over a URL the platform will not call.
+
+    The client is told only that it was refused (else the check would tell anyone which
+    names resolve inside the network); this record keeps why, for whoever investigates.
+    """
+
+    TYPE: ClassVar[str] = "DestinationRefused"
+
+    user_id: str
+    department_id: str | None
+    field: Literal["callback_url", "webhook_url"]
+    host: str
+    reason: str
+
 
 # Ranges that `ipaddress`'s flags do not name on every Python version, or that deserve
 # naming in a refusal: shared address space (carrier-grade NAT, RFC 6598), the

@@ -150,10 +150,15 @@ class ImageGenerated(Payload):
 
     model_id: str
     image_ref: str
-    sha256: str
+    sha256: str  # of the exact bytes stored and served, Content Credentials included
     content_type: str
     bytes: int
     cost_aud: AUD
+    # What became of the provider's own Content Credentials: "valid", "invalid" (kept as
+    # an ingredient with its failure recorded) or "absent". None on events recorded
+    # before images were signed.
+    provider_credential: str | None = None
+    credential_warnings: tuple[str, ...] = ()
 
 
 class GenerationFailed(Payload):
@@ -202,6 +207,7 @@ class Generation:
     image: ImageGenerated | None = None
     cost_aud: Decimal | None = None
     reason: str | None = None
+    head_hash: str = ""  # the hash of the stream's last event: what an image's manifest names
 
     @property
     def is_terminal(self) -> bool:
@@ -226,7 +232,7 @@ def evolve(state: Generation, event: Event) -> Generation:
     """Fold one recorded event into the state."""
     payload = parse_payload(event.type, event.data)
     version = event.version
-    state = replace(state, updated_at=event.recorded_at)
+    state = replace(state, updated_at=event.recorded_at, head_hash=event.hash)
     match payload:
         case GenerationRequested():
             return Generation(
@@ -235,6 +241,7 @@ def evolve(state: Generation, event: Event) -> Generation:
                 requested_at=event.recorded_at,
                 updated_at=event.recorded_at,
                 request=payload,
+                head_hash=event.hash,
             )
         case PromptScreened():
             return replace(state, version=version, status=Status.SCREENED, screened=payload)

@@ -4,8 +4,9 @@ Each subject has one stream, named after a digest of their user id (see
 `domain.streams.privacy_stream`). Its events carry the subject id itself, as every
 generation's events already do in their actor and sealed prompt: erasure destroys what
 a person wrote, not the fact that they used the service, which the seven-year audit
-trail must keep. Nothing else personal enters these events (a `reason` is the
-requester's own free text, limited to a short code-like note, never prompt text).
+trail must keep. Nothing else personal enters these events in clear: an erasure's
+`reason` is free text, which may say anything about the person, so it is sealed under
+the very key the erasure destroys (docs/retention.md says why).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
 from domain.envelope import Event
-from domain.generation import Payload
+from domain.generation import Payload, SealedText
 
 REASON_MAX_LENGTH = 200
 
@@ -30,7 +31,10 @@ class SubjectErased(Payload):
 
     subject_id: str
     requested_by: str
-    reason: str | None = Field(default=None, max_length=REASON_MAX_LENGTH)
+    # Sealed under the subject's key just before it was destroyed, so nobody can read it.
+    # A plain string is an event recorded before reasons were sealed: the log is immutable,
+    # so those keep the text they were given.
+    reason: SealedText | Annotated[str, Field(max_length=REASON_MAX_LENGTH)] | None = None
 
 
 class SubjectAccessExported(Payload):

@@ -65,6 +65,14 @@ def webhook_delivery_stream(delivery_id: UUID) -> str:
     return f"{WEBHOOK_DELIVERY_PREFIX}{delivery_id}"
 
 
+REFUSALS_PREFIX = "refused-destinations-"
+
+
+def refusals_stream(day: date) -> str:
+    """Client-given URLs refused on one UTC day, as audit reads are kept per day."""
+    return f"{REFUSALS_PREFIX}{day.isoformat()}"
+
+
 PRIVACY_PREFIX = "privacy-"
 
 

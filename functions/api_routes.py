@@ -18,6 +18,7 @@ from domain.generation import Status
 from functions import responses as r
 from functions.audit import MAX_EVENTS_PER_REQUEST, VerifyRequest
 from functions.generations import MAX_HISTORY_PAGE, MAX_IDEMPOTENCY_KEY
+from functions.http_support import CURSOR_MAX_LENGTH, CURSOR_PATTERN
 from functions.privacy import ErasureRequest
 from functions.problems import (
     CONCURRENCY_CONFLICT,
@@ -28,7 +29,9 @@ from functions.problems import (
     INVALID_PARAMETER,
     INVALID_WEBHOOK_URL,
     NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
     QUOTA_EXCEEDED,
+    UNREADABLE_IMAGE,
     ProblemType,
 )
 from services.audit_log import MAX_PAGE_EVENTS
@@ -37,6 +40,7 @@ from services.generations import GenerationRequest
 from services.webhooks import WebhookRegistration
 
 JSON = "application/json"
+IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,7 @@ class Operation:
     body: type[BaseModel] | None = None
     body_required: bool = True
     signed_in: bool = True
+    binary_body: tuple[str, ...] = ()  # media types of a raw (not JSON) body
 
 
 def _path(name: str, description: str = "", **schema: Any) -> Parameter:
@@ -86,6 +91,13 @@ def _path(name: str, description: str = "", **schema: Any) -> Parameter:
 
 def _query(name: str, description: str = "", **schema: Any) -> Parameter:
     return Parameter(name, "query", {"type": "string", **schema}, description)
+
+
+def _integer(name: str, minimum: int, maximum: int, description: str = "") -> Parameter:
+    """An integer query parameter: every one is bounded, as `query_integer` enforces."""
+    return Parameter(
+        name, "query", {"type": "integer", "minimum": minimum, "maximum": maximum}, description
+    )
 
 
 DATE_TIME = {"format": "date-time"}
@@ -144,9 +156,7 @@ OPERATIONS: tuple[Operation, ...] = (
             _query("status", enum=[s.value for s in Status]),
             _query("from", "created at or after (with a UTC offset)", **DATE_TIME),
             _query("to", "created before (with a UTC offset)", **DATE_TIME),
-            Parameter(
-                "limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_HISTORY_PAGE}
-            ),
+            _integer("limit", 1, MAX_HISTORY_PAGE),
             _query("continuation", "from the previous page"),
         ),
     ),
@@ -169,8 +179,11 @@ OPERATIONS: tuple[Operation, ...] = (
         (
             Answer(
                 200,
-                "The PNG",
-                other_media={"image/png": {"schema": {"type": "string", "format": "binary"}}},
+                "The image as signed with Content Credentials, in the provider's format",
+                other_media={
+                    media: {"schema": {"type": "string", "format": "binary"}}
+                    for media in IMAGE_MEDIA_TYPES
+                },
             ),
             Answer(
                 302,
@@ -368,10 +381,13 @@ OPERATIONS: tuple[Operation, ...] = (
             _query("type", "event types, comma-separated"),
             _query("user_id"),
             _query("department_id"),
-            Parameter(
-                "limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_EVENTS}
+            _integer("limit", 1, MAX_PAGE_EVENTS),
+            _query(
+                "after",
+                "`Audit-After` of the previous page",
+                pattern=CURSOR_PATTERN,
+                maxLength=CURSOR_MAX_LENGTH,
             ),
-            _query("after", "`Audit-After` of the previous page"),
         ),
     ),
     Operation(
@@ -395,5 +411,16 @@ OPERATIONS: tuple[Operation, ...] = (
         (Answer(200, "The export, prompts opened where their key exists", r.SubjectExport),),
         (FORBIDDEN, CONCURRENCY_CONFLICT),
         (_path("user_id"),),
+    ),
+    Operation(
+        "v1/provenance/verify",
+        "POST",
+        "verify_provenance",
+        "Is this image ours (valid Content Credentials, signed by the platform) and does "
+        "the log agree? The body is the image.",
+        "provenance",
+        (Answer(200, "The verdict; `ok` only when authentic", r.ProvenanceReport),),
+        (FORBIDDEN, PAYLOAD_TOO_LARGE, UNREADABLE_IMAGE),
+        binary_body=IMAGE_MEDIA_TYPES,
     ),
 )

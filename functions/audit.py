@@ -19,7 +19,7 @@ from adapters.sqlite_audit_log import SqliteAuditLog
 from bootstrap import audit_log, seal_store, settings
 from domain.access import Action, authorize
 from domain.envelope import utc_now
-from functions.http_support import api, authenticate, json_response, parse_body
+from functions.http_support import MAX_INTEGER, api, authenticate, json_response, parse_body
 from functions.responses import AuditReport
 from services.audit_verify import verify_log
 from services.seals import SealStore, write_seal
@@ -34,7 +34,9 @@ MAX_EVENTS_PER_REQUEST = 5_000_000
 class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: int | None = Field(default=None, ge=1, description="verify from this seal on")
+    since: int | None = Field(
+        default=None, ge=1, le=MAX_INTEGER, description="verify from this seal on"
+    )
     max_events: int = Field(default=MAX_EVENTS_PER_REQUEST, ge=1, le=MAX_EVENTS_PER_REQUEST)
 
 

@@ -15,7 +15,14 @@ from urllib.parse import urlencode
 import azure.functions as func
 
 from bootstrap import platform
-from functions.http_support import api, authenticate, json_response, query_instant, query_limit
+from functions.http_support import (
+    api,
+    authenticate,
+    json_response,
+    query_cursor,
+    query_instant,
+    query_limit,
+)
 from functions.problems import INVALID_PARAMETER, Problem
 from functions.responses import AuditStream
 from services.audit_export import envelope, jsonl_lines
@@ -49,7 +56,7 @@ def get_audit_events(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
     wanted = _filter(req)
     limit = query_limit(req, MAX_PAGE_EVENTS, default=MAX_PAGE_EVENTS)
-    after = req.params.get("after") or None
+    after = query_cursor(req, "after")
     page = feed_page(platform(), principal, wanted, after=after, limit=limit, route=FEED_ROUTE)
     headers = {"Content-Type": "application/x-ndjson"}
     if page.after is not None:

@@ -32,6 +32,7 @@ from services.policy_view import screening_policy
 from services.ports import HistoryQuery
 from services.privacy import own_prompt
 from services.queries import list_generations
+from services.settings import Settings
 
 blueprint = func.Blueprint()
 
@@ -51,8 +52,8 @@ def create_generation(req: func.HttpRequest) -> func.HttpResponse:
     try:
         submission = submit_generation(app, principal, request, key)
     except RefusedDestination as error:
-        raise Problem(INVALID_CALLBACK_URL, str(error)) from None
-    status_url = _url(req, f"/api/v1/generations/{submission.generation_id}")
+        raise Problem(INVALID_CALLBACK_URL, error.answer) from None
+    status_url = _url(app.settings, f"/api/v1/generations/{submission.generation_id}")
     accepted = responses.GenerationAccepted.model_validate(
         {"id": str(submission.generation_id), "status": submission.status, "status_url": status_url}
     )
@@ -68,8 +69,11 @@ def create_generation(req: func.HttpRequest) -> func.HttpResponse:
 def get_generation(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
     generation_id = _generation_id(req)
-    state = read_generation(platform(), principal, generation_id)
-    image_url = _url(req, f"/api/v1/generations/{generation_id}/image") if state.image else None
+    app = platform()
+    state = read_generation(app, principal, generation_id)
+    image_url = (
+        _url(app.settings, f"/api/v1/generations/{generation_id}/image") if state.image else None
+    )
     view = responses.GenerationView.model_validate({**describe(state), "image_url": image_url})
     return json_response(view)
 
@@ -85,9 +89,9 @@ def get_generation_image(req: func.HttpRequest) -> func.HttpResponse:
             status_code=302, headers={"Location": image.url, "Cache-Control": "no-store"}
         )
     return func.HttpResponse(
-        image.png,
+        image.data,
         status_code=200,
-        headers={"Content-Type": "image/png", "Cache-Control": "private"},
+        headers={"Content-Type": image.content_type, "Cache-Control": "private"},
     )
 
 
@@ -143,6 +147,7 @@ def _generation_id(req: func.HttpRequest) -> UUID:
         raise Problem(NOT_FOUND, "no such generation") from None
 
 
-def _url(req: func.HttpRequest, path: str) -> str:
-    scheme_and_host = str(req.url).split("/api/", 1)[0]
-    return scheme_and_host + path
+def _url(config: Settings, path: str) -> str:
+    # From the configured base, never the request's Host: a client (or anything between
+    # it and us) could name any host there, and the answer would send others to it.
+    return config.public_base_url + path

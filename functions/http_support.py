@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -119,14 +120,48 @@ def query_instant(req: func.HttpRequest, name: str) -> datetime | None:
     return moment
 
 
-def query_limit(req: func.HttpRequest, most: int, default: int) -> int:
-    """`limit` as a page size in 1..`most`: ASCII digits only ("²" is a digit to Python)."""
-    text = req.params.get("limit")
+# No integer a client sends may exceed what the stores hold: SQLite's INTEGER is a
+# signed 64-bit value, and a larger one raises OverflowError deep inside a read.
+MAX_INTEGER = 2**63 - 1
+# `after` of `GET /audit/events`: the embedded log's position, or Cosmos DB's
+# "recorded_at|version|stream_id". Its integers stay within 18 digits (below MAX_INTEGER).
+CURSOR_PATTERN = r"^([0-9]{1,18}|[0-9T:.+Z-]{1,40}[|][0-9]{1,18}[|][^|].{0,254})$"
+CURSOR_MAX_LENGTH = 300
+_CURSOR = re.compile(CURSOR_PATTERN)
+
+
+def query_integer(
+    req: func.HttpRequest, name: str, *, minimum: int, maximum: int, default: int
+) -> int:
+    """The query parameter `name` as an integer in `minimum`..`maximum` (both within
+    `MAX_INTEGER`), `default` when absent. ASCII digits only ("²" is a digit to Python)."""
+    text = req.params.get(name)
     if text is None:
         return default
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= most):
-        raise Problem(INVALID_PARAMETER, f"limit is 1 to {most}")
-    return int(text)
+    digits = text[1:] if text[:1] == "-" else text
+    # Bounded by length before `int`, which is quadratic in the digits it is given.
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= len(str(MAX_INTEGER))):
+        raise Problem(INVALID_PARAMETER, f"{name} is an integer from {minimum} to {maximum}")
+    value = int(text)
+    if not minimum <= value <= maximum:
+        raise Problem(INVALID_PARAMETER, f"{name} is an integer from {minimum} to {maximum}")
+    return value
+
+
+def query_limit(req: func.HttpRequest, most: int, default: int) -> int:
+    """`limit`: a page size in 1..`most`."""
+    return query_integer(req, "limit", minimum=1, maximum=most, default=default)
+
+
+def query_cursor(req: func.HttpRequest, name: str) -> str | None:
+    """The query parameter `name` as a cursor of the shape `CURSOR_PATTERN` describes, or
+    None when absent or empty. Whether the store issued it is the store's to say."""
+    text: str | None = req.params.get(name)
+    if not text:
+        return None
+    if len(text) > CURSOR_MAX_LENGTH or not _CURSOR.fullmatch(text):
+        raise Problem(INVALID_PARAMETER, f"{name} is not a cursor this API issued")
+    return text
 
 
 def _no_constant(name: str) -> None:
@@ -197,6 +232,8 @@ def _answer(handler: Handler, req: func.HttpRequest) -> func.HttpResponse:
     except AccessDenied as error:
         return Problem(FORBIDDEN, str(error)).response()
     except NotFound as error:
+        if error.denied is not None:  # the access line says 404: this says why
+            log.warning("%s (answered 404 not-found)", error.denied)
         return Problem(NOT_FOUND, str(error)).response()
     except IdempotencyConflict as error:
         return Problem(IDEMPOTENCY_CONFLICT, str(error)).response()

@@ -123,6 +123,12 @@ def _operation(operation: Operation, refs: Refs) -> dict[str, Any]:
             "required": operation.body_required,
             "content": {JSON: {"schema": refs[(operation.body, "validation")]}},
         }
+    if operation.binary_body:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        document["requestBody"] = {
+            "required": True,
+            "content": dict.fromkeys(operation.binary_body, binary),
+        }
     return document
 
 

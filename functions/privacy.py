@@ -17,8 +17,14 @@ blueprint = func.Blueprint()
 class ErasureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # A case or ticket reference: it is kept for seven years, so never personal data.
-    reason: str | None = Field(default=None, max_length=REASON_MAX_LENGTH)
+    reason: str | None = Field(
+        default=None,
+        max_length=REASON_MAX_LENGTH,
+        description=(
+            "Free text, recorded sealed under the subject's key that the erasure destroys: "
+            "nobody can read it afterwards (keep the case itself in your own records)."
+        ),
+    )
 
 
 @blueprint.route(route="v1/privacy/subjects/{user_id}/erase", methods=["POST"])

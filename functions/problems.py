@@ -42,6 +42,7 @@ UNSUPPORTED_MEDIA_TYPE = ProblemType(415, "unsupported-media-type", "Send applic
 VALIDATION_ERROR = ProblemType(422, "validation-error", "The request is not valid")
 INVALID_WEBHOOK_URL = ProblemType(422, "invalid-webhook-url", "The webhook URL is refused")
 INVALID_CALLBACK_URL = ProblemType(422, "invalid-callback-url", "The callback URL is refused")
+UNREADABLE_IMAGE = ProblemType(422, "unreadable-image", "Send a PNG, JPEG or WebP image")
 QUOTA_EXCEEDED = ProblemType(429, "quota-exceeded", "Daily image quota used up")
 INTERNAL_ERROR = ProblemType(500, "internal-error", "Internal error")
 DEPENDENCY_UNAVAILABLE = ProblemType(503, "dependency-unavailable", "Try again shortly")

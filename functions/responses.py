@@ -52,7 +52,11 @@ class GenerationView(BaseModel):
     cost_aud: Money | None
     screening: Screening | None
     reason: str | None
-    image_sha256: str | None
+    image_sha256: str | None = Field(description="of the exact bytes served, signed")
+    provider_credential: Literal["valid", "invalid", "absent"] | None = Field(
+        description="the provider's Content Credentials, kept as the image's parent ingredient"
+    )
+    credential_warnings: list[str]
     created_at: Timestamp | None
     updated_at: Timestamp | None
     image_url: Url | None
@@ -224,6 +228,43 @@ class AuditReport(BaseModel):
     from_position: int
     up_to_position: int
     problems: list[AuditProblem]
+
+
+class ManifestCheck(BaseModel):
+    found: bool
+    valid: bool = Field(description="its signature and its binding to these bytes hold")
+    ours: bool = Field(description="signed with the platform's certificate")
+    failures: list[str] = Field(description="C2PA validation codes that failed")
+
+
+class CredentialedGeneration(BaseModel):
+    """What the manifest's `ai.donatello.generation` assertion says."""
+
+    generation_id: str
+    model_id: str
+    provider: str
+    department_id: str
+    created_at: Timestamp
+
+
+class LogAgreement(BaseModel):
+    agrees: bool
+    generation_found: bool
+    chain_verified: bool
+    image_recorded: bool
+    sha256_matches: bool = Field(description="the image event's SHA-256 is this file's")
+    anchor_matches: bool = Field(description="the image event follows the manifest's log anchor")
+
+
+class ProvenanceReport(BaseModel):
+    verdict: Literal["authentic", "no_credentials", "tampered", "not_ours", "log_disagrees"]
+    ok: bool = Field(description="true only when authentic")
+    sha256: str
+    manifest: ManifestCheck
+    generation: CredentialedGeneration | None
+    log: LogAgreement | None
+    provider_credential: Literal["valid", "invalid", "absent"]
+    reasons: list[str]
 
 
 class Actor(BaseModel):

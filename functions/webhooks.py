@@ -48,7 +48,7 @@ def put_webhook(req: func.HttpRequest) -> func.HttpResponse:
             app, webhooks().signing_key, principal, department_id, registration
         )
     except RefusedDestination as error:
-        raise Problem(INVALID_WEBHOOK_URL, str(error)) from None
+        raise Problem(INVALID_WEBHOOK_URL, error.answer) from None
     # The secret is in this answer only; no cache may keep it.
     answer = WebhookWithSecret.model_validate(registered)
     return json_response(answer, headers={"Cache-Control": "no-store"})

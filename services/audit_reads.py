@@ -65,12 +65,19 @@ def record_read(
         actor=principal.to_actor(),
         correlation_id=uuid4(),
     )
-    stream_id = audit_reads_stream(platform.clock().date())
+    return append_daily(platform.store, audit_reads_stream(platform.clock().date()), new)
+
+
+def append_daily(store: EventStore, stream_id: str, new: NewEvent) -> Event:
+    """Append `new` to a stream of one day's records, whatever its head is now.
+
+    Such a stream holds independent facts, so a conflict only moves the append on.
+    """
     with _heads_lock:
         expected = _heads.get(stream_id, 0)
     for _ in range(MAX_CONFLICT_RETRIES):
         try:
-            (recorded,) = platform.store.append(stream_id, expected, [new])
+            (recorded,) = store.append(stream_id, expected, [new])
         except ConcurrencyError as conflict:
             expected = conflict.actual
             continue

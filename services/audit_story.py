@@ -125,9 +125,15 @@ def _generation_step(payload: Payload, event: Event) -> str:
         case GenerationRejected():
             return f"rejected: {payload.reason} ({payload.detail})"
         case ImageGenerated():
+            credential = (
+                ""
+                if payload.provider_credential is None
+                else f", provider credential {payload.provider_credential}"
+                + "".join(f"; {warning}" for warning in payload.credential_warnings)
+            )
             return (
                 f"image made by {payload.model_id}: {payload.bytes} bytes {payload.content_type},"
-                f" sha256 {payload.sha256[:12]}…, cost {_aud(payload.cost_aud)}"
+                f" sha256 {payload.sha256[:12]}…, cost {_aud(payload.cost_aud)}{credential}"
             )
         case GenerationFailed():
             model = f" on {payload.model_id}" if payload.model_id else ""

@@ -8,13 +8,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from domain.access import Action, Principal, Scope, authorize, scope_for
+from domain.access import Action, Principal, authorize, covers, list_reach
 from domain.budget import BudgetPolicy, BudgetSet, Enforcement, Strategy
 from domain.catalogue import ModelRequirements
 from domain.forecast import run_rate_forecast
-from domain.money import ZERO
+from domain.money import ZERO, AmountInput
 from domain.periods import budget_period, is_period
 from domain.streams import budget_policy_stream, budget_stream, is_department_id
 from services.budget_history import budget_as_of, standing_policy_as_of
@@ -29,13 +29,7 @@ class BudgetUpdate(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    monthly_limit_aud: Decimal = Field(
-        ge=0,
-        max_digits=14,
-        decimal_places=2,
-        # For the OpenAPI document: the text form clients send (a number is taken too).
-        json_schema_extra={"pattern": r"^\d{1,12}(\.\d{1,2})?$"},
-    )
+    monthly_limit_aud: AmountInput
     enforcement: Enforcement = Enforcement.HARD
     strategy: Strategy = Strategy.BALANCED
     # Hard constraints on the models the department's generations may be routed to.
@@ -121,12 +115,13 @@ class BudgetList:
 
 
 def list_budgets(platform: Platform, principal: Principal, period: str | None) -> BudgetList:
-    scope = scope_for(principal, Action.BUDGET_LIST)
-    authorize(principal, Action.BUDGET_LIST, department_id=principal.department_id)
+    reached = list_reach(principal, Action.BUDGET_LIST)
     period = _period(platform, period)
-    budgets = list(platform.views.list("budget", partition=period))
-    if scope is not Scope.ORG:
-        budgets = [b for b in budgets if b.get("department_id") == principal.department_id]
+    budgets = [
+        b
+        for b in platform.views.list("budget", partition=period)
+        if covers(reached, department_id=b["department_id"], owner_id=None)
+    ]
     now = platform.clock()
     budgets.sort(key=lambda b: str(b["department_id"]))
     return BudgetList(period, [with_forecast(b, now) for b in budgets])

@@ -11,6 +11,7 @@ from domain.screening import PolicyBook, Redactor
 from services.destinations import Resolver
 from services.health_memo import HealthMemo
 from services.ports import (
+    ContentCredentials,
     ContentModerator,
     EventStore,
     ImageLinks,
@@ -39,7 +40,9 @@ class Platform:
     screening_policies: PolicyBook
     clock: Callable[[], datetime]
     sleep: Callable[[float], None]
+    credentials: ContentCredentials  # signs every stored image, reads any
     resolver: Resolver  # checks client-given URLs (callback_url) before they are accepted
+    generation_id_key: Callable[[], bytes]  # keys ids derived from an Idempotency-Key
     image_links: ImageLinks | None = None  # None: the app serves image bytes itself
     moderators: tuple[ContentModerator, ...] = ()  # besides the policy's own term list
     health_memo: HealthMemo = field(default_factory=HealthMemo, compare=False)

@@ -31,8 +31,21 @@ class Resolver(Protocol):
         ...
 
 
+# Where a URL points is never told to the client: "does not resolve" or "points at a
+# loopback address" would let anyone map the names inside the platform's network.
+NOT_CALLABLE = "the URL's host is not a public address the platform may call"
+
+
 class RefusedDestination(ValueError):
-    """A URL the platform will not call: its shape, or where its name points."""
+    """A URL the platform will not call: its shape, or where its name points.
+
+    `str()` says exactly why, for the record and the log; `answer` is what the client is
+    told: the same for every destination refused, the reason itself for a shape refused.
+    """
+
+    def __init__(self, reason: str, *, answer: str | None = None) -> None:
+        super().__init__(reason)
+        self.answer = reason if answer is None else answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +61,10 @@ class Destination:
 
 def check_shape(url: str, *, allow_private: bool) -> SplitResult:
     """The checks that need no network: scheme, host, credentials, port."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket, say
+        raise RefusedDestination("the URL cannot be read") from None
     allowed = ("https", "http") if allow_private else ("https",)
     if parts.scheme not in allowed or not parts.hostname:
         raise RefusedDestination(f"the URL must be absolute with scheme {' or '.join(allowed)}")
@@ -77,14 +93,17 @@ def check_destination(url: str, resolver: Resolver, *, allow_private: bool) -> D
         try:
             addresses = resolver.resolve(host, port)
         except UnresolvableHost as error:
-            raise RefusedDestination(f"the host {host!r} does not resolve: {error}") from None
+            raise RefusedDestination(
+                f"the host {host!r} does not resolve: {error}", answer=NOT_CALLABLE
+            ) from None
         if not addresses:
-            raise RefusedDestination(f"the host {host!r} does not resolve")
+            raise RefusedDestination(f"the host {host!r} does not resolve", answer=NOT_CALLABLE)
     if not allow_private:
         for address in addresses:
             reason = refusal(address)
             if reason is not None:
                 raise RefusedDestination(
-                    f"the host {host!r} points at a {reason} address, which is never called"
+                    f"the host {host!r} points at a {reason} address, which is never called",
+                    answer=NOT_CALLABLE,
                 )
     return Destination(url, parts.scheme, host, port, addresses)

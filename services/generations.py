@@ -9,35 +9,44 @@ with the same Idempotency-Key on the same day finds it and takes no other).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain import generation
-from domain.access import AccessDenied, Action, DenialReason, Principal, authorize
+from domain.access import (
+    AccessDenied,
+    Action,
+    DenialReason,
+    Principal,
+    authorize,
+    granted_scopes,
+    home_department,
+)
 from domain.envelope import NewEvent
 from domain.generation import Generation, GenerationRequested, Quality, Size, Status, Style
-from domain.streams import generation_stream, is_department_id
+from domain.streams import generation_stream
 from services.context import Platform
-from services.destinations import check_destination
 from services.errors import IdempotencyConflict, NotFound
 from services.personal_data import seal_text
 from services.ports import ConcurrencyError, OutgoingMessage
 from services.quota import consume_quota
+from services.refusals import checked_destination
 
 log = logging.getLogger(__name__)
 
 MAX_PROMPT_CHARS = 4000
 # The Service Bus queue (and local queue) that carries generation jobs.
 JOB_QUEUE = "generation-jobs"
-# Fixed namespace so that (user, Idempotency-Key) always names the same generation.
-IDEMPOTENCY_NAMESPACE = UUID("6f1c2f0e-5d0b-4c1e-9a7e-2b1f3c4d5e6f")
+# The platform secret that keys generation ids derived from an Idempotency-Key.
+GENERATION_ID_KEY_SECRET = "generation-id-key"  # noqa: S105 (a name, not a secret)
 
 
 class GenerationRequest(BaseModel):
@@ -95,25 +104,22 @@ def submit_generation(
     request: GenerationRequest,
     idempotency_key: str | None,
 ) -> Submission:
-    authorize(principal, Action.GENERATION_CREATE, department_id=principal.department_id)
-    if principal.department_id is None or not is_department_id(principal.department_id):
+    department = home_department(principal)
+    authorize(principal, Action.GENERATION_CREATE, department_id=department)
+    if department is None:
         # Someone must pay: an org-wide admin without a (valid) department cannot generate.
         raise AccessDenied(DenialReason.OTHER_DEPARTMENT, Action.GENERATION_CREATE)
     if request.callback_url is not None:  # refused here, before the request is recorded
-        check_destination(
-            request.callback_url,
-            platform.resolver,
-            allow_private=platform.settings.webhook_allow_private,
-        )
+        checked_destination(platform, principal, "callback_url", request.callback_url)
     generation_id = (
-        uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.user_id}\n{idempotency_key}")
+        keyed_generation_id(platform.generation_id_key(), principal.user_id, idempotency_key)
         if idempotency_key
         else uuid4()
     )
     requested = GenerationRequested(
         generation_id=generation_id,
         user_id=principal.user_id,
-        department_id=principal.department_id,
+        department_id=department,
         prompt=seal_text(platform.keys, principal.user_id, request.prompt),
         size=request.size,
         quality=request.quality,
@@ -150,18 +156,26 @@ def submit_generation(
     return submission
 
 
+def keyed_generation_id(key: bytes, user_id: str, idempotency_key: str) -> UUID:
+    """The generation that (user, Idempotency-Key) names: the same every time, and, keyed
+    with a platform secret, not computable by anyone else (a random-looking version 4)."""
+    named = json.dumps([user_id, idempotency_key]).encode("utf-8")  # unambiguous pairs
+    return UUID(bytes=hmac.new(key, named, hashlib.sha256).digest()[:16], version=4)
+
+
 def load_generation(platform: Platform, generation_id: UUID) -> Generation:
     return generation.fold(platform.store.read_stream(generation_stream(generation_id)))
 
 
 def read_generation(platform: Platform, principal: Principal, generation_id: UUID) -> Generation:
     """The generation as its stream says now (not the eventually consistent view)."""
-    return _authorized(platform, principal, generation_id, Action.GENERATION_READ)
+    return authorized_generation(platform, principal, generation_id, Action.GENERATION_READ)
 
 
 @dataclass(frozen=True, slots=True)
 class ImageBytes:
-    png: bytes
+    data: bytes
+    content_type: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,25 +187,36 @@ def open_image(
     platform: Platform, principal: Principal, generation_id: UUID
 ) -> ImageBytes | ImageRedirect:
     """The image, or where to fetch it when the store hands out its own URLs."""
-    state = _authorized(platform, principal, generation_id, Action.IMAGE_READ)
+    state = authorized_generation(platform, principal, generation_id, Action.IMAGE_READ)
     if state.image is None:
         raise NotFound(f"generation {generation_id} has no image (status {state.status})")
     ref = state.image.image_ref
     if platform.image_links is not None:
         ttl = timedelta(seconds=platform.settings.image_url_ttl_seconds)
         return ImageRedirect(platform.image_links.read_url(ref, ttl))
-    return ImageBytes(platform.images.get(ref))
+    return ImageBytes(platform.images.get(ref), state.image.content_type)
 
 
-def _authorized(
+def authorized_generation(
     platform: Platform, principal: Principal, generation_id: UUID, action: Action
 ) -> Generation:
+    """The generation, if the caller may see it. One that exists but is not theirs to see
+    answers as a missing one, so an id (an Idempotency-Key's, say) cannot be confirmed."""
+    if not granted_scopes(principal, action):  # decided before the read: says nothing of it
+        raise AccessDenied(DenialReason.NO_ROLE, action)
     state = load_generation(platform, generation_id)
+    missing = f"no generation {generation_id}"
     if state.request is None:
-        raise NotFound(f"no generation {generation_id}")
-    authorize(
-        principal, action, department_id=state.request.department_id, owner_id=state.request.user_id
-    )
+        raise NotFound(missing)
+    try:
+        authorize(
+            principal,
+            action,
+            department_id=state.request.department_id,
+            owner_id=state.request.user_id,
+        )
+    except AccessDenied as denied:
+        raise NotFound(missing, denied=denied) from None
     return state
 
 
@@ -218,6 +243,9 @@ def describe(state: Generation) -> dict[str, Any]:
         "screening": screening,
         "reason": state.reason,
         "image_sha256": state.image.sha256 if state.image else None,
+        # What became of the provider's own Content Credentials, and why when invalid.
+        "provider_credential": state.image.provider_credential if state.image else None,
+        "credential_warnings": list(state.image.credential_warnings) if state.image else [],
         "created_at": state.requested_at.isoformat() if state.requested_at else None,
         "updated_at": state.updated_at.isoformat() if state.updated_at else None,
     }

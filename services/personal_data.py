@@ -1,4 +1,5 @@
-"""Personal text (prompts) is sealed with its subject's key before it enters an event.
+"""Personal text (prompts, erasure reasons) is sealed with its subject's key before it
+enters an event.
 
 AES-256-GCM with a fresh 96-bit nonce per text; the subject id is bound as associated
 data so a ciphertext cannot be replayed under another subject. Destroying the key
@@ -20,10 +21,23 @@ ERASED = "[erased]"
 
 
 def seal_text(keys: SubjectKeyRing, subject_id: str, text: str) -> SealedText:
+    return _seal(keys.key_for(subject_id), subject_id, text)
+
+
+def seal_for_erasure(keys: SubjectKeyRing, subject_id: str, text: str) -> SealedText:
+    """`text` sealed under the subject's key, for an erasure that destroys it next.
+
+    With no key left to destroy (a repeat, or the retry of an erasure that crashed after
+    destroying it), under a key made for this and never kept: either way nobody can open
+    it, and no key is minted that the erasure would then have to account for.
+    """
+    key = keys.existing_key(subject_id) or AESGCM.generate_key(bit_length=256)
+    return _seal(key, subject_id, text)
+
+
+def _seal(key: bytes, subject_id: str, text: str) -> SealedText:
     nonce = os.urandom(12)
-    ciphertext = AESGCM(keys.key_for(subject_id)).encrypt(
-        nonce, text.encode("utf-8"), subject_id.encode("utf-8")
-    )
+    ciphertext = AESGCM(key).encrypt(nonce, text.encode("utf-8"), subject_id.encode("utf-8"))
     return SealedText(
         subject_id=subject_id,
         nonce=base64.b64encode(nonce).decode("ascii"),

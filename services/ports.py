@@ -9,8 +9,9 @@ import builtins
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, assert_never
 
+from domain.access import Everything, InDepartment, Nothing, OwnedBy, Reach
 from domain.envelope import Event, NewEvent
 from domain.generation import Quality, Size, Style
 from domain.screening import Finding
@@ -164,8 +165,15 @@ class ImageRequest:
 
 @dataclass(frozen=True, slots=True)
 class GeneratedImage:
-    png: bytes
+    """A provider's image, checked whole and stripped of its metadata (which may hold the
+    prompt), in the format the provider chose."""
+
+    data: bytes
+    content_type: str  # image/png, image/jpeg or image/webp
     provider_request_id: str | None = None
+    # The file exactly as the provider sent it, when it carries the provider's own
+    # Content Credentials: signing keeps it as the parent ingredient.
+    credentialed_original: bytes | None = None
 
 
 class ProviderError(Exception):
@@ -197,6 +205,64 @@ class ImageProvider(Protocol):
     def generate(self, request: ImageRequest) -> GeneratedImage: ...
 
 
+# --- Content Credentials ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialClaim:
+    """What our manifest says of an image: never the prompt, never the person."""
+
+    generation_id: str
+    model_id: str
+    provider: str
+    department_id: str
+    created_at: datetime
+    log_anchor: str  # the generation stream's head hash when the image was signed
+
+
+@dataclass(frozen=True, slots=True)
+class SignedImage:
+    data: bytes
+    content_type: str
+    provider_credential: str  # "valid", "invalid" or "absent"
+    provider_failures: tuple[str, ...] = ()  # the validation codes an invalid one failed
+
+
+@dataclass(frozen=True, slots=True)
+class ReadCredential:
+    """What an image's Content Credentials say, as a C2PA validator reads them."""
+
+    found: bool  # a manifest is there at all
+    valid: bool  # its signature and its binding to these bytes hold
+    ours: bool  # signed with our certificate, chained to our trust anchor
+    failures: tuple[str, ...]
+    claim: CredentialClaim | None  # our assertion, when the manifest carries one
+    provider_credential: str  # "valid", "invalid" or "absent"
+
+
+class SigningKey(Protocol):
+    """An ES256 (P-256, SHA-256) key and the certificate chain naming it."""
+
+    def certificate_chain(self) -> str:
+        """PEM certificates, the signing certificate first, then its issuers."""
+        ...
+
+    def sign(self, data: bytes) -> bytes:
+        """The DER-encoded ECDSA signature of SHA-256(`data`)."""
+        ...
+
+
+class ContentCredentials(Protocol):
+    def sign(self, image: GeneratedImage, claim: CredentialClaim) -> SignedImage:
+        """`image` with our signed manifest; the provider's manifest, when it had one, kept
+        as the parent ingredient."""
+        ...
+
+    def read(self, data: bytes) -> ReadCredential:
+        """Raises ValueError when `data` is not a PNG, JPEG or WebP image."""
+        ...
+
+
 # --- personal data -------------------------------------------------------------------
 
 
@@ -222,6 +288,9 @@ class SubjectKeyRing(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class HistoryQuery:
+    """What a caller asks of the history, within the `Reach` it is read with: each filter
+    given narrows it further (None here means "not asked", never "every department")."""
+
     user_id: str | None = None
     department_id: str | None = None
     status: str | None = None
@@ -229,6 +298,32 @@ class HistoryQuery:
     created_to: datetime | None = None
     limit: int = 50
     continuation: str | None = None
+
+
+def history_equalities(reach: Reach, query: HistoryQuery) -> list[tuple[str, str]] | None:
+    """The (field, value) pairs a history document must all match to be answered, from
+    `reach` and then `query`; None when `reach` covers nothing, so there is nothing to ask.
+
+    Both view stores build their history query from this, so they cannot disagree on
+    what a reach means. A field may appear twice (reach and query), which is an AND."""
+    scoped: list[tuple[str, str]]
+    match reach:
+        case Nothing():
+            return None
+        case Everything():
+            scoped = []
+        case InDepartment():
+            scoped = [("department_id", reach.department_id)]
+        case OwnedBy():
+            scoped = [("user_id", reach.user_id)]
+        case _:
+            assert_never(reach)
+    asked = (
+        ("user_id", query.user_id),
+        ("department_id", query.department_id),
+        ("status", query.status),
+    )
+    return [*scoped, *((field, value) for field, value in asked if value is not None)]
 
 
 class InvalidContinuation(ValueError):
@@ -246,7 +341,9 @@ class ViewReader(Protocol):
 
     def list(self, projection: str, partition: str | None = None) -> Iterator[dict[str, Any]]: ...
 
-    def history(self, query: HistoryQuery) -> Page: ...
+    def history(self, reach: Reach, query: HistoryQuery) -> Page:
+        """Generations within `reach` that match `query`, newest first."""
+        ...
 
     def unfinished_generations(
         self, updated_before: datetime, limit: int = 500

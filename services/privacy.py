@@ -1,12 +1,12 @@
 """Data-subject rights: erasure (crypto-shredding) and the subject-access export.
 
-Erasure destroys the subject's data key and records `SubjectErased`. The ciphertext
-stays in the log, so every stream's hash chain, and so verification, is untouched;
-what was sealed under the destroyed key reads as `[erased]` from then on. The key is
-destroyed first and the event appended second: a crash between the two leaves a
-subject whose key is gone and whose log does not say so yet, and the retry (erasure is
-idempotent) appends the owed event. The other order could leave a log saying "erased"
-over a key that still opens every prompt.
+Erasure destroys the subject's data key and records `SubjectErased`, its reason sealed
+under the key being destroyed. The ciphertext stays in the log, so every stream's hash
+chain, and so verification, is untouched; what was sealed under the destroyed key reads
+as `[erased]` from then on. The key is destroyed first and the event appended second:
+a crash between the two leaves a subject whose key is gone and whose log does not say so
+yet, and the retry (erasure is idempotent) appends the owed event. The other order could
+leave a log saying "erased" over a key that still opens every prompt.
 
 Plaintext prompts leave the system in two places only: the export, to the subject or
 a privacy officer (`Action.PRIVACY_EXPORT`), recorded as `SubjectAccessExported` in the
@@ -23,7 +23,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from domain import privacy, quota
-from domain.access import Action, Principal, authorize, authorize_owner
+from domain.access import AccessDenied, Action, OwnedBy, Principal, authorize, authorize_owner
 from domain.budget import CostCharged
 from domain.envelope import Event
 from domain.generation import (
@@ -41,7 +41,8 @@ from services.audit_reads import record_read
 from services.budget_ledger import MAX_CONFLICT_RETRIES, to_new_events
 from services.context import Platform
 from services.errors import NotFound
-from services.personal_data import ERASED, open_text
+from services.generations import authorized_generation
+from services.personal_data import ERASED, open_text, seal_for_erasure
 from services.ports import ConcurrencyError, HistoryQuery
 
 _HISTORY_PAGE = 200
@@ -53,8 +54,11 @@ def erase_subject(
 ) -> dict[str, Any]:
     """Destroy the subject's key and record it; repeating it changes nothing more."""
     authorize(principal, Action.PRIVACY_ERASE)
+    # Sealed before the key goes, so the reason (free text, maybe about the person) is
+    # lost with everything else of theirs, from the moment it is recorded.
+    sealed = None if reason is None else seal_for_erasure(platform.keys, subject_id, reason)
     key_destroyed = platform.keys.destroy(subject_id)
-    event = SubjectErased(subject_id=subject_id, requested_by=principal.user_id, reason=reason)
+    event = SubjectErased(subject_id=subject_id, requested_by=principal.user_id, reason=sealed)
     record, recorded = _append_when(
         platform,
         principal,
@@ -115,21 +119,19 @@ def export_subject(platform: Platform, principal: Principal, subject_id: str) ->
 
 
 def own_prompt(platform: Platform, principal: Principal, generation_id: UUID) -> dict[str, Any]:
-    """The prompt of one generation as its owner typed it, to that owner only."""
-    events = platform.store.read_stream(generation_stream(generation_id))
-    requested = next((e for e in events if e.type == GenerationRequested.TYPE), None)
-    if requested is None:
-        raise NotFound(f"no generation {generation_id}")
-    owner: str = requested.data["user_id"]
-    authorize(
-        principal,
-        Action.GENERATION_READ,
-        department_id=requested.data["department_id"],
-        owner_id=owner,
-    )
-    authorize_owner(principal, Action.GENERATION_READ, owner)
+    """The prompt of one generation as its owner typed it, to that owner only; to anyone
+    else who may read the generation it answers as a missing one, as the reads do."""
+    state = authorized_generation(platform, principal, generation_id, Action.GENERATION_READ)
+    assert state.request is not None  # authorized_generation found the request
+    owner = state.request.user_id
+    try:
+        authorize_owner(principal, Action.GENERATION_READ, owner)
+    except AccessDenied as denied:
+        raise NotFound(f"no generation {generation_id}", denied=denied) from None
     what = {"route": "GET /v1/generations/{id}/prompt", "generation_id": str(generation_id)}
     record_read(platform, principal, what)
+    events = platform.store.read_stream(generation_stream(generation_id))
+    requested = next(e for e in events if e.type == GenerationRequested.TYPE)
     record = privacy.fold(platform.store.read_stream(privacy_stream(owner)))
     prompt = _opened(platform, record, requested)
     return {
@@ -171,9 +173,10 @@ def _append_when(
 
 
 def _subject_generations(platform: Platform, subject_id: str) -> Iterator[dict[str, Any]]:
-    query = HistoryQuery(user_id=subject_id, limit=_HISTORY_PAGE)
+    subject = OwnedBy(subject_id)
+    query = HistoryQuery(limit=_HISTORY_PAGE)
     while True:
-        page = platform.views.history(query)
+        page = platform.views.history(subject, query)
         yield from page.items
         if page.continuation is None:
             return

@@ -32,11 +32,12 @@ from domain.provider_health import Admission, ProviderCallFailed, ProviderCallSu
 from services.budget_ledger import decide_and_append, standing_policy
 from services.context import Platform
 from services.personal_data import open_text
-from services.ports import GeneratedImage, ImageRequest, ProviderError
+from services.ports import CredentialClaim, GeneratedImage, ImageRequest, ProviderError
 from services.provider_health import claim_trial, current_health, record_call
 
 log = logging.getLogger(__name__)
 MAX_RETRY_AFTER_SECONDS = 60.0
+IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +66,18 @@ def generate_image(platform: Platform, state: Generation) -> Sequence[Payload]:
         return reroute(platform, state, outcome.reason)
     if isinstance(outcome, ProviderError):
         return fail(state, f"provider_error: {outcome}")
+    signed = platform.credentials.sign(outcome, _claim(platform, state))
+    if signed.provider_credential == "invalid":
+        log.warning("provider %s's Content Credentials fail validation", routed.provider)
     requested_at = state.requested_at or platform.clock()
     # The content hash in the name keeps two racing deliveries from overwriting each
     # other's image: whichever ImageGenerated wins names bytes that match its sha256.
-    digest = hashlib.sha256(outcome.png).hexdigest()
-    ref = f"{request.department_id}/{requested_at:%Y/%m}/{request.generation_id}-{digest[:12]}.png"
+    digest = hashlib.sha256(signed.data).hexdigest()
+    name = f"{request.generation_id}-{digest[:12]}.{IMAGE_EXTENSIONS[signed.content_type]}"
     stored = platform.images.put(
-        ref,
-        outcome.png,
-        "image/png",
+        f"{request.department_id}/{requested_at:%Y/%m}/{name}",
+        signed.data,
+        signed.content_type,
         {"generation_id": str(request.generation_id), "model_id": routed.model_id},
     )
     return [
@@ -84,8 +88,27 @@ def generate_image(platform: Platform, state: Generation) -> Sequence[Payload]:
             content_type=stored.content_type,
             bytes=stored.bytes,
             cost_aud=routed.estimated_cost_aud,
+            provider_credential=signed.provider_credential,
+            credential_warnings=tuple(
+                f"provider credential: {code}" for code in signed.provider_failures
+            ),
         )
     ]
+
+
+def _claim(platform: Platform, state: Generation) -> CredentialClaim:
+    """What the image's manifest says. Its log anchor is the stream's head now, which the
+    ImageGenerated event appended next carries as its `prev_hash`: a race lost to another
+    worker appends nothing, so no recorded image names a head its event does not follow."""
+    request, routed = state.requested, routed_of(state)
+    return CredentialClaim(
+        generation_id=str(request.generation_id),
+        model_id=routed.model_id,
+        provider=routed.provider,
+        department_id=request.department_id,
+        created_at=platform.clock(),
+        log_anchor=state.head_hash,
+    )
 
 
 def _call(

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import quota
-from domain.access import Action, Principal, authorize
+from domain.access import Action, Principal, authorize, home_department
 from domain.quota import QuotaRefused, daily_limit, quota_day, resets_at
 from domain.streams import quota_stream
 from services.budget_ledger import MAX_CONFLICT_RETRIES, to_new_events
@@ -71,7 +71,7 @@ def consume_quota(platform: Platform, principal: Principal, generation_id: UUID)
 
 def read_quota(platform: Platform, principal: Principal) -> dict[str, Any]:
     """The caller's quota today: `limit`, `used` and `remaining` are null when unlimited."""
-    authorize(principal, Action.GENERATION_CREATE, department_id=principal.department_id)
+    authorize(principal, Action.GENERATION_CREATE, department_id=home_department(principal))
     now = platform.clock()
     day = quota_day(now)
     limit = daily_limit(principal.roles, platform.settings.daily_image_quota)

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -96,6 +97,15 @@ class Settings(BaseModel):
     # longer than one model's worst case (3 attempts of 60 s and their backoff).
     generation_deadline_seconds: float = Field(default=900.0, gt=0)
     max_request_bytes: int = Field(default=1_048_576, gt=0)
+    # Where clients reach the API: the scheme and authority (and any path prefix) that
+    # `status_url`, `Location` and `image_url` start with, never the request's `Host`.
+    # Unset: `https://$WEBSITE_HOSTNAME` on Azure, the bound address under `donatello serve`.
+    public_base_url: str = "http://127.0.0.1:7071"
+    # --- the embedded host's HTTP server (devhost/http_limits.py); Azure's front end has its own
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)  # then 408, closed
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)  # the whole body; then 408
+    http_max_connections: int = Field(default=100, ge=1)  # beyond it: 503, closed
+    http_keep_alive_seconds: int = Field(default=5, ge=1)  # an idle connection is closed
 
     # --- the Azure shape ---
     event_store: Literal["sqlite", "cosmos"] = "sqlite"
@@ -117,6 +127,10 @@ class Settings(BaseModel):
     # a vault of their own that allows purge (erasure purges), apart from the provider keys.
     subject_keys: Literal["local", "keyvault"] = "local"
     subject_key_vault_url: str | None = None
+    # The Content Credentials signing key: local (a CA and certificate made in the data
+    # folder), or a Key Vault certificate in key_vault_url whose key never leaves the vault.
+    content_signer: Literal["local", "keyvault"] = "local"
+    signing_certificate_name: str = "content-credentials"
 
     # --- retention (docs/retention.md) ---
     # Events, seals and images are kept this long; nothing is deleted sooner.
@@ -167,6 +181,16 @@ class Settings(BaseModel):
                 raise ValueError(f"{path} is not a screening policy: {error}") from error
         return path
 
+    @field_validator("public_base_url")
+    @classmethod
+    def _is_a_base_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http or https URL")
+        if parts.query or parts.fragment or parts.username is not None:
+            raise ValueError("must have no query, fragment or credentials")
+        return url.rstrip("/")
+
     @model_validator(mode="after")
     def _each_azure_adapter_has_its_endpoint(self) -> Settings:
         needs = {
@@ -185,6 +209,10 @@ class Settings(BaseModel):
             "DONATELLO_SUBJECT_KEYS=keyvault": (
                 self.subject_keys == "keyvault" and not self.subject_key_vault_url,
                 "DONATELLO_SUBJECT_KEY_VAULT_URL",
+            ),
+            "DONATELLO_CONTENT_SIGNER=keyvault": (
+                self.content_signer == "keyvault" and not self.key_vault_url,
+                "DONATELLO_KEY_VAULT_URL",
             ),
             "DONATELLO_QUEUE=servicebus": (
                 self.queue == "servicebus" and not self.servicebus_namespace,
@@ -220,6 +248,9 @@ class Settings(BaseModel):
             if name == "blob_account_url" and not raw:
                 account = environ.get("AzureWebJobsStorage__accountName")
                 raw = f"https://{account}.blob.core.windows.net" if account else None
+            if name == "public_base_url" and not raw:  # the app's default host name on Azure
+                site = environ.get("WEBSITE_HOSTNAME")
+                raw = f"https://{site}" if site else None
             if raw is None or raw == "":
                 continue
             is_tuple = "tuple" in str(field.annotation)

@@ -27,9 +27,9 @@ from domain.webhooks import (
     subscription_secret,
 )
 from services.context import Platform
-from services.destinations import check_destination
 from services.errors import NotFound
 from services.ports import ConcurrencyError, EventStore, WorkQueue
+from services.refusals import checked_destination
 
 WEBHOOK_QUEUE = "webhook-deliveries"
 # The secret the subscription secrets derive from: its name, not its value.
@@ -77,9 +77,7 @@ def register_webhook(
     """Record the department's subscription; the answer carries its secret, once."""
     _known_shape(department_id)
     authorize(principal, Action.WEBHOOK_WRITE, department_id=department_id)
-    url = check_destination(
-        registration.url, platform.resolver, allow_private=platform.settings.webhook_allow_private
-    ).url
+    url = checked_destination(platform, principal, "webhook_url", registration.url).url
     secret = signing_key()  # before recording: a platform without a key registers nothing
     registered = WebhookRegistered(
         department_id=department_id,

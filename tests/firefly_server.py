@@ -23,20 +23,22 @@ from urllib.parse import parse_qs
 
 from PIL import Image
 
+from tests.content_credentials import with_provider_credentials
 from tests.image_api_servers import SLOW_SECONDS, LocalApi, Recorded, Reply
 
 TOKEN_PATH = "/ims/token/v3"
 
 
 def sample_jpeg(width: int = 40, height: int = 40) -> bytes:
-    """A real JPEG, as Firefly answers, with a prompt in its comment that must not survive."""
+    """A real JPEG, as Firefly answers, with a prompt in its comment that must not survive
+    and Adobe's Content Credentials (here the test provider's), which must."""
     image = Image.new("RGB", (width, height))
     image.putdata(
         [(x * 6 % 256, y * 3 % 256, (x * y) % 256) for y in range(height) for x in range(width)]
     )
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=90, comment=b"provider-echoed prompt")
-    return buffer.getvalue()
+    return with_provider_credentials(buffer.getvalue(), "image/jpeg")
 
 
 class FireflyApi(LocalApi):

@@ -32,11 +32,14 @@ from typing import Any
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from tests.content_credentials import with_provider_credentials
+
 SLOW_SECONDS = 5.0
 
 
 def sample_png(width: int = 64, height: int = 48) -> bytes:
-    """A real PNG with a gradient and a provider text chunk that must not survive."""
+    """A real PNG with a gradient, a provider text chunk that must not survive, and the
+    provider's Content Credentials, which must."""
     image = Image.new("RGB", (width, height))
     image.putdata(
         [(x * 4 % 256, y * 5 % 256, (x + y) % 256) for y in range(height) for x in range(width)]
@@ -45,7 +48,7 @@ def sample_png(width: int = 64, height: int = 48) -> bytes:
     info.add_text("prompt", "provider-echoed prompt")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=info)
-    return buffer.getvalue()
+    return with_provider_credentials(buffer.getvalue(), "image/png")
 
 
 @dataclass(frozen=True, slots=True)

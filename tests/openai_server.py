@@ -7,7 +7,8 @@ and OpenAI's moderation API.
 
 A moderation answers one result flagging the categories in `flagged`.
 
-Success is `{"created": ..., "data": [{"b64_json": <a real PNG>, "revised_prompt": ...}]}`
+Success is `{"created": ..., "data": [{"b64_json": <image>, "revised_prompt": ...}]}`, the
+image a real PNG (or JPEG) with Content Credentials,
 at the requested size. `mode` makes it fail the ways the real services do, with their
 error bodies; every request is recorded so tests can check what crossed the wire.
 """
@@ -29,6 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from PIL import Image, ImageDraw
 from PIL.PngImagePlugin import PngInfo
+
+from tests.content_credentials import with_provider_credentials
 
 AZURE_PREFIX = "/openai/deployments/"
 OPENAI_PATH = "/v1/images/generations"
@@ -71,8 +74,10 @@ class Received:
     body: dict[str, Any]
 
 
-def _png(width: int, height: int, prompt: str) -> bytes:
-    """A real, non-trivial PNG, carrying the server's own text chunks as a provider's does."""
+def _image(width: int, height: int, prompt: str, owner: OpenAIServer) -> bytes:
+    """A real, non-trivial image in `owner.image_format`, carrying the server's own text
+    chunks as a provider's does, and Content Credentials as OpenAI's and Azure OpenAI's
+    do (tampered with when `owner.tamper_credentials`)."""
     image = Image.new("RGB", (width, height), (30, 60, 90))
     draw = ImageDraw.Draw(image)
     draw.ellipse((width // 4, height // 4, width * 3 // 4, height * 3 // 4), fill=(220, 120, 40))
@@ -81,8 +86,12 @@ def _png(width: int, height: int, prompt: str) -> bytes:
     info.add_text("Software", "openai test server")
     info.add_text("prompt", prompt)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=info, compress_level=1)
-    return buffer.getvalue()
+    if owner.image_format == "JPEG":
+        image.save(buffer, format="JPEG", quality=90, comment=prompt.encode())
+    else:
+        image.save(buffer, format="PNG", pnginfo=info, compress_level=1)
+    media = f"image/{owner.image_format.lower()}"
+    return with_provider_credentials(buffer.getvalue(), media, tampered=owner.tamper_credentials)
 
 
 def _error(code: str | None, message: str, kind: str, param: str | None = None) -> dict[str, Any]:
@@ -213,7 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
             png = b"this is not an image"
         else:
             width, _, height = str(body.get("size", "1024x1024")).partition("x")
-            png = _png(int(width), int(height), str(body.get("prompt", "")))
+            png = _image(int(width), int(height), str(body.get("prompt", "")), owner)
         with owner.lock:
             owner.sent_images.append(png)
         return {
@@ -263,8 +272,8 @@ class _Server(ThreadingHTTPServer):
 
 class OpenAIServer:
     """Set `mode`, `credentials` (accepted `Authorization`/`api-key` values, None for
-    any), `retry_after`, `slow_seconds` and `flagged` (moderation categories) per test;
-    read `requests` and `sent_images`."""
+    any), `retry_after`, `slow_seconds`, `flagged` (moderation categories), `image_format`
+    and `tamper_credentials` per test; read `requests` and `sent_images`."""
 
     def __init__(self, host: str, port: int) -> None:
         self.url = f"http://{host}:{port}"
@@ -279,6 +288,8 @@ class OpenAIServer:
         self.flagged: set[str] = set()
         self.requests: list[Received] = []
         self.sent_images: list[bytes] = []
+        self.image_format = "PNG"  # or "JPEG"
+        self.tamper_credentials = False
 
 
 @contextmanager

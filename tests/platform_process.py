@@ -30,14 +30,20 @@ def free_port() -> int:
 
 
 class RunningPlatform:
-    def __init__(self, data_dir: Path, env: dict[str, str], serve_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str],
+        serve_args: Sequence[str] = (),
+        log_path: Path | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.env = env
         self.serve_args = list(serve_args)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir / "serve.log"
+        self.log_path = log_path or data_dir / "serve.log"
 
     def start(self, timeout: float = 90.0) -> None:
         log = self.log_path.open("ab")
@@ -80,6 +86,18 @@ class RunningPlatform:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`donatello ARGS` run beside the server, on the same settings and data folder."""
+        return subprocess.run(
+            [sys.executable, "-m", "devhost.cli", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     def token(
         self,

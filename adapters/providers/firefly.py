@@ -48,6 +48,7 @@ from adapters.providers.http_base import (
     read_key,
     status_error,
 )
+from adapters.providers.provenance import received
 from domain.generation import Size
 from services.ports import GeneratedImage, ImageRequest, ProviderError, SecretSource
 
@@ -155,9 +156,7 @@ class FireflyProvider(HttpProvider):
             cancel=lambda: self._call(client_id, "PUT", f"/v3/cancel/{path_id}"),
             deadline=deadline,
         )
-        return GeneratedImage(
-            png=self._stamp(request, self._output(job_id, job)), provider_request_id=job_id
-        )
+        return received(self._output(job_id, job), job_id)
 
     def _call(self, client_id: str, method: str, url: str, **options: Any) -> httpx.Response:
         """An API call with the cached token; on a 401, once more with a fresh one."""

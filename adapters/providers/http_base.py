@@ -26,10 +26,8 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from adapters.providers.provenance import stamp
 from domain.generation import Size
 from services.ports import (
-    ImageRequest,
     ProviderError,
     SecretNotFound,
     SecretSource,
@@ -97,7 +95,7 @@ def status_error(
 
 
 def malformed(provider: str, what: str) -> ProviderError:
-    # Worded like `provenance.stamp`'s unreadable-image error, so both read alike.
+    # Worded like `provenance.received`'s unreadable-image error, so both read alike.
     return ProviderError(f"malformed_response: {provider}: {what}", retryable=True)
 
 
@@ -198,7 +196,3 @@ class HttpProvider:
             # A file missing from a finished job is the provider's fault, not ours.
             raise failure if failure.retryable else malformed(self.name, str(failure))
         return response.content
-
-    def _stamp(self, request: ImageRequest, data: bytes) -> bytes:
-        """The provider's image as a PNG with the same pixels and our provenance."""
-        return stamp(data, request, self._clock(), f"DonatelloAI via {self.name}")

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 from PIL import Image, ImageDraw
 
-from adapters.providers.provenance import encode_png, provenance, with_provenance
+from adapters.image_formats import PNG
+from adapters.providers.provenance import encode_png
 from services.ports import GeneratedImage, ImageRequest, ProviderError
 
-GENERATOR = "DonatelloAI local"
 MAX_SIDE = 4096
 # Level 1 is ~2x faster than zlib's default 6 for ~1.5x the bytes on these images.
 COMPRESS_LEVEL = 1
@@ -99,9 +97,6 @@ class LocalProvider:
 
     name = "local"
 
-    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self._clock = clock
-
     def generate(self, request: ImageRequest) -> GeneratedImage:
         width, height = parse_size(request.size)
         # Art, not secrets: a seeded PRNG is what makes the output reproducible.
@@ -111,9 +106,7 @@ class LocalProvider:
         image = image.resize((width, height), Image.Resampling.NEAREST)
         image.putpalette(_palette(rng, vivid=request.style != "natural"))
 
-        png = with_provenance(
-            encode_png(image, COMPRESS_LEVEL), provenance(request, self._clock(), GENERATOR)
-        )
+        png = encode_png(image, COMPRESS_LEVEL)  # Pillow writes no metadata unasked
         # Derived without the prompt: the id lands in logs and must not fingerprint it.
         request_id = _digest(request.generation_id, request.model_id).hex()[:24]
-        return GeneratedImage(png=png, provider_request_id=f"local-{request_id}")
+        return GeneratedImage(data=png, content_type=PNG, provider_request_id=f"local-{request_id}")

@@ -32,7 +32,7 @@ from openai import AzureOpenAI, Omit, OpenAI, omit
 
 from adapters.azure_clients import managed_identity
 from adapters.providers.http_base import read_key, retry_after_seconds
-from adapters.providers.provenance import stamp
+from adapters.providers.provenance import received
 from domain.generation import Quality, Size
 from services.ports import (
     GeneratedImage,
@@ -127,8 +127,7 @@ class OpenAIImages:
             data = base64.b64decode(images[0].b64_json, validate=True)
         except binascii.Error as error:
             raise _malformed("b64_json is not base64", request_id) from error
-        png = stamp(data, request, self._clock(), f"{self.name} {model.name}")
-        return GeneratedImage(png=png, provider_request_id=request_id)
+        return received(data, request_id)
 
     def _send(self, model: ImageModel, request: ImageRequest) -> LegacyAPIResponse[ImagesResponse]:
         gpt_image = model.family == "gpt-image-1"

@@ -1,9 +1,10 @@
 """PNG files at the level of their chunks (the PNG specification, 3rd edition, section 5).
 
-What provenance needs without decoding pixels: read a file's chunks with their CRCs
-checked, check that its image data inflates to exactly the bytes its header promises,
-and write chunks back. A truncated or corrupted transfer fails one of those checks; a
-file that passes keeps its pixels and their compressed bytes exactly as they arrived.
+What stripping a provider's metadata needs without decoding pixels: read a file's
+chunks with their CRCs checked, check that its image data inflates to exactly the bytes
+its header promises, and write chunks back. A truncated or corrupted transfer fails one
+of those checks; a file that passes keeps its pixels and their compressed bytes exactly
+as they arrived.
 """
 
 from __future__ import annotations
@@ -118,15 +119,6 @@ def _image_data_size(width: int, height: int, bits_per_pixel: int, *, interlaced
         if columns > 0 and rows > 0:
             size += rows * (1 + (columns * bits_per_pixel + 7) // 8)
     return size
-
-
-def text_chunk(keyword: str, value: str) -> Chunk:
-    """A tEXt chunk, or iTXt (UTF-8) when the value is not Latin-1, as Pillow writes them."""
-    key = keyword.encode("latin-1")
-    try:
-        return Chunk(b"tEXt", key + b"\0" + value.encode("latin-1"))
-    except UnicodeEncodeError:
-        return Chunk(b"iTXt", key + b"\0\0\0\0\0" + value.encode("utf-8"))
 
 
 def write_png(chunks: Iterable[Chunk]) -> bytes:

@@ -33,6 +33,7 @@ from adapters.providers.http_base import (
     malformed,
     status_error,
 )
+from adapters.providers.provenance import received
 from services.ports import GeneratedImage, ImageRequest, ProviderError, SecretSource
 
 BASE_URL = "https://api.replicate.com"
@@ -116,10 +117,7 @@ class ReplicateProvider(HttpProvider):
             ),
             deadline=deadline,
         )
-        return GeneratedImage(
-            png=self._stamp(request, self._output(prediction_id, prediction)),
-            provider_request_id=prediction_id,
-        )
+        return received(self._output(prediction_id, prediction), prediction_id)
 
     def _prediction(self, response: httpx.Response) -> dict[str, Any]:
         if not response.is_success:

@@ -25,6 +25,7 @@ from adapters.providers.http_base import (
     json_object,
     status_error,
 )
+from adapters.providers.provenance import received
 from services.ports import GeneratedImage, ImageRequest, ProviderError, SecretSource
 
 BASE_URL = "https://api.stability.ai"
@@ -81,10 +82,7 @@ class StabilityProvider(HttpProvider):
                 retryable=False,
                 refused=True,
             )
-        return GeneratedImage(
-            png=self._stamp(request, response.content),
-            provider_request_id=response.headers.get("x-request-id"),
-        )
+        return received(response.content, response.headers.get("x-request-id"))
 
     def _error(self, response: httpx.Response) -> ProviderError:
         try:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
 import pytest
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from adapters.env_secrets import EnvSecrets, variable_for
 from adapters.providers.firefly import DEFAULT_SCOPE, FireflyProvider
@@ -147,20 +147,15 @@ def test_a_token_then_a_job_then_the_presigned_image(
     assert "x-api-key" not in download.headers
     assert CLIENT_SECRET.encode() not in b"".join(r.body for r in server.api_requests())
 
-    image = Image.open(io.BytesIO(result.png))
-    assert isinstance(image, PngImagePlugin.PngImageFile)
-    image.load()
-    assert image.text == {
-        "generation_id": request.generation_id,
-        "model_id": request.model_id,
-        "created_at": "2026-11-03T04:05:06+00:00",
-        "generator": "DonatelloAI via firefly",
-    }
-    # Firefly's JPEG, converted to a PNG with the same pixels and without its comment.
+    # Firefly's JPEG stays a JPEG with the same pixels, without its comment and its
+    # manifest; the file as sent goes along for signing to keep as the parent ingredient.
+    image = Image.open(io.BytesIO(result.data))
     original = Image.open(io.BytesIO(server.jpeg))
-    assert original.format == "JPEG"
-    assert image.convert("RGB").tobytes() == original.convert("RGB").tobytes()
-    assert b"provider-echoed prompt" not in result.png
+    assert (result.content_type, image.format, original.format) == ("image/jpeg", "JPEG", "JPEG")
+    assert image.tobytes() == original.tobytes()
+    assert "comment" not in image.info
+    assert b"provider-echoed prompt" not in result.data
+    assert result.credentialed_original == server.jpeg
 
 
 def test_a_running_job_is_polled_until_it_succeeds(
@@ -237,7 +232,7 @@ def test_a_401_fetches_a_new_token_once_and_succeeds(
     firefly.generate(_request())
     server.revoke_tokens()  # as if the token had expired early
     result = firefly.generate(_request())
-    assert result.png
+    assert result.data
     first_token, _, _, _, refused, second_token, submit, _, _ = server.requests
     assert (first_token.path, second_token.path) == (TOKEN_PATH, TOKEN_PATH)
     assert refused.path == submit.path == "/v3/images/generate-async"

@@ -36,7 +36,7 @@ def test_lays_out_the_image_and_its_sidecar_under_the_ref(root: Path) -> None:
         "metadata": METADATA,
     }
     assert store.metadata(REF) == METADATA
-    assert stat.S_IMODE((root / REF).stat().st_mode) == 0o644
+    assert stat.S_IMODE((root / REF).stat().st_mode) == 0o600  # the owner's alone
 
 
 def test_leaves_no_temporary_files(root: Path) -> None:

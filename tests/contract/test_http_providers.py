@@ -20,7 +20,7 @@ from adapters.env_secrets import EnvSecrets, variable_for
 from adapters.providers.http_base import HttpProvider, retry_after_seconds
 from adapters.providers.replicate import ReplicateProvider
 from adapters.providers.stability import StabilityProvider
-from services.ports import ImageProvider, ImageRequest, ProviderError
+from services.ports import GeneratedImage, ImageProvider, ImageRequest, ProviderError
 from tests.image_api_servers import SLOW_SECONDS, LocalApi, ReplicateApi, StabilityApi
 
 A = TypeVar("A", bound=LocalApi)
@@ -56,16 +56,14 @@ def _failure(provider: ImageProvider, request: ImageRequest) -> ProviderError:
     return raised.value
 
 
-def _assert_stamped(png: bytes, original: bytes, request: ImageRequest, provider: str) -> None:
-    image = _open(png)
-    assert image.text == {
-        "generation_id": request.generation_id,
-        "model_id": request.model_id,
-        "created_at": "2026-11-03T04:05:06+00:00",
-        "generator": f"DonatelloAI via {provider}",
-    }
-    assert image.convert("RGB").tobytes() == _open(original).convert("RGB").tobytes()
-    assert b"provider-echoed prompt" not in png
+def _assert_received(result: GeneratedImage, original: bytes) -> None:
+    """The provider's pixels without its metadata, and its credentialed file as sent."""
+    image = _open(result.data)
+    assert result.content_type == "image/png"
+    assert image.text == {}
+    assert image.tobytes() == _open(original).tobytes()
+    assert b"provider-echoed prompt" not in result.data
+    assert result.credentialed_original == original
 
 
 @pytest.fixture
@@ -208,7 +206,7 @@ def test_stability_sends_a_multipart_form_with_key_and_aspect_ratio(
         "output_format": ("png", None),
     }
     assert result.provider_request_id == "req-stability-1"
-    _assert_stamped(result.png, stability_server.png, request, "stability")
+    _assert_received(result, stability_server.png)
 
 
 def test_stability_model_picks_the_endpoint(
@@ -237,7 +235,7 @@ def test_stability_reads_the_key_on_every_call(
     assert "sk-rotated-away" not in str(error)
 
     environ[variable_for("stability-api-key")] = STABILITY_KEY
-    assert stability.generate(_request()).png
+    assert stability.generate(_request()).data
 
 
 def test_stability_without_a_key_is_not_retryable(
@@ -322,7 +320,7 @@ def test_replicate_creates_a_prediction_and_downloads_its_output(
     assert download.method == "GET"
     assert download.path == f"/files/{result.provider_request_id}.png"
     assert "authorization" not in download.headers  # the key goes to the API host only
-    _assert_stamped(result.png, replicate_server.png, request, "replicate")
+    _assert_received(result, replicate_server.png)
 
 
 def test_replicate_prefers_to_wait_a_little_less_than_its_timeout(
@@ -349,7 +347,7 @@ def test_replicate_polls_a_running_prediction_until_it_succeeds(
     assert len(polls) == replicate_server.polls_before_done + 1
     assert {poll.path for poll in polls} == {f"/v1/predictions/{result.provider_request_id}"}
     assert all(poll.headers["authorization"] == f"Bearer {REPLICATE_KEY}" for poll in polls)
-    _assert_stamped(result.png, replicate_server.png, request, "replicate")
+    _assert_received(result, replicate_server.png)
 
 
 def test_replicate_cancels_a_prediction_still_running_at_the_timeout(

@@ -1,18 +1,19 @@
-"""The local provider renders real, deterministic PNGs with provenance and no prompt."""
+"""The local provider renders real, deterministic PNGs with no metadata and no prompt.
+
+Its images are signed with Content Credentials by the pipeline, as every provider's are
+(tests/contract/test_c2pa_credentials.py, tests/e2e/test_provenance_service.py)."""
 
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from PIL import Image, PngImagePlugin
 
-from adapters.providers.local import GENERATOR, LocalProvider, parse_size
+from adapters.providers.local import LocalProvider, parse_size
 from services.ports import ImageProvider, ImageRequest, ProviderError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-FIXED = datetime(2026, 11, 3, 4, 5, 6, tzinfo=UTC)
 PROMPT = "a watercolour of a lighthouse at dawn"
 
 
@@ -38,7 +39,7 @@ def _open(png: bytes) -> PngImagePlugin.PngImageFile:
 
 @pytest.fixture
 def provider() -> LocalProvider:
-    return LocalProvider(clock=lambda: FIXED)
+    return LocalProvider()
 
 
 def test_is_an_image_provider_named_local(provider: LocalProvider) -> None:
@@ -51,7 +52,7 @@ def test_is_an_image_provider_named_local(provider: LocalProvider) -> None:
 def test_renders_a_png_of_the_requested_size(
     provider: LocalProvider, size: str, quality: str
 ) -> None:
-    png = provider.generate(_request(size=size, quality=quality)).png
+    png = provider.generate(_request(size=size, quality=quality)).data
     assert png.startswith(PNG_SIGNATURE)
     image = _open(png)
     assert image.format == "PNG"
@@ -61,29 +62,19 @@ def test_renders_a_png_of_the_requested_size(
     assert colours is None or len(colours) > 32
 
 
-def test_embeds_provenance_in_png_text_chunks(provider: LocalProvider) -> None:
-    image = _open(provider.generate(_request()).png)
-    assert image.text == {
-        "generation_id": "0b6f3c1e-4d2a-4c39-9a51-2f0c8d1e7a44",
-        "model_id": "local-standard",
-        "created_at": "2026-11-03T04:05:06+00:00",
-        "generator": GENERATOR,
-    }
-
-
-def test_created_at_is_stored_in_utc() -> None:
-    sydney = timezone(timedelta(hours=11))
-    local_time = datetime(2026, 11, 3, 15, 5, 6, tzinfo=sydney)
-    image = _open(LocalProvider(clock=lambda: local_time).generate(_request()).png)
-    assert image.text["created_at"] == "2026-11-03T04:05:06+00:00"
+def test_writes_no_metadata_of_its_own(provider: LocalProvider) -> None:
+    result = provider.generate(_request())
+    assert result.content_type == "image/png"
+    assert result.credentialed_original is None
+    assert _open(result.data).text == {}
 
 
 def test_the_prompt_appears_nowhere_in_the_file(provider: LocalProvider) -> None:
     prompt = "portrait of jane.citizen@example.com holding a sign"
     result = provider.generate(_request(prompt=prompt))
-    assert prompt.encode() not in result.png
-    assert b"jane.citizen" not in result.png
-    assert all("jane" not in value for value in _open(result.png).text.values())
+    assert prompt.encode() not in result.data
+    assert b"jane.citizen" not in result.data
+    assert all("jane" not in value for value in _open(result.data).text.values())
     assert result.provider_request_id is not None
     assert "jane" not in result.provider_request_id
 
@@ -92,13 +83,6 @@ def test_is_deterministic_for_the_same_request(provider: LocalProvider) -> None:
     first = provider.generate(_request())
     second = provider.generate(_request())
     assert first == second
-
-
-def test_pixels_do_not_depend_on_the_clock() -> None:
-    early = LocalProvider(clock=lambda: FIXED).generate(_request()).png
-    late = LocalProvider(clock=lambda: FIXED + timedelta(days=1)).generate(_request()).png
-    assert early != late
-    assert _open(early).tobytes() == _open(late).tobytes()
 
 
 @pytest.mark.parametrize(
@@ -112,8 +96,8 @@ def test_pixels_do_not_depend_on_the_clock() -> None:
 def test_different_requests_give_different_pictures(
     provider: LocalProvider, change: dict[str, str]
 ) -> None:
-    base = _open(provider.generate(_request()).png)
-    other = _open(provider.generate(_request(**change)).png)
+    base = _open(provider.generate(_request()).data)
+    other = _open(provider.generate(_request(**change)).data)
     assert base.tobytes() != other.tobytes() or base.getpalette() != other.getpalette()
 
 

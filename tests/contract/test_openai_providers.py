@@ -178,25 +178,32 @@ def _failure(provider: OpenAIImages, request: ImageRequest | None = None) -> Pro
 # --- success ---------------------------------------------------------------------------
 
 
-def test_returns_the_servers_pixels_as_a_png_with_provenance(
+def test_returns_the_servers_pixels_without_its_metadata_and_its_credentialed_file(
     flavour: Flavour, server: OpenAIServer
 ) -> None:
     provider: ImageProvider = flavour.build(60.0)
     result = provider.generate(_request())
 
-    image = _open(result.png)
+    image = _open(result.data)
     sent = _open(server.sent_images[-1])
+    assert result.content_type == "image/png"
     assert image.size == (1024, 1792)
     assert image.tobytes() == sent.tobytes()
-    assert image.text == {
-        "generation_id": GENERATION_ID,
-        "model_id": "dalle",
-        "created_at": "2026-11-03T04:05:06+00:00",
-        "generator": f"{provider.name} {_wire_model(flavour)}",
-    }
-    # The server's own chunks (one holds the prompt) are not carried over.
-    assert PROMPT.encode() not in result.png
+    # The server's own chunks (one holds the prompt) and its manifest are not carried
+    # over; the file it sent is, whole, for signing to keep as the parent ingredient.
+    assert image.text == {}
+    assert PROMPT.encode() not in result.data
+    assert result.credentialed_original == server.sent_images[-1]
     assert result.provider_request_id == "req_000001"
+
+
+def test_a_jpeg_stays_a_jpeg(flavour: Flavour, server: OpenAIServer) -> None:
+    server.image_format = "JPEG"
+    result = flavour.build(60.0).generate(_request())
+    assert result.content_type == "image/jpeg"
+    assert Image.open(io.BytesIO(result.data)).format == "JPEG"
+    assert PROMPT.encode() not in result.data
+    assert result.credentialed_original == server.sent_images[-1]
 
 
 def test_sends_the_dall_e_3_request_with_credentials(
@@ -424,7 +431,7 @@ def test_gpt_image_gets_its_own_qualities(
         "quality": wire_quality,
         "output_format": "png",
     }
-    assert _open(result.png).size == (1024, 1024)
+    assert _open(result.data).size == (1024, 1024)
 
 
 @pytest.mark.parametrize("size", ["1792x1024", "1024x1792"])

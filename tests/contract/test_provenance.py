@@ -1,8 +1,9 @@
-"""Provenance on a provider's image: its PNG kept as it arrived (pixels and compressed
-bytes), only our text added and only rendering chunks carried over; broken files refused.
+"""A provider's image before it is signed: kept in its format with its pixels as they
+arrived (a PNG's compressed bytes too), every text, EXIF, XMP and private chunk or
+segment gone, only what says how to show the pixels carried over; broken files refused.
 
 Files are made by Pillow, or by hand where Pillow cannot write them (interlaced), and
-every result is read back by Pillow.
+every result is read back by Pillow. Signing is tests/contract/test_c2pa_credentials.py.
 """
 
 from __future__ import annotations
@@ -11,23 +12,14 @@ import io
 import random
 import struct
 import zlib
-from datetime import UTC, datetime
 
 import pytest
 from PIL import Image, PngImagePlugin
 
 from adapters.providers.png_chunks import ADAM7_PASSES, Chunk, read_chunks, write_png
-from adapters.providers.provenance import stamp
-from services.ports import ImageRequest, ProviderError
+from adapters.providers.provenance import received
+from services.ports import ProviderError
 
-REQUEST = ImageRequest("gen-1", "model-a", "a prompt", "1024x1024", "standard", None)
-AT = datetime(2026, 11, 3, 4, 5, 6, tzinfo=UTC)
-OURS = {
-    "generation_id": "gen-1",
-    "model_id": "model-a",
-    "created_at": "2026-11-03T04:05:06+00:00",
-    "generator": "tests",
-}
 PROMPT = "a portrait of Jane Citizen, jane@example.com"
 
 
@@ -53,7 +45,9 @@ def _with(png: bytes, *extra: Chunk) -> bytes:
 
 
 def _stamped(data: bytes) -> bytes:
-    return stamp(data, REQUEST, AT, "tests")
+    image = received(data)
+    assert image.content_type == "image/png"
+    return image.data
 
 
 def _decoded(png: bytes) -> PngImagePlugin.PngImageFile:
@@ -68,12 +62,13 @@ def _idat(png: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("mode", ["1", "L", "LA", "I;16", "P", "RGB", "RGBA"])
-def test_a_png_keeps_its_image_data_byte_for_byte_and_gets_our_text(mode: str) -> None:
-    original = _png(_noise(mode))
+def test_a_png_keeps_its_image_data_byte_for_byte_and_no_text(mode: str) -> None:
+    original = _png(_noise(mode), pnginfo=_text_info())
+    assert _decoded(original).text
     stamped = _stamped(original)
     assert _idat(stamped) == _idat(original)  # never re-encoded
     result, source = _decoded(stamped), _decoded(original)
-    assert result.text == OURS
+    assert result.text == {}
     assert (result.mode, result.size) == (source.mode, source.size)
     assert result.tobytes() == source.tobytes()
 
@@ -97,7 +92,7 @@ def test_the_providers_text_exif_and_private_chunks_go_and_rendering_chunks_stay
         b"pHYs",
         b"IEND",
     ]
-    assert _decoded(stamped).text == OURS
+    assert _decoded(stamped).text == {}
 
 
 def test_a_palette_image_keeps_its_palette_and_transparency() -> None:
@@ -138,7 +133,7 @@ def test_an_interlaced_png_is_checked_by_the_size_of_every_pass(size: tuple[int,
 
 def _refusal(data: bytes) -> ProviderError:
     with pytest.raises(ProviderError) as raised:
-        _stamped(data)
+        received(data)
     assert raised.value.retryable
     assert str(raised.value).startswith("malformed_response: the image is unreadable")
     return raised.value
@@ -180,14 +175,50 @@ def test_bytes_that_are_no_image_are_refused() -> None:
     _refusal(b"<html>502 Bad Gateway</html>")
 
 
-def test_a_jpeg_becomes_a_png_with_the_pixels_pillow_decodes() -> None:
+def _text_info() -> PngImagePlugin.PngInfo:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("prompt", PROMPT)
+    return info
+
+
+def test_a_jpeg_stays_a_jpeg_with_its_scans_and_without_its_metadata() -> None:
     buffer = io.BytesIO()
-    _noise("RGB").save(buffer, format="JPEG", quality=90)
-    result = _decoded(_stamped(buffer.getvalue()))
-    assert result.text == OURS
-    assert result.tobytes() == Image.open(io.BytesIO(buffer.getvalue())).convert("RGB").tobytes()
+    exif = Image.Exif()
+    exif[0x010E] = PROMPT  # ImageDescription
+    _noise("RGB").save(buffer, format="JPEG", quality=90, comment=PROMPT.encode(), exif=exif)
+    original = buffer.getvalue()
+    image = received(original)
+    assert image.content_type == "image/jpeg"
+    assert b"Jane" not in image.data
+    decoded = Image.open(io.BytesIO(image.data))
+    assert decoded.format == "JPEG"
+    assert "exif" not in decoded.info
+    assert "comment" not in decoded.info
+    assert decoded.tobytes() == Image.open(io.BytesIO(original)).tobytes()  # no re-encode
+    assert image.credentialed_original is None  # it carried no manifest
 
 
-def test_a_value_outside_latin_1_is_written_as_utf_8_text() -> None:
-    png = stamp(_png(_noise("L")), REQUEST, AT, "DonatelloAI — 画像")
-    assert _decoded(png).text["generator"] == "DonatelloAI — 画像"
+def test_a_webp_stays_a_webp_without_its_exif_and_xmp() -> None:
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x010E] = PROMPT
+    xmp = f"<x:xmpmeta><dc:description>{PROMPT}</dc:description></x:xmpmeta>".encode()
+    _noise("RGBA").save(buffer, format="WEBP", lossless=True, exif=exif, xmp=xmp)
+    original = buffer.getvalue()
+    assert b"Jane" in original
+    image = received(original)
+    assert image.content_type == "image/webp"
+    assert b"Jane" not in image.data
+    decoded = Image.open(io.BytesIO(image.data))
+    assert decoded.format == "WEBP"
+    assert "exif" not in decoded.info
+    assert "xmp" not in decoded.info
+    assert decoded.tobytes() == Image.open(io.BytesIO(original)).tobytes()
+
+
+@pytest.mark.parametrize("cut", [20, 100, -3])
+def test_a_jpeg_or_webp_cut_short_is_refused(cut: int) -> None:
+    for kind in ("JPEG", "WEBP"):
+        buffer = io.BytesIO()
+        _noise("RGB", (64, 64)).save(buffer, format=kind)
+        _refusal(buffer.getvalue()[:cut])

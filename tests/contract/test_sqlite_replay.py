@@ -15,6 +15,7 @@ import pytest
 from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_record_log import SqliteRecordLog
 from adapters.sqlite_views import SqliteViewStore
+from domain.access import EVERYTHING
 from projections import ALL_PROJECTIONS, budget, generation_status
 from projections.base import (
     EncodedBatch,
@@ -134,9 +135,10 @@ def test_a_bulk_load_builds_the_indexes_once_at_the_end(
         assert index_names(path) == set()
         ProjectionRunner(store, views, ALL_PROJECTIONS, 100).run_until_caught_up()
         # Queries are right meanwhile, only without their indexes.
-        during = views.history(HistoryQuery(user_id="u-d-0-1", limit=500)).items
+        during = views.history(EVERYTHING, HistoryQuery(user_id="u-d-0-1", limit=500)).items
     assert index_names(path) == indexes
-    assert views.history(HistoryQuery(user_id="u-d-0-1", limit=500)).items == during != []
+    mine = HistoryQuery(user_id="u-d-0-1", limit=500)
+    assert views.history(EVERYTHING, mine).items == during != []
     check_views_match_the_log(store, views)
 
 

@@ -17,6 +17,7 @@ from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_views import SqliteViewStore
 from domain import budget as b
 from domain import generation as g
+from domain.access import EVERYTHING
 from domain.envelope import Event
 from domain.streams import budget_stream, generation_stream
 from projections import ALL_PROJECTIONS, budget, generation_status
@@ -143,7 +144,7 @@ def test_list_by_partition_and_across_pages(views: SqliteViewStore) -> None:
 def test_history_ignores_other_projections(views: SqliteViewStore) -> None:
     doc = generation_doc(1, user="u-1", department="d-1", status="requested")
     views.apply_batch("shadow_generation_status", {"g-0001": doc}, 1)
-    assert views.history(HistoryQuery()).items == []
+    assert views.history(EVERYTHING, HistoryQuery()).items == []
 
 
 def test_a_generation_that_moves_on_leaves_the_unfinished_list(
@@ -239,7 +240,7 @@ def test_runner_keeps_views_equal_to_the_log(tmp_path: Path) -> None:
     assert processed == store.last_position() > 400
     check_views_match_the_log(store, views)
     assert len(list(views.list(HISTORY))) == 60
-    mine = views.history(HistoryQuery(user_id="u-d-0-1", limit=200)).items
+    mine = views.history(EVERYTHING, HistoryQuery(user_id="u-d-0-1", limit=200)).items
     assert mine
     assert len(mine) == sum(1 for d in views.list(HISTORY) if d["user_id"] == "u-d-0-1")
     # Later events are picked up incrementally.

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from adapters.sqlite_event_store import SqliteEventStore
+from domain.access import EVERYTHING, NOTHING, InDepartment, OwnedBy, Reach
 from domain.envelope import Event
 from projections import ALL_PROJECTIONS
 from projections.base import View, timestamp
@@ -95,11 +96,11 @@ def change_feed_batches(events: Sequence[Event], seed: int) -> Iterator[list[Eve
         start += size
 
 
-def pages(reader: ViewReader, **filters: Any) -> list[list[str]]:
+def pages(reader: ViewReader, reach: Reach = EVERYTHING, **filters: Any) -> list[list[str]]:
     found: list[list[str]] = []
     continuation = None
     while True:
-        page = reader.history(HistoryQuery(continuation=continuation, **filters))
+        page = reader.history(reach, HistoryQuery(continuation=continuation, **filters))
         found.append([item["id"] for item in page.items])
         if page.continuation is None:
             return found
@@ -164,7 +165,7 @@ class ViewStoreContract:
             [len(generations) % 5] if len(generations) % 5 else []
         )
         assert [i for p in found for i in p] == [d["id"] for d in generations]
-        first = reader.history(HistoryQuery(limit=3)).items
+        first = reader.history(EVERYTHING, HistoryQuery(limit=3)).items
         assert first == generations[:3]  # whole documents, not only ids
 
     def test_history_filters_combine(self, reader: ViewReader, generations: list[View]) -> None:
@@ -182,6 +183,34 @@ class ViewStoreContract:
             assert expected  # each case selects something, so the check has teeth
         assert pages(reader, user_id="nobody") == [[]]
 
+    def test_history_shows_only_what_the_reach_covers_and_the_query_narrows(
+        self, reader: ViewReader, generations: list[View]
+    ) -> None:
+        everything = [d["id"] for d in generations]
+        assert [i for p in pages(reader, limit=7) for i in p] == everything
+        for reach, field, value in (
+            (InDepartment("d-1"), "department_id", "d-1"),
+            (OwnedBy("u-2"), "user_id", "u-2"),
+        ):
+            expected = [d["id"] for d in generations if d[field] == value]
+            assert [i for p in pages(reader, reach, limit=4) for i in p] == expected, reach
+            assert 0 < len(expected) < len(everything)  # both kinds of document are there
+        # A query cannot widen a reach: naming another department or owner finds nothing.
+        assert pages(reader, InDepartment("d-1"), department_id="d-0") == [[]]
+        assert pages(reader, OwnedBy("u-2"), user_id="u-1") == [[]]
+        narrowed = [
+            d["id"] for d in generations if (d["department_id"], d["user_id"]) == ("d-0", "u-1")
+        ]
+        assert [i for p in pages(reader, InDepartment("d-0"), user_id="u-1") for i in p] == narrowed
+        assert narrowed
+
+    def test_history_of_nothing_is_empty_whatever_the_query(
+        self, reader: ViewReader, generations: list[View]
+    ) -> None:
+        assert generations  # there is something it could wrongly show
+        for filters in ({}, {"department_id": "d-0"}, {"user_id": "u-1"}, {"status": "charged"}):
+            assert pages(reader, NOTHING, **filters) == [[]], filters
+
     def test_history_created_range_is_from_inclusive_to_exclusive(
         self, reader: ViewReader, generations: list[View]
     ) -> None:
@@ -189,17 +218,18 @@ class ViewStoreContract:
         low, high = oldest_first[5]["created_at"], oldest_first[12]["created_at"]
         sydney = datetime.fromisoformat(low).astimezone(ZoneInfo("Australia/Sydney"))
         page = reader.history(
-            HistoryQuery(created_from=sydney, created_to=datetime.fromisoformat(high), limit=100)
+            EVERYTHING,
+            HistoryQuery(created_from=sydney, created_to=datetime.fromisoformat(high), limit=100),
         )
         assert [i["id"] for i in page.items] == [d["id"] for d in oldest_first[5:12]][::-1]
         assert page.continuation is None
         with pytest.raises(ValueError, match="timezone"):
-            reader.history(HistoryQuery(created_from=datetime(2026, 3, 2)))
+            reader.history(EVERYTHING, HistoryQuery(created_from=datetime(2026, 3, 2)))
 
     def test_history_refuses_a_continuation_it_did_not_issue(self, reader: ViewReader) -> None:
         for token in ("not base64!", "e30", "WyJhIl0"):  # garbage, {}, ["a"]
             with pytest.raises(InvalidContinuation):
-                reader.history(HistoryQuery(continuation=token))
+                reader.history(EVERYTHING, HistoryQuery(continuation=token))
 
     def test_unfinished_generations_are_the_stale_non_terminal_ones_oldest_first(
         self, reader: ViewReader, generations: list[View]

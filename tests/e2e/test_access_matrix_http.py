@@ -3,21 +3,25 @@
 Every route the app declares, every role, and whose resource it is (the caller's own,
 a teammate's in the caller's department, someone's in another department) is asked
 over HTTP, and the answer is checked against `domain.access.authorize` for that
-resource: 403 where the matrix denies, success (or 404 where the resource may be
-gone) where it allows. A route the app declares without an entry here fails the test,
-so a new route cannot ship without saying which action it guards.
+resource: 403 where the matrix denies (404 where the caller's role reads some of a
+kind of resource but not this one, which must not be told from a missing one),
+success (or 404 where the resource may be gone) where it allows. A route the app
+declares without an entry here fails the test, so a new route cannot ship without
+saying which action it guards.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
-from domain.access import AccessDenied, Action, Principal, Role, authorize
+from domain.access import AccessDenied, Action, Principal, Role, authorize, granted_scopes
 from tests.function_app_triggers import http_routes
 from tests.platform_process import RunningPlatform, running_platform
 
@@ -61,6 +65,7 @@ class RouteCase:
     owned: bool = False
     targets: tuple[Target, ...] = (SELF,)
     gone_is_fine: bool = False  # a 404 after an earlier allowed call removed it
+    hidden: bool = False  # denied as missing (404) when the role reads some of its kind
     owner_only: bool = False  # beyond the matrix, only the resource's own user (a prompt)
 
 
@@ -68,6 +73,13 @@ ALL_TARGETS = (SELF, TEAMMATE, OTHER)
 DEPARTMENTS = (SELF, OTHER)
 BUDGET = {"monthly_limit_aud": "500.00", "enforcement": "hard", "strategy": "balanced"}
 PUBLIC_HOOK = {"url": "https://93.184.215.14/hook"}
+
+
+def _outside_png() -> bytes:
+    """An image the platform never made: verify answers it (no credentials) to whoever may ask."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _generation(world: World, target: Target) -> str:
@@ -92,18 +104,21 @@ ROUTES: dict[tuple[str, str], RouteCase] = {
         lambda c, t, w: c.get(f"/api/v1/generations/{_generation(w, t)}"),
         owned=True,
         targets=ALL_TARGETS,
+        hidden=True,
     ),
     ("GET", "v1/generations/{id}/image"): RouteCase(
         Action.IMAGE_READ,
         lambda c, t, w: c.get(f"/api/v1/generations/{_generation(w, t)}/image"),
         owned=True,
         targets=ALL_TARGETS,
+        hidden=True,
     ),
     ("GET", "v1/generations/{id}/prompt"): RouteCase(
         Action.GENERATION_READ,
         lambda c, t, w: c.get(f"/api/v1/generations/{_generation(w, t)}/prompt"),
         owned=True,
         targets=ALL_TARGETS,
+        hidden=True,
         owner_only=True,
     ),
     ("GET", "v1/screening/policy"): RouteCase(
@@ -165,6 +180,10 @@ ROUTES: dict[tuple[str, str], RouteCase] = {
         owned=True,
         targets=ALL_TARGETS,
     ),
+    ("POST", "v1/provenance/verify"): RouteCase(
+        Action.PROVENANCE_VERIFY,
+        lambda c, t, w: c.post("/api/v1/provenance/verify", content=_outside_png()),
+    ),
     ("GET", "v1/health/live"): RouteCase(None, lambda c, t, w: c.get("/api/v1/health/live")),
     ("GET", "v1/health/ready"): RouteCase(None, lambda c, t, w: c.get("/api/v1/health/ready")),
 }
@@ -198,6 +217,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningPla
         for department in (HOME, AWAY):
             assert admin.put(f"/api/v1/webhooks/{department}", json=PUBLIC_HOOK).status_code == 200
         yield platform, World(generations)
+
+
+def expected_denial(role: Role, case: RouteCase) -> int:
+    """403, or 404 where a role that reads some resources of the kind is denied one."""
+    reads_some = case.action is not None and granted_scopes(
+        Principal(CALLER, frozenset({role}), HOME, "dev"), case.action
+    )
+    return 404 if case.hidden and reads_some else 403
 
 
 def expected_allowed(role: Role, case: RouteCase, target: Target) -> bool:
@@ -239,12 +266,13 @@ def test_every_route_role_and_target_answers_as_the_matrix_says(
                 fine = 200 <= answer.status_code < 300 or (
                     case.gone_is_fine and answer.status_code == 404
                 )
-                if (allowed and not fine) or (not allowed and answer.status_code != 403):
+                denial = expected_denial(role, case)
+                if (allowed and not fine) or (not allowed and answer.status_code != denial):
                     disagreements.append(
                         f"{key[0]} {key[1]} as {role.value} on {target.name}: "
                         f"matrix {'allows' if allowed else 'denies'}, HTTP {answer.status_code}"
                     )
-                if answer.status_code == 403:
+                if answer.status_code in (403, 404):
                     assert answer.headers["content-type"] == "application/problem+json"
     assert disagreements == []
     assert asked == sum(len(c.targets) for c in ROUTES.values()) * len(Role)

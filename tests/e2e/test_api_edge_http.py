@@ -12,6 +12,7 @@ from PIL import Image
 
 from functions.http_support import SECURITY_HEADERS
 from functions.openapi import openapi_document
+from tests.content_credentials import read_credentials
 from tests.platform_process import RunningPlatform, running_platform
 
 REQUESTER = ("alice", ["Generator.Standard"], "marketing")
@@ -65,9 +66,12 @@ def test_the_png_may_be_kept_privately_and_is_still_hardened(platform: RunningPl
     assert image.headers["Content-Type"] == "image/png"
     assert_hardened(image, cache="private")
     png = Image.open(io.BytesIO(image.content))
-    png.load()  # the whole file decodes, with its provenance
+    png.load()  # the whole file decodes
     assert png.format == "PNG"
-    assert png.info["generation_id"] == accepted.json()["id"]
+    # Its provenance is its Content Credentials, as an independent C2PA reader sees them.
+    read = read_credentials(image.content, "image/png")
+    assert read.state == "Valid"
+    assert read.assertion("ai.donatello.generation")["generation_id"] == accepted.json()["id"]
 
 
 @pytest.mark.parametrize(

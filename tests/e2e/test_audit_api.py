@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +17,7 @@ import httpx
 import pytest
 
 from domain.envelope import canonical_json
-from tests.platform_process import ROOT, RunningPlatform, running_platform
+from tests.platform_process import RunningPlatform, running_platform
 
 DEPARTMENT = "studio"
 PROMPT = "a cobalt teapot on a windowsill"
@@ -191,15 +190,7 @@ def test_every_read_is_in_the_log_with_its_reader(
 
 
 def donatello(platform: RunningPlatform, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "devhost.cli", *args],
-        cwd=ROOT,
-        env=platform.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return platform.command(*args)
 
 
 def test_the_cli_replays_a_generation_and_its_budget_month(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import audit, cosmos_ru, event_store, pipeline, replay, stamp
+from benchmarks import audit, cosmos_ru, event_store, pipeline, provenance, replay
 
 
 def test_event_store_benchmark_prints_both_stores(capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,7 +74,12 @@ def test_pipeline_benchmark_screens_and_runs_generations_to_charged(
     assert "| request to charged p95 ms |" in printed
 
 
-def test_stamp_benchmark_prints_ours_beside_a_re_encode(capsys: pytest.CaptureFixture[str]) -> None:
-    stamp.main(["--repeats", "1"])
-    rows = [row for row in capsys.readouterr().out.splitlines() if row.startswith("| 1")]
+def test_provenance_benchmark_prints_signing_beside_the_old_stamp(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    provenance.main(["--repeats", "1"])
+    printed = capsys.readouterr().out
+    assert "| old stamp | strip (received) | sign, thumbnail off |" in printed
+    rows = [row for row in printed.splitlines() if row.startswith("| 1")]
     assert [row.split(" | ")[0] for row in rows] == ["| 1024x1024", "| 1792x1024"]
+    assert all(row.count(" ms") == 6 for row in rows)

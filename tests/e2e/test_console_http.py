@@ -35,9 +35,7 @@ def test_on_loopback_the_dev_sign_in_gives_a_token_the_api_accepts(
     answer = httpx.post(f"{loopback.url}/dev/token", json=SIGN_IN)
     assert answer.status_code == 200, answer.text
     token = answer.json()["access_token"]
-    quota = httpx.get(
-        f"{loopback.url}/api/v1/quota", headers={"Authorization": f"Bearer {token}"}
-    )
+    quota = httpx.get(f"{loopback.url}/api/v1/quota", headers={"Authorization": f"Bearer {token}"})
     assert quota.status_code == 200, quota.text
 
 

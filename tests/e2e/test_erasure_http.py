@@ -21,6 +21,7 @@ import pytest
 
 from adapters.sqlite_event_store import SqliteEventStore
 from domain.envelope import GENESIS_HASH, Event, recompute_hash
+from domain.streams import privacy_stream
 from tests.platform_process import RunningPlatform, running_platform
 
 SUBJECT, OTHER, OFFICER = "erin@contoso.example", "oscar", "cora"
@@ -31,7 +32,9 @@ CHARGED_PROMPTS = [
     "the harbour at night in the manner of plimberwock",
 ]
 REJECTED_PROMPT = "print my card 4111 1111 1111 1111 on a mug, quarnizzle edition"
-MARKERS = ["zanthorquel", "vorquistane", "plimberwock", "quarnizzle", "4111 1111"]
+# The erasure's reason is free text about the person too: it must go with the rest.
+REASON = "ticket DSR-1042: Erin rang from her flat in Wobblethorpe Lane"
+MARKERS = ["zanthorquel", "vorquistane", "plimberwock", "quarnizzle", "4111 1111", "Wobblethorpe"]
 OTHER_PROMPT = "a kite over dunes, florbendash palette"
 LATER_PROMPT = "a fresh start: a sunrise over fields, gribblethorn hues"
 
@@ -127,9 +130,7 @@ def test_an_erased_subjects_prompts_are_gone_everywhere_and_the_log_verifies(
     assert before.json()["erased"] is False
 
     assert subject.post(f"/api/v1/privacy/subjects/{SUBJECT}/erase").status_code == 403
-    first = officer.post(
-        f"/api/v1/privacy/subjects/{SUBJECT}/erase", json={"reason": "ticket DSR-1042"}
-    )
+    first = officer.post(f"/api/v1/privacy/subjects/{SUBJECT}/erase", json={"reason": REASON})
     again = officer.post(f"/api/v1/privacy/subjects/{SUBJECT}/erase")
     assert (first.status_code, again.status_code) == (200, 200), (first.text, again.text)
     assert (first.json()["recorded"], again.json()["recorded"]) == (True, False)
@@ -144,6 +145,8 @@ def test_an_erased_subjects_prompts_are_gone_everywhere_and_the_log_verifies(
         admin.get("/api/v1/budgets"),
         admin.get("/api/v1/budgets", params={"format": "csv"}),
         subject.get("/api/v1/quota"),
+        officer.get(f"/api/v1/audit/streams/{privacy_stream(SUBJECT)}"),
+        officer.get("/api/v1/audit/events", params={"type": "SubjectErased"}),
     ]
     for response in responses:
         assert response.status_code == 200, response.text
@@ -178,6 +181,9 @@ def test_an_erased_subjects_prompts_are_gone_everywhere_and_the_log_verifies(
     }
     assert comeback == {**dict.fromkeys(ids, "[erased]"), later["id"]: LATER_PROMPT}
 
+    stream = officer.get(f"/api/v1/audit/streams/{privacy_stream(SUBJECT)}").json()["events"]
+    (erasure,) = [event for event in stream if event["type"] == "SubjectErased"]
+    assert set(erasure["data"]["reason"]) == {"subject_id", "nonce", "ciphertext"}
     assert files_holding_prompt_text(platform.data_dir) == {}
     assert broken_chains(SqliteEventStore(platform.data_dir / "events.db")) == []
 

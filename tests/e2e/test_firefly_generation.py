@@ -13,13 +13,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from bootstrap import build_platform
 from domain.generation import Status
 from services.generations import GenerationRequest, submit_generation
 from services.pipeline import advance_generation
 from services.settings import Settings
+from tests.content_credentials import platform_anchor, read_credentials
 from tests.e2e.test_pipeline_service import REQUESTER
 from tests.firefly_server import FireflyApi
 
@@ -68,7 +69,14 @@ def test_a_prompt_is_generated_by_firefly_and_charged_at_its_price(
     assert submit.json()["prompt"] == "a poster for <EMAIL_ADDRESS>, a lighthouse"
     assert state.image is not None
     stored = platform.images.get(state.image.image_ref)
-    image = Image.open(io.BytesIO(stored))
-    assert isinstance(image, PngImagePlugin.PngImageFile)
-    assert image.text["generation_id"] == str(submitted.generation_id)
-    assert image.text["model_id"] == "firefly-image-3"
+    # Firefly's JPEG stays a JPEG, signed by us with Adobe's credential inside.
+    assert Image.open(io.BytesIO(stored)).format == "JPEG"
+    assert (state.image.content_type, state.image.provider_credential) == ("image/jpeg", "valid")
+    read = read_credentials(stored, "image/jpeg", platform_anchor(tmp_path))
+    assert read.state == "Trusted"
+    ours = read.assertion("ai.donatello.generation")
+    assert (ours["generation_id"], ours["model_id"]) == (
+        str(submitted.generation_id),
+        "firefly-image-3",
+    )
+    assert read.parent_failures() == ["signingCredential.untrusted"]

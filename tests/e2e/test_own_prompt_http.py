@@ -1,5 +1,6 @@
 """`GET /generations/{id}/prompt`: the owner reads the prompt they typed; nobody else
-(teammate, manager, admin, compliance) gets anything; each read is an `AuditLogRead`."""
+(teammate, manager, admin, compliance) gets anything, not even that it exists; each read
+is an `AuditLogRead`."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def test_nobody_else_gets_the_prompt(
     platform, generation_id = generated
     with platform.client(platform.token(user, roles, department)) as other:
         answer = other.get(f"/api/v1/generations/{generation_id}/prompt")
-    assert answer.status_code == 403
+    assert answer.status_code == 404  # as if missing: its existence is not confirmed either
     assert answer.headers["content-type"] == "application/problem+json"
     assert "lighthouse" not in answer.text
     assert prompt_reads(platform, generation_id, user) == []

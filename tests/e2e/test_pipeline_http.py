@@ -148,7 +148,7 @@ def test_tokens_roles_and_departments_are_enforced(platform: RunningPlatform) ->
 
     outsider = platform.client(platform.token("eve", ["Dept.Manager"], "finance"))
     other_department = outsider.get(f"/api/v1/generations/{created['id']}")
-    assert other_department.status_code == 403
+    assert other_department.status_code == 404  # as if missing: its existence is not told
     assert outsider.get("/api/v1/budgets/marketing").status_code == 403
 
     unknown = own.get("/api/v1/generations/00000000-0000-0000-0000-000000000000")
@@ -211,6 +211,37 @@ def test_a_forged_continuation_token_is_a_400(platform: RunningPlatform) -> None
     response = alice(platform).get("/api/v1/generations", params={"continuation": "forged"})
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_served_image_verifies_over_http_and_a_changed_copy_does_not(
+    platform: RunningPlatform,
+) -> None:
+    client = alice(platform)
+    accepted = client.post("/api/v1/generations", json={"prompt": "a harbour at night"}).json()
+    final = platform.wait_terminal(client, accepted["id"])
+    image = client.get(final["image_url"]).content
+    # Finance may ask too: the answer holds what the file's own manifest says.
+    finance = platform.client(platform.token("fiona", ["Finance.Reader"], None))
+
+    def verify(data: bytes) -> Any:
+        answer = finance.post(
+            "/api/v1/provenance/verify", content=data, headers={"Content-Type": "image/png"}
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    authentic = verify(image)
+    assert (authentic["verdict"], authentic["ok"]) == ("authentic", True)
+    assert authentic["generation"]["generation_id"] == accepted["id"]
+    assert authentic["log"]["agrees"] is True
+    assert authentic["provider_credential"] == "absent"
+    changed = image[:-40] + bytes(a ^ 1 for a in image[-40:-12]) + image[-12:]
+    assert verify(changed)["verdict"] == "tampered"
+    refused = finance.post("/api/v1/provenance/verify", content=b"not an image")
+    assert refused.status_code == 422
+    assert refused.json()["type"].endswith("unreadable-image")
+    anonymous = platform.client(None).post("/api/v1/provenance/verify", content=image)
+    assert anonymous.status_code == 401
 
 
 def test_no_request_in_this_module_produced_a_500(platform: RunningPlatform) -> None:

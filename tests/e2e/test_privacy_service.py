@@ -5,17 +5,21 @@ and what the privacy stream records."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
 from bootstrap import build_platform
 from domain.access import AccessDenied, Principal, Role
 from domain.envelope import Event, NewEvent
+from domain.generation import SealedText
 from domain.privacy import SubjectAccessExported, SubjectErased
 from domain.streams import PRIVACY_PREFIX, privacy_stream
 from services.context import Platform
+from services.personal_data import open_text
 from services.ports import EventStore
 from services.privacy import erase_subject, export_subject
 from services.settings import Settings
@@ -62,8 +66,54 @@ def test_erasing_twice_records_one_erasure(platform: Platform) -> None:
     assert platform.keys.existing_key(SUBJECT.user_id) is None
     (event,) = platform.store.read_stream(privacy_stream(SUBJECT.user_id))
     assert event.type == SubjectErased.TYPE
-    assert event.data == {"subject_id": "erin", "requested_by": "cora", "reason": "ticket 7"}
+    assert {k: event.data[k] for k in ("subject_id", "requested_by")} == {
+        "subject_id": "erin",
+        "requested_by": "cora",
+    }
     assert event.actor.user_id == "cora"
+
+
+# Free text about the person being erased, as a requester might well write it.
+REASON = "Erin Example (erin@contoso.example, 0412 345 678) asked by phone, ticket 7"
+
+
+@pytest.mark.parametrize("had_key", [True, False], ids=["with-a-key", "never-had-one"])
+def test_the_reason_is_sealed_and_unreadable_once_erased(platform: Platform, had_key: bool) -> None:
+    if had_key:
+        platform.keys.key_for(SUBJECT.user_id)
+    assert erase_subject(platform, OFFICER, SUBJECT.user_id, REASON)["recorded"] is True
+    # Sealing the reason left no key behind, not even one made for it.
+    assert platform.keys.existing_key(SUBJECT.user_id) is None
+    (event,) = platform.store.read_stream(privacy_stream(SUBJECT.user_id))
+    recorded = json.dumps(event.data)
+    for fragment in ("Erin Example", "erin@contoso", "0412", "ticket 7"):
+        assert fragment not in recorded
+    sealed = SealedText.model_validate(event.data["reason"])
+    assert sealed.subject_id == SUBJECT.user_id
+    assert open_text(platform.keys, sealed) is None  # no key opens it, not even a new one
+    platform.keys.key_for(SUBJECT.user_id)
+    with pytest.raises(ValueError, match="does not authenticate"):
+        open_text(platform.keys, sealed)
+
+
+def test_erasures_recorded_with_a_plain_reason_still_read(platform: Platform) -> None:
+    """Stores written before reasons were sealed hold the text; the log is immutable."""
+    legacy = {"subject_id": "erin", "requested_by": "cora", "reason": "ticket 7"}
+    platform.store.append(
+        privacy_stream(SUBJECT.user_id),
+        0,
+        [
+            NewEvent(
+                type=SubjectErased.TYPE,
+                data=legacy,
+                actor=OFFICER.to_actor(),
+                correlation_id=uuid4(),
+            )
+        ],
+    )
+    assert SubjectErased.model_validate(legacy).reason == "ticket 7"
+    assert export_subject(platform, OFFICER, SUBJECT.user_id)["erased"] is True
+    assert erase_subject(platform, OFFICER, SUBJECT.user_id, "again")["recorded"] is False
 
 
 def test_a_crash_after_destroying_the_key_is_completed_by_the_retry(platform: Platform) -> None:

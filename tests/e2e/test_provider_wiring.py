@@ -103,7 +103,7 @@ def test_every_offered_local_model_size_and_quality_is_rendered(
 ) -> None:
     providers = image_providers(_settings(tmp_path, _closed_url()), EnvSecrets({}))
     generated = providers[provider].generate(_request(model_id, size, quality))
-    assert generated.png.startswith(b"\x89PNG")
+    assert generated.data.startswith(b"\x89PNG")
 
 
 def test_openai_compatible_without_its_server_is_a_settings_error() -> None:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -103,3 +104,67 @@ def test_every_answer_matches_the_served_openapi_document(
     assert f"Tested: {len(OPERATIONS)}" in report, report[-3000:]  # every operation
     assert run.returncode == 0, report[-12000:]
     assert "unhandled error" not in platform.log_path.read_text()
+
+
+# Integers past what a store holds, and text that Python's int() reads but the API must
+# not: asked of every integer the served document declares, query or body.
+OVERFLOW_FAMILY = (
+    str(2**63),
+    str(-(2**63) - 1),
+    "9" * 26,
+    "9" * 5000,
+    "1e3",
+    "0x10",
+    "1_0",
+    " 1",
+    "1.0",
+    "\uff11",  # a fullwidth 1: a digit to str.isdigit and to int()
+    "\u00b2",
+)
+
+
+def _integer_inputs(document: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
+    """(method, path, where, name, schema) of every integer input in `document`."""
+    schemas = document["components"]["schemas"]
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["schema"].get("type") == "integer":
+                    yield method, path, parameter["in"], parameter["name"], parameter["schema"]
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is not None:
+                model = schemas[body["schema"]["$ref"].rsplit("/", 1)[1]]
+                for name, schema in model.get("properties", {}).items():
+                    kinds = [schema, *schema.get("anyOf", [])]
+                    bounded = next((k for k in kinds if k.get("type") == "integer"), None)
+                    if bounded is not None:
+                        yield method, path, "body", name, bounded
+
+
+def test_every_integer_input_refuses_the_overflow_family(platform: RunningPlatform) -> None:
+    everyone = platform.client(platform.token("fuzz-overflow", CALLERS["every-role"][0], "x"))
+    document = everyone.get("/api/v1/openapi.json").json()
+    inputs = list(_integer_inputs(document))
+    assert {(path, name) for _, path, _, name, _ in inputs} >= {
+        ("/v1/audit/events", "limit"),
+        ("/v1/generations", "limit"),
+        ("/v1/audit/verify", "since"),
+    }
+    unrefused = []
+    for method, path, where, name, schema in inputs:
+        edges = (str(schema["minimum"] - 1), str(schema["maximum"] + 1))
+        for value in (*edges, *OVERFLOW_FAMILY):
+            if where == "query":
+                answer = everyone.request(method, f"/api{path}", params={name: value})
+                expected = 400
+            else:  # JSON numbers: the ones that are integers (past 4,300 digits, not JSON)
+                digits = value.lstrip("-")
+                if not (digits.isascii() and digits.isdigit() and len(digits) < 100):
+                    continue
+                answer = everyone.request(method, f"/api{path}", json={name: int(value)})
+                expected = 422
+            if answer.status_code != expected or "problem+json" not in answer.headers.get(
+                "content-type", ""
+            ):
+                unrefused.append(f"{method} {path} {name}={value[:30]}: {answer.status_code}")
+    assert unrefused == []

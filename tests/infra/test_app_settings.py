@@ -39,6 +39,13 @@ LEFT_AT_DEFAULT = {
     "DONATELLO_QUEUE_MAX_DELIVERY_COUNT",  # likewise (the queues are created with 10)
     "DONATELLO_COSMOS_EMULATOR_KEY",  # emulators only; Azure uses the managed identity
     "DONATELLO_BLOB_EMULATOR_ACCOUNT_KEY",
+    # the embedded host's HTTP server; on Azure the Functions front end has its own limits
+    "DONATELLO_HTTP_HEADER_TIMEOUT_SECONDS",
+    "DONATELLO_HTTP_BODY_TIMEOUT_SECONDS",
+    "DONATELLO_HTTP_MAX_CONNECTIONS",
+    "DONATELLO_HTTP_KEEP_ALIVE_SECONDS",
+    # unset on Azure it is https://$WEBSITE_HOSTNAME; a custom domain adds it (docs/deploy.md)
+    "DONATELLO_PUBLIC_BASE_URL",
     # tuning whose default is the production value
     "DONATELLO_DEPARTMENT_CLAIM",
     "DONATELLO_PROVIDER_ATTEMPTS",
@@ -58,6 +65,7 @@ LEFT_AT_DEFAULT = {
     "DONATELLO_GENERATION_DEADLINE_SECONDS",
     "DONATELLO_MAX_REQUEST_BYTES",
     "DONATELLO_IMAGE_URL_TTL_SECONDS",
+    "DONATELLO_SIGNING_CERTIFICATE_NAME",  # scripts/c2pa-certificate makes it by this name
     # providers: their public endpoints are the defaults; a deployment that enables one
     # with an endpoint of its own adds the setting (docs/deploy.md)
     "DONATELLO_OPENAI_BASE_URL",
@@ -176,9 +184,10 @@ def test_what_the_bicep_writes_is_a_valid_settings_model_on_every_azure_adapter(
         config.seal_store,
         config.queue,
         config.subject_keys,
+        config.content_signer,
         config.auth_mode,
     )
-    assert chosen == ("cosmos", "blob", "blob", "servicebus", "keyvault", "entra")
+    assert chosen == ("cosmos", "blob", "blob", "servicebus", "keyvault", "keyvault", "entra")
     assert config.key_vault_url == SAMPLE_PARAMS["platformVaultUrl"]
     assert config.subject_key_vault_url == SAMPLE_PARAMS["subjectKeyVaultUrl"]
     assert config.blob_account_url == SAMPLE_PARAMS["blobAccountUrl"]

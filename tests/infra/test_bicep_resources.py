@@ -158,9 +158,11 @@ def test_roles_sit_on_the_narrowest_scope() -> None:
         body = resource_body(resource)
         if resource["type"] != "Microsoft.Authorization/roleAssignments":
             continue
-        role = next(
-            r for r in references(body["properties"]["roleDefinitionId"]) if r in roles.variables
-        )
+        named = list(references(body["properties"]["roleDefinitionId"]))
+        role = next((r for r in named if r in roles.variables), None)
+        if role is None:  # the custom signing role, checked below
+            assert "contentCredentialsSigner" in named
+            continue
         scope_symbol = next(r for r in references(body["scope"]) if r in existing)
         scopes.setdefault(role, set()).add(existing[scope_symbol]["type"].split("/", 1)[1])
     assert scopes["storageBlobDataContributor"] == {"storageAccounts/blobServices/containers"}
@@ -174,5 +176,13 @@ def test_roles_sit_on_the_narrowest_scope() -> None:
         if "keyVaultSecretsOfficer" in set(references(resource_body(r).get("properties", {})))
     )
     assert officer["scope"] == "subjectKeyVault"
+    signer = properties("roles.bicep", "contentCredentialsSigner")
+    (permission,) = signer["permissions"]
+    # Content Credentials: the app may sign with the vault's keys and do nothing else.
+    assert permission["dataActions"] == ["Microsoft.KeyVault/vaults/keys/sign/action"]
+    assert permission["actions"] == []
+    (scope,) = signer["assignableScopes"]
+    assert "platformVault.id" in set(references(scope))
+    assert resource_body(roles.resources()["contentCredentialsSigning"])["scope"] == "platformVault"
     cosmos = properties("roles.bicep", "cosmosData")
     assert cosmos["scope"] == "${cosmosAccount.id}/dbs/${cosmosDatabaseName}"

@@ -40,6 +40,7 @@ TAGLESS = {
     "Microsoft.Authorization/roleAssignments",
     "Microsoft.Insights/diagnosticSettings",
     "Microsoft.Consumption/budgets",
+    "Microsoft.Authorization/roleDefinitions",  # ARM takes no tags on a role definition
 }
 REQUIRED_TAGS = {
     "Environment": "environmentName",

@@ -289,3 +289,18 @@ def test_reads_of_the_log_say_who_read_what() -> None:
         'v1 2026-11-23 10:00:01Z carol (Compliance.Auditor) read {"stream_id":"generation-1"},'
         " 5 events"
     )
+
+
+def test_an_image_line_says_what_became_of_the_providers_credential() -> None:
+    image = generated("openai-gpt-image-1", "0.0651").model_copy(
+        update={
+            "provider_credential": "invalid",
+            "credential_warnings": ("provider credential: claimSignature.mismatch",),
+        }
+    )
+    events = stream(f"generation-{GENERATION}", [requested(), screened(), routed(), image])
+    line = list(story(events))[3]
+    assert line.endswith(
+        "cost 0.0651 AUD, provider credential invalid;"
+        " provider credential: claimSignature.mismatch → generated"
+    )

@@ -7,7 +7,7 @@ from ipaddress import ip_address
 import pytest
 
 from domain.destinations import parse_address, refusal
-from services.destinations import RefusedDestination, check_destination
+from services.destinations import NOT_CALLABLE, RefusedDestination, check_destination
 from tests.static_resolver import StaticResolver
 
 REFUSED_ADDRESSES = [
@@ -76,7 +76,7 @@ RESOLVER = StaticResolver(
     }
 )
 
-REFUSED_URLS = [
+POINTING_INSIDE = [
     "https://127.0.0.1/hook",
     "https://10.0.0.5/hook",
     "https://169.254.169.254/latest/meta-data/",
@@ -90,12 +90,16 @@ REFUSED_URLS = [
     "https://mixed.attacker.example/hook",
     "https://nowhere.example/hook",
     "https://empty.example/hook",
+]
+REFUSED_URLS = [
+    *POINTING_INSIDE,
     "http://hooks.example.com/hook",
     "ftp://hooks.example.com/hook",
     "https://user:secret@hooks.example.com/hook",
     "https://hooks.example.com:99999/hook",
     "hooks.example.com/hook",
     "https:///hook",
+    "https://[::1/hook",  # unreadable: refused, not a ValueError out of urlsplit
 ]
 
 
@@ -103,6 +107,17 @@ REFUSED_URLS = [
 def test_urls_that_would_reach_inside_are_refused(url: str) -> None:
     with pytest.raises(RefusedDestination):
         check_destination(url, RESOLVER, allow_private=False)
+
+
+def test_every_refused_destination_answers_the_same_and_keeps_its_reason() -> None:
+    reasons, answers = set(), set()
+    for url in POINTING_INSIDE:
+        with pytest.raises(RefusedDestination) as refused:
+            check_destination(url, RESOLVER, allow_private=False)
+        reasons.add(str(refused.value))
+        answers.add(refused.value.answer)
+    assert answers == {NOT_CALLABLE}
+    assert len(reasons) > 5  # the record still says which: loopback, private, no address…
 
 
 def test_a_public_https_url_is_accepted_with_every_address_it_resolves_to() -> None:

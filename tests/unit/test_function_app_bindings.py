@@ -46,6 +46,7 @@ def test_every_http_route_of_the_api_is_declared_once() -> None:
             ("v1/audit/events", "GET"),
             ("v1/privacy/subjects/{user_id}/erase", "POST"),
             ("v1/privacy/subjects/{user_id}/export", "GET"),
+            ("v1/provenance/verify", "POST"),
         ]
     )
     auth_levels = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import jsonschema_rs
@@ -10,6 +11,7 @@ import pytest
 
 from functions import problems
 from functions.api_routes import OPERATIONS
+from functions.http_support import MAX_INTEGER
 from functions.openapi import openapi_document
 from functions.problems import Problem, ProblemType
 from tests.function_app_triggers import http_routes
@@ -127,6 +129,49 @@ def test_request_bodies_reject_unknown_fields_in_the_document_too() -> None:
     schemas = DOCUMENT["components"]["schemas"]
     for item in DOCUMENT["paths"].values():
         for operation in item.values():
-            if "requestBody" in operation:
-                ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                ref = content["application/json"]["schema"]["$ref"]
                 assert schemas[ref.rsplit("/", 1)[1]]["additionalProperties"] is False, ref
+
+
+def _integers(schema: Any, seen: set[str]) -> Iterator[dict[str, Any]]:
+    """Every integer schema inside `schema`, following `$ref`s into the components."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref not in seen:
+            seen.add(ref)
+            yield from _integers(DOCUMENT["components"]["schemas"][ref.rsplit("/", 1)[1]], seen)
+        if schema.get("type") == "integer" or "integer" in (schema.get("type") or []):
+            yield schema
+        for value in schema.values():
+            yield from _integers(value, seen)
+    elif isinstance(schema, list):
+        for item in schema:
+            yield from _integers(item, seen)
+
+
+def test_every_integer_a_client_sends_is_bounded_within_64_bits() -> None:
+    # Past 2**63 - 1 SQLite raises OverflowError: every integer input says its bounds,
+    # and the edge holds it to them (a 400 or 422, never a 500).
+    inputs = [
+        part
+        for item in DOCUMENT["paths"].values()
+        for method, operation in item.items()
+        if method in METHODS
+        for part in (operation.get("parameters", []), operation.get("requestBody", {}))
+    ]
+    integers = list(_integers(inputs, set()))
+    assert len(integers) >= 3  # both limits and verify's `since`, at least
+    for schema in integers:
+        assert -(2**63) <= schema["minimum"] <= schema["maximum"] <= MAX_INTEGER, schema
+    assert MAX_INTEGER == 2**63 - 1
+
+
+def test_provenance_verify_takes_the_image_itself() -> None:
+    operation = DOCUMENT["paths"]["/v1/provenance/verify"]["post"]
+    content = operation["requestBody"]["content"]
+    assert sorted(content) == ["image/jpeg", "image/png", "image/webp"]
+    assert content["image/png"]["schema"] == {"type": "string", "format": "binary"}
+    assert "413" in operation["responses"]
+    assert "422" in operation["responses"]

@@ -56,6 +56,10 @@ def test_an_explicit_setting_wins_over_the_derived_one() -> None:
         ({"DONATELLO_IMAGE_URL_TTL_SECONDS": "86400"}, "DONATELLO_IMAGE_URL_TTL_SECONDS"),
         ({"DONATELLO_PROVIDER_ATTEMPTS": "0"}, "DONATELLO_PROVIDER_ATTEMPTS"),
         ({"DONATELLO_DAILY_IMAGE_QUOTA": "0"}, "DONATELLO_DAILY_IMAGE_QUOTA"),
+        ({"DONATELLO_PUBLIC_BASE_URL": "api.example.com"}, "DONATELLO_PUBLIC_BASE_URL"),
+        ({"DONATELLO_PUBLIC_BASE_URL": "ftp://api.example.com"}, "DONATELLO_PUBLIC_BASE_URL"),
+        ({"DONATELLO_PUBLIC_BASE_URL": "https://a.example/?x=1"}, "DONATELLO_PUBLIC_BASE_URL"),
+        ({"DONATELLO_PUBLIC_BASE_URL": "https://u:p@a.example"}, "DONATELLO_PUBLIC_BASE_URL"),
     ],
 )
 def test_a_bad_or_incomplete_setting_names_what_to_fix(environ: dict[str, str], named: str) -> None:
@@ -89,3 +93,11 @@ def test_private_webhook_receivers_are_refused_with_entra_sign_in() -> None:
         Settings.from_env(
             {"DONATELLO_AUTH_MODE": "entra", "DONATELLO_WEBHOOK_ALLOW_PRIVATE": "true"}
         )
+
+
+def test_the_public_base_url_is_configured_or_the_apps_own_host_name() -> None:
+    assert Settings.from_env({}).public_base_url == "http://127.0.0.1:7071"
+    on_azure = {"WEBSITE_HOSTNAME": "donatello-x1.azurewebsites.net"}
+    assert Settings.from_env(on_azure).public_base_url == "https://donatello-x1.azurewebsites.net"
+    chosen = {**on_azure, "DONATELLO_PUBLIC_BASE_URL": "https://images.example.com/gateway/"}
+    assert Settings.from_env(chosen).public_base_url == "https://images.example.com/gateway"

@@ -172,6 +172,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           name: 'DONATELLO_SUBJECT_KEYS'
           value: 'keyvault'
         }
+        // Content Credentials: the certificate (and its non-exportable key) in the
+        // platform vault; scripts/c2pa-certificate makes it (docs/content-credentials.md).
+        {
+          name: 'DONATELLO_CONTENT_SIGNER'
+          value: 'keyvault'
+        }
         {
           name: 'DONATELLO_SUBJECT_KEY_VAULT_URL'
           value: subjectKeyVaultUrl

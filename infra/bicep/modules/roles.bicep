@@ -69,6 +69,30 @@ resource subjectKeyVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: subjectKeyVaultName
 }
 
+// Content Credentials: sign with the vault's keys and nothing else (no read, no export,
+// no create, no delete). A custom role, since every built-in key role also reads keys.
+resource contentCredentialsSigner 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(platformVault.id, 'content-credentials-signer')
+  properties: {
+    roleName: 'DonatelloAI Content Credentials Signer (${platformVault.name})'
+    description: 'Sign with the platform vault\'s keys (ES256 for Content Credentials); nothing else.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        dataActions: [
+          'Microsoft.KeyVault/vaults/keys/sign/action'
+        ]
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      platformVault.id
+    ]
+  }
+}
+
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
 }
@@ -156,6 +180,16 @@ resource platformSecretsReader 'Microsoft.Authorization/roleAssignments@2022-04-
   scope: platformVault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource contentCredentialsSigning 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(platformVault.id, principalId, 'content-credentials-signer')
+  scope: platformVault
+  properties: {
+    roleDefinitionId: contentCredentialsSigner.id
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

@@ -261,6 +261,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/provenance/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Is this image ours (valid Content Credentials, signed by the platform) and does the log agree? The body is the image. */
+        post: operations["verify_provenance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/quota": {
         parameters: {
             query?: never;
@@ -496,8 +513,11 @@ export interface components {
         BudgetUpdate: {
             /** @default hard */
             enforcement: components["schemas"]["Enforcement"];
-            /** Monthly Limit Aud */
-            monthly_limit_aud: number | string;
+            /**
+             * Monthly Limit Aud
+             * @description AUD
+             */
+            monthly_limit_aud: string;
             /**
              * @default {
              *       "commercial_use": true,
@@ -572,6 +592,25 @@ export interface components {
             success_rate: string;
         };
         /**
+         * CredentialedGeneration
+         * @description What the manifest's `ai.donatello.generation` assertion says.
+         */
+        CredentialedGeneration: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Department Id */
+            department_id: string;
+            /** Generation Id */
+            generation_id: string;
+            /** Model Id */
+            model_id: string;
+            /** Provider */
+            provider: string;
+        };
+        /**
          * Enforcement
          * @enum {string}
          */
@@ -594,6 +633,7 @@ export interface components {
         ErasureRequest: {
             /**
              * Reason
+             * @description Free text, recorded sealed under the subject's key that the erasure destroys: nobody can read it afterwards (keep the case itself in your own records).
              * @default null
              */
             reason: string | null;
@@ -694,6 +734,8 @@ export interface components {
             cost_aud: string | null;
             /** Created At */
             created_at: string | null;
+            /** Credential Warnings */
+            credential_warnings: string[];
             /** Department Id */
             department_id: string;
             /** Estimated Cost Aud */
@@ -703,12 +745,20 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /** Image Sha256 */
+            /**
+             * Image Sha256
+             * @description of the exact bytes served, signed
+             */
             image_sha256: string | null;
             /** Image Url */
             image_url: string | null;
             /** Model Id */
             model_id: string | null;
+            /**
+             * Provider Credential
+             * @description the provider's Content Credentials, kept as the image's parent ingredient
+             */
+            provider_credential: ("valid" | "invalid" | "absent") | null;
             /**
              * Quality
              * @enum {string}
@@ -805,6 +855,47 @@ export interface components {
          * @enum {string}
          */
         Kind: "budget.threshold_crossed" | "generation.completed";
+        /** LogAgreement */
+        LogAgreement: {
+            /** Agrees */
+            agrees: boolean;
+            /**
+             * Anchor Matches
+             * @description the image event follows the manifest's log anchor
+             */
+            anchor_matches: boolean;
+            /** Chain Verified */
+            chain_verified: boolean;
+            /** Generation Found */
+            generation_found: boolean;
+            /** Image Recorded */
+            image_recorded: boolean;
+            /**
+             * Sha256 Matches
+             * @description the image event's SHA-256 is this file's
+             */
+            sha256_matches: boolean;
+        };
+        /** ManifestCheck */
+        ManifestCheck: {
+            /**
+             * Failures
+             * @description C2PA validation codes that failed
+             */
+            failures: string[];
+            /** Found */
+            found: boolean;
+            /**
+             * Ours
+             * @description signed with the platform's certificate
+             */
+            ours: boolean;
+            /**
+             * Valid
+             * @description its signature and its binding to these bytes hold
+             */
+            valid: boolean;
+        };
         /** ModelCatalogue */
         ModelCatalogue: {
             /** Catalogue Version */
@@ -908,6 +999,31 @@ export interface components {
          * @enum {string}
          */
         ProblemKind: "modified" | "missing" | "inserted" | "reordered" | "seal_mismatch";
+        /** ProvenanceReport */
+        ProvenanceReport: {
+            generation: components["schemas"]["CredentialedGeneration"] | null;
+            log: components["schemas"]["LogAgreement"] | null;
+            manifest: components["schemas"]["ManifestCheck"];
+            /**
+             * Ok
+             * @description true only when authentic
+             */
+            ok: boolean;
+            /**
+             * Provider Credential
+             * @enum {string}
+             */
+            provider_credential: "valid" | "invalid" | "absent";
+            /** Reasons */
+            reasons: string[];
+            /** Sha256 */
+            sha256: string;
+            /**
+             * Verdict
+             * @enum {string}
+             */
+            verdict: "authentic" | "no_credentials" | "tampered" | "not_ours" | "log_disagrees";
+        };
         /**
          * Quota
          * @description Today's quota; `limit`, `used` and `remaining` are null for unlimited roles.
@@ -2342,13 +2458,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The PNG */
+            /** @description The image as signed with Content Credentials, in the provider's format */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "image/jpeg": string;
                     "image/png": string;
+                    "image/webp": string;
                 };
             };
             /** @description A short-lived read-only URL of the image in blob storage */
@@ -2940,6 +3058,120 @@ export interface operations {
                         status?: 409;
                         /** @enum {unknown} */
                         type?: "https://donatello.ai/problems/concurrency-conflict";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `internal-error`: Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/internal-error";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `dependency-unavailable`: Try again shortly */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/dependency-unavailable";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    verify_provenance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+            };
+        };
+        responses: {
+            /** @description The verdict; `ok` only when authentic */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvenanceReport"];
+                };
+            };
+            /** @description `unauthenticated`: Authentication required */
+            401: {
+                headers: {
+                    /** @description the bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/unauthenticated";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `forbidden`: Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/forbidden";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `payload-too-large`: Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/payload-too-large";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `unreadable-image`: Send a PNG, JPEG or WebP image */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/unreadable-image";
                     } & components["schemas"]["ProblemDetails"];
                 };
             };
