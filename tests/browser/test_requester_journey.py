@@ -4,13 +4,15 @@ and finds it in the gallery: the console in Chromium against a real `donatello s
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
 from tests.browser.console import ConsolePage, expect_image_shown
 from tests.platform_process import RunningPlatform
 
+SYDNEY = ZoneInfo("Australia/Sydney")
 PROMPT = "A watercolour lighthouse at dawn; send it to alice@example.com"
 
 
@@ -46,6 +48,12 @@ def test_a_prompt_becomes_a_charged_image_in_the_gallery(console: ConsolePage) -
     tile = page.locator(".gallery li").first
     expect_image_shown(tile.get_by_role("img"))
     console.check("gallery")
+    today = datetime.now(SYDNEY).date()
+    page.get_by_label("From (Sydney day)").fill((today + timedelta(days=1)).isoformat())
+    expect(page.get_by_text("Nothing here yet.")).to_be_visible()  # nothing made tomorrow
+    page.get_by_label("From (Sydney day)").fill(today.isoformat())
+    page.get_by_label("To (Sydney day, included)").fill(today.isoformat())
+    expect_image_shown(tile.get_by_role("img"))
     tile.get_by_role("link").click()
     expect(page).to_have_url(generation_url)
 

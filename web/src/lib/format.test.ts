@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dateTime, day, money, sydneyMonth } from "./format";
+import { dateTime, day, money, nextDay, sydneyMidnight, sydneyMonth } from "./format";
 
 describe("money", () => {
   it("shows AUD with cents", () => {
@@ -31,5 +31,24 @@ describe("dates in Sydney", () => {
   });
   it("names a Sydney day as it is given", () => {
     expect(day("2026-12-07")).toBe("Mon, 7 Dec");
+  });
+});
+
+describe("a Sydney day as an instant", () => {
+  it("carries Sydney's offset on that day, daylight saving or not", () => {
+    expect(sydneyMidnight("2026-12-07")).toBe("2026-12-07T00:00:00+11:00");
+    expect(sydneyMidnight("2026-07-07")).toBe("2026-07-07T00:00:00+10:00");
+  });
+  it("uses the offset in force at midnight on the days the clocks change", () => {
+    // Daylight saving starts at 02:00 on 4 Oct 2026 and ends at 03:00 on 5 Apr 2026.
+    expect(sydneyMidnight("2026-10-04")).toBe("2026-10-04T00:00:00+10:00");
+    expect(sydneyMidnight("2026-04-05")).toBe("2026-04-05T00:00:00+11:00");
+  });
+});
+
+describe("the next day", () => {
+  it("crosses months and leap days", () => {
+    expect(nextDay("2026-12-31")).toBe("2027-01-01");
+    expect(nextDay("2028-02-28")).toBe("2028-02-29");
   });
 });

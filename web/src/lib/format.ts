@@ -50,3 +50,23 @@ export function sydneyMonth(at: Date = new Date()): string {
   const part = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
   return `${part("year")}-${part("month")}`;
 }
+
+/** The instant a Sydney calendar day (YYYY-MM-DD) begins, as ISO 8601 with Sydney's
+ * offset that day ("2026-12-07T00:00:00+11:00"): what the API's `from`/`to` take. */
+export function sydneyMidnight(isoDay: string): string {
+  const [y, m, d] = isoDay.split("-").map(Number);
+  // Noon UTC the day before is 22:00 or 23:00 in Sydney: the evening before the day,
+  // after any clock change of the previous night and before one at 02:00 or 03:00.
+  const probe = new Date(Date.UTC(y ?? 1970, (m ?? 1) - 1, (d ?? 1) - 1, 12));
+  const name = new Intl.DateTimeFormat("en-AU", { timeZone: ZONE, timeZoneName: "longOffset" })
+    .formatToParts(probe)
+    .find((p) => p.type === "timeZoneName")?.value;
+  const offset = name?.replace("GMT", "") || "+00:00";
+  return `${isoDay}T00:00:00${offset}`;
+}
+
+/** The calendar day after YYYY-MM-DD. */
+export function nextDay(isoDay: string): string {
+  const [y, m, d] = isoDay.split("-").map(Number);
+  return new Date(Date.UTC(y ?? 1970, (m ?? 1) - 1, (d ?? 1) + 1)).toISOString().slice(0, 10);
+}

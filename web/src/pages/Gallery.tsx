@@ -2,7 +2,7 @@ import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Choice } from "../components/Choice";
 import { type Schemas, getJson } from "../lib/api";
-import { dateTime, money } from "../lib/format";
+import { dateTime, money, nextDay, sydneyMidnight } from "../lib/format";
 import { useImage } from "../lib/image";
 import { navigate } from "../lib/router";
 import type { Session } from "../lib/session";
@@ -12,15 +12,19 @@ const STATUSES = ["", "charged", "rejected", "failed", "requested", "routed"] as
 
 export function GalleryPage({ session }: { session: Session }) {
   const [status, setStatus] = useState<(typeof STATUSES)[number]>("");
+  // Sydney calendar days, as the budgets count them; empty for no bound.
+  const [days, setDays] = useState({ from: "", to: "" });
   // The continuation tokens of the pages before this one, so Previous can go back.
   const [pages, setPages] = useState<(string | null)[]>([null]);
   const continuation = pages[pages.length - 1] ?? null;
   const mine = !session.roles.includes("Dept.Manager");
   const history = useQuery({
-    queryKey: ["history", status, continuation],
+    queryKey: ["history", status, days, continuation],
     queryFn: () => {
       const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
       if (status) query.set("status", status);
+      if (days.from) query.set("from", sydneyMidnight(days.from));
+      if (days.to) query.set("to", sydneyMidnight(nextDay(days.to)));
       if (continuation) query.set("continuation", continuation);
       return getJson<Schemas["GenerationHistory"]>(`/v1/generations?${query}`);
     },
@@ -40,6 +44,30 @@ export function GalleryPage({ session }: { session: Session }) {
           setPages([null]);
         }}
       />
+      <div className="grid">
+        <label>
+          From (Sydney day)
+          <input
+            type="date"
+            value={days.from}
+            onChange={(e) => {
+              setDays({ ...days, from: e.target.value });
+              setPages([null]);
+            }}
+          />
+        </label>
+        <label>
+          To (Sydney day, included)
+          <input
+            type="date"
+            value={days.to}
+            onChange={(e) => {
+              setDays({ ...days, to: e.target.value });
+              setPages([null]);
+            }}
+          />
+        </label>
+      </div>
       {history.error && <p role="alert">{history.error.message}</p>}
       {history.data && items.length === 0 && <p>Nothing here yet.</p>}
       <ul className="gallery">
