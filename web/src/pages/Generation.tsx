@@ -144,8 +144,11 @@ function OwnPrompt({ id }: { id: string }) {
   if (prompt.error) return <p role="alert">{prompt.error.message}</p>;
   if (!prompt.data) return <p aria-busy="true">Opening the prompt…</p>;
   return (
-    <blockquote data-testid="prompt">
-      {prompt.data.prompt_erased ? "Your prompt was erased at your request." : prompt.data.prompt}
-    </blockquote>
+    <figure>
+      <figcaption>Your prompt, as you typed it (nobody else can read it here)</figcaption>
+      <blockquote data-testid="prompt">
+        {prompt.data.prompt_erased ? "Your prompt was erased at your request." : prompt.data.prompt}
+      </blockquote>
+    </figure>
   );
 }
