@@ -46,7 +46,7 @@ from adapters.keyvault_signing_key import KeyVaultSigningKey
 from adapters.local_keyring import LocalKeyRing
 from adapters.local_signing_key import LocalSigningKey
 from adapters.openai_moderation import openai_moderator
-from adapters.presidio_analyzer import shared_analyzer
+from adapters.presidio_analyzer import bounded_analyzer
 from adapters.presidio_redactor import PresidioRedactor
 from adapters.private_files import private_folder
 from adapters.providers.firefly import FireflyProvider
@@ -72,6 +72,8 @@ from projections import ALL_PROJECTIONS
 from projections.runner import ProjectionRunner
 from services.context import Platform
 from services.generations import GENERATION_ID_KEY_SECRET, JOB_QUEUE
+from services.log_tail import LogTail
+from services.openai_images import IMAGE_LINK_KEY_SECRET
 from services.ports import (
     ContentModerator,
     EventStore,
@@ -115,13 +117,15 @@ def build_platform(config: Settings) -> Platform:
     secrets = secret_source(config)
     providers = image_providers(config, secrets)
     images, image_links = image_store(config)
+    store = event_store(config)
     return Platform(
         settings=config,
-        store=event_store(config),
+        store=store,
+        log_tail=LogTail(store) if isinstance(store, SqliteEventStore) else None,
         queue=work_queue(config),
         images=images,
         image_links=image_links,
-        analyzer=shared_analyzer(),
+        analyzer=bounded_analyzer(config.screening_processes, config.screening_timeout_seconds),
         redactor=PresidioRedactor(),
         moderators=content_moderators(config, secrets),
         providers=providers,
@@ -272,7 +276,8 @@ def webhook_ports(config: Settings) -> WebhookPorts:
 
 
 def platform_key(config: Settings, name: str) -> Callable[[], bytes]:
-    """The platform secret `name` (`webhook-signing-key`, `generation-id-key`): from Key
+    """The platform secret `name` (`webhook-signing-key`, `generation-id-key`,
+    `image-link-key`): from Key
     Vault; on the embedded default, without Key Vault, a random key made on first use and
     kept in the data folder (`platform-keys.json`, 0600) when no such secret is set."""
     secrets = secret_source(config)
@@ -287,6 +292,12 @@ def platform_key(config: Settings, name: str) -> Callable[[], bytes]:
             return local.key_for(name)
 
     return key
+
+
+@cache
+def image_link_key() -> bytes:
+    """The key of the drop-in face's signed image links (where the store has no SAS)."""
+    return platform_key(settings(), IMAGE_LINK_KEY_SECRET)()
 
 
 def webhook_dispatcher(config: Settings, platform: Callable[[], Platform]) -> WebhookDispatcher:

@@ -9,6 +9,7 @@ from functions import (
     budgets,
     generations,
     health,
+    openai_images,
     openapi,
     privacy,
     projector,
@@ -24,6 +25,7 @@ install_log_hygiene()
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for area in (
     generations,
+    openai_images,
     budgets,
     quota,
     health,

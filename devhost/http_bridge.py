@@ -9,10 +9,12 @@ because that is how the host flattens them before they reach the Python worker.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -32,6 +34,11 @@ Send = Callable[[Message], Awaitable[None]]
 # holds its body to its own limit (1 MiB of JSON for all others).
 DEFAULT_MAX_BODY_BYTES = MAX_IMAGE_BYTES + 64 * 1024
 DEFAULT_BODY_TIMEOUT = 30.0  # seconds for a whole body, from its headers (http_limits.py)
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024 + 64 * 1024  # the API's 1 MiB limit plus envelope room
+# Threads for synchronous functions. Not asyncio's default executor (cpu + 4 threads):
+# the drop-in face holds a thread while it waits for its generations, and a few such
+# waits must not keep every other request from a thread.
+DEFAULT_BLOCKING_THREADS = 128
 # The same type URIs as functions/http_support.py, so clients see one vocabulary.
 PROBLEM_TYPE_BASE = "https://donatello.ai/problems/"
 _HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection"})
@@ -151,7 +158,9 @@ class HttpBridge:
         route_prefix: str = "api",
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        blocking_threads: int = DEFAULT_BLOCKING_THREADS,
     ) -> None:
+        self._threads = ThreadPoolExecutor(blocking_threads, thread_name_prefix="http")
         routes = [_Route(RouteTemplate(trigger.route), trigger) for trigger in triggers]
         self._routes = sorted(routes, key=lambda r: (r.template.precedence, r.template.template))
         self._prefix = tuple(part.lower() for part in _split(route_prefix.strip("/")))
@@ -255,7 +264,12 @@ class HttpBridge:
             if binding.is_async:
                 result = await binding.user_function(**binding.arguments(request))
             else:
-                result = await asyncio.to_thread(binding.call_blocking, request)
+                # As asyncio.to_thread does: the call sees this request's context (its
+                # correlation id), on a thread of our own pool.
+                context = contextvars.copy_context()
+                result = await asyncio.get_running_loop().run_in_executor(
+                    self._threads, context.run, binding.call_blocking, request
+                )
             status, response_headers, response_body = _response(result)
         except Exception:
             incident = uuid.uuid4()

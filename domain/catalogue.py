@@ -38,6 +38,9 @@ class ModelSpec(BaseModel):
     retires_on: date | None
     list_prices_usd: dict[Size, dict[Quality, Decimal]] | None = None
     notes: str | None = None
+    # The provider's own name for the model where apps call it by that name through the
+    # OpenAI images API (`gpt-image-1`, `dall-e-3`); the drop-in face maps it back.
+    openai_name: str | None = None
 
     @model_validator(mode="after")
     def _priced_exactly_as_offered(self) -> ModelSpec:
@@ -114,8 +117,18 @@ class Catalogue(BaseModel):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _openai_names_name_one_model(self) -> Catalogue:
+        names = [m.openai_name for m in self.models if m.openai_name]
+        if len(names) != len(set(names)):
+            raise ValueError(f"an openai_name may name one model only: {sorted(names)}")
+        return self
+
     def get(self, model_id: str) -> ModelSpec | None:
         return next((m for m in self.models if m.id == model_id), None)
+
+    def by_openai_name(self, name: str) -> ModelSpec | None:
+        return next((m for m in self.models if m.openai_name == name), None)
 
 
 def parse_catalogue(text: str) -> Catalogue:

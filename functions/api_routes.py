@@ -15,10 +15,12 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from domain.generation import Status
+from domain.openai_images import ImagesRequest
 from functions import responses as r
 from functions.audit import MAX_EVENTS_PER_REQUEST, VerifyRequest
 from functions.generations import MAX_HISTORY_PAGE, MAX_IDEMPOTENCY_KEY
 from functions.http_support import CURSOR_MAX_LENGTH, CURSOR_PATTERN
+from functions.openai_shapes import GENERATION_IDS_HEADER, OpenAIImages, OpenAIModelList
 from functions.privacy import ErasureRequest
 from functions.problems import (
     CONCURRENCY_CONFLICT,
@@ -49,6 +51,7 @@ class Parameter:
     where: Literal["path", "query", "header"]
     schema: dict[str, Any]
     description: str = ""
+    required: bool = False  # path parameters always are
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,9 @@ class Operation:
     body_required: bool = True
     signed_in: bool = True
     binary_body: tuple[str, ...] = ()  # media types of a raw (not JSON) body
+    # The drop-in face answers failures in OpenAI's error shape, with these statuses,
+    # instead of problem+json.
+    openai_errors: tuple[int, ...] = ()
 
 
 def _path(name: str, description: str = "", **schema: Any) -> Parameter:
@@ -108,6 +114,15 @@ FORMAT = _query("format", "json (default) or csv", enum=["json", "csv"])
 CSV = {"text/csv": {"schema": {"type": "string"}}}
 CSV_DOWNLOAD = Header("Content-Disposition", "attachment, with the file's name", required=False)
 GENERATION_ID = _path("id", format="uuid")
+IDEMPOTENCY_KEY = Parameter(
+    "Idempotency-Key",
+    "header",
+    {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
+    "a retry with the same key and body answers the same generation",
+)
+GENERATION_IDS = Header(GENERATION_IDS_HEADER, "the generations waited for, comma-separated")
+# Every failure the face can answer: bad input, token, role, rate or budget, wait, provider.
+FACE_ERRORS = (400, 401, 403, 409, 413, 415, 429, 500, 502, 503, 504)
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -132,14 +147,7 @@ OPERATIONS: tuple[Operation, ...] = (
             CONCURRENCY_CONFLICT,
             QUOTA_EXCEEDED,
         ),
-        (
-            Parameter(
-                "Idempotency-Key",
-                "header",
-                {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
-                "a retry with the same key and body answers the same generation",
-            ),
-        ),
+        (IDEMPOTENCY_KEY,),
         body=GenerationRequest,
     ),
     Operation(
@@ -422,5 +430,63 @@ OPERATIONS: tuple[Operation, ...] = (
         (Answer(200, "The verdict; `ok` only when authentic", r.ProvenanceReport),),
         (FORBIDDEN, PAYLOAD_TOO_LARGE, UNREADABLE_IMAGE),
         binary_body=IMAGE_MEDIA_TYPES,
+    ),
+    Operation(
+        "openai/v1/images/generations",
+        "POST",
+        "openai_generate_images",
+        "OpenAI's images API: `n` governed generations, answered when they are charged",
+        "openai",
+        (Answer(200, "The images", OpenAIImages, headers=(GENERATION_IDS,)),),
+        parameters=(IDEMPOTENCY_KEY,),
+        body=ImagesRequest,
+        openai_errors=FACE_ERRORS,
+    ),
+    Operation(
+        "openai/deployments/{deployment}/images/generations",
+        "POST",
+        "azure_openai_generate_images",
+        "Azure OpenAI's images API: the deployment names the model (or `auto`)",
+        "openai",
+        (Answer(200, "The images", OpenAIImages, headers=(GENERATION_IDS,)),),
+        parameters=(
+            _path("deployment", "a catalogue id, an OpenAI model name, or auto"),
+            Parameter(
+                "api-version", "query", {"type": "string", "minLength": 1}, "any", required=True
+            ),
+            IDEMPOTENCY_KEY,
+        ),
+        body=ImagesRequest,
+        openai_errors=FACE_ERRORS,
+    ),
+    Operation(
+        "openai/v1/models",
+        "GET",
+        "openai_list_models",
+        "The catalogue in OpenAI's model-list shape: catalogue ids and OpenAI model names",
+        "openai",
+        (Answer(200, "The models", OpenAIModelList),),
+        openai_errors=(401, 403, 500, 503),
+    ),
+    Operation(
+        "openai/images/{id}",
+        "GET",
+        "openai_signed_image",
+        "The image behind a signed, expiring `url` of the face (embedded default)",
+        "openai",
+        (
+            Answer(
+                200,
+                "The PNG",
+                other_media={"image/png": {"schema": {"type": "string", "format": "binary"}}},
+            ),
+        ),
+        parameters=(
+            GENERATION_ID,
+            _query("expires", "Unix seconds", pattern="^[0-9]+$"),
+            _query("signature", "HMAC-SHA256, hex", pattern="^[0-9a-f]{64}$"),
+        ),
+        signed_in=False,
+        openai_errors=(403, 404, 500),
     ),
 )

@@ -80,8 +80,14 @@ def json_response(
     )
 
 
-def authenticate(req: func.HttpRequest) -> Principal:
-    return authenticator().validate(bearer_token(req.headers.get("Authorization")))
+def authenticate(req: func.HttpRequest, key_header: str | None = None) -> Principal:
+    """The bearer token's principal; `key_header` may carry the bare token instead (as
+    Azure OpenAI's `api-key` does)."""
+    header = req.headers.get("Authorization")
+    key = req.headers.get(key_header) if key_header else None
+    if header is None and key:
+        header = f"Bearer {key}"
+    return authenticator().validate(bearer_token(header))
 
 
 def parse_body(req: func.HttpRequest, model: type[Model], max_bytes: int) -> Model:
@@ -187,10 +193,17 @@ Handler = Callable[[func.HttpRequest], func.HttpResponse]
 
 def api(handler: Handler) -> Handler:
     """Every route's wrapper: services' exceptions as problem+json, security headers on."""
+    return answered(handler, lambda response: response)
+
+
+def answered(
+    handler: Handler, translate: Callable[[func.HttpResponse], func.HttpResponse]
+) -> Handler:
+    """`api`, with every answer passed through `translate` (another API's error shape)."""
 
     @functools.wraps(handler)
     def guarded(req: func.HttpRequest) -> func.HttpResponse:
-        response = _answer(handler, req)
+        response = translate(_answer(handler, req))
         for name, value in SECURITY_HEADERS.items():
             response.headers[name] = value
         if "Cache-Control" not in response.headers:

@@ -18,6 +18,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from functions.api_routes import JSON, OPERATIONS, Answer, Operation
 from functions.http_support import api, json_response
+from functions.openai_shapes import GENERATION_IDS_HEADER, OpenAIError
 from functions.problems import (
     DEPENDENCY_UNAVAILABLE,
     INTERNAL_ERROR,
@@ -62,7 +63,10 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "DonatelloAI",
             "version": "1",
-            "description": "Governed image generation. Errors are RFC 9457 problem+json.",
+            "description": (
+                "Governed image generation. Errors are RFC 9457 problem+json, except on the"
+                " drop-in face under /openai, which answers OpenAI's error shape."
+            ),
         },
         "servers": [{"url": "/api"}],
         "security": [{"bearer": []}],
@@ -86,7 +90,10 @@ Refs = dict[tuple[object, str], dict[str, Any]]
 
 
 def _schemas() -> tuple[Refs, dict[str, Any]]:
-    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ProblemDetails, "serialization")]
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (ProblemDetails, "serialization"),
+        (OpenAIError, "serialization"),
+    ]
     for operation in OPERATIONS:
         if operation.body is not None:
             wanted.append((operation.body, "validation"))
@@ -102,7 +109,11 @@ def _operation(operation: Operation, refs: Refs) -> dict[str, Any]:
         "tags": [operation.tag],
         "responses": {
             **{str(a.status): _answer(a, refs) for a in operation.answers},
-            **_problems(operation, refs),
+            **(
+                _openai_errors(operation, refs)
+                if operation.openai_errors
+                else _problems(operation, refs)
+            ),
         },
     }
     if not operation.signed_in:
@@ -112,7 +123,7 @@ def _operation(operation: Operation, refs: Refs) -> dict[str, Any]:
             {
                 "name": p.name,
                 "in": p.where,
-                "required": p.where == "path",
+                "required": p.where == "path" or p.required,
                 "schema": p.schema,
                 **({"description": p.description} if p.description else {}),
             }
@@ -151,6 +162,28 @@ def _answer(answer: Answer, refs: Refs) -> dict[str, Any]:
     return document
 
 
+def _openai_errors(operation: Operation, refs: Refs) -> dict[str, Any]:
+    error = {JSON: {"schema": refs[(OpenAIError, "serialization")]}}
+    optional = {"required": False, "schema": {"type": "string"}}
+    headers = {GENERATION_IDS_HEADER: {"description": "the generations concerned", **optional}}
+    retry = {"Retry-After": {"description": "on `rate_limit_exceeded`", **optional}}
+    return {
+        str(status): {
+            "description": "an OpenAI error; `error.code` says which",
+            "content": error,
+            "headers": {**headers, **(retry if status == 429 else {})},
+        }
+        for status in operation.openai_errors
+    }
+
+
+def _headers(described: dict[str, str]) -> dict[str, Any]:
+    return {
+        name: {"description": text, "required": True, "schema": {"type": "string"}}
+        for name, text in described.items()
+    }
+
+
 def _problems(operation: Operation, refs: Refs) -> dict[str, Any]:
     kinds: list[ProblemType] = list(operation.problems)
     if operation.signed_in:
@@ -176,10 +209,7 @@ def _problems(operation: Operation, refs: Refs) -> dict[str, Any]:
             "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
         }
         if status in PROBLEM_HEADERS:
-            document["headers"] = {
-                name: {"description": text, "required": True, "schema": {"type": "string"}}
-                for name, text in PROBLEM_HEADERS[status].items()
-            }
+            document["headers"] = _headers(PROBLEM_HEADERS[status])
         answers[str(status)] = document
     return answers
 

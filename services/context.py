@@ -10,6 +10,7 @@ from domain.catalogue import Catalogue
 from domain.screening import PolicyBook, Redactor
 from services.destinations import Resolver
 from services.health_memo import HealthMemo
+from services.log_tail import LogTail
 from services.ports import (
     ContentCredentials,
     ContentModerator,
@@ -45,4 +46,5 @@ class Platform:
     generation_id_key: Callable[[], bytes]  # keys ids derived from an Idempotency-Key
     image_links: ImageLinks | None = None  # None: the app serves image bytes itself
     moderators: tuple[ContentModerator, ...] = ()  # besides the policy's own term list
+    log_tail: LogTail | None = None  # where the store has a global order to tail
     health_memo: HealthMemo = field(default_factory=HealthMemo, compare=False)

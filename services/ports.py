@@ -123,7 +123,20 @@ class ImageLinks(Protocol):
 
 
 class PiiAnalyzer(Protocol):
-    def analyze(self, text: str) -> list[Finding]: ...
+    def analyze(self, text: str) -> list[Finding]:
+        """The personal data in `text`. Raises ScreeningTimedOut past the analyzer's bound."""
+        ...
+
+
+class ScreeningTimedOut(Exception):
+    """The analysis of a prompt ran past its time bound and was abandoned.
+
+    The prompt's screening is then rejected (`screening_timeout`), never let through.
+    """
+
+    def __init__(self, elapsed: float) -> None:
+        super().__init__(f"screening abandoned after {elapsed:.2f} s")
+        self.elapsed = elapsed
 
 
 class ModerationUnavailable(Exception):

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from domain import quota
 from domain.access import Action, Principal, authorize, home_department
-from domain.quota import QuotaRefused, daily_limit, quota_day, resets_at
+from domain.quota import QuotaRefused, daily_limit, quota_day, resets_at, seconds_until
 from domain.streams import quota_stream
 from services.budget_ledger import MAX_CONFLICT_RETRIES, to_new_events
 from services.context import Platform
@@ -67,6 +67,20 @@ def consume_quota(platform: Platform, principal: Principal, generation_id: UUID)
             continue
         return
     raise ConcurrencyError(stream_id, -1, -1)
+
+
+def check_quota_for(platform: Platform, principal: Principal, count: int) -> None:
+    """Refuse at once a request for more new images than today's quota has left, so that
+    none of them is made (the unit each takes is still decided one by one)."""
+    limit = daily_limit(principal.roles, platform.settings.daily_image_quota)
+    if limit is None or count == 0:
+        return
+    now = platform.clock()
+    day = quota_day(now)
+    used = quota.fold(platform.store.read_stream(quota_stream(principal.user_id, day))).used
+    if used + count > limit:
+        reset = resets_at(day)
+        raise QuotaExceeded(QuotaRefused(limit, reset, seconds_until(now, reset)))
 
 
 def read_quota(platform: Platform, principal: Principal) -> dict[str, Any]:

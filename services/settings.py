@@ -77,6 +77,13 @@ class Settings(BaseModel):
     screening_policy_file: Path | None = None  # unset: the shipped domain/screening_policy.json
     moderation: Literal["none", "openai"] = "none"  # openai: secret `openai-api-key`, base URL
     moderation_model: str = "omni-moderation-latest"  # as for the providers, openai_base_url
+    # A prompt's PII analysis past this is abandoned and the prompt rejected as
+    # `screening_timeout`; every prompt measured takes under 0.25 s of CPU
+    # (benchmarks.screening), so the rest is headroom for a busy machine.
+    screening_timeout_seconds: float = Field(default=2.0, gt=0)
+    # Processes analysing prompts side by side (adapters/analyzer_processes.py), each
+    # with its own model (about 150 MB): a prompt waits only when all are busy.
+    screening_processes: int = Field(default=2, ge=1, le=32)
 
     # --- webhooks ---
     webhook_max_attempts: int = Field(default=8, ge=1)  # then a dead-letter record
@@ -117,6 +124,9 @@ class Settings(BaseModel):
     blob_account_url: str | None = None  # default: from AzureWebJobsStorage__accountName
     image_container: str = "images"
     image_url_ttl_seconds: int = Field(default=300, gt=0, le=3600)
+    # The drop-in face answers synchronously: at most this long, under the Functions
+    # host's 230 s limit on an HTTP answer.
+    openai_wait_seconds: float = Field(default=200, gt=0, le=220)
     blob_emulator_account_key: str | None = None
 
     queue: Literal["local", "servicebus"] = "local"

@@ -27,6 +27,7 @@ from adapters.pii_recognizers import (
 )
 from adapters.presidio_analyzer import shared_analyzer
 from domain.screening import DEFAULT_POLICY, screen
+from services.ports import PiiAnalyzer
 
 CORPUS = Path(__file__).parents[1] / "data" / "screening_corpus.jsonl"
 
@@ -73,7 +74,7 @@ class Prompt:
     labels: tuple[Label, ...]
 
 
-def _load() -> list[Prompt]:
+def load_corpus() -> list[Prompt]:
     prompts = []
     for line in CORPUS.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
@@ -146,8 +147,9 @@ def _counted(findings: Iterable[Detection]) -> list[Detection]:
     ]
 
 
-def _evaluate(prompts: list[Prompt]) -> Evaluation:
-    analyzer = shared_analyzer()
+def evaluate(prompts: list[Prompt], analyzer: PiiAnalyzer | None = None) -> Evaluation:
+    """Scores `analyzer` (the shared one unless given) on `prompts`: for benchmarks too."""
+    analyzer = analyzer or shared_analyzer()
     evaluation = Evaluation()
     for prompt in prompts:
         findings = analyzer.analyze(prompt.text)
@@ -177,7 +179,7 @@ def _ratio(value: float | None) -> str:
     return "   -" if value is None else f"{value:.3f}"
 
 
-def _table(evaluation: Evaluation, prompts: list[Prompt]) -> str:
+def corpus_table(evaluation: Evaluation, prompts: list[Prompt]) -> str:
     lines = [
         f"Screening corpus: {len(prompts)} prompts, policy {DEFAULT_POLICY.version}",
         f"{'entity type':<14} {'min':>4} {'TP':>4} {'FP':>4} {'FN':>4} {'prec':>6} "
@@ -207,7 +209,7 @@ def _table(evaluation: Evaluation, prompts: list[Prompt]) -> str:
 
 @pytest.fixture(scope="module")
 def prompts() -> list[Prompt]:
-    return _load()
+    return load_corpus()
 
 
 def test_the_corpus_is_large_varied_and_labelled_by_exact_substring() -> None:
@@ -252,9 +254,9 @@ def test_every_labelled_number_with_check_digits_passes_them() -> None:
 def test_precision_and_recall_meet_the_floors(
     prompts: list[Prompt], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    evaluation = _evaluate(prompts)
+    evaluation = evaluate(prompts)
     with capsys.disabled():
-        print("\n" + _table(evaluation, prompts))
+        print("\n" + corpus_table(evaluation, prompts))
 
     below = {
         entity_type: evaluation.tallies[entity_type].recall

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openai import OpenAI
 
 from tests.azurite_fixtures import AZURITE_ARGS, EMULATOR_ACCOUNT_KEY, EMULATOR_ACCOUNT_NAME
 from tests.cosmos_fixtures import EMULATOR_KEY, LOOPBACK_UNVERIFIED_TLS
@@ -174,3 +175,19 @@ def test_the_image_is_a_short_lived_redirect_to_blob_storage(
         ).status_code
         == 403
     )
+
+
+def test_the_drop_in_face_answers_a_sas_link_on_blob_storage(
+    azure_platform: RunningPlatform,
+) -> None:
+    # Cosmos has no global order to tail: the face's wait polls the streams here.
+    token = azure_platform.token("alice", ["Generator.Standard"], "marketing")
+    sdk = OpenAI(base_url=f"{azure_platform.url}/api/openai/v1", api_key=token)
+    (image,) = sdk.images.generate(prompt="a kite over dunes", response_format="url").data or []
+    sas_url = image.url or ""
+    assert sas_url.startswith("http://127.0.0.1:")
+    assert "sig=" in sas_url
+    assert "sp=r&" in sas_url
+    download = httpx.get(sas_url)
+    assert download.status_code == 200
+    assert download.content.startswith(PNG_SIGNATURE)

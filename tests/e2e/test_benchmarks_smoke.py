@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import audit, cosmos_ru, event_store, pipeline, provenance, replay
+from benchmarks import audit, cosmos_ru, event_store, openai_face, pipeline, provenance, replay
 
 
 def test_event_store_benchmark_prints_both_stores(capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,3 +83,14 @@ def test_provenance_benchmark_prints_signing_beside_the_old_stamp(
     rows = [row for row in printed.splitlines() if row.startswith("| 1")]
     assert [row.split(" | ")[0] for row in rows] == ["| 1024x1024", "| 1792x1024"]
     assert all(row.count(" ms") == 6 for row in rows)
+
+
+def test_openai_face_benchmark_prints_both_paths_at_each_level(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    openai_face.main(["--requests", "3", "--clients", "1", "2", "--workers", "2"])
+    printed = capsys.readouterr().out
+    rows = [row for row in printed.splitlines() if row.startswith(("| native", "| face"))]
+    assert len(rows) == 4
+    assert all("| 3/3 |" in row for row in rows)  # every generation charged
+    assert "the face adds p50" in printed

@@ -56,6 +56,8 @@ LEFT_AT_DEFAULT = {
     "DONATELLO_SCREENING_POLICY_FILE",
     "DONATELLO_MODERATION",
     "DONATELLO_MODERATION_MODEL",
+    "DONATELLO_SCREENING_TIMEOUT_SECONDS",
+    "DONATELLO_SCREENING_PROCESSES",
     "DONATELLO_WEBHOOK_MAX_ATTEMPTS",
     "DONATELLO_WEBHOOK_RETRY_BASE_SECONDS",
     "DONATELLO_WEBHOOK_RETRY_MAX_SECONDS",
@@ -66,6 +68,7 @@ LEFT_AT_DEFAULT = {
     "DONATELLO_MAX_REQUEST_BYTES",
     "DONATELLO_IMAGE_URL_TTL_SECONDS",
     "DONATELLO_SIGNING_CERTIFICATE_NAME",  # scripts/c2pa-certificate makes it by this name
+    "DONATELLO_OPENAI_WAIT_SECONDS",  # the drop-in face's wait, under the 230 s HTTP limit
     # providers: their public endpoints are the defaults; a deployment that enables one
     # with an endpoint of its own adds the setting (docs/deploy.md)
     "DONATELLO_OPENAI_BASE_URL",

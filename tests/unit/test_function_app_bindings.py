@@ -47,6 +47,10 @@ def test_every_http_route_of_the_api_is_declared_once() -> None:
             ("v1/privacy/subjects/{user_id}/erase", "POST"),
             ("v1/privacy/subjects/{user_id}/export", "GET"),
             ("v1/provenance/verify", "POST"),
+            ("openai/v1/images/generations", "POST"),
+            ("openai/deployments/{deployment}/images/generations", "POST"),
+            ("openai/v1/models", "GET"),
+            ("openai/images/{id}", "GET"),
         ]
     )
     auth_levels = {

@@ -53,7 +53,13 @@ def test_the_document_is_openapi_3_1_with_bearer_jwt() -> None:
         for operation in item.values()
         if operation.get("security") == []
     }
-    assert anonymous == {"/v1/health/live", "/v1/health/ready", "/v1/openapi.json"}
+    # The face's signed image link: its signature is the credential.
+    assert anonymous == {
+        "/v1/health/live",
+        "/v1/health/ready",
+        "/v1/openapi.json",
+        "/openai/images/{id}",
+    }
     assert json.loads(json.dumps(DOCUMENT)) == DOCUMENT  # plain JSON, nothing left to coerce
 
 
@@ -87,7 +93,30 @@ def test_signed_in_routes_document_401_and_body_routes_document_422() -> None:
             responses = operation["responses"]
             assert "500" in responses, (method, path)
             assert ("401" in responses) == (operation.get("security") != []), (method, path)
-            assert ("422" in responses) == ("requestBody" in operation), (method, path)
+            if not path.startswith("/openai/"):  # OpenAI answers a bad parameter with 400
+                assert ("422" in responses) == ("requestBody" in operation), (method, path)
+
+
+def test_the_drop_in_face_documents_openai_errors_and_no_problem_json() -> None:
+    face = {p: item for p, item in DOCUMENT["paths"].items() if p.startswith("/openai/")}
+    assert set(face) == {
+        "/openai/v1/images/generations",
+        "/openai/deployments/{deployment}/images/generations",
+        "/openai/v1/models",
+        "/openai/images/{id}",
+    }
+    error = schema_of({"$ref": "#/components/schemas/OpenAIError"})
+    error.validate({"error": {"message": "m", "type": "t", "param": None, "code": "c"}})
+    assert not error.is_valid({"type": "https://donatello.ai/problems/forbidden"})
+    for item in face.values():
+        for operation in item.values():
+            for status, answer in operation["responses"].items():
+                assert "application/problem+json" not in answer.get("content", {}), status
+                if int(status) >= 400:
+                    ref = answer["content"]["application/json"]["schema"]["$ref"]
+                    assert ref.endswith("/OpenAIError")
+    generate = face["/openai/v1/images/generations"]["post"]["responses"]
+    assert {"400", "401", "403", "429", "502", "504"} <= set(generate)
 
 
 @pytest.mark.parametrize("kind", PROBLEM_TYPES, ids=lambda kind: kind.slug)
