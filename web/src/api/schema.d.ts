@@ -4,6 +4,74 @@
  */
 
 export interface paths {
+    "/openai/deployments/{deployment}/images/generations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Azure OpenAI's images API: the deployment names the model (or `auto`) */
+        post: operations["azure_openai_generate_images"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openai/images/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The image behind a signed, expiring `url` of the face (embedded default) */
+        get: operations["openai_signed_image"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openai/v1/images/generations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** OpenAI's images API: `n` governed generations, answered when they are charged */
+        post: operations["openai_generate_images"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openai/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The catalogue in OpenAI's model-list shape: catalogue ids and OpenAI model names */
+        get: operations["openai_list_models"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/audit/events": {
         parameters: {
             query?: never;
@@ -554,6 +622,11 @@ export interface components {
              * @default null
              */
             notes: string | null;
+            /**
+             * Openai Name
+             * @default null
+             */
+            openai_name: string | null;
             /** Prices Aud */
             prices_aud: {
                 [key: string]: {
@@ -850,6 +923,72 @@ export interface components {
             user_id: string | null;
         };
         /**
+         * ImagesRequest
+         * @description The body of `POST …/images/generations` as far as we take it.
+         *
+         *     Parameters we cannot honour are declared so that they are refused by name
+         *     (`unsupported`), rather than accepted and ignored.
+         */
+        ImagesRequest: {
+            /**
+             * Background
+             * @default null
+             */
+            background: ("auto" | "opaque") | null;
+            /**
+             * Model
+             * @default null
+             */
+            model: string | null;
+            /**
+             * Moderation
+             * @default null
+             */
+            moderation: "auto" | null;
+            /**
+             * N
+             * @default 1
+             */
+            n: number;
+            /**
+             * Output Format
+             * @default null
+             */
+            output_format: "png" | null;
+            /** Prompt */
+            prompt: string;
+            /**
+             * Quality
+             * @default null
+             */
+            quality: string | null;
+            /**
+             * Response Format
+             * @default null
+             */
+            response_format: ("url" | "b64_json") | null;
+            /**
+             * Size
+             * @default null
+             */
+            size: string | null;
+            /**
+             * Stream
+             * @default null
+             */
+            stream: false | null;
+            /**
+             * Style
+             * @default null
+             */
+            style: ("vivid" | "natural") | null;
+            /**
+             * User
+             * @default null
+             */
+            user: string | null;
+        };
+        /**
          * Kind
          * @description What a notification is about; subscribers choose the kinds they want.
          * @enum {string}
@@ -946,6 +1085,83 @@ export interface components {
              * @default []
              */
             regions: string[];
+        };
+        /**
+         * OpenAIError
+         * @description `{"error": {...}}`, as OpenAI and Azure OpenAI answer every failure.
+         */
+        OpenAIError: {
+            error: components["schemas"]["OpenAIErrorDetail"];
+        };
+        /** OpenAIErrorDetail */
+        OpenAIErrorDetail: {
+            /** Code */
+            code: string | null;
+            /** Message */
+            message: string;
+            /** Param */
+            param: string | null;
+            /** Type */
+            type: string;
+        };
+        /** OpenAIImage */
+        OpenAIImage: {
+            /**
+             * B64 Json
+             * @default null
+             */
+            b64_json: string | null;
+            /**
+             * Url
+             * @default null
+             */
+            url: string | null;
+        };
+        /** OpenAIImages */
+        OpenAIImages: {
+            /**
+             * Created
+             * @description Unix seconds when the request was accepted
+             */
+            created: number;
+            /** Data */
+            data: components["schemas"]["OpenAIImage"][];
+            /**
+             * Output Format
+             * @default png
+             * @constant
+             */
+            output_format: "png";
+            /** Quality */
+            quality: string;
+            /** Size */
+            size: string;
+        };
+        /** OpenAIModel */
+        OpenAIModel: {
+            /** Created */
+            created: number;
+            /** Id */
+            id: string;
+            /**
+             * Object
+             * @default model
+             * @constant
+             */
+            object: "model";
+            /** Owned By */
+            owned_by: string;
+        };
+        /** OpenAIModelList */
+        OpenAIModelList: {
+            /** Data */
+            data: components["schemas"]["OpenAIModel"][];
+            /**
+             * Object
+             * @default list
+             * @constant
+             */
+            object: "list";
         };
         /** PolicyModeration */
         PolicyModeration: {
@@ -1319,6 +1535,440 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    azure_openai_generate_images: {
+        parameters: {
+            query: {
+                /** @description any */
+                "api-version": string;
+            };
+            header?: {
+                /** @description a retry with the same key and body answers the same generation */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description a catalogue id, an OpenAI model name, or auto */
+                deployment: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImagesRequest"];
+            };
+        };
+        responses: {
+            /** @description The images */
+            200: {
+                headers: {
+                    /** @description the generations waited for, comma-separated */
+                    "X-Donatello-Generation-Ids": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIImages"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            400: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            401: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            403: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            409: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            413: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            415: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            429: {
+                headers: {
+                    /** @description on `rate_limit_exceeded` */
+                    "Retry-After"?: string;
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            500: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            502: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            503: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            504: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    openai_signed_image: {
+        parameters: {
+            query?: {
+                /** @description Unix seconds */
+                expires?: string;
+                /** @description HMAC-SHA256, hex */
+                signature?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The PNG */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            403: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            404: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            500: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    openai_generate_images: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description a retry with the same key and body answers the same generation */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImagesRequest"];
+            };
+        };
+        responses: {
+            /** @description The images */
+            200: {
+                headers: {
+                    /** @description the generations waited for, comma-separated */
+                    "X-Donatello-Generation-Ids": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIImages"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            400: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            401: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            403: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            409: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            413: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            415: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            429: {
+                headers: {
+                    /** @description on `rate_limit_exceeded` */
+                    "Retry-After"?: string;
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            500: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            502: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            503: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            504: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    openai_list_models: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The models */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIModelList"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            401: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            403: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            500: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description an OpenAI error; `error.code` says which */
+            503: {
+                headers: {
+                    /** @description the generations concerned */
+                    "X-Donatello-Generation-Ids"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
     get_audit_events: {
         parameters: {
             query?: {
