@@ -36,6 +36,7 @@ API_ROOT = "/api/v1"
 URL_HELP = f"the platform, with or without {API_ROOT} (default: {DEFAULT_URL})"
 TERMINAL = {"charged", "rejected", "failed"}
 HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
+CONSOLE_DIR = Path(__file__).resolve().parent.parent / "web" / "dist"
 
 log = logging.getLogger("devhost")
 
@@ -210,8 +211,16 @@ def _app_settings() -> dict[str, str]:
 
 def _serve(host: str, port: int, workers: int, processes: int) -> int:
     _default_public_base_url(host, port)  # before anything reads the settings
-    from bootstrap import local_queue, platform, projection_runner, settings, webhook_dispatcher
+    from bootstrap import (
+        dev_issuer,
+        local_queue,
+        platform,
+        projection_runner,
+        settings,
+        webhook_dispatcher,
+    )
     from devhost.change_feed import cosmos_change_feed
+    from devhost.console import Console, dev_sign_in_allowed
     from devhost.host import BackgroundService, LocalHost
     from devhost.http_limits import HttpLimits
     from devhost.services import ProjectionService, Warmup
@@ -231,6 +240,7 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
         background.insert(0, ProjectionService(projection_runner(config)))
         dispatcher = webhook_dispatcher(config, platform)
         background.insert(1, ProjectionService(dispatcher, poll_interval=0.2, name="webhooks"))
+    issuer = dev_issuer(config) if dev_sign_in_allowed(config.auth_mode, host) else None
     local = LocalHost(
         app,
         queue_for=lambda name: local_queue(config, name),
@@ -247,9 +257,15 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
             max_connections=config.http_max_connections,
             keep_alive=config.http_keep_alive_seconds,
         ),
+        front=lambda api: Console(api, CONSOLE_DIR, issuer),
     )
     log.info(
-        "DonatelloAI is serving on http://%s:%d/api/v1 (data in %s)", host, port, config.data_dir
+        "DonatelloAI is serving the console on http://%s:%d/ and the API under /api/v1 "
+        "(data in %s; dev sign-in %s)",
+        host,
+        port,
+        config.data_dir,
+        "on" if issuer else "off",
     )
     helpers = start_worker_processes(processes - 1, workers)
     try:

@@ -16,7 +16,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -38,6 +38,8 @@ from devhost.triggers import AppTriggers, discover
 log = logging.getLogger("devhost")
 
 _GRACEFUL_SECONDS = 30.0
+# An ASGI application (scope, receive, send), as uvicorn takes it.
+HttpApp = Callable[..., Awaitable[None]]
 
 
 class BackgroundService(Protocol):
@@ -92,6 +94,7 @@ class LocalHost:
         change_feed: FeedFactory | None = None,
         app_settings: Mapping[str, str] | None = None,
         limits: HttpLimits = DEFAULT_LIMITS,
+        front: Callable[[HttpBridge], HttpApp] | None = None,
     ) -> None:
         self.triggers: AppTriggers = discover(
             app, app_settings, change_feed=change_feed is not None
@@ -103,6 +106,8 @@ class LocalHost:
             max_body_bytes=max_request_body_bytes,
             body_timeout=limits.body_timeout,
         )
+        # What answers HTTP: the API alone, or a front (the console) that passes it `/api`.
+        self._http_app: HttpApp = self.asgi if front is None else front(self.asgi)
         self._limits = limits
         self._queues = QueueWorkerPool(
             self.triggers.service_bus,
@@ -186,7 +191,7 @@ class LocalHost:
         sock = socket.create_server((self._http_host, self._http_port), family=family)
         self._socket = sock
         config = uvicorn.Config(
-            app=self.asgi,
+            app=self._http_app,
             host=self._http_host,
             port=self.port,
             log_level=self._log_level,

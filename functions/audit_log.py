@@ -36,6 +36,7 @@ from services.audit_log import (
     audit_subject_streams,
     feed_page,
 )
+from services.audit_story import story
 
 blueprint = func.Blueprint()
 
@@ -49,7 +50,11 @@ def get_audit_stream(req: func.HttpRequest) -> func.HttpResponse:
     stream_id = req.route_params["stream_id"]
     events = audit_stream(platform(), principal, stream_id)
     answer = AuditStream.model_validate(
-        {"stream_id": stream_id, "events": [envelope(e) for e in events]}
+        {
+            "stream_id": stream_id,
+            "events": [envelope(e) for e in events],
+            "story": list(story(events)),
+        }
     )
     return json_response(answer)
 

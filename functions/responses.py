@@ -69,6 +69,14 @@ class GenerationView(BaseModel):
     image_url: Url | None
 
 
+class GenerationPrompt(BaseModel):
+    """`GET /generations/{id}/prompt`: the prompt as its owner typed it (to them alone)."""
+
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    prompt: str = Field(description="`[erased]` once the owner's key was destroyed")
+    prompt_erased: bool
+
+
 class HistoryItem(BaseModel):
     """A generation in the history view (eventually consistent with its stream)."""
 
@@ -112,6 +120,28 @@ class ModelCatalogue(BaseModel):
     catalogue_version: str
     currency: str
     models: list[CatalogueEntry]
+
+
+class PolicyRule(BaseModel):
+    action: Literal["allow", "redact", "block"]
+    min_score: float
+
+
+class PolicyModeration(BaseModel):
+    blocked_categories: list[str]
+    fail_closed: bool
+
+
+class ScreeningPolicyView(BaseModel):
+    """`GET /screening/policy`: the organisation's screening policy in force (read-only)."""
+
+    version: str
+    default_rule: PolicyRule
+    entities: dict[str, PolicyRule]
+    content_categories: dict[str, int] = Field(description="each category's number of terms")
+    moderation: PolicyModeration
+    public_names: int = Field(description="how many public names are never redacted")
+    departments_with_overrides: list[str]
 
 
 class ForecastBasis(BaseModel):
@@ -270,6 +300,9 @@ class AuditEvent(BaseModel):
 class AuditStream(BaseModel):
     stream_id: str
     events: list[AuditEvent]
+    story: list[str] = Field(
+        description="the stream in plain words, one line per event (`donatello audit replay`)"
+    )
 
 
 class WebhookDelivery(BaseModel):

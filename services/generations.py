@@ -177,7 +177,7 @@ def load_generation(platform: Platform, generation_id: UUID) -> Generation:
 
 def read_generation(platform: Platform, principal: Principal, generation_id: UUID) -> Generation:
     """The generation as its stream says now (not the eventually consistent view)."""
-    return _authorized(platform, principal, generation_id, Action.GENERATION_READ)
+    return authorized_generation(platform, principal, generation_id, Action.GENERATION_READ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +195,7 @@ def open_image(
     platform: Platform, principal: Principal, generation_id: UUID
 ) -> ImageBytes | ImageRedirect:
     """The image, or where to fetch it when the store hands out its own URLs."""
-    state = _authorized(platform, principal, generation_id, Action.IMAGE_READ)
+    state = authorized_generation(platform, principal, generation_id, Action.IMAGE_READ)
     if platform.image_links is not None:
         ttl = timedelta(seconds=platform.settings.image_url_ttl_seconds)
         return ImageRedirect(
@@ -229,7 +229,7 @@ def image_kept(platform: Platform, state: Generation) -> bool:
     return not record.erased_since(state.requested_at)
 
 
-def _authorized(
+def authorized_generation(
     platform: Platform, principal: Principal, generation_id: UUID, action: Action
 ) -> Generation:
     """The generation, if the caller may see it. One that exists but is not theirs to see

@@ -8,27 +8,31 @@ a crash between the two leaves a subject whose key is gone and whose log does no
 yet, and the retry (erasure is idempotent) appends the owed event. The other order could
 leave a log saying "erased" over a key that still opens every prompt.
 
-The export is the one place where plaintext prompts leave the system, and only to the
-subject or a privacy officer (`Action.PRIVACY_EXPORT`). Handing it out is itself
-recorded, as `SubjectAccessExported` in the subject's privacy stream.
+Plaintext prompts leave the system in two places only: the export, to the subject or
+a privacy officer (`Action.PRIVACY_EXPORT`), recorded as `SubjectAccessExported` in the
+subject's privacy stream; and one generation's prompt, to its owner alone
+(`own_prompt`), recorded as an `AuditLogRead` before it is answered.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from domain import privacy, quota
-from domain.access import Action, Principal, authorize
+from domain.access import AccessDenied, Action, Principal, authorize, authorize_owner
 from domain.budget import CostCharged
 from domain.envelope import Event
 from domain.generation import GenerationRequested, Payload, SealedText
 from domain.privacy import PrivacyRecord, SubjectAccessExported, SubjectErased
 from domain.retention import retained_until
-from domain.streams import privacy_stream
+from domain.streams import generation_stream, privacy_stream
+from services.audit_reads import record_read
 from services.budget_ledger import MAX_CONFLICT_RETRIES, to_new_events
 from services.context import Platform
+from services.errors import NotFound
+from services.generations import authorized_generation
 from services.personal_data import ERASED, open_text, seal_for_erasure
 from services.ports import ConcurrencyError
 from services.subject_streams import subject_generations, subject_streams
@@ -106,6 +110,29 @@ def export_subject(platform: Platform, principal: Principal, subject_id: str) ->
         "generations": generations,
         "budget_charges": charges,
         "quota_usage": usage,
+    }
+
+
+def own_prompt(platform: Platform, principal: Principal, generation_id: UUID) -> dict[str, Any]:
+    """The prompt of one generation as its owner typed it, to that owner only; to anyone
+    else who may read the generation it answers as a missing one, as the reads do."""
+    state = authorized_generation(platform, principal, generation_id, Action.GENERATION_READ)
+    assert state.request is not None  # authorized_generation found the request
+    owner = state.request.user_id
+    try:
+        authorize_owner(principal, Action.GENERATION_READ, owner)
+    except AccessDenied as denied:
+        raise NotFound(f"no generation {generation_id}", denied=denied) from None
+    what = {"route": "GET /v1/generations/{id}/prompt", "generation_id": str(generation_id)}
+    record_read(platform, principal, what)
+    events = platform.store.read_stream(generation_stream(generation_id))
+    requested = next(e for e in events if e.type == GenerationRequested.TYPE)
+    record = privacy.fold(platform.store.read_stream(privacy_stream(owner)))
+    prompt = _opened(platform, record, requested)
+    return {
+        "id": str(generation_id),
+        "prompt": ERASED if prompt is None else prompt,
+        "prompt_erased": prompt is None,
     }
 
 

@@ -68,6 +68,7 @@ class RouteCase:
     gone_is_fine: bool = False  # a 404 after an earlier allowed call removed it
     hidden: bool = False  # denied as missing (404) when the role reads some of its kind
     openai_shape: bool = False  # the drop-in face: refusals in OpenAI's error shape
+    owner_only: bool = False  # beyond the matrix, only the resource's own user (a prompt)
 
 
 ALL_TARGETS = (SELF, TEAMMATE, OTHER)
@@ -113,6 +114,17 @@ ROUTES: dict[tuple[str, str], RouteCase] = {
         owned=True,
         targets=ALL_TARGETS,
         hidden=True,
+    ),
+    ("GET", "v1/generations/{id}/prompt"): RouteCase(
+        Action.GENERATION_READ,
+        lambda c, t, w: c.get(f"/api/v1/generations/{_generation(w, t)}/prompt"),
+        owned=True,
+        targets=ALL_TARGETS,
+        hidden=True,
+        owner_only=True,
+    ),
+    ("GET", "v1/screening/policy"): RouteCase(
+        Action.POLICY_READ, lambda c, t, w: c.get("/api/v1/screening/policy")
     ),
     ("GET", "v1/models"): RouteCase(Action.MODEL_LIST, lambda c, t, w: c.get("/api/v1/models")),
     ("GET", "v1/openapi.json"): RouteCase(None, lambda c, t, w: c.get("/api/v1/openapi.json")),
@@ -262,6 +274,8 @@ def expected_denial(role: Role, case: RouteCase) -> int:
 def expected_allowed(role: Role, case: RouteCase, target: Target) -> bool:
     if case.action is None:
         return True
+    if case.owner_only and target.user_id != CALLER:
+        return False
     caller = Principal(CALLER, frozenset({role}), HOME, "dev")
     try:
         authorize(

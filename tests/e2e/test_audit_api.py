@@ -74,6 +74,10 @@ def test_an_auditor_reads_a_generation_stream_as_it_was_recorded(
             assert event["prev_hash"] == previous["hash"]
     assert set(events[0]["data"]["prompt"]) == {"subject_id", "nonce", "ciphertext"}
     assert PROMPT not in response.text  # the prompt stays sealed in an audit read
+    story = response.json()["story"]  # `donatello audit replay`'s lines, one per event
+    assert len(story) == 5
+    assert all(line.startswith(f"v{n} ") for n, line in enumerate(story, start=1))
+    assert "charged" in story[-1]
 
 
 def test_only_auditors_and_admins_may_read_the_log(

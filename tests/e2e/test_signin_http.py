@@ -138,3 +138,13 @@ def test_a_daemon_app_calls_the_api_with_a_client_credential_token(
         f"{platform.url}/api/v1/generations", json={"prompt": "a kite"}, headers=headers, timeout=30
     )
     assert generate.status_code == 403  # the app role does not include generating
+
+
+def test_an_entra_host_offers_no_dev_sign_in(platform: RunningPlatform) -> None:
+    """Real sign-in means no back door: even on loopback, the console's dev sign-in is gone."""
+    answer = httpx.post(
+        f"{platform.url}/dev/token",
+        json={"user": "mallory", "roles": ["Platform.Admin"], "department": "x"},
+    )
+    assert answer.status_code == 404
+    assert answer.json()["type"] == "https://donatello.ai/problems/not-found"
