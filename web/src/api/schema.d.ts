@@ -106,6 +106,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit/subjects/{user_id}/streams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The streams that concern a person, with their events about them (a recorded read) */
+        get: operations["get_subject_streams"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/audit/verify": {
         parameters: {
             query?: never;
@@ -399,6 +416,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks/{department_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The department's latest webhook deliveries: event, attempts, last answer, next try */
+        get: operations["get_webhook_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -519,7 +553,7 @@ export interface components {
             enforcement: components["schemas"]["Enforcement"] | null;
             /**
              * Forecast Aud
-             * @description AUD, a decimal string
+             * @description AUD, a decimal string with at least 4 places
              */
             forecast_aud: string;
             forecast_basis: components["schemas"]["ForecastBasis"];
@@ -535,12 +569,12 @@ export interface components {
             remaining_aud: string | null;
             /**
              * Reserved Aud
-             * @description AUD, a decimal string
+             * @description AUD, a decimal string with at least 4 places
              */
             reserved_aud: string;
             /**
              * Spent Aud
-             * @description AUD, a decimal string
+             * @description AUD, a decimal string with at least 4 places
              */
             spent_aud: string;
             strategy: components["schemas"]["Strategy"] | null;
@@ -566,7 +600,7 @@ export interface components {
             enforcement: components["schemas"]["Enforcement"];
             /**
              * Monthly Limit Aud
-             * @description AUD, a decimal string
+             * @description AUD, a decimal string with at least 4 places
              */
             monthly_limit_aud: string;
             /** Period */
@@ -694,6 +728,11 @@ export interface components {
             erased: boolean;
             /** Erased At */
             erased_at: string | null;
+            /**
+             * Images Deleted
+             * @description the person's images this call deleted (none when already deleted, or when DONATELLO_ERASE_IMAGES=false)
+             */
+            images_deleted: number;
             /**
              * Recorded
              * @description false when an earlier erasure already stood
@@ -1334,7 +1373,7 @@ export interface components {
         SubjectCharge: {
             /**
              * Amount Aud
-             * @description AUD, a decimal string
+             * @description AUD, a decimal string with at least 4 places
              */
             amount_aud: string;
             /**
@@ -1436,6 +1475,28 @@ export interface components {
             /** User Id */
             user_id: string | null;
         };
+        /** SubjectStreamCount */
+        SubjectStreamCount: {
+            /**
+             * Events
+             * @description the events in it about the person (a budget month: theirs)
+             */
+            events: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "generation" | "budget" | "quota" | "privacy";
+            /** Stream Id */
+            stream_id: string;
+        };
+        /** SubjectStreams */
+        SubjectStreams: {
+            /** Streams */
+            streams: components["schemas"]["SubjectStreamCount"][];
+            /** Subject Id */
+            subject_id: string;
+        };
         /**
          * ValidationIssue
          * @description One reason a request was refused: where, and why (never the offending input).
@@ -1483,6 +1544,51 @@ export interface components {
              * Format: uri
              */
             url: string;
+        };
+        /** WebhookDeliveries */
+        WebhookDeliveries: {
+            /** Department Id */
+            department_id: string;
+            /**
+             * Items
+             * @description newest first
+             */
+            items: components["schemas"]["WebhookDelivery"][];
+        };
+        /** WebhookDelivery */
+        WebhookDelivery: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Delivery Id
+             * Format: uuid
+             */
+            delivery_id: string;
+            event: components["schemas"]["Kind"];
+            /**
+             * First Recorded At
+             * Format: date-time
+             */
+            first_recorded_at: string;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Last Status
+             * @description the receiver's last answer, if any
+             */
+            last_status: number | null;
+            /** Next Attempt At */
+            next_attempt_at: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "retrying" | "delivered" | "dead_lettered";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /**
          * WebhookRegistration
@@ -1978,8 +2084,11 @@ export interface operations {
                 to?: string;
                 /** @description event types, comma-separated */
                 type?: string;
+                /** @description events the person acted */
                 user_id?: string;
                 department_id?: string;
+                /** @description every event about the person, their generations' steps too */
+                subject_id?: string;
                 limit?: number;
                 /** @description `Audit-After` of the previous page */
                 after?: string;
@@ -2140,6 +2249,88 @@ export interface operations {
                         status?: 404;
                         /** @enum {unknown} */
                         type?: "https://donatello.ai/problems/not-found";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `internal-error`: Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/internal-error";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `dependency-unavailable`: Try again shortly */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/dependency-unavailable";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    get_subject_streams: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The streams; none when the log holds nothing about the person */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubjectStreams"];
+                };
+            };
+            /** @description `unauthenticated`: Authentication required */
+            401: {
+                headers: {
+                    /** @description the bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/unauthenticated";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `forbidden`: Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/forbidden";
                     } & components["schemas"]["ProblemDetails"];
                 };
             };
@@ -4356,6 +4547,118 @@ export interface operations {
                         status?: 409;
                         /** @enum {unknown} */
                         type?: "https://donatello.ai/problems/concurrency-conflict";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `internal-error`: Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/internal-error";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `dependency-unavailable`: Try again shortly */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/dependency-unavailable";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    get_webhook_deliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                department_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deliveries, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveries"];
+                };
+            };
+            /** @description `invalid-parameter`: Invalid query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/invalid-parameter";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `unauthenticated`: Authentication required */
+            401: {
+                headers: {
+                    /** @description the bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/unauthenticated";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `forbidden`: Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/forbidden";
+                    } & components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `not-found`: Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {unknown} */
+                        type?: "https://donatello.ai/problems/not-found";
                     } & components["schemas"]["ProblemDetails"];
                 };
             };
