@@ -85,8 +85,10 @@ def test_every_answer_matches_the_served_openapi_document(
             str(SEED),
             "--phases",
             "examples,coverage,fuzzing,stateful",
+            # One worker: with two, hypothesis's lambda descriptions race in schemathesis's
+            # threads on Python 3.11 and the run dies of an internal AssertionError.
             "--workers",
-            "2",
+            "1",
             # They judge how fast data is generated, which is the machine's load, not the API.
             "--suppress-health-check",
             "all",
@@ -161,10 +163,22 @@ def test_every_integer_input_refuses_the_overflow_family(platform: RunningPlatfo
                 digits = value.lstrip("-")
                 if not (digits.isascii() and digits.isdigit() and len(digits) < 100):
                     continue
-                answer = everyone.request(method, f"/api{path}", json={name: int(value)})
+                # The face names one parameter at fault: the rest of the body is valid.
+                face = path.startswith("/openai/")
+                valid = {"prompt": "a kite"} if face else {}
+                answer = everyone.request(
+                    method,
+                    "/api" + path.replace("{deployment}", "auto"),
+                    params={"api-version": "2024-10-21"} if "{deployment}" in path else None,
+                    json={**valid, name: int(value)},
+                )
                 expected = 422
-            if answer.status_code != expected or "problem+json" not in answer.headers.get(
-                "content-type", ""
-            ):
+            if path.startswith("/openai/"):  # the drop-in face: OpenAI's 400 and error shape
+                refused = answer.status_code == 400 and answer.json()["error"]["param"] == name
+            else:
+                refused = answer.status_code == expected and "problem+json" in answer.headers.get(
+                    "content-type", ""
+                )
+            if not refused:
                 unrefused.append(f"{method} {path} {name}={value[:30]}: {answer.status_code}")
     assert unrefused == []
