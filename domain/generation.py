@@ -90,6 +90,10 @@ class GenerationRequested(Payload):
     model: str | None = None
     callback_url: str | None = None
     request_hash: str
+    # Added later, with a default. True when screening refused the prompt at the door:
+    # `prompt` then holds only its redacted form and `request_hash` is keyed, so
+    # nothing on the log can give back what the policy blocked.
+    prompt_redacted: bool = False
 
 
 class PromptScreened(Payload):

@@ -42,6 +42,13 @@ UNSUPPORTED_MEDIA_TYPE = ProblemType(415, "unsupported-media-type", "Send applic
 VALIDATION_ERROR = ProblemType(422, "validation-error", "The request is not valid")
 INVALID_WEBHOOK_URL = ProblemType(422, "invalid-webhook-url", "The webhook URL is refused")
 INVALID_CALLBACK_URL = ProblemType(422, "invalid-callback-url", "The callback URL is refused")
+PROMPT_REJECTED = ProblemType(422, "prompt-rejected", "The prompt is refused by policy")
+BUDGET_EXHAUSTED = ProblemType(
+    422, "budget-exhausted", "The hard budget cannot cover the cheapest eligible model"
+)
+NO_ELIGIBLE_MODEL = ProblemType(
+    422, "no-eligible-model", "No model can serve this under the department's requirements"
+)
 UNREADABLE_IMAGE = ProblemType(422, "unreadable-image", "Send a PNG, JPEG or WebP image")
 QUOTA_EXCEEDED = ProblemType(429, "quota-exceeded", "Daily image quota used up")
 INTERNAL_ERROR = ProblemType(500, "internal-error", "Internal error")
