@@ -139,6 +139,8 @@ def exclusions(
         if why is None:
             return None
         excluded.setdefault(why.split(":", 1)[0], []).append(model.id)
+    if len(excluded) > 1:  # what excluded the model asked for, not that others were not it
+        excluded.pop("model", None)
     return excluded
 
 
