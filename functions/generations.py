@@ -68,7 +68,10 @@ def create_generation(req: func.HttpRequest) -> func.HttpResponse:
     except RefusedDestination as error:
         raise Problem(INVALID_CALLBACK_URL, error.answer) from None
     except GenerationRefused as refused:
-        raise Problem(DOOR_REFUSALS[refused.refusal], refused.detail) from None
+        recorded = str(refused.generation_id) if refused.generation_id else None
+        raise Problem(
+            DOOR_REFUSALS[refused.refusal], refused.detail, generation_id=recorded
+        ) from None
     status_url = _url(app.settings, f"/api/v1/generations/{submission.generation_id}")
     accepted = responses.GenerationAccepted.model_validate(
         {"id": str(submission.generation_id), "status": submission.status, "status_url": status_url}

@@ -74,6 +74,8 @@ class ProblemDetails(BaseModel):
     detail: str | None = None
     errors: list[ValidationIssue] | None = None
     correlation_id: str | None = None
+    # The generation a refusal at the door recorded (a rejected prompt, redacted).
+    generation_id: str | None = None
 
 
 class Problem(Exception):
@@ -87,12 +89,14 @@ class Problem(Exception):
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
         correlation_id: str | None = None,
+        generation_id: str | None = None,
     ) -> None:
         super().__init__(detail or kind.title)
         self.kind, self.detail = kind, detail
         self.errors = errors
         self.headers = headers or {}
         self.correlation_id = correlation_id
+        self.generation_id = generation_id
 
     def response(self) -> func.HttpResponse:
         body = ProblemDetails(
@@ -104,6 +108,7 @@ class Problem(Exception):
             if self.errors
             else None,
             correlation_id=self.correlation_id,
+            generation_id=self.generation_id,
         )
         return func.HttpResponse(
             json.dumps(body.model_dump(mode="json", exclude_none=True)),

@@ -102,9 +102,9 @@ def generate_images(
     except GenerationRefused as refused:  # at the door: no waiting for what cannot proceed
         queued = f"; queued meanwhile: {', '.join(map(str, ids))}" if ids else ""
         named = [refused.generation_id] if refused.generation_id else []
-        raise FaceRefused(
-            AT_THE_DOOR[refused.refusal], f"{refused.detail}{queued}", [*ids, *named]
-        ) from None
+        which = f"generation {refused.generation_id}" if named else "the request"
+        message = f"{which} was refused: {refused.detail}{queued}"
+        raise FaceRefused(AT_THE_DOOR[refused.refusal], message, [*ids, *named]) from None
     states = wait_for_generations(platform, ids, platform.settings.openai_wait_seconds)
     verdict = outcome(states)
     if verdict.refusal is not None:

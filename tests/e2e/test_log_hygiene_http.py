@@ -71,9 +71,10 @@ def drive(platform: RunningPlatform, used: dict[str, Any], hooks: str, callbacks
             json={"prompt": prompt, "callback_url": callbacks},
             headers={"Idempotency-Key": f"hygiene-{n}"},
         )
-        assert accepted.status_code == 202, accepted.text
+        # The card is refused at the door (422), its redacted record named in the answer.
+        assert accepted.status_code == (422 if "4111" in prompt else 202), accepted.text
         used["answers"].append(accepted)
-        ids.append(accepted.json()["id"])
+        ids.append(accepted.json().get("id") or accepted.json()["generation_id"])
     finals = [platform.wait_terminal(requester, generation_id) for generation_id in ids]
     assert [f["status"] for f in finals] == ["charged", "charged", "rejected"]
     assert requester.get(finals[0]["image_url"]).status_code == 200
