@@ -1,7 +1,9 @@
 """The generation aggregate: its events, the state folded from them, and its decider.
 
 A generation moves requested → screened → routed → generated → charged, or ends
-`rejected` / `failed`. The worker asks `next_step` what to do; the functions here
+`rejected` / `failed`. The door (domain/admission.py) records the first two steps in one
+append, or the request and its rejection; `requested` alone is found only on streams
+recorded before it. The worker asks `next_step` what to do; the functions here
 turn the outcome of that step into the events to append. The stream is the
 checkpoint: a redelivered message folds the same events and resumes where the last
 delivery stopped.
