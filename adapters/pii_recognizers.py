@@ -251,13 +251,13 @@ class ChecksummedIdentifierRecognizer(LocalRecognizer):
                         validation_result=True,
                         textual_explanation="check digits valid; scored by nearby words",
                     ),
-                    recognition_metadata=_metadata(self._name, self.id),
+                    recognition_metadata=recognizer_metadata(self._name, self.id),
                 )
             )
         return results
 
 
-def _metadata(name: str, recognizer_id: str) -> dict[str, Any]:
+def recognizer_metadata(name: str, recognizer_id: str) -> dict[str, Any]:
     # Marked as already context-scored, so the engine's enhancer does not raise a
     # number we lowered because of a foreign hint ("medicare number" says "number").
     return {
@@ -289,7 +289,7 @@ class HintedPhoneRecognizer(PhoneRecognizer):
             hint = self._hints.nearest(text, result.start, result.end)
             if hint is not None:
                 result.score = self.SCORE_WITH_HINT if hint == "own" else FOREIGN_SCORE
-            result.recognition_metadata = _metadata(type(self).__name__, self.id)
+            result.recognition_metadata = recognizer_metadata(type(self).__name__, self.id)
         return results
 
 

@@ -28,7 +28,6 @@ from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, Sp
 from presidio_analyzer.predefined_recognizers import (
     IbanRecognizer,
     IpRecognizer,
-    SpacyRecognizer,
     UsSsnRecognizer,
 )
 from spacy.language import Language
@@ -37,8 +36,10 @@ from spacy.tokens import Doc
 from thinc.api import Model, NumpyOps
 from threadpoolctl import threadpool_limits
 
+from adapters.address_recognizer import AuStreetAddressRecognizer, outside_addresses
 from adapters.analyzer_processes import ProcessAnalyzer
 from adapters.context_enhancer import IndexedContextEnhancer
+from adapters.name_recognizer import NameListRecognizer, PlaceAwareSpacyRecognizer
 from adapters.pii_recognizers import HintedPhoneRecognizer, checksummed_recognizers
 from adapters.web_recognizers import OfflineEmailRecognizer, UrlOutsideEmailRecognizer
 from domain.screening import Finding
@@ -80,7 +81,10 @@ def default_recognizers() -> list[EntityRecognizer]:
         HintedPhoneRecognizer(supported_regions=PHONE_REGIONS),
         IpRecognizer(),
         UrlOutsideEmailRecognizer(),
-        SpacyRecognizer(supported_entities=sorted(set(_SPACY_TO_PRESIDIO.values()))),
+        # Street addresses apart from places; names spaCy's small model misses.
+        AuStreetAddressRecognizer(),
+        NameListRecognizer(),
+        PlaceAwareSpacyRecognizer(supported_entities=sorted(set(_SPACY_TO_PRESIDIO.values()))),
     ]
 
 
@@ -201,7 +205,9 @@ class PresidioAnalyzer:
     def analyze(self, text: str) -> list[Finding]:
         with self._lock:
             results = self._engine.analyze(text=text, language=LANGUAGE)
-        findings = [Finding(r.entity_type, r.start, r.end, float(r.score)) for r in results]
+        # "Toowong QLD" in an address is the address's, not a person's.
+        kept = outside_addresses(results)
+        findings = [Finding(r.entity_type, r.start, r.end, float(r.score)) for r in kept]
         return sorted(findings, key=lambda f: (f.start, f.end, f.entity_type))
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -28,8 +29,11 @@ from devhost.signin import (
     scopes_from,
     signed_in_token,
 )
+from domain.access import Role
 
 DEFAULT_URL = "http://127.0.0.1:7071"
+API_ROOT = "/api/v1"
+URL_HELP = f"the platform, with or without {API_ROOT} (default: {DEFAULT_URL})"
 TERMINAL = {"charged", "rejected", "failed"}
 HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
 
@@ -37,6 +41,33 @@ log = logging.getLogger("devhost")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a reader that went away or a host that does not answer is one
+    line (or none) and a non-zero exit, never a traceback."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # `donatello audit export | head`: the reader has what it wanted. Point stdout at
+        # /dev/null so the interpreter's last flush cannot raise again on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE  # what a command killed by SIGPIPE reports
+    except httpx.TransportError as error:
+        print(f"donatello: {_unreachable(error)}", file=sys.stderr)
+        return 1
+
+
+def _unreachable(error: httpx.TransportError) -> str:
+    try:
+        url = str(error.request.url.copy_with(path="/", query=None)).rstrip("/")
+    except RuntimeError:  # an error raised before any request was made
+        url = "the URL given"
+    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+        return (
+            f"nothing answers at {url} ({error or type(error).__name__}); is the platform running?"
+        )
+    return f"no answer from {url}: {type(error).__name__} {error}".rstrip()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="donatello", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -57,13 +88,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     token = commands.add_parser("token", help="mint a locally signed dev token")
     token.add_argument("--user", required=True)
-    token.add_argument("--roles", default="Generator.Standard", help="comma-separated app roles")
+    token.add_argument(
+        "--roles",
+        type=_roles,
+        default=Role.GENERATOR_STANDARD.value,
+        help=f"comma-separated app roles, of: {', '.join(Role)} (default: %(default)s)",
+    )
     token.add_argument("--department", default=None)
     token.add_argument("--hours", type=float, default=8.0)
 
     generate = commands.add_parser("generate", help="submit a prompt to a running platform")
     generate.add_argument("prompt")
-    generate.add_argument("--url", default=DEFAULT_URL)
+    generate.add_argument("--url", type=_host_url, default=DEFAULT_URL, help=URL_HELP)
     generate.add_argument("--user", default="cli-user")
     generate.add_argument("--department", default="default")
     generate.add_argument("--size", default="1024x1024")
@@ -73,8 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_identity_arguments(generate, "act as this token's holder (default: a dev token)")
 
     budgets = commands.add_parser("budgets", help="show a month's budgets from a running platform")
-    budgets.add_argument("--url", default=DEFAULT_URL)
+    budgets.add_argument("--url", type=_host_url, default=DEFAULT_URL, help=URL_HELP)
     budgets.add_argument("--period", help="YYYY-MM, a Sydney month; default the current one")
+    budgets.add_argument(
+        "--as-of",
+        help="with --department: the month as the log stood at this instant "
+        "(ISO 8601 with an offset, e.g. 2026-11-30T17:00:00+11:00)",
+    )
     budgets.add_argument("--department", help="one department with its breakdowns")
     budgets.add_argument("--csv", action="store_true", help="print the API's CSV instead")
     _add_identity_arguments(budgets, "act as this token's holder (default: a finance reader)")
@@ -107,8 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "work":
         return _work(args.workers, args.parent or os.getppid())
     if args.command == "token":
-        roles = [r.strip() for r in args.roles.split(",") if r.strip()]
-        print(_mint(args.user, roles, args.department, timedelta(hours=args.hours)))
+        print(_mint(args.user, args.roles, args.department, timedelta(hours=args.hours)))
         return 0
     if args.command == "budgets":
         return _signed_in_or_told(_budgets, args)
@@ -119,6 +159,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "projections":
         return run_projection_command(args)
     return _signed_in_or_told(_generate, args)
+
+
+def _host_url(text: str) -> str:
+    """`--url`: the host, whether given as the README prints it (with /api/v1) or not."""
+    url = text.rstrip("/")
+    return url.removesuffix(API_ROOT) if url.endswith(API_ROOT) else url
+
+
+def _roles(text: str) -> list[str]:
+    """`--roles`: app roles the platform knows, so a typo is refused, not minted."""
+    roles = [role.strip() for role in text.split(",") if role.strip()]
+    unknown = [role for role in roles if role not in set(Role)]
+    if unknown or not roles:
+        raise argparse.ArgumentTypeError(
+            f"unknown role {', '.join(unknown) or '(none given)'}; the roles are: "
+            + ", ".join(Role)
+        )
+    return roles
 
 
 def _signed_in_or_told(
@@ -233,7 +291,12 @@ def _budgets(args: argparse.Namespace) -> int:
 
     token = _token(args, lambda: _mint("cli-finance", ["Finance.Reader"], None, timedelta(hours=1)))
     return show_budgets(
-        args.url, token, period=args.period, department=args.department, as_csv=args.csv
+        args.url,
+        token,
+        period=args.period,
+        department=args.department,
+        as_of=args.as_of,
+        as_csv=args.csv,
     )
 
 

@@ -35,6 +35,7 @@ from services.generations import (
     GenerationRequest,
     ImageRedirect,
     describe,
+    image_kept,
     open_image,
     read_generation,
     submit_generation,
@@ -91,7 +92,9 @@ def get_generation(req: func.HttpRequest) -> func.HttpResponse:
     app = platform()
     state = read_generation(app, principal, generation_id)
     image_url = (
-        _url(app.settings, f"/api/v1/generations/{generation_id}/image") if state.image else None
+        _url(app.settings, f"/api/v1/generations/{generation_id}/image")
+        if image_kept(app, state)
+        else None
     )
     view = responses.GenerationView.model_validate({**describe(state), "image_url": image_url})
     return json_response(view)

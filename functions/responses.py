@@ -10,17 +10,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from domain.audit import ProblemKind
 from domain.budget import Enforcement, Strategy
 from domain.catalogue import ModelRequirements, ModelSpec
 from domain.generation import Quality, Size, Status, Style
+from domain.money import aud_text
 from domain.webhooks import Kind
 
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 Day = Annotated[str, Field(json_schema_extra={"format": "date"})]
-Money = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$", description="AUD, a decimal string")]
+# Whatever form a view or a fold holds an amount in, it leaves in the one form `aud_text`
+# gives (a view written before that form existed included).
+Money = Annotated[
+    str,
+    Field(pattern=r"^-?\d+(\.\d+)?$", description="AUD, a decimal string with at least 4 places"),
+    AfterValidator(aud_text),
+]
 Url = Annotated[str, Field(json_schema_extra={"format": "uri"})]
 
 
@@ -265,11 +272,43 @@ class AuditStream(BaseModel):
     events: list[AuditEvent]
 
 
+class WebhookDelivery(BaseModel):
+    delivery_id: str = Field(json_schema_extra={"format": "uuid"})
+    event: Kind
+    state: Literal["retrying", "delivered", "dead_lettered"]
+    attempts: int
+    last_status: int | None = Field(description="the receiver's last answer, if any")
+    last_error: str | None
+    next_attempt_at: Timestamp | None
+    first_recorded_at: Timestamp
+    updated_at: Timestamp
+
+
+class WebhookDeliveries(BaseModel):
+    department_id: str
+    items: list[WebhookDelivery] = Field(description="newest first")
+
+
+class SubjectStreamCount(BaseModel):
+    stream_id: str
+    kind: Literal["generation", "budget", "quota", "privacy"]
+    events: int = Field(description="the events in it about the person (a budget month: theirs)")
+
+
+class SubjectStreams(BaseModel):
+    subject_id: str
+    streams: list[SubjectStreamCount]
+
+
 class Erasure(BaseModel):
     subject_id: str
     erased: bool
     erased_at: Timestamp | None
     recorded: bool = Field(description="false when an earlier erasure already stood")
+    images_deleted: int = Field(
+        description="the person's images this call deleted (none when already deleted, or"
+        " when DONATELLO_ERASE_IMAGES=false)"
+    )
 
 
 class SubjectGeneration(HistoryItem):

@@ -8,15 +8,27 @@ ensure_venv() {
   local requirements="$1"
   local stamp="$VENV/.installed-$(basename "$requirements")"
   if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV"
     python3 -m venv "$VENV"
   fi
   local digest
   digest="$(cat "$ROOT"/requirements*.txt "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+    # pip stays quiet (its output is pages long); these lines say what the wait is for.
+    local started=$SECONDS
+    say "installing the packages of $requirements into .venv (about 75 s the first time;" \
+      "again only when a requirements file changes)"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/$requirements"
+    say "installing donatello itself (editable)"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e "$ROOT"
     echo "$digest" > "$stamp"
+    say "ready after $((SECONDS - started)) s"
   fi
+}
+
+# Progress for the person waiting, on stderr so that a command's output stays its own.
+say() {
+  echo "[setup] $*" >&2
 }
 
 # The Cosmos DB REST emulator and Azurite, from package-lock.json, for the adapter tests.

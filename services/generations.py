@@ -23,7 +23,7 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain import admission, generation
+from domain import admission, generation, privacy
 from domain.access import (
     AccessDenied,
     Action,
@@ -34,9 +34,17 @@ from domain.access import (
     home_department,
 )
 from domain.admission import Admitted, Door, Refusal, Refused
-from domain.generation import Generation, GenerationRequested, Quality, Size, Status, Style
+from domain.generation import (
+    Generation,
+    GenerationRequested,
+    ImageGenerated,
+    Quality,
+    Size,
+    Status,
+    Style,
+)
 from domain.periods import budget_period
-from domain.streams import budget_stream, generation_stream
+from domain.streams import budget_stream, generation_stream, privacy_stream
 from services.budget_ledger import current_budget, standing_policy, to_new_events
 from services.context import Platform
 from services.errors import IdempotencyConflict, NotFound
@@ -258,13 +266,37 @@ def open_image(
 ) -> ImageBytes | ImageRedirect:
     """The image, or where to fetch it when the store hands out its own URLs."""
     state = _authorized(platform, principal, generation_id, Action.IMAGE_READ)
-    if state.image is None:
-        raise NotFound(f"generation {generation_id} has no image (status {state.status})")
-    ref = state.image.image_ref
     if platform.image_links is not None:
         ttl = timedelta(seconds=platform.settings.image_url_ttl_seconds)
-        return ImageRedirect(platform.image_links.read_url(ref, ttl))
-    return ImageBytes(platform.images.get(ref), state.image.content_type)
+        return ImageRedirect(
+            platform.image_links.read_url(kept_image(platform, state).image_ref, ttl)
+        )
+    return stored_image(platform, state)
+
+
+def kept_image(platform: Platform, state: Generation) -> ImageGenerated:
+    """The generation's image event, if its image is stored and still kept."""
+    generation_id = state.requested.generation_id
+    if state.image is None:
+        raise NotFound(f"generation {generation_id} has no image (status {state.status})")
+    if not image_kept(platform, state):
+        raise NotFound(f"generation {generation_id}'s image was deleted when its owner was erased")
+    return state.image
+
+
+def stored_image(platform: Platform, state: Generation) -> ImageBytes:
+    """The generation's image as stored, with its media type (see `kept_image`)."""
+    image = kept_image(platform, state)
+    return ImageBytes(platform.images.get(image.image_ref), image.content_type)
+
+
+def image_kept(platform: Platform, state: Generation) -> bool:
+    """Whether the generation's image is still stored: not when erasing its owner
+    deleted it (`erase_images`), decided from the log, not from the store."""
+    if state.image is None or state.requested_at is None or not platform.settings.erase_images:
+        return state.image is not None
+    record = privacy.fold(platform.store.read_stream(privacy_stream(state.requested.user_id)))
+    return not record.erased_since(state.requested_at)
 
 
 def _authorized(

@@ -108,6 +108,10 @@ class ImageStore(Protocol):
         """Raises KeyError when there is no such image."""
         ...
 
+    def delete(self, ref: str) -> bool:
+        """Remove the image (and what is stored beside it); False when it was not there."""
+        ...
+
 
 class ImageLinks(Protocol):
     """Short-lived, read-only URLs to stored images, where the store can issue them.

@@ -145,6 +145,10 @@ class Settings(BaseModel):
     # --- retention (docs/retention.md) ---
     # Events, seals and images are kept this long; nothing is deleted sooner.
     retention_years: int = Field(default=MINIMUM_YEARS, ge=MINIMUM_YEARS)
+    # Erasing a person deletes their images too (the log keeps each image's SHA-256, so
+    # the trail still verifies); false keeps them for organisations whose retention rules
+    # make images records.
+    erase_images: bool = True
 
     # --- providers (enabled by name in `enabled_providers`) ---
     openai_base_url: str = "https://api.openai.com/v1"  # key: secret `openai-api-key`

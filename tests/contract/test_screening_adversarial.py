@@ -33,6 +33,7 @@ def test_the_corpus_covers_every_recognizer_at_the_longest_prompt() -> None:
     assert targets >= {
         "URL", "EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "AU_TFN",
         "AU_ABN", "AU_MEDICARE", "US_SSN", "IBAN_CODE", "PERSON", "LOCATION", "content",
+        "AU_STREET_ADDRESS",
     }  # fmt: skip
 
 

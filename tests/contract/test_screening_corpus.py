@@ -31,8 +31,9 @@ from services.ports import PiiAnalyzer
 
 CORPUS = Path(__file__).parents[1] / "data" / "screening_corpus.jsonl"
 
-# Every type the analyzer reports that the policy may act on. DATE_TIME and NRP are
-# reported too but are not personal data to this platform, so they are not scored.
+# Every type the analyzer reports that the policy may act on. DATE_TIME, NRP and
+# LOCATION (places: "Uluru", "Bondi Beach at sunrise") are reported too but are not
+# personal data to this platform, so they are not scored; street addresses are.
 SCORED_TYPES = (
     "EMAIL_ADDRESS",
     "CREDIT_CARD",
@@ -46,7 +47,7 @@ SCORED_TYPES = (
     "URL",
     "US_SSN",
     "PERSON",
-    "LOCATION",
+    "AU_STREET_ADDRESS",
 )
 RECALL_FLOORS = {
     "EMAIL_ADDRESS": 0.95,
@@ -55,6 +56,8 @@ RECALL_FLOORS = {
     "AU_TFN": 0.95,
     "AU_MEDICARE": 0.95,
     "AU_ABN": 0.95,
+    "PERSON": 0.90,
+    "AU_STREET_ADDRESS": 0.95,
 }
 FALSE_BLOCK_CEILING = 0.02
 
@@ -182,13 +185,13 @@ def _ratio(value: float | None) -> str:
 def corpus_table(evaluation: Evaluation, prompts: list[Prompt]) -> str:
     lines = [
         f"Screening corpus: {len(prompts)} prompts, policy {DEFAULT_POLICY.version}",
-        f"{'entity type':<14} {'min':>4} {'TP':>4} {'FP':>4} {'FN':>4} {'prec':>6} "
+        f"{'entity type':<17} {'min':>4} {'TP':>4} {'FP':>4} {'FN':>4} {'prec':>6} "
         f"{'recall':>6} {'floor':>6}",
     ]
     for entity_type, t in evaluation.tallies.items():
         floor = RECALL_FLOORS.get(entity_type)
         lines.append(
-            f"{entity_type:<14} {DEFAULT_POLICY.rule_for(entity_type).min_score:>4.2f} "
+            f"{entity_type:<17} {DEFAULT_POLICY.rule_for(entity_type).min_score:>4.2f} "
             f"{t.true_positives:>4} {t.false_positives:>4} {t.false_negatives:>4} "
             f"{_ratio(t.precision):>6} {_ratio(t.recall):>6} "
             f"{'' if floor is None else f'{floor:.2f}':>6}"

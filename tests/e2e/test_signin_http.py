@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +23,12 @@ from tests.entra_server import (
     Tenant,
     running_tenant,
 )
-from tests.platform_process import ROOT, RunningPlatform, platform_env, running_platform
+from tests.platform_process import (
+    RunningPlatform,
+    platform_env,
+    running_platform,
+)
+from tests.platform_process import run_donatello as donatello
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -51,18 +54,6 @@ def platform(
         SSL_CERT_FILE=str(cert),  # the host fetches the tenant's JWKS over TLS
     ) as running:
         yield running
-
-
-def donatello(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "devhost.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_a_person_signs_in_once_and_the_command_calls_the_api_as_them(
