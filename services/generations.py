@@ -155,14 +155,14 @@ def submit_generation(
     decision = _decide(platform, principal, department, generation_id, request)
     if isinstance(decision, Refused) and not decision.events:
         raise GenerationRefused(decision.refusal, decision.detail, None)
+    # The request is the requester's act; its screening, as every later step, the
+    # platform's (so the feed's `user_id` filter finds what people did).
+    requested, *screening = decision.events
+    actor = principal.to_actor()
+    events = to_new_events([requested], correlation_id=generation_id, actor=actor)
+    events += to_new_events(screening, correlation_id=generation_id)
     try:
-        platform.store.append(
-            stream_id,
-            0,
-            to_new_events(
-                decision.events, correlation_id=generation_id, actor=principal.to_actor()
-            ),
-        )
+        platform.store.append(stream_id, 0, events)
     except ConcurrencyError:
         return _replayed(platform, request, generation_id)
     if isinstance(decision, Refused):

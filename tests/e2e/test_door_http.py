@@ -94,9 +94,10 @@ def test_an_accepted_prompt_is_recorded_with_its_screening_in_one_append(
     generation_id = accepted.json()["id"]
     first_two = stream(platform, generation_id)[:2]
     assert [e["type"] for e in first_two] == ["GenerationRequested", "PromptScreened"]
-    # One append: one recorded_at, one actor (the requester, not the worker).
+    # One append: one recorded_at; the request is the requester's, the screening the
+    # platform's, as every later step is.
     assert first_two[0]["recorded_at"] == first_two[1]["recorded_at"]
-    assert {e["actor"]["user_id"] for e in first_two} == {"sam"}
+    assert [e["actor"]["user_id"] for e in first_two] == ["sam", "system:donatello"]
     assert first_two[1]["data"]["entity_counts"] == {"EMAIL_ADDRESS": 1}
     final = platform.wait_terminal(requester, generation_id)
     assert final["status"] == "charged"
