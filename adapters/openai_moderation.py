@@ -8,7 +8,7 @@ screening policy's call, not this adapter's.
 One HTTP attempt per call, the SDK's retries off: a moderator that cannot answer
 raises ModerationUnavailable, retryable for timeouts, connection failures, 408, 429
 and 5xx and for a success body it cannot read, final for any other 4xx. The
-pipeline's screen step fails closed on it (see services/screening.py).
+pipeline's screening fails closed on it (see services/screening.py).
 
 The categories are read from the JSON itself rather than the SDK's model, whose
 required fields would turn a category the API adds or drops into an unreadable body.

@@ -1,6 +1,16 @@
-"""Pipeline benchmark: screening latency per prompt, and the end-to-end generation rate.
+"""Pipeline benchmark: screening latency per prompt, the POST's cost, and the end-to-end
+generation rate.
 
 Run: `python -m benchmarks.pipeline [--rounds N] [--generations N] [--processes N] ...`.
+With `--before REF` (a commit, e.g. the one before prompts were screened at the door),
+the POST's cost and the end-to-end run are measured for that commit's code too, in the
+same run, beside this checkout's: the commit is extracted with `git archive` into a
+temporary folder (no worktree is made) and run from there.
+
+The POST's cost: `submit_generation` (everything `POST /generations` does beyond HTTP)
+called in a child process of the code measured (benchmarks/door_cost.py), warm, over
+prompts that pass screening; wall time per call, and the CPU of that process and its
+screening processes per call.
 
 Screening: the platform's analyzer (Presidio in its pool of child processes, as the
 pipeline uses it) and the platform's screening policy, over a varied prompt set
@@ -21,8 +31,13 @@ reader share the machine's cores with the host, as a real client on the same box
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
 import statistics
+import subprocess
+import sys
+import tarfile
 import tempfile
 import time
 from collections import Counter
@@ -41,7 +56,7 @@ from services.generations import GenerationRequest, submit_generation
 from services.pipeline import advance_generation
 from services.screening import screen_text
 from services.settings import Settings
-from tests.platform_process import RunningPlatform, running_platform
+from tests.platform_process import ROOT, RunningPlatform, running_platform
 
 TERMINAL_EVENTS = {
     "GenerationCharged": "charged",
@@ -102,6 +117,50 @@ def screening_latency(prompts: Sequence[Prompt], rounds: int) -> None:
         )
 
 
+# --- the POST's cost, before and after --------------------------------------------------
+
+
+def code_tree(ref: str, into: Path) -> Path:
+    """The code of commit `ref` of this repository, extracted into `into`."""
+    archive = subprocess.run(
+        ["git", "archive", ref], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def door_cost(texts: Sequence[str], code_root: Path) -> tuple[list[float], float | None]:
+    """benchmarks/door_cost.py run on the code of `code_root`: ms per call, CPU seconds."""
+    script = str(Path(__file__).with_name("door_cost.py"))
+    run_script = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')"
+    answer = subprocess.run(
+        [sys.executable, "-c", run_script, script],
+        cwd=code_root,  # `-c` puts the working folder first on the path: its code is used
+        input=json.dumps(list(texts)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(answer.stdout)
+    return figures["samples_ms"], figures["cpu_s"]
+
+
+def post_cost(prompts: Sequence[Prompt], calls: int, trees: Sequence[tuple[str, Path]]) -> None:
+    allowed = [p.text for p in prompts if not p.blocked]
+    texts = [f"{allowed[i % len(allowed)]} #{i}" for i in range(WARM_UP + calls)]
+    print("\n## The POST's cost: `submit_generation`, warm, prompts that pass screening\n")
+    print("| code | calls | p50 ms | p95 ms | mean ms | CPU ms per call (with screening) |")
+    print("|---|---|---|---|---|---|")
+    for label, root in trees:
+        samples, cpu = door_cost(texts, root)
+        per_call = "n/a" if cpu is None else f"{cpu / len(samples) * 1000:.1f}"
+        print(
+            f"| {label} | {len(samples)} | {percentile(samples, 50):.1f} | "
+            f"{percentile(samples, 95):.1f} | {statistics.fmean(samples):.1f} | {per_call} |"
+        )
+
+
 # --- in process -------------------------------------------------------------------------
 
 
@@ -113,13 +172,14 @@ def in_process(prompts: Sequence[Prompt], generations: int) -> None:
         Principal(f"user-{n}", frozenset({Role.GENERATOR_STANDARD}), DEPARTMENT, None)
         for n in range((WARM_UP + generations) // QUOTA_PER_REQUESTER + 1)
     ]
+    allowed = [p.text for p in prompts if not p.blocked]  # the rest is refused at the door
     with tempfile.TemporaryDirectory(prefix="bench-in-process-") as workdir:
         platform = build_platform(Settings(data_dir=Path(workdir)))
 
         def run(first: int, count: int) -> None:
             for n in range(first, first + count):
                 requester = requesters[n // QUOTA_PER_REQUESTER]
-                request = GenerationRequest(prompt=prompts[n % len(prompts)].text)
+                request = GenerationRequest(prompt=allowed[n % len(allowed)])
                 submitted = submit_generation(platform, requester, request, None)
                 advance_generation(platform, submitted.generation_id)
 
@@ -232,7 +292,7 @@ def run_batch(
     return Run(sent, ended, host_cpu)
 
 
-def report(run: Run, args: argparse.Namespace) -> None:
+def report(run: Run, args: argparse.Namespace, label: str) -> None:
     first_sent = min(run.sent.values())
     last_sent = max(run.sent.values())
     ends = sorted(at for _, at in run.ended.values())
@@ -249,7 +309,7 @@ def report(run: Run, args: argparse.Namespace) -> None:
     first, last = len(ends) // 10, len(ends) * 9 // 10 - 1
     middle = (last - first) / (ends[last] - ends[first]) if last > first else float("nan")
     print(
-        f"\n## End to end through `donatello serve` ({args.processes} process(es) x "
+        f"\n## End to end through `donatello serve`, {label} ({args.processes} process(es) x "
         f"{args.workers} queue workers, synchronous={args.synchronous}, {args.posters} posters, "
         f"{'as fast as accepted' if args.rate <= 0 else f'{args.rate:g}/s offered'})\n"
     )
@@ -269,7 +329,9 @@ def report(run: Run, args: argparse.Namespace) -> None:
         print(f"| request to charged p95 ms | {percentile(latencies, 95):.0f} |")
 
 
-def end_to_end(prompts: Sequence[Prompt], args: argparse.Namespace) -> None:
+def end_to_end(
+    prompts: Sequence[Prompt], args: argparse.Namespace, label: str, code_root: Path
+) -> None:
     allowed = [p.text for p in prompts if not p.blocked]
     texts = [f"{allowed[i % len(allowed)]} #{i}" for i in range(args.generations)]
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as workdir:
@@ -280,6 +342,7 @@ def end_to_end(prompts: Sequence[Prompt], args: argparse.Namespace) -> None:
         with running_platform(
             data_dir,
             serve_args=serve,
+            code_root=code_root,
             DONATELLO_DEFAULT_MONTHLY_LIMIT_AUD="10000000",
             DONATELLO_SQLITE_SYNCHRONOUS=args.synchronous,
         ) as host:
@@ -290,7 +353,7 @@ def end_to_end(prompts: Sequence[Prompt], args: argparse.Namespace) -> None:
                 run = run_batch(host, follower, texts, rate=args.rate, **options)
             finally:
                 follower.close()
-    report(run, args)
+    report(run, args, label)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -310,14 +373,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--in-process", type=int, default=0, help="generations through the services alone"
     )
+    parser.add_argument("--posts", type=int, default=300, help="timed calls of the POST's work")
+    parser.add_argument("--before", help="also measure this commit's code (e.g. main~1)")
     args = parser.parse_args(argv)
     prompts = prompt_set(args.prompts)
     if not args.skip_screening:
         screening_latency(prompts, args.rounds)
     if args.in_process > 0:
         in_process(prompts, args.in_process)
-    if args.generations > 0:
-        end_to_end(prompts, args)
+    with tempfile.TemporaryDirectory(prefix="bench-before-") as before:
+        trees = [("this checkout", ROOT)]
+        if args.before:
+            trees.insert(0, (f"before: {args.before}", code_tree(args.before, Path(before))))
+        if args.posts > 0:
+            post_cost(prompts, args.posts, trees)
+        if args.generations > 0:
+            for label, root in trees:
+                end_to_end(prompts, args, label, root)
 
 
 if __name__ == "__main__":

@@ -247,16 +247,10 @@ def _reserve(
     if state.policy is None:
         events.append(BudgetSet(department_id=department_id, period=period, policy=policy))
     effective = state.policy or policy
-    committed = state.spent + reserved + estimate
-    over = committed > effective.monthly_limit_aud
-    if over and effective.enforcement is Enforcement.HARD:
-        remaining = effective.monthly_limit_aud - state.spent - reserved
-        return Reservation(
-            allowed=False,
-            events=(),
-            reason=f"hard budget of {effective.monthly_limit_aud} AUD for {period} has "
-            f"{max(remaining, ZERO)} AUD left; this generation needs {estimate} AUD",
-        )
+    over = state.spent + reserved + estimate > effective.monthly_limit_aud
+    refusal = shortfall(state, reserved, policy=policy, period=period, estimate=estimate)
+    if refusal is not None:
+        return Reservation(allowed=False, events=(), reason=refusal)
     outcome: Literal["allowed", "overrun_recorded", "alert_raised"] = "allowed"
     if over:
         outcome = (
@@ -274,6 +268,22 @@ def _reserve(
         )
     )
     return Reservation(allowed=True, events=tuple(events))
+
+
+def shortfall(
+    state: Budget, reserved: Decimal, *, policy: BudgetPolicy, period: str, estimate: Decimal
+) -> str | None:
+    """Why a hard budget cannot hold `estimate` more while others hold `reserved` AUD,
+    or None when it can (or the month's policy is not hard). `policy` is the standing
+    one, which applies when the month has none recorded yet."""
+    effective = state.policy or policy
+    remaining = effective.monthly_limit_aud - state.spent - reserved
+    if effective.enforcement is not Enforcement.HARD or estimate <= remaining:
+        return None
+    return (
+        f"hard budget of {effective.monthly_limit_aud} AUD for {period} has "
+        f"{max(remaining, ZERO)} AUD left; this generation needs {estimate} AUD"
+    )
 
 
 def release(

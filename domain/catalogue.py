@@ -70,13 +70,15 @@ class ModelRequirements(BaseModel):
     commercial_use: bool = True  # images used in the business need a commercial licence
 
     def unmet_by(self, model: ModelSpec) -> str | None:
-        """Why `model` may not serve this department, or None when it may."""
+        """Why `model` may not serve this department, starting with the rule it fails
+        (`residency`, `sla` or `licence`), or None when it may."""
         if self.regions and not set(model.regions) & set(self.regions):
-            return f"runs in {', '.join(model.regions)}, not in {', '.join(self.regions)}"
+            where, wanted = ", ".join(model.regions), ", ".join(self.regions)
+            return f"residency: runs in {where}, not in {wanted}"
         if self.min_sla_percent is not None and model.sla_percent < self.min_sla_percent:
-            return f"SLA {model.sla_percent} % is below {self.min_sla_percent} %"
+            return f"sla: {model.sla_percent} % is below {self.min_sla_percent} %"
         if self.commercial_use and not model.commercial_use:
-            return "no commercial-use licence"
+            return "licence: no commercial-use licence"
         return None
 
 

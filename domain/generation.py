@@ -1,7 +1,9 @@
 """The generation aggregate: its events, the state folded from them, and its decider.
 
 A generation moves requested → screened → routed → generated → charged, or ends
-`rejected` / `failed`. The worker asks `next_step` what to do; the functions here
+`rejected` / `failed`. The door (domain/admission.py) records the first two steps in one
+append, or the request and its rejection; `requested` alone is found only on streams
+recorded before it. The worker asks `next_step` what to do; the functions here
 turn the outcome of that step into the events to append. The stream is the
 checkpoint: a redelivered message folds the same events and resumes where the last
 delivery stopped.
@@ -90,6 +92,10 @@ class GenerationRequested(Payload):
     model: str | None = None
     callback_url: str | None = None
     request_hash: str
+    # Added later, with a default. True when screening refused the prompt at the door:
+    # `prompt` then holds only its redacted form and `request_hash` is keyed, so
+    # nothing on the log can give back what the policy blocked.
+    prompt_redacted: bool = False
 
 
 class PromptScreened(Payload):

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain import admission
 from domain.catalogue import Catalogue
 from domain.generation import Generation, Quality, Size, Status, Style
 
@@ -149,6 +150,14 @@ class Refusal(StrEnum):
     FORBIDDEN = "permission_denied"  # 403
     PROVIDER_FAILURE = "provider_error"  # 502: failed after every fallback
     UNAVAILABLE = "service_unavailable"  # 503: screening or every circuit is down
+
+
+# The door's refusals (domain/admission.py), answered before any generation is queued.
+AT_THE_DOOR: dict[admission.Refusal, Refusal] = {
+    admission.Refusal.PROMPT_REJECTED: Refusal.CONTENT_POLICY,
+    admission.Refusal.BUDGET_EXHAUSTED: Refusal.INSUFFICIENT_QUOTA,
+    admission.Refusal.NO_ELIGIBLE_MODEL: Refusal.NO_MODEL,
+}
 
 
 @dataclass(frozen=True, slots=True)

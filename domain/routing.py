@@ -46,19 +46,20 @@ def rank_models(
     requirements: ModelRequirements = ANYWHERE,
     success_rates: Mapping[str, Decimal] | None = None,
 ) -> list[Candidate]:
-    """Eligible models, best first. Empty when nothing can serve the request.
+    """Eligible models, best first. Empty when nothing can serve the request
+    (`exclusions` then says why).
 
     `success_rates` maps a provider to its recent success rate (1 when unknown).
     """
     eligible: list[tuple[ModelSpec, Decimal]] = []
     for model in catalogue.models:
         price = model.price(size, quality)
-        if (
-            price is None
-            or model.provider not in enabled_providers
-            or model.is_retired(today)
-            or (requested_model is not None and model.id != requested_model)
-            or requirements.unmet_by(model) is not None
+        if price is None or excluded_by(
+            model,
+            enabled_providers=enabled_providers,
+            today=today,
+            requested_model=requested_model,
+            requirements=requirements,
         ):
             continue
         eligible.append((model, price))
@@ -83,3 +84,68 @@ def rank_models(
     # Ties go to the cheaper model, then the id, so routing is deterministic.
     ranked.sort(key=lambda c: (-c.score, c.price, c.model.id))
     return ranked
+
+
+def excluded_by(
+    model: ModelSpec,
+    *,
+    enabled_providers: frozenset[str],
+    today: date,
+    requested_model: str | None = None,
+    requirements: ModelRequirements = ANYWHERE,
+    size: Size | None = None,
+    quality: Quality | None = None,
+) -> str | None:
+    """Why `model` may not serve (its rule first: `model`, `size`, `quality`, `provider`,
+    `retired`, or a requirement's), or None when it may; a size or quality of None asks
+    about any."""
+    if requested_model is not None and model.id != requested_model:
+        return f"model: {requested_model} was asked for"
+    if size is not None and size not in model.sizes:
+        return f"size: serves {', '.join(model.sizes)}"
+    if quality is not None and quality not in model.qualities:
+        return f"quality: serves {', '.join(model.qualities)}"
+    if model.provider not in enabled_providers:
+        return f"provider: {model.provider} is not enabled"
+    if model.is_retired(today):
+        return f"retired: since {model.retires_on}"
+    return requirements.unmet_by(model)
+
+
+def exclusions(
+    catalogue: Catalogue,
+    *,
+    enabled_providers: frozenset[str],
+    today: date,
+    requested_model: str | None = None,
+    requirements: ModelRequirements = ANYWHERE,
+    size: Size | None = None,
+    quality: Quality | None = None,
+) -> dict[str, list[str]] | None:
+    """The models each rule excluded, by rule, when no model of `catalogue` may serve;
+    None when one may. Only the first rule a model fails counts, so a rule named here
+    is one that, lifted, brings a model closer to serving."""
+    excluded: dict[str, list[str]] = {}
+    for model in catalogue.models:
+        why = excluded_by(
+            model,
+            enabled_providers=enabled_providers,
+            today=today,
+            requested_model=requested_model,
+            requirements=requirements,
+            size=size,
+            quality=quality,
+        )
+        if why is None:
+            return None
+        excluded.setdefault(why.split(":", 1)[0], []).append(model.id)
+    if len(excluded) > 1:  # what excluded the model asked for, not that others were not it
+        excluded.pop("model", None)
+    return excluded
+
+
+def describe_exclusions(excluded: Mapping[str, list[str]]) -> str:
+    """`exclusions`' answer in a sentence: each rule and the models it excluded."""
+    if not excluded:
+        return "the catalogue has no models"
+    return "; ".join(f"{rule} excluded {', '.join(ids)}" for rule, ids in excluded.items())

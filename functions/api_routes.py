@@ -23,6 +23,7 @@ from functions.http_support import CURSOR_MAX_LENGTH, CURSOR_PATTERN
 from functions.openai_shapes import GENERATION_IDS_HEADER, OpenAIImages, OpenAIModelList
 from functions.privacy import ErasureRequest
 from functions.problems import (
+    BUDGET_EXHAUSTED,
     CONCURRENCY_CONFLICT,
     FORBIDDEN,
     IDEMPOTENCY_CONFLICT,
@@ -30,8 +31,10 @@ from functions.problems import (
     INVALID_HEADER,
     INVALID_PARAMETER,
     INVALID_WEBHOOK_URL,
+    NO_ELIGIBLE_MODEL,
     NOT_FOUND,
     PAYLOAD_TOO_LARGE,
+    PROMPT_REJECTED,
     QUOTA_EXCEEDED,
     UNREADABLE_IMAGE,
     ProblemType,
@@ -129,12 +132,13 @@ OPERATIONS: tuple[Operation, ...] = (
         "v1/generations",
         "POST",
         "create_generation",
-        "Request an image; it is screened, routed, generated and charged asynchronously",
+        "Request an image; it is screened at once, then routed, generated and charged"
+        " asynchronously",
         "generations",
         (
             Answer(
                 202,
-                "Accepted; poll `status_url`",
+                "Screened and accepted; poll `status_url`",
                 r.GenerationAccepted,
                 headers=(Header("Location", "the generation's status URL"),),
             ),
@@ -143,6 +147,9 @@ OPERATIONS: tuple[Operation, ...] = (
             FORBIDDEN,
             INVALID_HEADER,
             INVALID_CALLBACK_URL,
+            PROMPT_REJECTED,
+            BUDGET_EXHAUSTED,
+            NO_ELIGIBLE_MODEL,
             IDEMPOTENCY_CONFLICT,
             CONCURRENCY_CONFLICT,
             QUOTA_EXCEEDED,
@@ -262,7 +269,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Set the department's standing budget policy, from this month on",
         "budgets",
         (Answer(200, "The policy as recorded", r.BudgetSetAnswer),),
-        (FORBIDDEN, NOT_FOUND, CONCURRENCY_CONFLICT),
+        (FORBIDDEN, NOT_FOUND, NO_ELIGIBLE_MODEL, CONCURRENCY_CONFLICT),
         (DEPARTMENT,),
         body=BudgetUpdate,
     ),

@@ -7,10 +7,16 @@ import azure.functions as func
 from bootstrap import platform
 from functions import responses
 from functions.http_support import api, authenticate, json_response, parse_body
-from functions.problems import INVALID_PARAMETER, Problem
+from functions.problems import INVALID_PARAMETER, NO_ELIGIBLE_MODEL, Problem
 from services.budget_csv import budget_csv, budgets_csv
 from services.budget_history import parse_instant
-from services.budgets import BudgetUpdate, list_budgets, read_budget, set_budget
+from services.budgets import (
+    BudgetUpdate,
+    RequirementsUnmet,
+    list_budgets,
+    read_budget,
+    set_budget,
+)
 
 blueprint = func.Blueprint()
 
@@ -57,7 +63,10 @@ def put_budget(req: func.HttpRequest) -> func.HttpResponse:
     app = platform()
     update = parse_body(req, BudgetUpdate, app.settings.max_request_bytes)
     department_id = req.route_params["department_id"]
-    recorded = set_budget(app, principal, department_id, update)
+    try:
+        recorded = set_budget(app, principal, department_id, update)
+    except RequirementsUnmet as error:
+        raise Problem(NO_ELIGIBLE_MODEL, str(error)) from None
     return json_response(responses.BudgetSetAnswer.model_validate(recorded))
 
 

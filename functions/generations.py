@@ -8,6 +8,7 @@ import azure.functions as func
 
 from bootstrap import platform
 from domain.access import Action, authorize
+from domain.admission import Refusal
 from functions import responses
 from functions.http_support import (
     api,
@@ -17,10 +18,20 @@ from functions.http_support import (
     query_instant,
     query_limit,
 )
-from functions.problems import INVALID_CALLBACK_URL, INVALID_HEADER, NOT_FOUND, Problem
+from functions.problems import (
+    BUDGET_EXHAUSTED,
+    INVALID_CALLBACK_URL,
+    INVALID_HEADER,
+    NO_ELIGIBLE_MODEL,
+    NOT_FOUND,
+    PROMPT_REJECTED,
+    Problem,
+    ProblemType,
+)
 from services import models
 from services.destinations import RefusedDestination
 from services.generations import (
+    GenerationRefused,
     GenerationRequest,
     ImageRedirect,
     describe,
@@ -39,6 +50,11 @@ blueprint = func.Blueprint()
 
 MAX_IDEMPOTENCY_KEY = 200
 MAX_HISTORY_PAGE = 200
+DOOR_REFUSALS: dict[Refusal, ProblemType] = {
+    Refusal.PROMPT_REJECTED: PROMPT_REJECTED,
+    Refusal.BUDGET_EXHAUSTED: BUDGET_EXHAUSTED,
+    Refusal.NO_ELIGIBLE_MODEL: NO_ELIGIBLE_MODEL,
+}
 
 
 @blueprint.route(route="v1/generations", methods=["POST"])
@@ -54,6 +70,11 @@ def create_generation(req: func.HttpRequest) -> func.HttpResponse:
         submission = submit_generation(app, principal, request, key)
     except RefusedDestination as error:
         raise Problem(INVALID_CALLBACK_URL, error.answer) from None
+    except GenerationRefused as refused:
+        recorded = str(refused.generation_id) if refused.generation_id else None
+        raise Problem(
+            DOOR_REFUSALS[refused.refusal], refused.detail, generation_id=recorded
+        ) from None
     status_url = _url(app.settings, f"/api/v1/generations/{submission.generation_id}")
     accepted = responses.GenerationAccepted.model_validate(
         {"id": str(submission.generation_id), "status": submission.status, "status_url": status_url}

@@ -46,7 +46,7 @@ from functions.problems import (
 from services.budget_history import InvalidInstant
 from services.budgets import InvalidPeriod
 from services.errors import IdempotencyConflict, NotFound
-from services.ports import ConcurrencyError, InvalidContinuation
+from services.ports import ConcurrencyError, InvalidContinuation, ModerationUnavailable
 from services.quota import QuotaExceeded
 
 log = logging.getLogger(__name__)
@@ -274,6 +274,10 @@ def _answer(handler: Handler, req: func.HttpRequest) -> func.HttpResponse:
     except JwksUnavailable as error:
         log.warning("dependency unavailable: %s", error)
         return Problem(DEPENDENCY_UNAVAILABLE, headers={"Retry-After": "5"}).response()
+    except ModerationUnavailable as error:  # a passing outage at the door: nothing recorded
+        log.warning("moderation unavailable: %s", error)
+        wait = max(1, round(error.retry_after or 5))
+        return Problem(DEPENDENCY_UNAVAILABLE, headers={"Retry-After": str(wait)}).response()
     except Exception:
         # The request's own id (`with_correlation` set it), so the answer, the response
         # header and the logged stack trace all carry the same one.

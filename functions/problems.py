@@ -42,6 +42,13 @@ UNSUPPORTED_MEDIA_TYPE = ProblemType(415, "unsupported-media-type", "Send applic
 VALIDATION_ERROR = ProblemType(422, "validation-error", "The request is not valid")
 INVALID_WEBHOOK_URL = ProblemType(422, "invalid-webhook-url", "The webhook URL is refused")
 INVALID_CALLBACK_URL = ProblemType(422, "invalid-callback-url", "The callback URL is refused")
+PROMPT_REJECTED = ProblemType(422, "prompt-rejected", "The prompt is refused by policy")
+BUDGET_EXHAUSTED = ProblemType(
+    422, "budget-exhausted", "The hard budget cannot cover the cheapest eligible model"
+)
+NO_ELIGIBLE_MODEL = ProblemType(
+    422, "no-eligible-model", "No model can serve this under the department's requirements"
+)
 UNREADABLE_IMAGE = ProblemType(422, "unreadable-image", "Send a PNG, JPEG or WebP image")
 QUOTA_EXCEEDED = ProblemType(429, "quota-exceeded", "Daily image quota used up")
 INTERNAL_ERROR = ProblemType(500, "internal-error", "Internal error")
@@ -67,6 +74,8 @@ class ProblemDetails(BaseModel):
     detail: str | None = None
     errors: list[ValidationIssue] | None = None
     correlation_id: str | None = None
+    # The generation a refusal at the door recorded (a rejected prompt, redacted).
+    generation_id: str | None = None
 
 
 class Problem(Exception):
@@ -80,12 +89,14 @@ class Problem(Exception):
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
         correlation_id: str | None = None,
+        generation_id: str | None = None,
     ) -> None:
         super().__init__(detail or kind.title)
         self.kind, self.detail = kind, detail
         self.errors = errors
         self.headers = headers or {}
         self.correlation_id = correlation_id
+        self.generation_id = generation_id
 
     def response(self) -> func.HttpResponse:
         body = ProblemDetails(
@@ -97,6 +108,7 @@ class Problem(Exception):
             if self.errors
             else None,
             correlation_id=self.correlation_id,
+            generation_id=self.generation_id,
         )
         return func.HttpResponse(
             json.dumps(body.model_dump(mode="json", exclude_none=True)),

@@ -16,6 +16,7 @@ from domain.catalogue import ModelRequirements
 from domain.forecast import run_rate_forecast
 from domain.money import ZERO, AmountInput, aud_text
 from domain.periods import budget_period, is_period
+from domain.routing import describe_exclusions, exclusions
 from domain.streams import budget_policy_stream, budget_stream, is_department_id
 from services.budget_history import budget_as_of, standing_policy_as_of
 from services.budget_ledger import decide_and_append, standing_policy, to_new_events
@@ -36,6 +37,11 @@ class BudgetUpdate(BaseModel):
     requirements: ModelRequirements = ModelRequirements()
 
 
+class RequirementsUnmet(ValueError):
+    """Requirements no available model of the catalogue meets; the message names the
+    rule that excluded each model."""
+
+
 class InvalidPeriod(ValueError):
     """A period that is not `YYYY-MM`."""
 
@@ -46,6 +52,17 @@ def set_budget(
     """Record the standing policy and apply it to the current month at once."""
     _known_shape(department_id)
     authorize(principal, Action.BUDGET_WRITE, department_id=department_id)
+    # Refused now rather than accepted and then refusing every request of the department.
+    excluded = exclusions(
+        platform.catalogue,
+        enabled_providers=frozenset(platform.settings.enabled_providers),
+        today=platform.clock().date(),
+        requirements=update.requirements,
+    )
+    if excluded is not None:
+        raise RequirementsUnmet(
+            f"no available model meets these requirements: {describe_exclusions(excluded)}"
+        )
     policy = BudgetPolicy(
         monthly_limit_aud=update.monthly_limit_aud,
         enforcement=update.enforcement,

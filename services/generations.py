@@ -1,9 +1,12 @@
 """Accepting a generation request and reading one back.
 
-Submitting takes a unit of the requester's daily quota, appends `GenerationRequested`
-and enqueues the generation id. If the enqueue is lost, the stuck-generation timer
-re-enqueues it; if the process dies after the quota unit, the unit stays spent (a retry
-with the same Idempotency-Key on the same day finds it and takes no other).
+Submitting takes a unit of the requester's daily quota, screens the prompt and asks
+the door's decider (domain/admission.py) whether it may proceed: a refused request
+raises GenerationRefused (a rejected prompt recorded in its redacted form only), an
+admitted one is appended as `GenerationRequested` + `PromptScreened` in one append and
+its id enqueued. If the enqueue is lost, the stuck-generation timer re-enqueues it; if
+the process dies after the quota unit, the unit stays spent (a retry with the same
+Idempotency-Key on the same day finds it and takes no other).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain import generation, privacy
+from domain import admission, generation, privacy
 from domain.access import (
     AccessDenied,
     Action,
@@ -30,7 +33,7 @@ from domain.access import (
     granted_scopes,
     home_department,
 )
-from domain.envelope import NewEvent
+from domain.admission import Admitted, Door, Refusal, Refused
 from domain.generation import (
     Generation,
     GenerationRequested,
@@ -40,13 +43,16 @@ from domain.generation import (
     Status,
     Style,
 )
-from domain.streams import generation_stream, privacy_stream
+from domain.periods import budget_period
+from domain.streams import budget_stream, generation_stream, privacy_stream
+from services.budget_ledger import current_budget, standing_policy, to_new_events
 from services.context import Platform
 from services.errors import IdempotencyConflict, NotFound
 from services.personal_data import seal_text
 from services.ports import ConcurrencyError, OutgoingMessage
 from services.quota import consume_quota
 from services.refusals import checked_destination
+from services.screening import screen_text
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +95,13 @@ class GenerationRequest(BaseModel):
                 raise ValueError("prompt contains an unpaired surrogate")
         return prompt
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, key: bytes | None = None) -> str:
+        """The body's SHA-256, or its HMAC under `key` (for a body that must not be
+        recoverable by guessing: one whose prompt was refused)."""
         body = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(body.encode("utf-8")).hexdigest()
+        if key is None:
+            return hashlib.sha256(body.encode("utf-8")).hexdigest()
+        return hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +116,23 @@ def job_message(generation_id: UUID, *, message_id: str | None = None) -> Outgoi
     return OutgoingMessage(message_id=message_id or str(generation_id), body=body)
 
 
+class GenerationRefused(Exception):
+    """The door refused the request (domain.admission.Refusal says why); when the log
+    records it (a rejected prompt, redacted), `generation_id` names its stream."""
+
+    def __init__(self, refusal: Refusal, detail: str, generation_id: UUID | None) -> None:
+        super().__init__(detail)
+        self.refusal, self.detail, self.generation_id = refusal, detail, generation_id
+
+
 def submit_generation(
     platform: Platform,
     principal: Principal,
     request: GenerationRequest,
     idempotency_key: str | None,
 ) -> Submission:
+    """Screen and admit `request`, record it with its screening and enqueue it; or raise
+    GenerationRefused, having recorded a rejected prompt in its redacted form only."""
     department = home_department(principal)
     authorize(principal, Action.GENERATION_CREATE, department_id=department)
     if department is None:
@@ -123,6 +144,59 @@ def submit_generation(
         keyed_generation_id(platform.generation_id_key(), principal.user_id, idempotency_key)
         if idempotency_key
         else uuid4()
+    )
+    stream_id = generation_stream(generation_id)
+    if idempotency_key is not None and platform.store.read_stream(stream_id):
+        # A replay took its unit when first answered, perhaps on an earlier day.
+        return _replayed(platform, request, generation_id)
+    # Before screening, so every answer (refusals too) costs the caller a unit: probing
+    # the policy costs what generating does, and stops at the same limit.
+    consume_quota(platform, principal, generation_id)
+    decision = _decide(platform, principal, department, generation_id, request)
+    if isinstance(decision, Refused) and not decision.events:
+        raise GenerationRefused(decision.refusal, decision.detail, None)
+    # The request is the requester's act; its screening, as every later step, the
+    # platform's (so the feed's `user_id` filter finds what people did).
+    requested, *screening = decision.events
+    actor = principal.to_actor()
+    events = to_new_events([requested], correlation_id=generation_id, actor=actor)
+    events += to_new_events(screening, correlation_id=generation_id)
+    try:
+        platform.store.append(stream_id, 0, events)
+    except ConcurrencyError:
+        return _replayed(platform, request, generation_id)
+    if isinstance(decision, Refused):
+        log.info("prompt refused at the door", extra={"generation_id": str(generation_id)})
+        raise GenerationRefused(decision.refusal, decision.detail, generation_id)
+    platform.queue.send(job_message(generation_id))
+    log.info("generation accepted", extra={"generation_id": str(generation_id)})
+    return Submission(generation_id, Status.SCREENED.value, created=True)
+
+
+def _decide(
+    platform: Platform,
+    principal: Principal,
+    department: str,
+    generation_id: UUID,
+    request: GenerationRequest,
+) -> Admitted | Refused:
+    policy = platform.screening_policies.for_department(department)
+    screening = screen_text(
+        request.prompt,
+        policy,
+        analyzer=platform.analyzer,
+        redactor=platform.redactor,
+        moderators=platform.moderators,
+    )
+    now = platform.clock()
+    period = budget_period(now)
+    door = Door(
+        budget=current_budget(platform.store, budget_stream(department, period)),
+        budget_policy=standing_policy(platform.store, department, platform.settings.default_policy),
+        period=period,
+        catalogue=platform.catalogue,
+        enabled_providers=frozenset(platform.settings.enabled_providers),
+        today=now.date(),
     )
     requested = GenerationRequested(
         generation_id=generation_id,
@@ -136,32 +210,28 @@ def submit_generation(
         callback_url=request.callback_url,
         request_hash=request.fingerprint(),
     )
-    stream_id = generation_stream(generation_id)
-    if idempotency_key is None or not platform.store.read_stream(stream_id):
-        # A replay of an accepted request took its unit when first accepted, perhaps on
-        # an earlier day; the unit is taken before the request is recorded, so a request
-        # on the log always had one.
-        consume_quota(platform, principal, generation_id)
-    event = NewEvent(
-        type=requested.TYPE,
-        data=requested.model_dump(mode="json"),
-        actor=principal.to_actor(),
-        correlation_id=generation_id,
+    return admission.admit(
+        requested,
+        screening,
+        policy.version,
+        door,
+        seal=lambda text: seal_text(platform.keys, principal.user_id, text),
+        keyed_request_hash=request.fingerprint(platform.generation_id_key()),
     )
-    try:
-        platform.store.append(stream_id, 0, [event])
-        submission = Submission(generation_id, Status.REQUESTED.value, created=True)
-    except ConcurrencyError:
-        existing = load_generation(platform, generation_id)
-        if existing.requested.request_hash != requested.request_hash:
-            raise IdempotencyConflict(
-                "this Idempotency-Key was already used with a different request"
-            ) from None
-        submission = Submission(generation_id, existing.status.value, created=False)
-    # Re-sending for a replayed key is harmless and repairs a lost first enqueue.
+
+
+def _replayed(platform: Platform, request: GenerationRequest, generation_id: UUID) -> Submission:
+    """The answer first given to this Idempotency-Key, if it was for the same request."""
+    existing = load_generation(platform, generation_id)
+    recorded = existing.requested
+    key = platform.generation_id_key() if recorded.prompt_redacted else None
+    if not hmac.compare_digest(recorded.request_hash, request.fingerprint(key)):
+        raise IdempotencyConflict("this Idempotency-Key was already used with a different request")
+    if recorded.prompt_redacted:
+        raise GenerationRefused(Refusal.PROMPT_REJECTED, existing.reason or "", generation_id)
+    # Re-sending is harmless and repairs a lost first enqueue.
     platform.queue.send(job_message(generation_id))
-    log.info("generation accepted", extra={"generation_id": str(generation_id)})
-    return submission
+    return Submission(generation_id, existing.status.value, created=False)
 
 
 def keyed_generation_id(key: bytes, user_id: str, idempotency_key: str) -> UUID:

@@ -2,7 +2,9 @@
 
 Each image is a generation submitted exactly as `POST /api/v1/generations` submits one
 (screened, routed, reserved, charged and logged under the caller's roles, department
-and quota); the face only waits for them and reads their images back.
+and quota); the face only waits for them and reads their images back. What the door
+refuses (a blocked prompt, a spent hard budget, no eligible model) is answered at once
+in OpenAI's terms, without waiting.
 
 Retries never charge twice. The `openai` SDK retries a timeout, a dropped connection,
 a 429 or a 5xx with the same body and `x-stainless-retry-count` > 0, and sends no
@@ -27,11 +29,12 @@ from uuid import UUID
 
 from domain.access import Action, Principal, authorize
 from domain.generation import Generation
-from domain.openai_images import ImagesRequest, Refusal, outcome
+from domain.openai_images import AT_THE_DOOR, ImagesRequest, Refusal, outcome
 from domain.streams import generation_stream
 from services.context import Platform
 from services.generation_waits import wait_for_generations
 from services.generations import (
+    GenerationRefused,
     GenerationRequest,
     ImageBytes,
     kept_image,
@@ -85,17 +88,25 @@ def generate_images(
     chain = _chain(platform, principal, fingerprint, attempt)
     new = [k for k in range(face.n) if not _recorded(platform, principal, f"{chain}/{k}")]
     check_quota_for(platform, principal, len(new))
-    while True:
-        first = submit_generation(platform, principal, request, f"{chain}/0")
-        # Only a first attempt can lose its index to an identical request racing it.
-        if first.created or attempt.retry_count or attempt.idempotency_key:
-            break
-        chain = _next_index(chain)
-    ids = [first.generation_id]
-    ids += [
-        submit_generation(platform, principal, request, f"{chain}/{k}").generation_id
-        for k in range(1, face.n)
-    ]
+    ids: list[UUID] = []
+    try:
+        while True:
+            first = submit_generation(platform, principal, request, f"{chain}/0")
+            # Only a first attempt can lose its index to an identical request racing it.
+            if first.created or attempt.retry_count or attempt.idempotency_key:
+                break
+            chain = _next_index(chain)
+        ids.append(first.generation_id)
+        for k in range(1, face.n):
+            ids.append(
+                submit_generation(platform, principal, request, f"{chain}/{k}").generation_id
+            )
+    except GenerationRefused as refused:  # at the door: no waiting for what cannot proceed
+        queued = f"; queued meanwhile: {', '.join(map(str, ids))}" if ids else ""
+        named = [refused.generation_id] if refused.generation_id else []
+        which = f"generation {refused.generation_id}" if named else "the request"
+        message = f"{which} was refused: {refused.detail}{queued}"
+        raise FaceRefused(AT_THE_DOOR[refused.refusal], message, [*ids, *named]) from None
     states = wait_for_generations(platform, ids, platform.settings.openai_wait_seconds)
     verdict = outcome(states)
     if verdict.refusal is not None:

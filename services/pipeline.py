@@ -78,6 +78,9 @@ def advance_generation(platform: Platform, generation_id: UUID) -> Generation:
 
 
 def screen_prompt(platform: Platform, state: Generation) -> Sequence[Payload]:
+    """Screen a stream recorded before prompts were screened at the door (it holds
+    `GenerationRequested` alone); today's `POST /generations` records the screening with
+    the request, so a new stream starts at routing."""
     request = state.requested
     prompt = open_text(platform.keys, request.prompt)
     policy = platform.screening_policies.for_department(request.department_id)

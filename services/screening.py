@@ -9,9 +9,10 @@
    categories block.
 
 A moderator that cannot answer never lets a prompt through silently. With the policy's
-`fail_closed` (the default) a passing outage raises ModerationUnavailable out of the
-screen step, so the queue redelivers the job later (at least once), and a lasting one
-(a bad key) rejects the prompt as `moderation_unavailable`. Without it, the prompt goes
+`fail_closed` (the default) a passing outage raises ModerationUnavailable: at the door
+of `POST /generations` a 503 to retry, with nothing recorded (in the worker, for a
+stream recorded before the door, a redelivery later); a lasting one (a bad key) rejects
+the prompt as `moderation_unavailable`. Without it, the prompt goes
 on unmoderated by that service and the event names it in `moderation_skipped`.
 
 The analysis has a time bound (the analyzer's: adapters.analyzer_processes): a prompt

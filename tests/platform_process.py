@@ -36,7 +36,9 @@ class RunningPlatform:
         env: dict[str, str],
         serve_args: Sequence[str] = (),
         log_path: Path | None = None,
+        code_root: Path = ROOT,
     ) -> None:
+        self.code_root = code_root  # the checkout whose code runs (a benchmark's "before")
         self.data_dir = data_dir
         self.env = env
         self.serve_args = list(serve_args)
@@ -57,7 +59,7 @@ class RunningPlatform:
                 str(self.port),
                 *self.serve_args,
             ],
-            cwd=ROOT,
+            cwd=self.code_root,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -141,11 +143,13 @@ def platform_env(data_dir: Path, **overrides: str) -> dict[str, str]:
 
 @contextmanager
 def running_platform(
-    data_dir: Path, serve_args: Sequence[str] = (), **overrides: str
+    data_dir: Path, serve_args: Sequence[str] = (), code_root: Path = ROOT, **overrides: str
 ) -> Iterator[RunningPlatform]:
-    """`donatello serve` (with `serve_args`) on `data_dir`, settings `overrides` as env."""
+    """`donatello serve` (with `serve_args`) on `data_dir`, settings `overrides` as env,
+    running the code of `code_root` (this checkout by default)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    platform = RunningPlatform(data_dir, platform_env(data_dir, **overrides), serve_args)
+    env = platform_env(data_dir, **overrides)
+    platform = RunningPlatform(data_dir, env, serve_args, code_root=code_root)
     platform.start()
     try:
         yield platform

@@ -79,8 +79,10 @@ def run_requests(platform: RunningPlatform) -> list[dict[str, Any]]:
     for user, department, prompt in REQUESTS:
         client = platform.client(platform.token(user, ["Generator.Standard"], department))
         accepted = client.post("/api/v1/generations", json={"prompt": prompt})
-        assert accepted.status_code == 202, accepted.text
-        finals.append(platform.wait_terminal(client, accepted.json()["id"]))
+        # The card is refused at the door, its redacted record named in the problem.
+        assert accepted.status_code == (422 if "4111" in prompt else 202), accepted.text
+        answer = accepted.json()
+        finals.append(platform.wait_terminal(client, answer.get("id") or answer["generation_id"]))
     return finals
 
 

@@ -63,6 +63,7 @@ def test_pipeline_benchmark_screens_and_runs_generations_to_charged(
         [
             "--prompts", "9", "--rounds", "1", "--generations", "6",
             "--processes", "2", "--workers", "1", "--posters", "2", "--in-process", "3",
+            "--posts", "3",
         ]
     )  # fmt: skip
     printed = capsys.readouterr().out
@@ -71,6 +72,7 @@ def test_pipeline_benchmark_screens_and_runs_generations_to_charged(
     assert "| all | 9 |" in printed
     assert "| with personal data | 3 |" in printed
     assert "| outcomes | charged 6, unfinished 0 |" in printed
+    assert "| this checkout | 3 |" in printed  # the POST's cost
     assert "| request to charged p95 ms |" in printed
 
 

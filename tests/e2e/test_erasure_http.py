@@ -32,6 +32,7 @@ CHARGED_PROMPTS = [
     "the harbour at night in the manner of plimberwock",
 ]
 REJECTED_PROMPT = "print my card 4111 1111 1111 1111 on a mug, quarnizzle edition"
+REDACTED_REJECTED_PROMPT = "print my card <CREDIT_CARD> on a mug, quarnizzle edition"
 # The erasure's reason is free text about the person too: it must go with the rest.
 REASON = "ticket DSR-1042: Erin rang from her flat in Wobblethorpe Lane"
 MARKERS = ["zanthorquel", "vorquistane", "plimberwock", "quarnizzle", "4111 1111", "Wobblethorpe"]
@@ -114,7 +115,9 @@ def test_an_erased_subjects_prompts_are_gone_everywhere_and_the_log_verifies(
 
     outcomes = [generate(platform, subject, prompt) for prompt in CHARGED_PROMPTS]
     assert [o["status"] for o in outcomes] == ["charged"] * 3
-    rejected = generate(platform, subject, REJECTED_PROMPT)
+    refused = subject.post("/api/v1/generations", json={"prompt": REJECTED_PROMPT})
+    assert refused.status_code == 422, refused.text  # at the door, recorded redacted
+    rejected = subject.get(f"/api/v1/generations/{refused.json()['generation_id']}").json()
     assert rejected["status"] == "rejected"
     kept = generate(platform, other, OTHER_PROMPT)
     ids = {o["id"] for o in outcomes} | {rejected["id"]}
@@ -125,8 +128,9 @@ def test_an_erased_subjects_prompts_are_gone_everywhere_and_the_log_verifies(
     before = subject.get(f"/api/v1/privacy/subjects/{SUBJECT}/export")
     assert before.status_code == 200, before.text
     assert sorted(g["prompt"] for g in before.json()["generations"]) == sorted(
-        [*CHARGED_PROMPTS, REJECTED_PROMPT]
+        [*CHARGED_PROMPTS, REDACTED_REJECTED_PROMPT]
     )
+    assert "4111" not in before.text  # the blocked card number was never kept
     assert before.json()["erased"] is False
     images = {o["id"]: subject.get(f"/api/v1/generations/{o['id']}/image") for o in outcomes}
     assert all(image.status_code == 200 for image in images.values())

@@ -45,11 +45,16 @@ def test_a_blocked_prompt_is_a_content_policy_violation(platform: RunningPlatfor
     assert error.status_code == 400
     assert error.code == "content_policy_violation"
     assert "personal_data: CREDIT_CARD" in error.message
+    assert "4111" not in error.message
     (generation_id,) = error.response.headers[GENERATION_IDS_HEADER].split(",")
     assert generation_id in error.message
     native = platform.client(token).get(f"/api/v1/generations/{generation_id}").json()
     assert native["status"] == "rejected"
     assert native["cost_aud"] is None
+    # Refused at the door: recorded (redacted) with its rejection, never queued.
+    auditor = platform.client(platform.token("aud", ["Compliance.Auditor"], None))
+    stream = auditor.get(f"/api/v1/audit/streams/generation-{generation_id}").json()
+    assert [e["type"] for e in stream["events"]] == ["GenerationRequested", "PromptRejected"]
 
 
 def test_a_spent_hard_budget_is_insufficient_quota_and_retries_make_nothing_new(
@@ -67,7 +72,11 @@ def test_a_spent_hard_budget_is_insufficient_quota_and_retries_make_nothing_new(
     error = refused.value
     assert error.code == "insufficient_quota"
     assert error.type == "insufficient_quota"
-    assert "budget_exceeded" in error.message
+    assert "has 0.0000 AUD left" in error.message  # refused at the door, nothing queued
+    assert (
+        GENERATION_IDS_HEADER not in error.response.headers
+        or not (error.response.headers[GENERATION_IDS_HEADER])
+    )
     assert "Retry-After" not in error.response.headers
     # Three attempts, one generation: the retries named the first attempt's.
     assert platform.client(token).get("/api/v1/quota").json()["used"] == 2
@@ -137,7 +146,7 @@ def test_what_cannot_be_honoured_is_a_400_naming_the_parameter(
     assert refused.value.type == "invalid_request_error"
 
 
-def test_a_model_the_platform_does_not_run_is_refused_once_routed(
+def test_a_model_the_platform_does_not_run_is_refused_at_the_door(
     platform: RunningPlatform,
 ) -> None:
     # dall-e-3 maps onto the catalogue's Azure OpenAI model, which is not enabled here.
@@ -145,7 +154,7 @@ def test_a_model_the_platform_does_not_run_is_refused_once_routed(
     with pytest.raises(openai.BadRequestError) as refused:
         sdk.images.generate(model="dall-e-3", prompt="a boat", response_format="b64_json")
     assert refused.value.code == "model_not_available"
-    assert "no_eligible_model" in refused.value.message
+    assert "provider excluded azure-openai-dall-e-3" in refused.value.message
 
 
 def test_the_native_api_keeps_problem_json(platform: RunningPlatform) -> None:

@@ -47,7 +47,7 @@ def test_a_prompt_becomes_a_charged_png_and_the_budget_shows_the_spend(
     )
     assert accepted.status_code == 202, accepted.text
     body = accepted.json()
-    assert body["status"] == "requested"
+    assert body["status"] == "screened"  # screened at the door, before the 202
     assert body["status_url"].endswith(f"/api/v1/generations/{body['id']}")
 
     final = platform.wait_terminal(client, body["id"])
@@ -74,11 +74,16 @@ def test_an_email_is_redacted_and_a_card_number_rejected(platform: RunningPlatfo
     card = client.post(
         "/api/v1/generations",
         json={"prompt": "a birthday card for card 4111 1111 1111 1111 please"},
-    ).json()
+    )
     redacted = platform.wait_terminal(client, email["id"])
     assert redacted["status"] == "charged"
     assert redacted["screening"] == {"outcome": "redacted", "entity_types": ["EMAIL_ADDRESS"]}
-    rejected = platform.wait_terminal(client, card["id"])
+    assert card.status_code == 422, card.text  # refused at once, no polling
+    assert card.headers["content-type"] == "application/problem+json"
+    assert card.json()["type"].endswith("/prompt-rejected")
+    assert card.json()["detail"] == "personal_data: CREDIT_CARD"
+    assert "4111" not in card.text
+    rejected = client.get(f"/api/v1/generations/{card.json()['generation_id']}").json()
     assert rejected["status"] == "rejected"
     assert "CREDIT_CARD" in rejected["reason"]
     assert rejected["cost_aud"] is None
@@ -196,15 +201,18 @@ def test_a_manager_sets_the_budget_and_a_requester_cannot(platform: RunningPlatf
     bad = manager.put("/api/v1/budgets/design", json={"monthly_limit_aud": "-1"})
     assert bad.status_code == 422
 
-    # 0.02 AUD fits two 0.01 images of the cheapest model, and not a third.
+    # 0.02 AUD fits two 0.01 images of the cheapest model, and not a third: once the two
+    # are charged, the third is refused at the door.
     ids = [
         requester.post("/api/v1/generations", json={"prompt": f"a tile, pattern {n}"}).json()["id"]
-        for n in range(3)
+        for n in range(2)
     ]
     finals = [platform.wait_terminal(requester, gid) for gid in ids]
-    assert sorted(f["status"] for f in finals) == ["charged", "charged", "rejected"]
-    rejected = next(f for f in finals if f["status"] == "rejected")
-    assert rejected["reason"] == "budget_exceeded"
+    assert [f["status"] for f in finals] == ["charged", "charged"]
+    third = requester.post("/api/v1/generations", json={"prompt": "a tile, pattern 2"})
+    assert third.status_code == 422, third.text
+    assert third.json()["type"].endswith("/budget-exhausted")
+    assert "has 0.0000 AUD left" in third.json()["detail"]
 
 
 def test_a_forged_continuation_token_is_a_400(platform: RunningPlatform) -> None:

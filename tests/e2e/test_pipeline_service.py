@@ -9,18 +9,28 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
 from adapters.providers.local import LocalProvider
 from bootstrap import build_platform
 from domain.access import Principal, Role
+from domain.admission import Refusal
+from domain.budget import BudgetPolicy, BudgetSet, Enforcement, Strategy
 from domain.catalogue import ModelRequirements
 from domain.generation import Status
-from services.budget_ledger import load_budget
-from services.budgets import BudgetUpdate, set_budget
+from domain.streams import budget_policy_stream
+from services.budget_ledger import load_budget, to_new_events
+from services.budgets import BudgetUpdate, RequirementsUnmet, set_budget
 from services.context import Platform
-from services.generations import GenerationRequest, submit_generation
+from services.generations import (
+    GenerationRefused,
+    GenerationRequest,
+    keyed_generation_id,
+    submit_generation,
+)
+from services.personal_data import open_text
 from services.pipeline import advance_generation
 from services.ports import GeneratedImage, ImageRequest, ProviderError
 from services.provider_calls import MAX_RETRY_AFTER_SECONDS
@@ -70,7 +80,22 @@ def test_a_card_number_is_rejected_before_any_provider_call(
     recording: tuple[Platform, RecordingProvider],
 ) -> None:
     platform, provider = recording
-    assert run(platform, "print my card 4111 1111 1111 1111 on a mug") is Status.REJECTED
+    prompt = "print my card 4111 1111 1111 1111 on a mug"
+    with pytest.raises(GenerationRefused) as refused:  # at the door, never queued
+        submit_generation(platform, REQUESTER, GenerationRequest(prompt=prompt), None)
+    assert (refused.value.refusal, refused.value.detail) == (
+        Refusal.PROMPT_REJECTED,
+        "personal_data: CREDIT_CARD",
+    )
+    generation_id = refused.value.generation_id
+    assert generation_id is not None
+    events = platform.store.read_stream(f"generation-{generation_id}")
+    assert [e.type for e in events] == ["GenerationRequested", "PromptRejected"]
+    state = advance_generation(platform, generation_id)  # a stray delivery changes nothing
+    assert (state.status, state.version) == (Status.REJECTED, 2)
+    assert (
+        open_text(platform.keys, state.requested.prompt) == "print my card <CREDIT_CARD> on a mug"
+    )
     assert provider.prompts == []
 
 
@@ -157,14 +182,26 @@ def test_a_department_requiring_australian_residency_is_never_routed_elsewhere(
         monthly_limit_aud=Decimal("50"),
         requirements=ModelRequirements(regions=("australiaeast",)),
     )
-    set_budget(platform, manager, "marketing", update)
-
-    submitted = submit_generation(platform, REQUESTER, GenerationRequest(prompt="a gum tree"), None)
-    state = advance_generation(platform, submitted.generation_id)
-
+    with pytest.raises(RequirementsUnmet, match=r"residency excluded [a-z]"):
+        set_budget(platform, manager, "marketing", update)
+    # A store written before the door existed may hold such a policy: every request is
+    # then refused at the door, naming the rule, and nothing is recorded.
+    policy = BudgetPolicy(
+        monthly_limit_aud=Decimal("50"),
+        enforcement=Enforcement.HARD,
+        strategy=Strategy.BALANCED,
+        requirements=update.requirements,
+    )
+    standing = BudgetSet(department_id="marketing", period=None, policy=policy)
+    platform.store.append(
+        budget_policy_stream("marketing"), 0, to_new_events([standing], correlation_id=uuid4())
+    )
+    with pytest.raises(GenerationRefused) as refused:
+        submit_generation(platform, REQUESTER, GenerationRequest(prompt="a gum tree"), "gum")
+    assert refused.value.refusal is Refusal.NO_ELIGIBLE_MODEL
+    assert refused.value.generation_id is None
     # The only enabled provider renders "locally", which is not Australia East.
-    assert state.status is Status.REJECTED
-    assert state.reason == "no_eligible_model"
+    assert "under the department's requirements: residency excluded" in refused.value.detail
+    generation_id = keyed_generation_id(platform.generation_id_key(), "alice", "gum")
+    assert platform.store.read_stream(f"generation-{generation_id}") == []
     assert provider.prompts == []
-    history = platform.store.read_stream(f"generation-{submitted.generation_id}")
-    assert "within the department's requirements" in history[-1].data["detail"]

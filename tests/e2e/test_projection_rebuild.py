@@ -10,6 +10,7 @@ appended through the real store at their own recorded times.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -19,6 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -34,7 +36,7 @@ from projections import ALL_PROJECTIONS
 from projections.base import Projection, StalePosition, fold_batch
 from projections.runner import ProjectionRunner, replay_all
 from services.budgets import BudgetUpdate, set_budget
-from services.generations import GenerationRequest, submit_generation
+from services.generations import GenerationRefused, GenerationRequest, submit_generation
 from services.pipeline import advance_generation
 from services.settings import Settings
 from tests.platform_process import platform_env, run_donatello
@@ -84,6 +86,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "ops",
         BudgetUpdate(monthly_limit_aud=Decimal("0.05"), enforcement=Enforcement.HARD),
     )
+    submitted: list[UUID] = []
     for department, prompt in [
         ("studio", "a cobalt teapot"),
         ("studio", "print my card 4111 1111 1111 1111 on a mug"),
@@ -93,8 +96,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ]:
         spender = Principal("alice", frozenset({Role.GENERATOR_POWER}), department, None)
         request = GenerationRequest(prompt=prompt, model="local-studio")
-        submitted = submit_generation(platform, spender, request, None)
-        advance_generation(platform, submitted.generation_id)
+        with contextlib.suppress(GenerationRefused):  # the card: refused at the door
+            submitted.append(submit_generation(platform, spender, request, None).generation_id)
+    # Both cranes pass the door before either is routed: the second's reservation is the
+    # one the hard budget refuses.
+    for generation_id in submitted:
+        advance_generation(platform, generation_id)
         runner.run_until_caught_up()
     for seed in (3, 5, 8):
         append_generated(data_dir / "events.db", seed)

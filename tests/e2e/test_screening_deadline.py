@@ -16,9 +16,12 @@ import pytest
 
 from adapters.analyzer_processes import ProcessAnalyzer
 from adapters.presidio_redactor import PresidioRedactor
+from domain.admission import UNSCREENED_PROMPT, Refusal
 from domain.generation import Status
 from domain.screening import DEFAULT_POLICY, ScreeningOutcome
 from domain.streams import generation_stream
+from services.generations import GenerationRefused
+from services.personal_data import open_text
 from services.pipeline import advance_generation
 from services.screening import screen_text
 from tests.e2e.test_screening_service import build, submit
@@ -86,9 +89,19 @@ def test_the_rejection_is_recorded_as_prompt_rejected(
     tmp_path: Path, analyzer: ProcessAnalyzer
 ) -> None:
     platform = dataclasses.replace(build(tmp_path), analyzer=analyzer)
-    generation_id = submit(platform, "design", SLOW_PROMPT)
-    state = advance_generation(platform, generation_id)
+    with pytest.raises(GenerationRefused) as refused:  # at the door, never queued
+        submit(platform, "design", SLOW_PROMPT)
+    assert (refused.value.refusal, refused.value.detail) == (
+        Refusal.PROMPT_REJECTED,
+        "screening_timeout",
+    )
+    generation_id = refused.value.generation_id
+    assert generation_id is not None
+    state = advance_generation(platform, generation_id)  # a stray delivery changes nothing
     assert (state.status, state.reason) == (Status.REJECTED, "screening_timeout")
     events = platform.store.read_stream(generation_stream(generation_id))
+    assert [e.type for e in events] == ["GenerationRequested", "PromptRejected"]
     rejected = [e.data for e in events if e.type == "PromptRejected"]
     assert [(r["reason"], r["findings"]) for r in rejected] == [("screening_timeout", [])]
+    # Unscreened, so nothing of it is kept: only a stand-in under the requester's key.
+    assert open_text(platform.keys, state.requested.prompt) == UNSCREENED_PROMPT

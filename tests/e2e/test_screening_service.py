@@ -17,9 +17,17 @@ import pytest
 
 from bootstrap import build_platform
 from domain.access import Principal, Role
+from domain.admission import Refusal
 from domain.generation import Generation, PromptScreened, Status
+from domain.streams import generation_stream
 from services.context import Platform
-from services.generations import GenerationRequest, load_generation, submit_generation
+from services.generations import (
+    GenerationRefused,
+    GenerationRequest,
+    keyed_generation_id,
+    load_generation,
+    submit_generation,
+)
 from services.pipeline import advance_generation
 from services.ports import ModerationUnavailable
 from services.settings import Settings, SettingsError
@@ -67,9 +75,21 @@ def submit(platform: Platform, department: str, prompt: str) -> Any:
 
 
 def run(platform: Platform, department: str, prompt: str) -> Generation:
-    generation_id = submit(platform, department, prompt)
-    advance_generation(platform, generation_id)
-    return load_generation(platform, generation_id)
+    """The generation once settled; a prompt the policy blocks is refused at the door,
+    recorded as its redacted request and the rejection, and never queued."""
+    try:
+        generation_id = submit(platform, department, prompt)
+    except GenerationRefused as error:
+        refused = error
+    else:
+        advance_generation(platform, generation_id)
+        return load_generation(platform, generation_id)
+    assert refused.refusal is Refusal.PROMPT_REJECTED
+    assert refused.generation_id is not None
+    state = load_generation(platform, refused.generation_id)
+    assert (state.version, state.requested.prompt_redacted) == (2, True)
+    assert refused.detail == state.reason
+    return state
 
 
 @pytest.fixture
@@ -176,15 +196,19 @@ def test_a_moderation_outage_fails_closed_and_the_redelivery_completes(
     tmp_path: Path, moderation: OpenAIServer, provider: RecordingProvider
 ) -> None:
     platform = moderated(tmp_path, moderation, provider)
-    generation_id = submit(platform, "design", "a lighthouse at dawn")
+    request = GenerationRequest(prompt="a lighthouse at dawn")
+    requester = principal("design")
     for outage in (Mode.SERVER_ERROR, Mode.RATE_LIMITED, Mode.MALFORMED_JSON):
         moderation.mode = outage
-        with pytest.raises(ModerationUnavailable) as caught:
-            advance_generation(platform, generation_id)  # the queue will redeliver
+        with pytest.raises(ModerationUnavailable) as caught:  # at the door: a 503 to retry
+            submit_generation(platform, requester, request, "lighthouse-1")
         assert caught.value.retryable
-        assert load_generation(platform, generation_id).status is Status.REQUESTED
+    generation_id = keyed_generation_id(platform.generation_id_key(), "alice", "lighthouse-1")
+    assert platform.store.read_stream(generation_stream(generation_id)) == []  # nothing kept
     assert provider.prompts == []
     moderation.mode = Mode.OK
+    retried = submit_generation(platform, requester, request, "lighthouse-1")
+    assert retried.generation_id == generation_id
     assert advance_generation(platform, generation_id).status is Status.CHARGED
     assert provider.prompts == ["a lighthouse at dawn"]
 

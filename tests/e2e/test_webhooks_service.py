@@ -35,7 +35,7 @@ from domain.webhooks import (
 from services.budgets import BudgetUpdate, set_budget
 from services.context import Platform
 from services.destinations import RefusedDestination
-from services.generations import GenerationRequest, submit_generation
+from services.generations import GenerationRefused, GenerationRequest, submit_generation
 from services.pipeline import advance_generation
 from services.settings import Settings
 from services.webhook_delivery import deliver, dispatch, parse_message
@@ -238,9 +238,8 @@ def test_a_completed_generation_is_posted_to_its_callback_url(
     with running_receiver() as callback:
         secret = harness.register(receiver.url, Kind.BUDGET_THRESHOLD_CROSSED)["secret"]
         assert harness.generate("a lighthouse at dusk", callback.url) is Status.CHARGED
-        assert harness.generate("print my card 4111 1111 1111 1111", callback.url) is (
-            Status.REJECTED
-        )
+        with pytest.raises(GenerationRefused):  # refused at the door, its callback still told
+            harness.generate("print my card 4111 1111 1111 1111", callback.url)
         harness.dispatch()
         harness.drain()
 

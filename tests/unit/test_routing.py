@@ -91,10 +91,10 @@ def test_commercial_use_is_required_unless_the_department_waives_it() -> None:
 def test_requirements_say_why_a_model_is_unfit() -> None:
     spec = catalogue(model("m", "a", "0.10", regions=["eastus"], sla_percent="99")).models[0]
     assert ModelRequirements(regions=("australiaeast",)).unmet_by(spec) == (
-        "runs in eastus, not in australiaeast"
+        "residency: runs in eastus, not in australiaeast"
     )
     assert ModelRequirements(min_sla_percent=Decimal("99.9")).unmet_by(spec) == (
-        "SLA 99 % is below 99.9 %"
+        "sla: 99 % is below 99.9 %"
     )
     assert ModelRequirements().unmet_by(spec) is None
 
