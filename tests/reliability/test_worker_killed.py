@@ -20,12 +20,10 @@ POSTERS = 8
 
 @pytest.mark.slow
 def test_every_accepted_generation_settles_once_after_a_kill(tmp_path: Path) -> None:
-    settings = {
-        # Short locks and a short stuck threshold so recovery happens within the test.
-        "DONATELLO_QUEUE_LOCK_DURATION_SECONDS": "2",
-        "DONATELLO_STUCK_AFTER_SECONDS": "3",
-    }
-    with running_platform(tmp_path, **settings) as platform:
+    # Short locks and a short stuck threshold so recovery happens within the test.
+    with running_platform(
+        tmp_path, DONATELLO_QUEUE_LOCK_DURATION_SECONDS="2", DONATELLO_STUCK_AFTER_SECONDS="3"
+    ) as platform:
         client = platform.client(platform.token("alice", ["Generator.Power"], "marketing"))
 
         def post(n: int) -> str:

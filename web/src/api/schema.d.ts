@@ -185,7 +185,7 @@ export interface paths {
         /** Generation history, scoped to what the caller may see */
         get: operations["list_generation_history"];
         put?: never;
-        /** Request an image; it is screened, routed, generated and charged asynchronously */
+        /** Request an image; it is screened at once, then routed, generated and charged asynchronously */
         post: operations["create_generation"];
         delete?: never;
         options?: never;
@@ -1239,6 +1239,11 @@ export interface components {
              * @default null
              */
             errors: components["schemas"]["ValidationIssue"][] | null;
+            /**
+             * Generation Id
+             * @default null
+             */
+            generation_id: string | null;
             /** Status */
             status: number;
             /** Title */
@@ -2866,7 +2871,7 @@ export interface operations {
                     } & components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description `validation-error`: The request is not valid */
+            /** @description `no-eligible-model`: No model can serve this under the department's requirements; `validation-error`: The request is not valid */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2876,7 +2881,7 @@ export interface operations {
                         /** @constant */
                         status?: 422;
                         /** @enum {unknown} */
-                        type?: "https://donatello.ai/problems/validation-error";
+                        type?: "https://donatello.ai/problems/no-eligible-model" | "https://donatello.ai/problems/validation-error";
                     } & components["schemas"]["ProblemDetails"];
                 };
             };
@@ -3033,7 +3038,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Accepted; poll `status_url` */
+            /** @description Screened and accepted; poll `status_url` */
             202: {
                 headers: {
                     /** @description the generation's status URL */
@@ -3130,7 +3135,7 @@ export interface operations {
                     } & components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description `invalid-callback-url`: The callback URL is refused; `validation-error`: The request is not valid */
+            /** @description `invalid-callback-url`: The callback URL is refused; `prompt-rejected`: The prompt is refused by policy; `budget-exhausted`: The hard budget cannot cover the cheapest eligible model; `no-eligible-model`: No model can serve this under the department's requirements; `validation-error`: The request is not valid */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3140,7 +3145,7 @@ export interface operations {
                         /** @constant */
                         status?: 422;
                         /** @enum {unknown} */
-                        type?: "https://donatello.ai/problems/invalid-callback-url" | "https://donatello.ai/problems/validation-error";
+                        type?: "https://donatello.ai/problems/invalid-callback-url" | "https://donatello.ai/problems/prompt-rejected" | "https://donatello.ai/problems/budget-exhausted" | "https://donatello.ai/problems/no-eligible-model" | "https://donatello.ai/problems/validation-error";
                     } & components["schemas"]["ProblemDetails"];
                 };
             };
