@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from adapters.pii_recognizers import recognizer_metadata
+from adapters.pii_recognizers import scored_finding
 
 ENTITY = "AU_STREET_ADDRESS"
 # A suburb with its state or postcode leaves little doubt; a number and a street name
@@ -129,18 +129,8 @@ class AuStreetAddressRecognizer(LocalRecognizer):
         return [self._result(start, end, score) for start, (end, score) in sorted(best.items())]
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
-        return RecognizerResult(
-            entity_type=ENTITY,
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=AnalysisExplanation(
-                recognizer=self._name,
-                original_score=score,
-                textual_explanation="street number, name and type; scored by its locality",
-            ),
-            recognition_metadata=recognizer_metadata(self._name, self.id),
-        )
+        why = "street number, name and type; scored by its locality"
+        return scored_finding((self._name, self.id), ENTITY, (start, end), score, why)
 
 
 def _in_title(text: str, start: int, end: int) -> bool:

@@ -22,11 +22,11 @@ from functools import cache
 from importlib import resources
 from typing import cast
 
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
-from adapters.pii_recognizers import recognizer_metadata
+from adapters.pii_recognizers import scored_finding
 
 ENTITY = "PERSON"
 # A listed given name and a listed surname; either one beside an unlisted name-like
@@ -135,18 +135,8 @@ class NameListRecognizer(LocalRecognizer):
         yield start, last_start + len(last), score
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
-        return RecognizerResult(
-            entity_type=ENTITY,
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=AnalysisExplanation(
-                recognizer=self._name,
-                original_score=score,
-                textual_explanation="listed given name or surname among capitalised words",
-            ),
-            recognition_metadata=recognizer_metadata(self._name, self.id),
-        )
+        why = "listed given name or surname among capitalised words"
+        return scored_finding((self._name, self.id), ENTITY, (start, end), score, why)
 
 
 class PlaceAwareSpacyRecognizer(SpacyRecognizer):

@@ -239,22 +239,39 @@ class ChecksummedIdentifierRecognizer(LocalRecognizer):
             if not self._identifier.is_valid(re.sub(r"\D", "", text[start:end])):
                 continue
             score = self._hints.score(text, start, end, self._identifier.bare_score)
-            results.append(
-                RecognizerResult(
-                    entity_type=self._identifier.entity_type,
-                    start=start,
-                    end=end,
-                    score=score,
-                    analysis_explanation=AnalysisExplanation(
-                        recognizer=self._name,
-                        original_score=score,
-                        validation_result=True,
-                        textual_explanation="check digits valid; scored by nearby words",
-                    ),
-                    recognition_metadata=recognizer_metadata(self._name, self.id),
-                )
-            )
+            why = "check digits valid; scored by nearby words"
+            entity = self._identifier.entity_type
+            source = (self._name, self.id)
+            results.append(scored_finding(source, entity, (start, end), score, why, validated=True))
         return results
+
+
+def scored_finding(
+    recognizer: tuple[str, str],
+    entity_type: str,
+    span: tuple[int, int],
+    score: float,
+    why: str,
+    *,
+    validated: bool | None = None,
+) -> RecognizerResult:
+    """A finding of one of our recognizers (its name and id), scored by its own context
+    rules."""
+    name, recognizer_id = recognizer
+    explanation = AnalysisExplanation(
+        recognizer=name, original_score=score, textual_explanation=why
+    )
+    if validated is not None:  # presidio types it `bool`, though it defaults to None
+        explanation.validation_result = validated
+    start, end = span
+    return RecognizerResult(
+        entity_type=entity_type,
+        start=start,
+        end=end,
+        score=score,
+        analysis_explanation=explanation,
+        recognition_metadata=recognizer_metadata(name, recognizer_id),
+    )
 
 
 def recognizer_metadata(name: str, recognizer_id: str) -> dict[str, Any]:
