@@ -67,6 +67,7 @@ LEFT_AT_DEFAULT = {
     "DONATELLO_GENERATION_DEADLINE_SECONDS",
     "DONATELLO_MAX_REQUEST_BYTES",
     "DONATELLO_IMAGE_URL_TTL_SECONDS",
+    "DONATELLO_ERASE_IMAGES",  # on; an organisation that must keep images adds it (docs)
     "DONATELLO_SIGNING_CERTIFICATE_NAME",  # scripts/c2pa-certificate makes it by this name
     "DONATELLO_OPENAI_WAIT_SECONDS",  # the drop-in face's wait, under the 230 s HTTP limit
     # providers: their public endpoints are the defaults; a deployment that enables one

@@ -30,6 +30,8 @@ def test_every_http_route_of_the_api_is_declared_once() -> None:
             ("v1/generations", "GET"),
             ("v1/generations/{id}", "GET"),
             ("v1/generations/{id}/image", "GET"),
+            ("v1/generations/{id}/prompt", "GET"),
+            ("v1/screening/policy", "GET"),
             ("v1/models", "GET"),
             ("v1/budgets", "GET"),
             ("v1/budgets/{department_id}", "GET"),
