@@ -49,6 +49,7 @@ from adapters.openai_moderation import openai_moderator
 from adapters.presidio_analyzer import shared_analyzer
 from adapters.presidio_redactor import PresidioRedactor
 from adapters.private_files import private_folder
+from adapters.prometheus_meter import prometheus_meter
 from adapters.providers.firefly import FireflyProvider
 from adapters.providers.local import LocalProvider
 from adapters.providers.openai_images import (
@@ -138,6 +139,7 @@ def build_platform(config: Settings) -> Platform:
         resolver=SystemResolver(),
         generation_id_key=platform_key(config, GENERATION_ID_KEY_SECRET),
         credentials=C2paCredentials(signing_key(config, secrets)),
+        meter=prometheus_meter(),
     )
 
 

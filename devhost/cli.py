@@ -152,6 +152,8 @@ def _app_settings() -> dict[str, str]:
 
 def _serve(host: str, port: int, workers: int, processes: int) -> int:
     _default_public_base_url(host, port)  # before anything reads the settings
+    _share_metrics()  # before prometheus-client is imported, by this process or a worker
+    from adapters.prometheus_meter import exposition
     from bootstrap import local_queue, platform, projection_runner, settings, webhook_dispatcher
     from devhost.change_feed import cosmos_change_feed
     from devhost.host import BackgroundService, LocalHost
@@ -183,6 +185,7 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
         background=background,
         change_feed=change_feed,
         app_settings=app_settings,
+        metrics=exposition,
         limits=HttpLimits(
             header_timeout=config.http_header_timeout_seconds,
             body_timeout=config.http_body_timeout_seconds,
@@ -199,6 +202,16 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
     finally:
         stop_worker_processes(helpers)
     return 0
+
+
+def _share_metrics() -> None:
+    """The host's processes count into one folder of the data directory, which `GET
+    /metrics` sums (prometheus-client's multiprocess mode)."""
+    from adapters.private_files import private_folder
+    from adapters.prometheus_meter import use_multiprocess_dir
+    from services.settings import Settings
+
+    use_multiprocess_dir(private_folder(Settings.from_env(os.environ).data_dir) / "metrics")
 
 
 def _default_public_base_url(host: str, port: int) -> None:

@@ -30,6 +30,7 @@ import uvicorn
 from devhost.change_feed import ChangeFeedPoller, ChangeFeedRunner, FeedFactory
 from devhost.http_bridge import DEFAULT_MAX_BODY_BYTES, HttpBridge
 from devhost.http_limits import DEFAULT_LIMITS, HttpLimits, guarded_protocol
+from devhost.metrics_route import Exposition, MetricsRoute
 from devhost.ncrontab import parse_timespan
 from devhost.queue_workers import DEFAULT_MAX_LOCK_RENEWAL, QueueFactory, QueueWorkerPool
 from devhost.timers import TimerRunner
@@ -92,6 +93,7 @@ class LocalHost:
         change_feed: FeedFactory | None = None,
         app_settings: Mapping[str, str] | None = None,
         limits: HttpLimits = DEFAULT_LIMITS,
+        metrics: Exposition | None = None,  # served at GET /metrics (devhost/metrics_route.py)
     ) -> None:
         self.triggers: AppTriggers = discover(
             app, app_settings, change_feed=change_feed is not None
@@ -104,6 +106,7 @@ class LocalHost:
             body_timeout=limits.body_timeout,
         )
         self._limits = limits
+        self._metrics = metrics
         self._queues = QueueWorkerPool(
             self.triggers.service_bus,
             queue_for,
@@ -186,7 +189,7 @@ class LocalHost:
         sock = socket.create_server((self._http_host, self._http_port), family=family)
         self._socket = sock
         config = uvicorn.Config(
-            app=self.asgi,
+            app=self.asgi if self._metrics is None else MetricsRoute(self.asgi, self._metrics),
             host=self._http_host,
             port=self.port,
             log_level=self._log_level,

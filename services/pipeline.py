@@ -10,6 +10,7 @@ step repeated after a crash finds its earlier effect and adds nothing.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -34,7 +35,9 @@ from domain.routing import rank_models
 from domain.streams import budget_stream, generation_stream
 from services.budget_ledger import decide_and_append, standing_policy, to_new_events
 from services.context import Platform
+from services.generation_metrics import record_pickup, record_settled
 from services.generations import load_generation
+from services.metrics import SCREENING_FINDINGS, SCREENING_SECONDS, provider_time
 from services.personal_data import open_text, seal_text
 from services.ports import ConcurrencyError
 from services.provider_calls import generate_image, routed_of
@@ -53,6 +56,8 @@ def advance_generation(platform: Platform, generation_id: UUID) -> Generation:
     was decided on, and only a conflict (another worker moved on) reads it again.
     """
     state = load_generation(platform, generation_id)
+    record_pickup(platform, state)
+    started, spent = time.monotonic(), provider_time()
     for _ in range(MAX_STEPS):
         step = next_step(state)
         if step is None:
@@ -74,6 +79,8 @@ def advance_generation(platform: Platform, generation_id: UUID) -> Generation:
             state = load_generation(platform, generation_id)
             continue
         state = generation.fold(recorded, state)
+        if state.is_terminal:
+            record_settled(platform, state, time.monotonic() - started, spent.seconds)
     raise RuntimeError(f"generation {generation_id} did not settle in {MAX_STEPS} steps")
 
 
@@ -83,6 +90,7 @@ def screen_prompt(platform: Platform, state: Generation) -> Sequence[Payload]:
     policy = platform.screening_policies.for_department(request.department_id)
     if prompt is None:
         return [PromptRejected(reason="subject_erased", findings=(), policy_version=policy.version)]
+    screening_started = time.monotonic()
     outcome = screen_text(
         prompt,
         policy,
@@ -90,6 +98,9 @@ def screen_prompt(platform: Platform, state: Generation) -> Sequence[Payload]:
         redactor=platform.redactor,
         moderators=platform.moderators,
     )
+    platform.meter.observe(SCREENING_SECONDS, time.monotonic() - screening_started)
+    for entity_type, count in outcome.entity_counts.items():
+        platform.meter.add(SCREENING_FINDINGS, count, entity_type=entity_type)
     if outcome.rejected:
         return [
             PromptRejected(

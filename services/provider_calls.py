@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,6 +32,13 @@ from domain.generation import (
 from domain.provider_health import Admission, ProviderCallFailed, ProviderCallSucceeded
 from services.budget_ledger import decide_and_append, standing_policy
 from services.context import Platform
+from services.metrics import (
+    PROVIDER_CALL_SECONDS,
+    PROVIDER_ERRORS,
+    PROVIDER_RETRIES,
+    REROUTES,
+    add_provider_time,
+)
 from services.personal_data import open_text
 from services.ports import CredentialClaim, GeneratedImage, ImageRequest, ProviderError
 from services.provider_health import claim_trial, current_health, record_call
@@ -133,9 +141,11 @@ def _call(
         if admission is Admission.SKIP:
             return _Unavailable(f"circuit_open: {routed.provider}")
         call_key = f"{routed.model_id}/attempt-{attempt}"
+        call_started = time.monotonic()
         try:
             generated = provider.generate(image_request)
         except ProviderError as error:
+            _measure_call(platform, routed.provider, call_started, error)
             if error.refused:
                 return error
             log.warning("provider %s failed (attempt %d): %s", routed.provider, attempt, error)
@@ -150,14 +160,36 @@ def _call(
             record_call(platform, health, failed, generation_id, call_key)
             if not error.retryable or attempt == settings.provider_attempts:
                 return _Unavailable(f"provider_error: {error}")
+            platform.meter.add(PROVIDER_RETRIES, provider=routed.provider)
             platform.sleep(retry_delay(settings.provider_backoff_seconds, attempt, error))
             continue
+        _measure_call(platform, routed.provider, call_started, None)
         succeeded = ProviderCallSucceeded(
             provider=routed.provider, model_id=routed.model_id, generation_id=generation_id
         )
         record_call(platform, health, succeeded, generation_id, call_key)
         return generated
     raise AssertionError("unreachable: the last attempt returns")
+
+
+def _measure_call(
+    platform: Platform, provider: str, started: float, error: ProviderError | None
+) -> None:
+    elapsed = time.monotonic() - started
+    add_provider_time(elapsed)
+    outcome = "ok" if error is None else error_kind(error)
+    platform.meter.observe(PROVIDER_CALL_SECONDS, elapsed, provider=provider, outcome=outcome)
+    if error is not None:
+        platform.meter.add(PROVIDER_ERRORS, provider=provider, kind=outcome)
+
+
+def error_kind(error: ProviderError) -> str:
+    """A bounded name for how a call failed (its message is the provider's own text)."""
+    if error.refused:
+        return "refused"
+    if error.retry_after is not None:
+        return "throttled"
+    return "retryable" if error.retryable else "permanent"
 
 
 def reroute(platform: Platform, state: Generation, reason: str) -> Sequence[Payload]:
@@ -183,6 +215,7 @@ def reroute(platform: Platform, state: Generation, reason: str) -> Sequence[Payl
         if not _move_reservation(platform, state, policy, model_id, price):
             continue  # a hard budget refused the dearer model
         log.warning("generation rerouted from %s to %s: %s", routed.model_id, model_id, reason)
+        platform.meter.add(REROUTES, from_provider=routed.provider, to_provider=model.provider)
         return [
             GenerationRerouted(
                 failed_model_id=routed.model_id,

@@ -1,0 +1,45 @@
+"""The measurements of a generation's progress through the pipeline (services/metrics.py).
+
+Recorded when this worker appended the step that settled the generation, so a
+redelivered message that finds it settled counts nothing again.
+"""
+
+from __future__ import annotations
+
+from domain.generation import Generation, Status
+from services.context import Platform
+from services.metrics import (
+    GENERATION_SECONDS,
+    GENERATIONS,
+    PLATFORM_SECONDS,
+    PROVIDER_SECONDS,
+    QUEUE_WAIT_SECONDS,
+    REJECTIONS,
+    reason_kind,
+)
+
+
+def record_pickup(platform: Platform, state: Generation) -> None:
+    """A worker took a generation no step has touched yet: its wait in the queue ends."""
+    if state.status is Status.REQUESTED and state.requested_at is not None:
+        waited = (platform.clock() - state.requested_at).total_seconds()
+        platform.meter.observe(QUEUE_WAIT_SECONDS, max(waited, 0.0))
+
+
+def record_settled(
+    platform: Platform, state: Generation, worker_seconds: float, provider_seconds: float
+) -> None:
+    """`state` just became terminal after `worker_seconds` of work by this worker."""
+    meter = platform.meter
+    if state.image is not None:
+        model = state.image.model_id
+    else:
+        model = state.routed.model_id if state.routed is not None else "none"
+    meter.add(GENERATIONS, status=state.status.value, model=model)
+    if state.requested_at is not None:
+        total = (platform.clock() - state.requested_at).total_seconds()
+        meter.observe(GENERATION_SECONDS, max(total, 0.0), status=state.status.value)
+    meter.observe(PROVIDER_SECONDS, provider_seconds)
+    meter.observe(PLATFORM_SECONDS, max(worker_seconds - provider_seconds, 0.0))
+    if state.status is Status.REJECTED:
+        meter.add(REJECTIONS, reason=reason_kind(state.reason or ""))
