@@ -66,6 +66,7 @@ from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_queue import SqliteQueue
 from adapters.sqlite_record_log import SqliteRecordLog
 from adapters.sqlite_views import SqliteViewStore
+from adapters.traced_event_store import traced
 from domain.catalogue import default_catalogue
 from domain.envelope import utc_now
 from domain.screening_policy import PolicyBook, default_policy_book, parse_policy_book
@@ -121,7 +122,7 @@ def build_platform(config: Settings) -> Platform:
     store = event_store(config)
     return Platform(
         settings=config,
-        store=store,
+        store=traced(store),
         log_tail=LogTail(store) if isinstance(store, SqliteEventStore) else None,
         queue=work_queue(config),
         images=images,

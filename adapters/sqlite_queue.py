@@ -33,6 +33,7 @@ from pathlib import Path
 
 from adapters.sqlite_connections import ConnectionPerThread
 from services.ports import OutgoingMessage
+from services.tracing import with_trace_context
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -153,7 +154,7 @@ class SqliteQueue:
         """Enqueue `message`; a `message_id` seen within the window is dropped silently."""
         scheduled = message.scheduled_enqueue_time
         scheduled_micros = None if scheduled is None else _to_micros(scheduled)
-        properties = json.dumps(dict(message.application_properties), sort_keys=True)
+        properties = json.dumps(with_trace_context(message.application_properties), sort_keys=True)
         with self._transaction() as conn:
             now = self._now_micros()
             window_start = now - self._duplicate_window // _MICROSECOND

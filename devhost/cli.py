@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from adapters.json_logs import configure_logging
+from adapters.otel_tracing import install_tracing
 from adapters.private_files import HOST_UMASK
 from devhost.audit_commands import add_audit_commands
 from devhost.projection_commands import add_projection_commands, run_projection_command
@@ -153,6 +154,7 @@ def _app_settings() -> dict[str, str]:
 def _serve(host: str, port: int, workers: int, processes: int) -> int:
     _default_public_base_url(host, port)  # before anything reads the settings
     _share_metrics()  # before prometheus-client is imported, by this process or a worker
+    install_tracing()
     from adapters.prometheus_meter import exposition
     from bootstrap import local_queue, platform, projection_runner, settings, webhook_dispatcher
     from devhost.change_feed import cosmos_change_feed
@@ -228,6 +230,7 @@ def _work(workers: int, parent_pid: int) -> int:
     from function_app import app
 
     os.umask(HOST_UMASK)
+    install_tracing()
     config = settings()
     run_queue_triggers(
         app,

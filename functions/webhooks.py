@@ -21,6 +21,7 @@ from functions.problems import INVALID_WEBHOOK_URL, Problem
 from functions.projector import on_every_event
 from functions.responses import Webhook, WebhookWithSecret
 from services.destinations import RefusedDestination
+from services.tracing import continued_span
 from services.webhook_delivery import DISPATCHED_TYPES, deliver, dispatch, parse_message
 from services.webhooks import (
     WEBHOOK_QUEUE,
@@ -79,7 +80,11 @@ def deliver_webhook(message: func.ServiceBusMessage) -> None:
     except ValidationError:
         log.error("discarding malformed webhook message %s", message.message_id)
         return
-    with correlated(str(delivery.delivery_id)):
+    attributes = {"donatello.delivery_id": str(delivery.delivery_id)}
+    with (
+        correlated(str(delivery.delivery_id)),
+        continued_span("webhook.deliver", message.application_properties, attributes),
+    ):
         outcome = deliver(platform(), webhooks(), delivery)
         log.info("webhook delivery %s: %s", delivery.delivery_id, outcome)
 

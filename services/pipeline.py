@@ -43,6 +43,7 @@ from services.ports import ConcurrencyError
 from services.provider_calls import generate_image, routed_of
 from services.provider_health import current_health
 from services.screening import screen_text
+from services.tracing import GENERATION_ID, tracer
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,9 @@ def advance_generation(platform: Platform, generation_id: UUID) -> Generation:
         if step is None:
             release_if_abandoned(platform, state)
             return state
-        payloads = _STEPS[step](platform, state)
+        with tracer.start_as_current_span(f"generation.{step.value}") as span:
+            span.set_attribute(GENERATION_ID, str(generation_id))
+            payloads = _STEPS[step](platform, state)
         try:
             recorded = platform.store.append(
                 generation_stream(generation_id),

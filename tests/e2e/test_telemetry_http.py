@@ -1,21 +1,28 @@
-"""The platform's own metrics over `donatello serve`, after a known sequence of generations.
+"""The platform's own metrics and traces over `donatello serve`, after known generations.
 
 Two processes run the queue workers (`--processes 2`), so the counts are only right if
 the processes' metrics are summed. OpenAI is a local server in its wire format that
-answers 500 until the platform fails over to the `local` model.
+answers 500 until the platform fails over to the `local` model. Spans go over OTLP/HTTP
+to a local collector (`tests/otlp_collector.py`) that decodes the exporter's protobuf.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.metrics import CATALOGUE, Kind, reason_kind
+from services.tracing import GENERATION_ID
 from tests.openai_server import Mode, OpenAIServer, run_openai_server
+from tests.otlp_collector import CollectedSpan, Collector, running_collector
 from tests.platform_process import RunningPlatform, running_platform
 
 REQUESTER = ("alice", ["Generator.Standard"], "marketing")
@@ -29,8 +36,14 @@ def openai() -> Iterator[OpenAIServer]:
 
 
 @pytest.fixture(scope="module")
+def collector() -> Iterator[Collector]:
+    with running_collector() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def platform(
-    tmp_path_factory: pytest.TempPathFactory, openai: OpenAIServer
+    tmp_path_factory: pytest.TempPathFactory, openai: OpenAIServer, collector: Collector
 ) -> Iterator[RunningPlatform]:
     with running_platform(
         tmp_path_factory.mktemp("telemetry"),
@@ -39,6 +52,8 @@ def platform(
         DONATELLO_OPENAI_BASE_URL=f"{openai.url}/v1",
         DONATELLO_SECRET_OPENAI_API_KEY="sk-test-not-a-real-key",
         DONATELLO_DEFAULT_STRATEGY="quality_focused",  # OpenAI first, `local` next
+        OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
+        OTEL_BSP_SCHEDULE_DELAY="100",  # milliseconds between the exporter's batches
     ) as running:
         yield running
 
@@ -58,10 +73,20 @@ def value(samples: Samples, name: str, **labels: str) -> float | None:
     return samples.get((name, frozenset(labels.items())))
 
 
-def test_one_failed_over_and_one_rejected_generation_are_counted_as_they_happened(
-    platform: RunningPlatform, openai: OpenAIServer
-) -> None:
+@dataclass(frozen=True)
+class Sequence:
+    """One generation failed over from OpenAI to `local` and one rejected, from a fresh
+    host: the circuit's history would otherwise route around OpenAI at once."""
+
+    before: Samples
+    charged: dict[str, Any]
+    rejected: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def sequence(platform: RunningPlatform, openai: OpenAIServer) -> Sequence:
     openai.mode = Mode.SERVER_ERROR
+    before = scrape(platform.url)
     client = platform.client(platform.token(*REQUESTER))
     failed_over = client.post("/api/v1/generations", json={"prompt": "a lighthouse at dusk"})
     card = client.post(
@@ -72,7 +97,13 @@ def test_one_failed_over_and_one_rejected_generation_are_counted_as_they_happene
     assert charged["status"] == "charged"
     assert charged["model_id"] == "local-sketch", charged
     assert rejected["status"] == "rejected"
+    return Sequence(before, charged, rejected)
 
+
+def test_one_failed_over_and_one_rejected_generation_are_counted_as_they_happened(
+    platform: RunningPlatform, sequence: Sequence
+) -> None:
+    before, rejected = sequence.before, sequence.rejected
     expected = {
         ("donatello_generations_total", (("status", "charged"), ("model", "local-sketch"))): 1,
         ("donatello_generations_total", (("status", "rejected"), ("model", "none"))): 1,
@@ -98,11 +129,20 @@ def test_one_failed_over_and_one_rejected_generation_are_counted_as_they_happene
     deadline = time.monotonic() + 10
     while True:
         samples = scrape(platform.url)
-        found = {key: value(samples, key[0], **dict(key[1])) for key in expected}
+        found = {key: delta(before, samples, key) for key in expected}
         if found == expected or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     assert found == expected
+
+
+def delta(before: Samples, after: Samples, key: tuple[str, tuple[tuple[str, str], ...]]) -> float:
+    """How far a counter moved; a gauge's value as it stands."""
+    name, labels = key
+    now = value(after, name, **dict(labels))
+    if now is None or name.endswith("_state"):
+        return -1.0 if now is None else now
+    return now - (value(before, name, **dict(labels)) or 0.0)
 
 
 def test_every_metric_of_the_catalogue_is_exposed(platform: RunningPlatform) -> None:
@@ -116,3 +156,66 @@ def test_every_metric_of_the_catalogue_is_exposed(platform: RunningPlatform) -> 
 
 def test_metrics_are_not_an_api_route(platform: RunningPlatform) -> None:
     assert httpx.get(f"{platform.url}/api/metrics", timeout=10).status_code == 404
+
+
+def test_a_generations_spans_form_one_tree_from_the_post_to_the_charge(
+    platform: RunningPlatform, sequence: Sequence, collector: Collector
+) -> None:
+    generation_id = sequence.charged["id"]
+
+    def settled(spans: list[CollectedSpan]) -> bool:
+        return any(
+            s.name == "generation.process" and s.attributes.get(GENERATION_ID) == generation_id
+            for s in spans
+        ) and any(s.name == "generation.charge" for s in spans)
+
+    spans = collector.wait_for(settled)
+    process = next(
+        s
+        for s in spans
+        if s.name == "generation.process" and s.attributes.get(GENERATION_ID) == generation_id
+    )
+    tree = [s for s in spans if s.trace_id == process.trace_id]
+    by_id = {s.span_id: s for s in tree}
+    (root,) = [s for s in tree if s.parent_span_id not in by_id]
+    assert root.name == "POST /api/v1/generations"
+    assert root.parent_span_id == ""
+    assert root.kind == Span.SpanKind.SPAN_KIND_SERVER
+    assert root.attributes["http.response.status_code"] == 202
+    assert platform.process is not None
+    assert root.resource["process.pid"] == platform.process.pid  # served by the host
+    # The worker's span hangs off the request's, through the queue message alone.
+    assert process.kind == Span.SpanKind.SPAN_KIND_CONSUMER
+    assert by_id[process.parent_span_id] is root
+    steps = [s for s in tree if s.parent_span_id == process.span_id]
+    assert [s.name for s in steps if s.name.startswith("generation.")] == [
+        "generation.screen",
+        "generation.route",
+        "generation.generate",  # OpenAI fails thrice: rerouted
+        "generation.generate",  # the fallback's image
+        "generation.charge",
+    ]
+    calls = [
+        (s.attributes["donatello.provider"], s.attributes["donatello.outcome"])
+        for s in tree
+        if s.name == "provider.call"
+    ]
+    assert calls == [("openai", "retryable")] * 3 + [("local", "ok")]
+    assert all(
+        by_id[s.parent_span_id].name == "generation.generate"
+        for s in tree
+        if s.name == "provider.call"
+    )
+    appended = {s.attributes["donatello.stream"] for s in tree if s.name == "eventstore.append"}
+    assert f"generation-{generation_id}" in appended
+    assert any(s.name == "eventstore.read" for s in tree)
+
+    # Its log lines carry the trace id beside the correlation id.
+    lines = [
+        json.loads(line)
+        for line in platform.log_path.read_text().splitlines()
+        if line.startswith("{")
+    ]
+    worker_lines = [line for line in lines if line.get("correlation_id") == generation_id]
+    assert worker_lines
+    assert {line.get("trace_id") for line in worker_lines} == {process.trace_id}
