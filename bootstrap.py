@@ -82,6 +82,7 @@ from services.ports import (
     ImageLinks,
     ImageProvider,
     ImageStore,
+    Meter,
     SecretNotFound,
     SecretSource,
     SigningKey,
@@ -409,6 +410,10 @@ def webhooks() -> WebhookPorts:
 
 
 @cache
+def meter() -> Meter:
+    return prometheus_meter()
+
+
 def authenticator() -> TokenValidator:
     config = settings()
     if config.auth_mode == "dev":

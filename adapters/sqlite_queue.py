@@ -358,6 +358,22 @@ class SqliteQueue:
         )
         return int(count)
 
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many messages wait or are in flight, and when the oldest that a worker
+        could take now (visible, not scheduled for later) was enqueued."""
+        now = self._now_micros()
+        count, oldest = (
+            self._connection()
+            .execute(
+                # A locked message is visible again only when its lock has lapsed.
+                "SELECT COUNT(*), MIN(CASE WHEN visible_at <= ? THEN enqueued_at END)"
+                " FROM queue_messages WHERE queue_name = ?",
+                (now, self.queue_name),
+            )
+            .fetchone()
+        )
+        return int(count), None if oldest is None else _from_micros(int(oldest))
+
     # --- connections -------------------------------------------------------------------
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ from devhost.signin import (
     scopes_from,
     signed_in_token,
 )
+from services.settings import Settings
 
 DEFAULT_URL = "http://127.0.0.1:7071"
 TERMINAL = {"charged", "rejected", "failed"}
@@ -155,7 +156,6 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
     _default_public_base_url(host, port)  # before anything reads the settings
     _share_metrics()  # before prometheus-client is imported, by this process or a worker
     install_tracing()
-    from adapters.prometheus_meter import exposition
     from bootstrap import local_queue, platform, projection_runner, settings, webhook_dispatcher
     from devhost.change_feed import cosmos_change_feed
     from devhost.host import BackgroundService, LocalHost
@@ -187,7 +187,7 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
         background=background,
         change_feed=change_feed,
         app_settings=app_settings,
-        metrics=exposition,
+        metrics=_scrape(config),
         limits=HttpLimits(
             header_timeout=config.http_header_timeout_seconds,
             body_timeout=config.http_body_timeout_seconds,
@@ -206,12 +206,36 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
     return 0
 
 
+def _scrape(config: Settings) -> Callable[[], tuple[bytes, str]]:
+    """What `GET /metrics` answers: the shared state's gauges read now, then every
+    process's metrics."""
+    from adapters.prometheus_meter import exposition, prometheus_meter
+    from bootstrap import local_queue, projection_runner, seal_store
+    from domain.envelope import utc_now
+    from services.generations import JOB_QUEUE
+    from services.operations_gauges import OperationsGauges
+    from services.webhooks import WEBHOOK_QUEUE
+
+    gauges = OperationsGauges(
+        prometheus_meter(),
+        utc_now,
+        queues=[local_queue(config, JOB_QUEUE), local_queue(config, WEBHOOK_QUEUE)],
+        projections=projection_runner(config) if config.event_store != "cosmos" else None,
+        seals=seal_store(config),
+    )
+
+    def scrape() -> tuple[bytes, str]:
+        gauges.sample()
+        return exposition()
+
+    return scrape
+
+
 def _share_metrics() -> None:
     """The host's processes count into one folder of the data directory, which `GET
     /metrics` sums (prometheus-client's multiprocess mode)."""
     from adapters.private_files import private_folder
     from adapters.prometheus_meter import use_multiprocess_dir
-    from services.settings import Settings
 
     use_multiprocess_dir(private_folder(Settings.from_env(os.environ).data_dir) / "metrics")
 

@@ -82,11 +82,36 @@ REJECTIONS = Metric(
 QUOTA_REFUSALS = Metric(
     "donatello_quota_refusals", Kind.COUNTER, "Requests refused for a used-up daily quota."
 )  # fmt: skip
+AUTH_FAILURES = Metric(
+    "donatello_auth_failures", Kind.COUNTER, "Requests refused for want of a valid token.",
+    ("reason",),
+)  # fmt: skip
+# Read when scraped (services/operations_gauges.py), by the process serving /metrics.
+QUEUE_DEPTH = Metric(
+    "donatello_queue_depth", Kind.GAUGE, "Messages waiting or in flight.", ("queue",)
+)  # fmt: skip
+QUEUE_OLDEST_SECONDS = Metric(
+    "donatello_queue_oldest_message_age_seconds", Kind.GAUGE,
+    "Age of the oldest message a worker could take now (0 when none waits).", ("queue",),
+)  # fmt: skip
+PROJECTION_LAG_EVENTS = Metric(
+    "donatello_projection_lag_events", Kind.GAUGE, "Events recorded but not yet projected.",
+    ("projection",),
+)  # fmt: skip
+PROJECTION_LAG_SECONDS = Metric(
+    "donatello_projection_lag_seconds", Kind.GAUGE,
+    "Age of the oldest event not yet projected (0 when caught up).", ("projection",),
+)  # fmt: skip
+SEAL_AGE_SECONDS = Metric(
+    "donatello_audit_seal_age_seconds", Kind.GAUGE, "Time since the audit log's last seal."
+)  # fmt: skip
 
 CATALOGUE: tuple[Metric, ...] = (
     GENERATIONS, GENERATION_SECONDS, QUEUE_WAIT_SECONDS, PLATFORM_SECONDS, PROVIDER_SECONDS,
     PROVIDER_CALL_SECONDS, PROVIDER_ERRORS, PROVIDER_RETRIES, REROUTES, CIRCUIT_STATE,
-    SCREENING_SECONDS, SCREENING_FINDINGS, REJECTIONS, QUOTA_REFUSALS,
+    SCREENING_SECONDS, SCREENING_FINDINGS, REJECTIONS, QUOTA_REFUSALS, AUTH_FAILURES,
+    QUEUE_DEPTH, QUEUE_OLDEST_SECONDS, PROJECTION_LAG_EVENTS, PROJECTION_LAG_SECONDS,
+    SEAL_AGE_SECONDS,
 )  # fmt: skip
 
 
