@@ -6,9 +6,15 @@ redelivered message that finds it settled counts nothing again.
 
 from __future__ import annotations
 
-from domain.generation import Generation, Status
+from collections.abc import Sequence
+from decimal import Decimal
+
+from domain.budget import Budget, BudgetThresholdCrossed, CostCharged
+from domain.generation import Generation, Payload, Status
 from services.context import Platform
 from services.metrics import (
+    BUDGET_THRESHOLDS,
+    BUDGET_UTILISATION,
     GENERATION_SECONDS,
     GENERATIONS,
     PLATFORM_SECONDS,
@@ -43,3 +49,19 @@ def record_settled(
     meter.observe(PLATFORM_SECONDS, max(worker_seconds - provider_seconds, 0.0))
     if state.status is Status.REJECTED:
         meter.add(REJECTIONS, reason=reason_kind(state.reason or ""))
+
+
+def record_charge(
+    platform: Platform, department_id: str, before: Budget, appended: Sequence[Payload]
+) -> None:
+    """A charge appended on `before`: the month's utilisation, and any threshold crossed."""
+    amounts = [p.amount_aud for p in appended if isinstance(p, CostCharged)]
+    if not amounts or before.policy is None or before.policy.monthly_limit_aud <= 0:
+        return
+    spent = before.spent + sum(amounts, Decimal(0))
+    ratio = float(spent / before.policy.monthly_limit_aud)
+    platform.meter.set(BUDGET_UTILISATION, ratio, department=department_id)
+    for crossed in appended:
+        if isinstance(crossed, BudgetThresholdCrossed):
+            percent = str(crossed.threshold_percent)
+            platform.meter.add(BUDGET_THRESHOLDS, threshold_percent=percent)

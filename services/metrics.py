@@ -3,8 +3,9 @@
 Services record through the `Meter` port (services/ports.py), naming a metric of this
 catalogue; the adapter (adapters/prometheus_meter.py) registers exactly this catalogue,
 and the Grafana dashboard's test checks its queries against it. No label may hold a
-user id, a department id or a prompt: each names a value from a closed set (a status,
-a provider or model of the catalogue, the kind of a reason, an entity type).
+user id or a prompt: each names a value from a closed set (a status, a provider or
+model of the catalogue, the kind of a reason, an entity type; the budget gauge's
+department, one of the organisation's own).
 """
 
 from __future__ import annotations
@@ -82,6 +83,17 @@ REJECTIONS = Metric(
 QUOTA_REFUSALS = Metric(
     "donatello_quota_refusals", Kind.COUNTER, "Requests refused for a used-up daily quota."
 )  # fmt: skip
+# Departments are the organisation's own (validated ids, a few hundred at most), never a
+# person: the one label where budgets are concerned.
+BUDGET_UTILISATION = Metric(
+    "donatello_budget_utilisation_ratio", Kind.GAUGE,
+    "Spent over the monthly limit in the current budget month, as of its last charge.",
+    ("department",),
+)  # fmt: skip
+BUDGET_THRESHOLDS = Metric(
+    "donatello_budget_threshold_crossings", Kind.COUNTER,
+    "Budget thresholds (percent of the limit) crossed by a charge.", ("threshold_percent",),
+)  # fmt: skip
 AUTH_FAILURES = Metric(
     "donatello_auth_failures", Kind.COUNTER, "Requests refused for want of a valid token.",
     ("reason",),
@@ -109,7 +121,8 @@ SEAL_AGE_SECONDS = Metric(
 CATALOGUE: tuple[Metric, ...] = (
     GENERATIONS, GENERATION_SECONDS, QUEUE_WAIT_SECONDS, PLATFORM_SECONDS, PROVIDER_SECONDS,
     PROVIDER_CALL_SECONDS, PROVIDER_ERRORS, PROVIDER_RETRIES, REROUTES, CIRCUIT_STATE,
-    SCREENING_SECONDS, SCREENING_FINDINGS, REJECTIONS, QUOTA_REFUSALS, AUTH_FAILURES,
+    SCREENING_SECONDS, SCREENING_FINDINGS, REJECTIONS, QUOTA_REFUSALS, BUDGET_UTILISATION,
+    BUDGET_THRESHOLDS, AUTH_FAILURES,
     QUEUE_DEPTH, QUEUE_OLDEST_SECONDS, PROJECTION_LAG_EVENTS, PROJECTION_LAG_SECONDS,
     SEAL_AGE_SECONDS,
 )  # fmt: skip

@@ -35,7 +35,7 @@ from domain.routing import rank_models
 from domain.streams import budget_stream, generation_stream
 from services.budget_ledger import decide_and_append, standing_policy, to_new_events
 from services.context import Platform
-from services.generation_metrics import record_pickup, record_settled
+from services.generation_metrics import record_charge, record_pickup, record_settled
 from services.generations import load_generation
 from services.metrics import SCREENING_FINDINGS, SCREENING_SECONDS, provider_time
 from services.personal_data import open_text, seal_text
@@ -223,10 +223,10 @@ def charge_generation(platform: Platform, state: Generation) -> Sequence[Payload
     image = state.image
     if image is None:
         raise ValueError("charging a generation without an image")
-    decide_and_append(
-        platform.store,
-        routed.budget_stream_id,
-        lambda current: budget.charge(
+    appended: list[Payload] = []
+
+    def charge(current: Budget) -> Sequence[Payload]:
+        appended[:] = budget.charge(
             current,
             department_id=request.department_id,
             period=routed.budget_period,
@@ -234,9 +234,13 @@ def charge_generation(platform: Platform, state: Generation) -> Sequence[Payload
             user_id=request.user_id,
             model_id=image.model_id,
             amount=image.cost_aud,
-        ),
-        correlation_id=request.generation_id,
+        )
+        return appended
+
+    before = decide_and_append(
+        platform.store, routed.budget_stream_id, charge, correlation_id=request.generation_id
     )
+    record_charge(platform, request.department_id, before, appended)
     return [GenerationCharged(cost_aud=image.cost_aud, budget_stream_id=routed.budget_stream_id)]
 
 

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.metrics import CATALOGUE, SEAL_AGE_SECONDS, Kind, reason_kind
 from services.tracing import GENERATION_ID
+from tests.e2e.test_pipeline_http import wait_for_budget_spend
 from tests.openai_server import Mode, OpenAIServer, run_openai_server
 from tests.otlp_collector import CollectedSpan, Collector, running_collector
 from tests.platform_process import RunningPlatform, running_platform
@@ -75,8 +77,9 @@ def value(samples: Samples, name: str, **labels: str) -> float | None:
 
 @dataclass(frozen=True)
 class Sequence:
-    """One generation failed over from OpenAI to `local` and one rejected, from a fresh
-    host: the circuit's history would otherwise route around OpenAI at once."""
+    """From a fresh host (the circuit's history would otherwise route around OpenAI at
+    once): one generation failed over from OpenAI to `local`, one rejected, and one
+    charged straight to `local` that spends its department's whole limit."""
 
     before: Samples
     charged: dict[str, Any]
@@ -92,6 +95,14 @@ def sequence(platform: RunningPlatform, openai: OpenAIServer) -> Sequence:
     card = client.post(
         "/api/v1/generations", json={"prompt": "a card for card 4111 1111 1111 1111 please"}
     )
+    # A department whose month one local image (0.01 AUD) spends in full.
+    admin = platform.client(platform.token("ada", ["Platform.Admin"], None))
+    limit = {"monthly_limit_aud": "0.01", "enforcement": "hard", "strategy": "cost_optimised"}
+    assert admin.put("/api/v1/budgets/studio", json=limit).status_code == 200
+    studio = platform.client(platform.token("sam", ["Generator.Power"], "studio"))
+    sketch = studio.post(
+        "/api/v1/generations", json={"prompt": "a teapot", "model": "local-sketch"}
+    )
     anonymous = httpx.get(f"{platform.url}/api/v1/generations", timeout=10)
     assert anonymous.status_code == 401
     charged = platform.wait_terminal(client, failed_over.json()["id"])
@@ -99,6 +110,7 @@ def sequence(platform: RunningPlatform, openai: OpenAIServer) -> Sequence:
     assert charged["status"] == "charged"
     assert charged["model_id"] == "local-sketch", charged
     assert rejected["status"] == "rejected"
+    assert platform.wait_terminal(studio, sketch.json()["id"])["status"] == "charged"
     return Sequence(before, charged, rejected)
 
 
@@ -107,7 +119,7 @@ def test_one_failed_over_and_one_rejected_generation_are_counted_as_they_happene
 ) -> None:
     before, rejected = sequence.before, sequence.rejected
     expected = {
-        ("donatello_generations_total", (("status", "charged"), ("model", "local-sketch"))): 1,
+        ("donatello_generations_total", (("status", "charged"), ("model", "local-sketch"))): 2,
         ("donatello_generations_total", (("status", "rejected"), ("model", "none"))): 1,
         ("donatello_rejections_total", (("reason", reason_kind(rejected["reason"])),)): 1,
         ("donatello_screening_findings_total", (("entity_type", "CREDIT_CARD"),)): 1,
@@ -120,11 +132,15 @@ def test_one_failed_over_and_one_rejected_generation_are_counted_as_they_happene
         (
             "donatello_provider_call_seconds_count",
             (("provider", "local"), ("outcome", "ok")),
-        ): 1,
-        ("donatello_generation_queue_wait_seconds_count", ()): 2,
-        ("donatello_generation_platform_seconds_count", ()): 2,
-        ("donatello_generation_provider_seconds_count", ()): 2,
-        ("donatello_screening_seconds_count", ()): 2,
+        ): 2,
+        ("donatello_generation_queue_wait_seconds_count", ()): 3,
+        ("donatello_generation_platform_seconds_count", ()): 3,
+        ("donatello_generation_provider_seconds_count", ()): 3,
+        ("donatello_screening_seconds_count", ()): 3,
+        ("donatello_budget_threshold_crossings_total", (("threshold_percent", "80"),)): 1,
+        ("donatello_budget_threshold_crossings_total", (("threshold_percent", "90"),)): 1,
+        ("donatello_budget_threshold_crossings_total", (("threshold_percent", "100"),)): 1,
+        ("donatello_budget_utilisation_ratio", (("department", "studio"),)): 1,
         ("donatello_provider_circuit_state", (("provider", "openai"),)): 0,  # 3 of 5
         ("donatello_auth_failures_total", (("reason", "missing bearer token"),)): 1,
         ("donatello_queue_depth", (("queue", "generation-jobs"),)): 0,
@@ -144,7 +160,7 @@ def delta(before: Samples, after: Samples, key: tuple[str, tuple[tuple[str, str]
     """How far a counter moved; a gauge's value as it stands."""
     name, labels = key
     now = value(after, name, **dict(labels))
-    if now is None or name.endswith(("_state", "_depth")):
+    if now is None or name.endswith(("_state", "_depth", "_ratio")):
         return -1.0 if now is None else now
     return now - (value(before, name, **dict(labels)) or 0.0)
 
@@ -229,3 +245,19 @@ def test_a_generations_spans_form_one_tree_from_the_post_to_the_charge(
     worker_lines = [line for line in lines if line.get("correlation_id") == generation_id]
     assert worker_lines
     assert {line.get("trace_id") for line in worker_lines} == {process.trace_id}
+
+
+def test_the_budget_gauge_is_the_months_spend_over_its_limit(
+    platform: RunningPlatform, sequence: Sequence
+) -> None:
+    budget = wait_for_budget_spend(platform, "marketing")  # one charge so far, the lighthouse
+    ratio = Decimal(budget["spent_aud"]) / Decimal(budget["limit_aud"])
+    samples = scrape(platform.url)
+    gauge = value(samples, "donatello_budget_utilisation_ratio", department="marketing")
+    assert gauge == pytest.approx(float(ratio))
+    departments = {
+        dict(labels)["department"]
+        for name, labels in samples
+        if name == "donatello_budget_utilisation_ratio"
+    }
+    assert departments == {"marketing", "studio"}

@@ -15,7 +15,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from adapters.prometheus_meter import MULTIPROCESS_VARIABLE, PrometheusMeter
 from devhost.metrics_route import MetricsRoute
-from services.metrics import CATALOGUE, GENERATIONS, PROVIDER_CALL_SECONDS, QUOTA_REFUSALS
+from services.metrics import (
+    BUDGET_UTILISATION,
+    CATALOGUE,
+    GENERATIONS,
+    PROVIDER_CALL_SECONDS,
+    QUOTA_REFUSALS,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,10 +48,13 @@ def test_a_label_outside_the_metrics_declared_set_is_refused() -> None:
         meter.add(GENERATIONS, status="charged", model="m", user_id="alice")
 
 
-def test_no_metric_is_labelled_by_a_person_a_department_or_a_prompt() -> None:
-    forbidden = ("user", "department", "prompt", "subject", "email", "generation_id")
+def test_no_metric_is_labelled_by_a_person_or_a_prompt() -> None:
+    forbidden = ("user", "prompt", "subject", "email", "generation_id", "delivery")
     for metric in CATALOGUE:
         assert not any(word in label for label in metric.labels for word in forbidden), metric
+    # Departments label the budget gauge alone.
+    departmental = {m.name for m in CATALOGUE if any("department" in l for l in m.labels)}
+    assert departmental == {BUDGET_UTILISATION.name}
 
 
 _RECORD = """
