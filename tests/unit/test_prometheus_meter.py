@@ -53,7 +53,7 @@ def test_no_metric_is_labelled_by_a_person_or_a_prompt() -> None:
     for metric in CATALOGUE:
         assert not any(word in label for label in metric.labels for word in forbidden), metric
     # Departments label the budget gauge alone.
-    departmental = {m.name for m in CATALOGUE if any("department" in l for l in m.labels)}
+    departmental = {m.name for m in CATALOGUE if any("department" in n for n in m.labels)}
     assert departmental == {BUDGET_UTILISATION.name}
 
 
