@@ -75,6 +75,7 @@ from projections.runner import ProjectionRunner
 from services.context import Platform
 from services.generations import GENERATION_ID_KEY_SECRET, JOB_QUEUE
 from services.log_tail import LogTail
+from services.metrics import NullMeter
 from services.openai_images import IMAGE_LINK_KEY_SECRET
 from services.ports import (
     ContentModerator,
@@ -141,7 +142,7 @@ def build_platform(config: Settings) -> Platform:
         resolver=SystemResolver(),
         generation_id_key=platform_key(config, GENERATION_ID_KEY_SECRET),
         credentials=C2paCredentials(signing_key(config, secrets)),
-        meter=prometheus_meter(),
+        meter=meter(config),
     )
 
 
@@ -410,8 +411,8 @@ def webhooks() -> WebhookPorts:
 
 
 @cache
-def meter() -> Meter:
-    return prometheus_meter()
+def meter(config: Settings | None = None) -> Meter:
+    return prometheus_meter() if (config or settings()).metrics else NullMeter()
 
 
 def authenticator() -> TokenValidator:

@@ -40,6 +40,8 @@ from services.generations import GenerationRequest, submit_generation
 from services.pipeline import advance_generation
 from services.screening import screen_text
 from services.settings import Settings
+from tests.metrics_scrape import Samples, histogram_quantile, scrape
+from tests.otlp_collector import running_collector
 from tests.platform_process import RunningPlatform, running_platform
 
 TERMINAL_EVENTS = {
@@ -225,7 +227,7 @@ def run_batch(
     return Run(sent, ended, host_cpu)
 
 
-def report(run: Run, args: argparse.Namespace) -> None:
+def report(run: Run, args: argparse.Namespace, telemetry: str) -> None:
     first_sent = min(run.sent.values())
     last_sent = max(run.sent.values())
     ends = sorted(at for _, at in run.ended.values())
@@ -244,7 +246,8 @@ def report(run: Run, args: argparse.Namespace) -> None:
     print(
         f"\n## End to end through `donatello serve` ({args.processes} process(es) x "
         f"{args.workers} queue workers, synchronous={args.synchronous}, {args.posters} posters, "
-        f"{'as fast as accepted' if args.rate <= 0 else f'{args.rate:g}/s offered'})\n"
+        f"{'as fast as accepted' if args.rate <= 0 else f'{args.rate:g}/s offered'}, "
+        f"telemetry {telemetry})\n"
     )
     print("| what | value |")
     print("|---|---|")
@@ -262,28 +265,61 @@ def report(run: Run, args: argparse.Namespace) -> None:
         print(f"| request to charged p95 ms | {percentile(latencies, 95):.0f} |")
 
 
-def end_to_end(prompts: Sequence[Prompt], args: argparse.Namespace) -> None:
+def end_to_end(prompts: Sequence[Prompt], args: argparse.Namespace, telemetry: bool) -> None:
+    """One host, with its telemetry on (metrics, and traces exported over OTLP to a
+    collector in this process) or off (`DONATELLO_METRICS=false`, `OTEL_SDK_DISABLED`)."""
     allowed = [p.text for p in prompts if not p.blocked]
     texts = [f"{allowed[i % len(allowed)]} #{i}" for i in range(args.generations)]
-    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as workdir:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-pipeline-") as workdir,
+        running_collector() as spans,
+    ):
         data_dir = Path(workdir)
         serve = ["--workers", str(args.workers)]
         if args.processes != 1:
             serve += ["--processes", str(args.processes)]
+        switches = (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": spans.url}
+            if telemetry
+            else {"DONATELLO_METRICS": "false", "OTEL_SDK_DISABLED": "true"}
+        )
         with running_platform(
             data_dir,
             serve_args=serve,
             DONATELLO_DEFAULT_MONTHLY_LIMIT_AUD="10000000",
             DONATELLO_SQLITE_SYNCHRONOUS=args.synchronous,
+            **switches,
         ) as host:
             follower = LogFollower(data_dir / "events.db")
             try:
                 options = {"posters": args.posters, "timeout": args.timeout}
                 run_batch(host, follower, texts[:WARM_UP], rate=0, **options)
+                before = scrape(host.url)
                 run = run_batch(host, follower, texts, rate=args.rate, **options)
+                after = scrape(host.url)
             finally:
                 follower.close()
-    report(run, args)
+        report(run, args, "on" if telemetry else "off")
+        if telemetry:
+            report_split(before, after, len(spans.spans))
+
+
+def report_split(before: Samples, after: Samples, spans: int) -> None:
+    """Where a generation's time went, from the host's own histograms (the timed batch:
+    the warm-up's counts are subtracted bucket by bucket)."""
+    batch = {key: count - before.get(key, 0.0) for key, count in after.items()}
+    print("\n| from the metrics (timed batch) | p50 ms | p95 ms |")
+    print("|---|---|---|")
+    for label, name in (
+        ("queue wait", "donatello_generation_queue_wait_seconds"),
+        ("platform time (worker, outside provider calls)", "donatello_generation_platform_seconds"),
+        ("provider time", "donatello_generation_provider_seconds"),
+        ("request to terminal", "donatello_generation_seconds"),
+    ):
+        figures = [histogram_quantile(batch, name, q) for q in (0.5, 0.95)]
+        cells = " | ".join("n/a" if f is None else f"{f * 1000:.1f}" for f in figures)
+        print(f"| {label} | {cells} |")
+    print(f"\n{spans} spans exported over OTLP (warm-up included).")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -299,6 +335,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--synchronous", choices=("FULL", "NORMAL"), default="FULL", help="SQLite durability"
     )
+    parser.add_argument(
+        "--telemetry", choices=("both", "on", "off"), default="both",
+        help="the end-to-end run with the host's metrics and traces off, on, or both in turn",
+    )  # fmt: skip
     parser.add_argument("--skip-screening", action="store_true")
     parser.add_argument(
         "--in-process", type=int, default=0, help="generations through the services alone"
@@ -310,7 +350,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.in_process > 0:
         in_process(prompts, args.in_process)
     if args.generations > 0:
-        end_to_end(prompts, args)
+        for telemetry in {"both": (False, True), "on": (True,), "off": (False,)}[args.telemetry]:
+            end_to_end(prompts, args, telemetry)
 
 
 if __name__ == "__main__":

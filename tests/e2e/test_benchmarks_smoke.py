@@ -72,6 +72,11 @@ def test_pipeline_benchmark_screens_and_runs_generations_to_charged(
     assert "| with personal data | 3 |" in printed
     assert "| outcomes | charged 6, unfinished 0 |" in printed
     assert "| request to charged p95 ms |" in printed
+    # One run with the host's telemetry off, then one with it on, its split from the metrics.
+    assert printed.index("telemetry off)") < printed.index("telemetry on)")
+    assert printed.count("| outcomes | charged 6, unfinished 0 |") == 2
+    split = next(r for r in printed.splitlines() if r.startswith("| platform time"))
+    assert "n/a" not in split
 
 
 def test_provenance_benchmark_prints_signing_beside_the_old_stamp(

@@ -18,17 +18,16 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-from prometheus_client.parser import text_string_to_metric_families
 
 from services.metrics import CATALOGUE, SEAL_AGE_SECONDS, Kind, reason_kind
 from services.tracing import GENERATION_ID
 from tests.e2e.test_pipeline_http import wait_for_budget_spend
+from tests.metrics_scrape import Samples, scrape, value
 from tests.openai_server import Mode, OpenAIServer, run_openai_server
 from tests.otlp_collector import CollectedSpan, Collector, running_collector
 from tests.platform_process import RunningPlatform, running_platform
 
 REQUESTER = ("alice", ["Generator.Standard"], "marketing")
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @pytest.fixture(scope="module")
@@ -58,21 +57,6 @@ def platform(
         OTEL_BSP_SCHEDULE_DELAY="100",  # milliseconds between the exporter's batches
     ) as running:
         yield running
-
-
-def scrape(url: str) -> Samples:
-    response = httpx.get(f"{url}/metrics", timeout=10)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float | None:
-    return samples.get((name, frozenset(labels.items())))
 
 
 @dataclass(frozen=True)
