@@ -25,13 +25,15 @@ def value(samples: Samples, name: str, **labels: str) -> float | None:
 
 
 def histogram_quantile(samples: Samples, name: str, q: float) -> float | None:
-    """The `q` quantile of histogram `name` (unlabelled) as Prometheus estimates it: the
-    bucket holding the rank, interpolated linearly within it; None without samples."""
-    buckets = sorted(
-        (float(dict(labels)["le"]), count)
-        for (sample, labels), count in samples.items()
-        if sample == f"{name}_bucket" and len(labels) == 1
-    )
+    """The `q` quantile of histogram `name`, summed over its labels, as Prometheus
+    estimates it: the bucket holding the rank, interpolated linearly within it (so no
+    finer than the buckets); None without observations."""
+    totals: dict[float, float] = {}
+    for (sample, labels), count in samples.items():
+        if sample == f"{name}_bucket":
+            bound = float(dict(labels)["le"])
+            totals[bound] = totals.get(bound, 0.0) + count
+    buckets = sorted(totals.items())
     if not buckets or buckets[-1][1] == 0:
         return None
     rank = q * buckets[-1][1]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.prometheus_meter import MULTIPROCESS_VARIABLE, PrometheusMeter
 from devhost.metrics_route import MetricsRoute
@@ -22,6 +23,7 @@ from services.metrics import (
     PROVIDER_CALL_SECONDS,
     QUOTA_REFUSALS,
 )
+from tests.metrics_scrape import histogram_quantile
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,3 +116,20 @@ def test_metrics_are_refused_to_any_other_peer(client: tuple[str, int] | None) -
 
 def test_metrics_are_read_not_written() -> None:
     assert _get_metrics(("127.0.0.1", 1), method="POST")[0] == 405
+
+
+def test_a_histograms_quantile_is_estimated_from_its_buckets_across_labels() -> None:
+    registry = CollectorRegistry()
+    meter = PrometheusMeter(registry=registry)
+    for seconds, status in ((0.2, "charged"), (0.3, "charged"), (0.4, "failed"), (7.0, "failed")):
+        meter.observe(GENERATION_SECONDS, seconds, status=status)
+    samples = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+    }
+    # Rank 2 of 4 falls in (0.25, 0.5], which holds ranks 2 and 3: halfway to its top.
+    assert histogram_quantile(samples, "donatello_generation_seconds", 0.5) == pytest.approx(0.375)
+    # The fourth lies in (5, 10]: the p95 is interpolated inside it.
+    assert histogram_quantile(samples, "donatello_generation_seconds", 0.95) == pytest.approx(9.0)
+    assert histogram_quantile({}, "donatello_generation_seconds", 0.5) is None
