@@ -19,6 +19,7 @@ from devhost.metrics_route import MetricsRoute
 from services.metrics import (
     BUDGET_UTILISATION,
     CATALOGUE,
+    GENERATION_SECONDS,
     GENERATIONS,
     PROVIDER_CALL_SECONDS,
     QUOTA_REFUSALS,
