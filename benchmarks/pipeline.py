@@ -275,9 +275,7 @@ def end_to_end(prompts: Sequence[Prompt], args: argparse.Namespace, telemetry: b
         running_collector() as spans,
     ):
         data_dir = Path(workdir)
-        serve = ["--workers", str(args.workers)]
-        if args.processes != 1:
-            serve += ["--processes", str(args.processes)]
+        serve = ["--workers", str(args.workers), "--processes", str(args.processes)]
         switches = (
             {"OTEL_EXPORTER_OTLP_ENDPOINT": spans.url}
             if telemetry

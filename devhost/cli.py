@@ -49,8 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument(
         "--processes",
         type=int,
-        default=1,
-        help="processes running the queue workers (the first also serves HTTP)",
+        default=None,
+        help="processes running the queue workers (the first also serves HTTP);"
+        " default: one per CPU",
     )
 
     work = commands.add_parser("work", help="run only the queue workers (serve --processes)")
@@ -105,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # says only what went wrong (not every HTTP request its client made).
     configure_logging(level=logging.INFO if args.command in ("serve", "work") else logging.WARNING)
     if args.command == "serve":
-        return _serve(args.host, args.port, args.workers, args.processes)
+        return _serve(args.host, args.port, args.workers, serving_processes(args.processes))
     if args.command == "work":
         return _work(args.workers, args.parent or os.getppid())
     if args.command == "token":
@@ -150,6 +151,11 @@ def _app_settings() -> dict[str, str]:
         **os.environ,
         "DONATELLO_COSMOS_DATABASE": config.cosmos_database,
     }
+
+
+def serving_processes(asked: int | None) -> int:
+    """The pipeline's work holds the GIL, so one process per core uses the machine."""
+    return asked if asked is not None else os.cpu_count() or 1
 
 
 def _serve(host: str, port: int, workers: int, processes: int) -> int:
