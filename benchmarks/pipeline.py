@@ -34,6 +34,8 @@ import httpx
 
 from adapters.sqlite_event_store import SqliteEventStore
 from benchmarks.prompts import Prompt, prompt_set
+from benchmarks.provider_stub import MODEL as STUB_MODEL
+from benchmarks.provider_stub import running_stub
 from bootstrap import build_platform
 from domain.access import Principal, Role
 from services.generations import GenerationRequest, submit_generation
@@ -247,7 +249,7 @@ def report(run: Run, args: argparse.Namespace, telemetry: str) -> None:
         f"\n## End to end through `donatello serve` ({args.processes} process(es) x "
         f"{args.workers} queue workers, synchronous={args.synchronous}, {args.posters} posters, "
         f"{'as fast as accepted' if args.rate <= 0 else f'{args.rate:g}/s offered'}, "
-        f"telemetry {telemetry})\n"
+        f"{args.provider} provider, telemetry {telemetry})\n"
     )
     print("| what | value |")
     print("|---|---|")
@@ -273,6 +275,7 @@ def end_to_end(prompts: Sequence[Prompt], args: argparse.Namespace, telemetry: b
     with (
         tempfile.TemporaryDirectory(prefix="bench-pipeline-") as workdir,
         running_collector() as spans,
+        running_stub(args.provider_delay) as stub,
     ):
         data_dir = Path(workdir)
         serve = ["--workers", str(args.workers), "--processes", str(args.processes)]
@@ -281,6 +284,12 @@ def end_to_end(prompts: Sequence[Prompt], args: argparse.Namespace, telemetry: b
             if telemetry
             else {"DONATELLO_METRICS": "false", "OTEL_SDK_DISABLED": "true"}
         )
+        if args.provider == "remote":
+            switches |= {
+                "DONATELLO_ENABLED_PROVIDERS": "openai_compatible",
+                "DONATELLO_OPENAI_COMPATIBLE_BASE_URL": stub.url,
+                "DONATELLO_OPENAI_COMPATIBLE_MODEL": STUB_MODEL,
+            }
         with running_platform(
             data_dir,
             serve_args=serve,
@@ -288,6 +297,8 @@ def end_to_end(prompts: Sequence[Prompt], args: argparse.Namespace, telemetry: b
             DONATELLO_SQLITE_SYNCHRONOUS=args.synchronous,
             **switches,
         ) as host:
+            if args.provider == "remote":
+                allow_stub_model(host)
             follower = LogFollower(data_dir / "events.db")
             try:
                 options = {"posters": args.posters, "timeout": args.timeout}
@@ -298,8 +309,22 @@ def end_to_end(prompts: Sequence[Prompt], args: argparse.Namespace, telemetry: b
             finally:
                 follower.close()
         report(run, args, "on" if telemetry else "off")
+        if args.provider == "remote":
+            size = stub.image_bytes / 1e6
+            answers = f"{stub.answered} answers of {size:.1f} MB"
+            print(f"\nRemote-like provider: {answers}, each after {stub.delay:g} s.")
         if telemetry:
             report_split(before, after, len(spans.spans))
+
+
+def allow_stub_model(host: RunningPlatform) -> None:
+    """The stub serves the catalogue's self-hosted model, which has no commercial-use
+    licence: the department must waive that requirement for it to be routed to."""
+    admin = host.client(host.token("bench-admin", ["Platform.Admin"], None))
+    policy = {"monthly_limit_aud": "10000000", "requirements": {"commercial_use": False}}
+    response = admin.put(f"/api/v1/budgets/{DEPARTMENT}", json=policy)
+    if response.status_code != 200:
+        raise RuntimeError(f"PUT /budgets: {response.status_code} {response.text}")
 
 
 def report_split(before: Samples, after: Samples, spans: int) -> None:
@@ -337,6 +362,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--telemetry", choices=("both", "on", "off"), default="both",
         help="the end-to-end run with the host's metrics and traces off, on, or both in turn",
     )  # fmt: skip
+    parser.add_argument(
+        "--provider", choices=("local", "remote"), default="local",
+        help="local: the in-process provider renders; remote: an HTTP stub in this process "
+        "answers with a pre-rendered PNG after --provider-delay (benchmarks/provider_stub.py)",
+    )  # fmt: skip
+    parser.add_argument("--provider-delay", type=float, default=0.5, help="the stub's s")
     parser.add_argument("--skip-screening", action="store_true")
     parser.add_argument(
         "--in-process", type=int, default=0, help="generations through the services alone"
