@@ -79,6 +79,25 @@ def test_pipeline_benchmark_screens_and_runs_generations_to_charged(
     assert "n/a" not in split
 
 
+def test_pipeline_benchmark_runs_against_the_remote_like_provider(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pipeline.main(
+        [
+            "--skip-screening", "--generations", "4", "--processes", "1", "--workers", "2",
+            "--posters", "2", "--provider", "remote", "--provider-delay", "0.05",
+            "--telemetry", "on",
+        ]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "remote provider, telemetry on)" in printed
+    assert "| outcomes | charged 4, unfinished 0 |" in printed
+    assert "Remote-like provider: 8 answers of " in printed  # 4 to warm up, 4 timed
+    provider = next(r for r in printed.splitlines() if r.startswith("| provider time"))
+    p50 = float(provider.split(" | ")[1])
+    assert p50 >= 50  # the stub's delay, measured by the host's own histogram
+
+
 def test_provenance_benchmark_prints_signing_beside_the_old_stamp(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
