@@ -26,6 +26,7 @@ from tests.metrics_scrape import Samples, scrape, value
 from tests.openai_server import Mode, OpenAIServer, run_openai_server
 from tests.otlp_collector import CollectedSpan, Collector, running_collector
 from tests.platform_process import RunningPlatform, running_platform
+from tests.webhook_receiver import Receiver, running_receiver
 
 REQUESTER = ("alice", ["Generator.Standard"], "marketing")
 
@@ -43,6 +44,12 @@ def collector() -> Iterator[Collector]:
 
 
 @pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def platform(
     tmp_path_factory: pytest.TempPathFactory, openai: OpenAIServer, collector: Collector
 ) -> Iterator[RunningPlatform]:
@@ -55,6 +62,7 @@ def platform(
         DONATELLO_DEFAULT_STRATEGY="quality_focused",  # OpenAI first, `local` next
         OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
         OTEL_BSP_SCHEDULE_DELAY="100",  # milliseconds between the exporter's batches
+        DONATELLO_WEBHOOK_ALLOW_PRIVATE="true",  # the receiver is on 127.0.0.1
     ) as running:
         yield running
 
@@ -71,7 +79,7 @@ class Sequence:
 
 
 @pytest.fixture(scope="module")
-def sequence(platform: RunningPlatform, openai: OpenAIServer) -> Sequence:
+def sequence(platform: RunningPlatform, openai: OpenAIServer, receiver: Receiver) -> Sequence:
     openai.mode = Mode.SERVER_ERROR
     before = scrape(platform.url)
     client = platform.client(platform.token(*REQUESTER))
@@ -83,6 +91,9 @@ def sequence(platform: RunningPlatform, openai: OpenAIServer) -> Sequence:
     admin = platform.client(platform.token("ada", ["Platform.Admin"], None))
     limit = {"monthly_limit_aud": "0.01", "enforcement": "hard", "strategy": "cost_optimised"}
     assert admin.put("/api/v1/budgets/studio", json=limit).status_code == 200
+    manager = platform.client(platform.token("max", ["Dept.Manager"], "studio"))
+    hook = {"url": f"{receiver.url}/hook", "events": ["budget.threshold_crossed"]}
+    assert manager.put("/api/v1/webhooks/studio", json=hook).status_code in (200, 201)
     studio = platform.client(platform.token("sam", ["Generator.Power"], "studio"))
     sketch = studio.post(
         "/api/v1/generations", json={"prompt": "a teapot", "model": "local-sketch"}
@@ -245,3 +256,18 @@ def test_the_budget_gauge_is_the_months_spend_over_its_limit(
         if name == "donatello_budget_utilisation_ratio"
     }
     assert departments == {"marketing", "studio"}
+
+
+def test_webhook_deliveries_are_spans(
+    sequence: Sequence, receiver: Receiver, collector: Collector
+) -> None:
+    delivered = receiver.wait_for(lambda received: len(received) >= 1)
+    assert delivered
+
+    def traced(spans: list[CollectedSpan]) -> bool:
+        return any(s.name == "webhook.deliver" for s in spans)
+
+    deliveries = [s for s in collector.wait_for(traced) if s.name == "webhook.deliver"]
+    assert deliveries
+    assert all(s.kind == Span.SpanKind.SPAN_KIND_CONSUMER for s in deliveries)
+    assert all(s.attributes["donatello.delivery_id"] for s in deliveries)
