@@ -46,6 +46,7 @@ from adapters.keyvault_signing_key import KeyVaultSigningKey
 from adapters.local_keyring import LocalKeyRing
 from adapters.local_signing_key import LocalSigningKey
 from adapters.openai_moderation import openai_moderator
+from adapters.otel_meter import install_azure_monitor, otel_meter
 from adapters.presidio_analyzer import shared_analyzer
 from adapters.presidio_redactor import PresidioRedactor
 from adapters.private_files import private_folder
@@ -412,7 +413,12 @@ def webhooks() -> WebhookPorts:
 
 @cache
 def meter(config: Settings | None = None) -> Meter:
-    return prometheus_meter() if (config or settings()).metrics else NullMeter()
+    """Where measurements go: Application Insights when its connection string is set
+    (the Azure Monitor distro, installed here once, also takes the spans), else
+    prometheus-client (`GET /metrics` on the embedded host)."""
+    if not (config or settings()).metrics:
+        return NullMeter()
+    return otel_meter() if install_azure_monitor() else prometheus_meter()
 
 
 def authenticator() -> TokenValidator:
