@@ -47,7 +47,7 @@ from adapters.local_keyring import LocalKeyRing
 from adapters.local_signing_key import LocalSigningKey
 from adapters.openai_moderation import openai_moderator
 from adapters.otel_meter import install_azure_monitor, otel_meter
-from adapters.presidio_analyzer import shared_analyzer
+from adapters.presidio_analyzer import bounded_analyzer
 from adapters.presidio_redactor import PresidioRedactor
 from adapters.private_files import private_folder
 from adapters.prometheus_meter import prometheus_meter
@@ -130,7 +130,7 @@ def build_platform(config: Settings) -> Platform:
         queue=work_queue(config),
         images=images,
         image_links=image_links,
-        analyzer=shared_analyzer(),
+        analyzer=bounded_analyzer(config.screening_processes, config.screening_timeout_seconds),
         redactor=PresidioRedactor(),
         moderators=content_moderators(config, secrets),
         providers=providers,

@@ -221,6 +221,16 @@ class BlobImageStore:
                 raise
             raise KeyError(ref) from error
 
+    def delete(self, ref: str) -> bool:
+        validate_ref(ref)
+        try:
+            self._container.delete_blob(ref, delete_snapshots="include")
+        except ResourceNotFoundError as error:
+            if getattr(error, "error_code", None) != StorageErrorCode.BLOB_NOT_FOUND:
+                raise
+            return False
+        return True
+
     def read_url(self, ref: str, ttl: timedelta = DEFAULT_READ_URL_TTL) -> str:
         """A URL that lets anyone holding it read this one image, and only that, for `ttl`.
 

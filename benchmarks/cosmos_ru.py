@@ -48,7 +48,7 @@ from benchmarks.cosmos_measure import (
 )
 from domain.generation import ImageGenerated
 from domain.streams import BUDGET_POLICY_PREFIX, BUDGET_PREFIX
-from services.projection_feed import PROJECTIONS
+from projections import OWN_FEED_PROJECTIONS
 from tests.emulators import NODE_BIN
 
 ESTIMATED = "change feed (estimated)"
@@ -95,7 +95,7 @@ def estimated_feed_rows(measured: Measurement, model: RuModel) -> list[Row]:
     event_bytes = _mean([json_size(item) for item in measured.events])
     rows = []
     for mode, batches, per_batch in ((PER_EVENT, events, 1.0), (PER_GENERATION, 1.0, events)):
-        count = batches * len(PROJECTIONS)
+        count = batches * len(OWN_FEED_PROJECTIONS)
         read = model.query(per_batch, per_batch * event_bytes)
         checkpoint = model.estimate("replace", (LEASE_BYTES,))
         rows.append(
@@ -163,7 +163,7 @@ def summarise(measured: Measurement, rows: Sequence[Row], workload: Workload) ->
         # The HTTP trigger, the queue trigger per message, a projector call per batch.
         function_executions=1
         + measured.queue_sends / n
-        + len(measured.events) / n * len(PROJECTIONS),
+        + len(measured.events) / n * len(OWN_FEED_PROJECTIONS),
     )
 
 

@@ -2,9 +2,10 @@
 
 Run: `python -m benchmarks.pipeline [--rounds N] [--generations N] [--processes N] ...`.
 
-Screening: the real shared Presidio analyzer and the platform's screening policy, over
-a varied prompt set (`benchmarks/prompts.py`), warm: every prompt is screened once
-before the timed rounds. Each call to `analyze` plus `screen` is one sample.
+Screening: the platform's analyzer (Presidio in its pool of child processes, as the
+pipeline uses it) and the platform's screening policy, over a varied prompt set
+(`benchmarks/prompts.py`), warm: every prompt is screened once before the timed rounds.
+Each call to `analyze` plus `screen` is one sample.
 
 End to end: the embedded default as users run it, `donatello serve` in a subprocess on
 a fresh data folder (SQLite event store with FULL durability, the local queue, the
@@ -175,12 +176,18 @@ class LogFollower:
 
 
 def host_cpu_seconds(pid: int) -> float | None:
-    """CPU time of the host process and its worker processes so far (Linux /proc only)."""
+    """CPU time of the host process and all its descendants so far (Linux /proc only):
+    its worker processes, and the screening processes forked for each of them."""
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        total = 0
-        for process in [str(pid), *children]:
-            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        total, pending = 0, [str(pid)]
+        while pending:
+            process = pending.pop()
+            try:
+                stat = Path(f"/proc/{process}/stat").read_text()
+                pending += Path(f"/proc/{process}/task/{process}/children").read_text().split()
+            except FileNotFoundError:  # ended since its parent was read
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
     except (OSError, ValueError, IndexError):
         return None

@@ -16,17 +16,21 @@ import getpass
 import os
 import sys
 from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from domain.access import Principal, Role
 from domain.envelope import utc_now
+from domain.event_types import EVENT_TYPES
 from services.audit_export import write_csv, write_jsonl
-from services.audit_log import EventFilter, export_events
+from services.audit_log import EventFilter, about_subject, export_events
 from services.audit_reads import AuditAccess
 from services.audit_story import replay
 from services.audit_verify import verify_log
 from services.errors import NotFound
+from services.ports import EventStore, ViewReader
+from services.subject_streams import SubjectIndex
 
 WRITERS = {"jsonl": write_jsonl, "csv": write_csv}
 
@@ -48,8 +52,19 @@ def add_audit_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     export = commands.add_parser("export", help="write the log, filtered, as JSON Lines or CSV")
     export.add_argument("--from", dest="recorded_from", type=_moment, help="ISO 8601, with offset")
     export.add_argument("--to", dest="recorded_to", type=_moment, help="exclusive; with offset")
-    export.add_argument("--type", dest="types", action="append", default=[], help="repeatable")
+    export.add_argument(
+        "--type",
+        dest="types",
+        action="append",
+        default=[],
+        choices=sorted(EVENT_TYPES),
+        metavar="TYPE",
+        help="repeatable; an event type (README: Audit trail)",
+    )
     export.add_argument("--user", help="the acting user's id")
+    export.add_argument(
+        "--subject", help="every event about this person, their generations' later steps too"
+    )
     export.add_argument("--department", help="the department named in the event's data")
     export.add_argument("--format", choices=sorted(WRITERS), default="jsonl")
     export.add_argument("--output", type=Path, help="write here instead of standard output")
@@ -94,7 +109,10 @@ def _export(args: argparse.Namespace) -> int:
         types=frozenset(args.types),
         user_id=args.user,
         department_id=args.department,
+        subject_id=args.subject,
     )
+    if args.subject is not None:
+        wanted = replace(wanted, subject_streams=about_subject(_index(), args.subject))
     events = export_events(_log(), _reader(args.reader), wanted, command="audit export")
     write = WRITERS[args.format]
     target = args.output
@@ -120,6 +138,19 @@ def _log() -> AuditAccess:
     from bootstrap import event_store, settings
 
     return AuditAccess(store=event_store(settings()), clock=utc_now)
+
+
+def _index() -> SubjectIndex:
+    from bootstrap import event_store, settings, view_store
+
+    config = settings()
+    return _Index(store=event_store(config), views=view_store(config))
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    store: EventStore
+    views: ViewReader
 
 
 def _reader(name: str | None) -> Principal:

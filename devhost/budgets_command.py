@@ -16,10 +16,21 @@ Budget = Mapping[str, Any]
 
 
 def show_budgets(
-    url: str, token: str, *, period: str | None, department: str | None, as_csv: bool
+    url: str,
+    token: str,
+    *,
+    period: str | None,
+    department: str | None,
+    as_of: str | None,
+    as_csv: bool,
 ) -> int:
+    if as_of is not None and department is None:
+        print("--as-of reads one department's month: give --department too", file=sys.stderr)
+        return 2
     route = "/api/v1/budgets" if department is None else f"/api/v1/budgets/{department}"
     params = {"period": period} if period else {}
+    if as_of is not None:
+        params["as_of"] = as_of
     if as_csv:
         params["format"] = "csv"
     headers = {"Authorization": f"Bearer {token}"}
@@ -70,10 +81,11 @@ def department_table(budget: Budget) -> str:
         ["forecast", _money(budget["forecast_aud"])],
     ]
     mode = f"{budget['enforcement'] or 'no limit set'}, {budget['strategy'] or '-'}"
+    as_of = f", as of {budget['as_of']}" if budget.get("as_of") else ""
     parts = [
-        f"{budget['department_id']} {budget['period']} ({mode}; AUD)",
+        f"{budget['department_id']} {budget['period']} ({mode}; AUD{as_of})",
         _table(["", "amount"], summary, numeric=[1]),
-        f"{budget['charged_count']} images charged; forecast from the rate over "
+        f"{_count(budget['charged_count'], 'image')} charged; forecast from the rate over "
         f"{basis['elapsed_days']} of {basis['days_in_month']} Sydney days gone"
         + (f"; {_notes(budget)}" if _notes(budget) else ""),
     ]
@@ -93,6 +105,10 @@ def _notes(budget: Budget) -> str:
     if budget["thresholds_crossed"]:
         notes.append("crossed " + "/".join(f"{p}%" for p in budget["thresholds_crossed"]))
     return ", ".join(notes)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _money(amount: str | None) -> str:

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,16 +30,47 @@ from devhost.signin import (
     scopes_from,
     signed_in_token,
 )
-from services.settings import Settings
+from devhost.telemetry import scrape, share_metrics
+from domain.access import Role
 
 DEFAULT_URL = "http://127.0.0.1:7071"
+API_ROOT = "/api/v1"
+URL_HELP = f"the platform, with or without {API_ROOT} (default: {DEFAULT_URL})"
 TERMINAL = {"charged", "rejected", "failed"}
 HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
+CONSOLE_DIR = Path(__file__).resolve().parent.parent / "web" / "dist"
 
 log = logging.getLogger("devhost")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a reader that went away or a host that does not answer is one
+    line (or none) and a non-zero exit, never a traceback."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # `donatello audit export | head`: the reader has what it wanted. Point stdout at
+        # /dev/null so the interpreter's last flush cannot raise again on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE  # what a command killed by SIGPIPE reports
+    except httpx.TransportError as error:
+        print(f"donatello: {_unreachable(error)}", file=sys.stderr)
+        return 1
+
+
+def _unreachable(error: httpx.TransportError) -> str:
+    try:
+        url = str(error.request.url.copy_with(path="/", query=None)).rstrip("/")
+    except RuntimeError:  # an error raised before any request was made
+        url = "the URL given"
+    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+        return (
+            f"nothing answers at {url} ({error or type(error).__name__}); is the platform running?"
+        )
+    return f"no answer from {url}: {type(error).__name__} {error}".rstrip()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="donatello", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -60,13 +92,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     token = commands.add_parser("token", help="mint a locally signed dev token")
     token.add_argument("--user", required=True)
-    token.add_argument("--roles", default="Generator.Standard", help="comma-separated app roles")
+    token.add_argument(
+        "--roles",
+        type=_roles,
+        default=Role.GENERATOR_STANDARD.value,
+        help=f"comma-separated app roles, of: {', '.join(Role)} (default: %(default)s)",
+    )
     token.add_argument("--department", default=None)
     token.add_argument("--hours", type=float, default=8.0)
 
     generate = commands.add_parser("generate", help="submit a prompt to a running platform")
     generate.add_argument("prompt")
-    generate.add_argument("--url", default=DEFAULT_URL)
+    generate.add_argument("--url", type=_host_url, default=DEFAULT_URL, help=URL_HELP)
     generate.add_argument("--user", default="cli-user")
     generate.add_argument("--department", default="default")
     generate.add_argument("--size", default="1024x1024")
@@ -76,8 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_identity_arguments(generate, "act as this token's holder (default: a dev token)")
 
     budgets = commands.add_parser("budgets", help="show a month's budgets from a running platform")
-    budgets.add_argument("--url", default=DEFAULT_URL)
+    budgets.add_argument("--url", type=_host_url, default=DEFAULT_URL, help=URL_HELP)
     budgets.add_argument("--period", help="YYYY-MM, a Sydney month; default the current one")
+    budgets.add_argument(
+        "--as-of",
+        help="with --department: the month as the log stood at this instant "
+        "(ISO 8601 with an offset, e.g. 2026-11-30T17:00:00+11:00)",
+    )
     budgets.add_argument("--department", help="one department with its breakdowns")
     budgets.add_argument("--csv", action="store_true", help="print the API's CSV instead")
     _add_identity_arguments(budgets, "act as this token's holder (default: a finance reader)")
@@ -110,8 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "work":
         return _work(args.workers, args.parent or os.getppid())
     if args.command == "token":
-        roles = [r.strip() for r in args.roles.split(",") if r.strip()]
-        print(_mint(args.user, roles, args.department, timedelta(hours=args.hours)))
+        print(_mint(args.user, args.roles, args.department, timedelta(hours=args.hours)))
         return 0
     if args.command == "budgets":
         return _signed_in_or_told(_budgets, args)
@@ -122,6 +163,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "projections":
         return run_projection_command(args)
     return _signed_in_or_told(_generate, args)
+
+
+def _host_url(text: str) -> str:
+    """`--url`: the host, whether given as the README prints it (with /api/v1) or not."""
+    url = text.rstrip("/")
+    return url.removesuffix(API_ROOT) if url.endswith(API_ROOT) else url
+
+
+def _roles(text: str) -> list[str]:
+    """`--roles`: app roles the platform knows, so a typo is refused, not minted."""
+    roles = [role.strip() for role in text.split(",") if role.strip()]
+    unknown = [role for role in roles if role not in set(Role)]
+    if unknown or not roles:
+        raise argparse.ArgumentTypeError(
+            f"unknown role {', '.join(unknown) or '(none given)'}; the roles are: "
+            + ", ".join(Role)
+        )
+    return roles
 
 
 def _signed_in_or_told(
@@ -160,10 +219,18 @@ def serving_processes(asked: int | None) -> int:
 
 def _serve(host: str, port: int, workers: int, processes: int) -> int:
     _default_public_base_url(host, port)  # before anything reads the settings
-    _share_metrics()  # before prometheus-client is imported, by this process or a worker
+    share_metrics()  # before prometheus-client is imported, by this process or a worker
     install_tracing()
-    from bootstrap import local_queue, platform, projection_runner, settings, webhook_dispatcher
+    from bootstrap import (
+        dev_issuer,
+        local_queue,
+        platform,
+        projection_runner,
+        settings,
+        webhook_dispatcher,
+    )
     from devhost.change_feed import cosmos_change_feed
+    from devhost.console import Console, dev_sign_in_allowed
     from devhost.host import BackgroundService, LocalHost
     from devhost.http_limits import HttpLimits
     from devhost.services import ProjectionService, Warmup
@@ -183,6 +250,7 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
         background.insert(0, ProjectionService(projection_runner(config)))
         dispatcher = webhook_dispatcher(config, platform)
         background.insert(1, ProjectionService(dispatcher, poll_interval=0.2, name="webhooks"))
+    issuer = dev_issuer(config) if dev_sign_in_allowed(config.auth_mode, host) else None
     local = LocalHost(
         app,
         queue_for=lambda name: local_queue(config, name),
@@ -193,16 +261,22 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
         background=background,
         change_feed=change_feed,
         app_settings=app_settings,
-        metrics=_scrape(config),
+        metrics=scrape(config),
         limits=HttpLimits(
             header_timeout=config.http_header_timeout_seconds,
             body_timeout=config.http_body_timeout_seconds,
             max_connections=config.http_max_connections,
             keep_alive=config.http_keep_alive_seconds,
         ),
+        front=lambda api: Console(api, CONSOLE_DIR, issuer),
     )
     log.info(
-        "DonatelloAI is serving on http://%s:%d/api/v1 (data in %s)", host, port, config.data_dir
+        "DonatelloAI is serving the console on http://%s:%d/ and the API under /api/v1 "
+        "(data in %s; dev sign-in %s)",
+        host,
+        port,
+        config.data_dir,
+        "on" if issuer else "off",
     )
     helpers = start_worker_processes(processes - 1, workers)
     try:
@@ -210,40 +284,6 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
     finally:
         stop_worker_processes(helpers)
     return 0
-
-
-def _scrape(config: Settings) -> Callable[[], tuple[bytes, str]]:
-    """What `GET /metrics` answers: the shared state's gauges read now, then every
-    process's metrics."""
-    from adapters.prometheus_meter import exposition, prometheus_meter
-    from bootstrap import local_queue, projection_runner, seal_store
-    from domain.envelope import utc_now
-    from services.generations import JOB_QUEUE
-    from services.operations_gauges import OperationsGauges
-    from services.webhooks import WEBHOOK_QUEUE
-
-    gauges = OperationsGauges(
-        prometheus_meter(),
-        utc_now,
-        queues=[local_queue(config, JOB_QUEUE), local_queue(config, WEBHOOK_QUEUE)],
-        projections=projection_runner(config) if config.event_store != "cosmos" else None,
-        seals=seal_store(config),
-    )
-
-    def scrape() -> tuple[bytes, str]:
-        gauges.sample()
-        return exposition()
-
-    return scrape
-
-
-def _share_metrics() -> None:
-    """The host's processes count into one folder of the data directory, which `GET
-    /metrics` sums (prometheus-client's multiprocess mode)."""
-    from adapters.private_files import private_folder
-    from adapters.prometheus_meter import use_multiprocess_dir
-
-    use_multiprocess_dir(private_folder(Settings.from_env(os.environ).data_dir) / "metrics")
 
 
 def _default_public_base_url(host: str, port: int) -> None:
@@ -279,7 +319,12 @@ def _budgets(args: argparse.Namespace) -> int:
 
     token = _token(args, lambda: _mint("cli-finance", ["Finance.Reader"], None, timedelta(hours=1)))
     return show_budgets(
-        args.url, token, period=args.period, department=args.department, as_csv=args.csv
+        args.url,
+        token,
+        period=args.period,
+        department=args.department,
+        as_of=args.as_of,
+        as_csv=args.csv,
     )
 
 

@@ -16,7 +16,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -39,6 +39,8 @@ from devhost.triggers import AppTriggers, discover
 log = logging.getLogger("devhost")
 
 _GRACEFUL_SECONDS = 30.0
+# An ASGI application (scope, receive, send), as uvicorn takes it.
+HttpApp = Callable[..., Awaitable[None]]
 
 
 class BackgroundService(Protocol):
@@ -94,6 +96,7 @@ class LocalHost:
         app_settings: Mapping[str, str] | None = None,
         limits: HttpLimits = DEFAULT_LIMITS,
         metrics: Exposition | None = None,  # served at GET /metrics (devhost/metrics_route.py)
+        front: Callable[[HttpBridge], HttpApp] | None = None,
     ) -> None:
         self.triggers: AppTriggers = discover(
             app, app_settings, change_feed=change_feed is not None
@@ -105,6 +108,8 @@ class LocalHost:
             max_body_bytes=max_request_body_bytes,
             body_timeout=limits.body_timeout,
         )
+        # What answers HTTP: the API alone, or a front (the console) that passes it `/api`.
+        self._http_app: HttpApp = self.asgi if front is None else front(self.asgi)
         self._limits = limits
         self._metrics = metrics
         self._queues = QueueWorkerPool(
@@ -188,8 +193,11 @@ class LocalHost:
         family = socket.AF_INET6 if ":" in self._http_host else socket.AF_INET
         sock = socket.create_server((self._http_host, self._http_port), family=family)
         self._socket = sock
+        app = self._http_app
+        if self._metrics is not None:
+            app = MetricsRoute(app, self._metrics)
         config = uvicorn.Config(
-            app=self.asgi if self._metrics is None else MetricsRoute(self.asgi, self._metrics),
+            app=app,
             host=self._http_host,
             port=self.port,
             log_level=self._log_level,

@@ -220,8 +220,8 @@ class HttpBridge:
         try:
             # One deadline for the whole body: a client trickling bytes must not hold on.
             async with asyncio.timeout(self._body_timeout):
-                body = await _read_body(receive, self._max_body_bytes)
-        except _ClientGone:
+                body = await read_body(receive, self._max_body_bytes)
+        except ClientGone:
             return
         except TimeoutError:
             await send_problem(
@@ -290,7 +290,7 @@ class HttpBridge:
                 instance=f"urn:uuid:{incident}",
             )
             return
-        await _send(send, status, response_headers, response_body)
+        await send_response(send, status, response_headers, response_body)
 
 
 def _request_headers(scope: Scope) -> dict[str, str]:
@@ -315,7 +315,7 @@ def _url(scope: Scope, headers: dict[str, str]) -> str:
     return f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{query}" if query else "")
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
+async def read_body(receive: Receive, limit: int) -> bytes | None:
     """The request body, or None when it exceeds ``limit``.
 
     An oversized body is still read and dropped, up to `_DRAIN_BYTES`: closing a socket
@@ -327,7 +327,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise _ClientGone
+            raise ClientGone
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size <= limit:
@@ -358,7 +358,7 @@ def _response(result: object) -> tuple[int, list[tuple[str, str]], bytes]:
 _DRAIN_BYTES = 16 * 1024 * 1024
 
 
-class _ClientGone(Exception):
+class ClientGone(Exception):
     """The client disconnected before its request body arrived."""
 
 
@@ -397,12 +397,18 @@ async def send_problem(
     if instance is not None:
         problem["instance"] = instance
     headers = [("content-type", "application/problem+json"), *extra_headers]
-    await _send(send, status, headers, json.dumps(problem).encode())
+    await send_response(send, status, headers, json.dumps(problem).encode())
 
 
-async def _send(send: Send, status: int, headers: Sequence[tuple[str, str]], body: bytes) -> None:
+async def send_response(
+    send: Send,
+    status: int,
+    headers: Sequence[tuple[str, str]],
+    body: bytes,
+    length: int | None = None,  # a HEAD answer's: the body it would have had
+) -> None:
     raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    raw_headers.append((b"content-length", str(len(body)).encode()))
+    raw_headers.append((b"content-length", str(len(body) if length is None else length).encode()))
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
 

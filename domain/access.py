@@ -49,6 +49,7 @@ class Action(StrEnum):
     PROVENANCE_VERIFY = "provenance.verify"
     PRIVACY_EXPORT = "privacy.export"
     PRIVACY_ERASE = "privacy.erase"
+    POLICY_READ = "policy.read"  # the screening policy in force: admins only
 
 
 class Scope(IntEnum):
@@ -294,3 +295,10 @@ def authorize(
     widest = max(scopes)
     reason = DenialReason.OTHER_DEPARTMENT if widest is Scope.DEPARTMENT else DenialReason.NOT_OWNER
     raise AccessDenied(reason, action)
+
+
+def authorize_owner(principal: Principal, action: Action, owner_id: str) -> None:
+    """For what no role reaches beyond its owner (a prompt's text): the owner alone, so
+    neither their manager nor an admin nor compliance reads it through the API."""
+    if not covers(reach(principal, Scope.OWN), department_id=None, owner_id=owner_id):
+        raise AccessDenied(DenialReason.NOT_OWNER, action)

@@ -56,6 +56,10 @@ class PrivacyRecord:
     def erased(self) -> bool:
         return self.erased_at is not None
 
+    def erased_since(self, recorded_at: datetime) -> bool:
+        """Whether what was recorded at `recorded_at` was erased (by the latest erasure)."""
+        return self.erased_at is not None and recorded_at <= self.erased_at
+
 
 def fold(events: Iterable[Event]) -> PrivacyRecord:
     record = PrivacyRecord()

@@ -34,7 +34,12 @@ __all__ = [
     "ScreeningPolicy",
     "judge_content",
     "screen",
+    "timed_out",
 ]
+
+# Why a prompt whose analysis ran past its time bound is rejected: never let through,
+# since what it holds is unknown.
+SCREENING_TIMEOUT = "screening_timeout"
 
 # The organisation's policy as shipped: what a department without overrides gets.
 DEFAULT_POLICY = default_policy_book().organisation
@@ -109,6 +114,11 @@ def screen(
         reason = f"personal_data: {', '.join(blocked)}"
         return ScreeningOutcome(True, reason, redacted, tuple(summaries))
     return ScreeningOutcome(False, "", redacted, tuple(summaries))
+
+
+def timed_out() -> ScreeningOutcome:
+    """The outcome of a prompt whose analysis was abandoned: rejected, nothing found."""
+    return ScreeningOutcome(True, SCREENING_TIMEOUT, None)
 
 
 def judge_content(

@@ -61,22 +61,31 @@ class WebhookRemoved(Payload):
     subscription_id: UUID
 
 
-class WebhookAttemptFailed(Payload):
+class DeliveryOf(Payload):
+    """Whose notification of what kind a delivery record is about, for the deliveries
+    view; None on records made before the view existed (the view skips those)."""
+
+    department_id: str | None = None
+    kind: Kind | None = None
+
+
+class WebhookAttemptFailed(DeliveryOf):
     TYPE: ClassVar[str] = "WebhookAttemptFailed"
 
     attempt: int
     error: str
     retry_at: datetime | None
+    status_code: int | None = None  # the receiver's answer, when there was one
 
 
-class WebhookDelivered(Payload):
+class WebhookDelivered(DeliveryOf):
     TYPE: ClassVar[str] = "WebhookDelivered"
 
     attempt: int
     status_code: int
 
 
-class WebhookDeadLettered(Payload):
+class WebhookDeadLettered(DeliveryOf):
     TYPE: ClassVar[str] = "WebhookDeadLettered"
 
     attempts: int

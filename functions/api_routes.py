@@ -36,10 +36,10 @@ from functions.problems import (
     UNREADABLE_IMAGE,
     ProblemType,
 )
-from services.audit_log import MAX_PAGE_EVENTS
+from services.audit_log import MAX_PAGE_EVENTS, SUBJECT_STREAMS_ROUTE
 from services.budgets import BudgetUpdate
 from services.generations import GenerationRequest
-from services.webhooks import WebhookRegistration
+from services.webhooks import MAX_DELIVERIES, WebhookRegistration
 
 JSON = "application/json"
 IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp")
@@ -203,6 +203,25 @@ OPERATIONS: tuple[Operation, ...] = (
         (GENERATION_ID,),
     ),
     Operation(
+        "v1/generations/{id}/prompt",
+        "GET",
+        "get_generation_prompt",
+        "The prompt as its owner typed it: to the owner alone, and the read is recorded",
+        "generations",
+        (Answer(200, "The prompt", r.GenerationPrompt),),
+        (FORBIDDEN, NOT_FOUND),
+        (GENERATION_ID,),
+    ),
+    Operation(
+        "v1/screening/policy",
+        "GET",
+        "get_screening_policy",
+        "The screening policy in force, read-only: its version and rules",
+        "models",
+        (Answer(200, "The policy", r.ScreeningPolicyView),),
+        (FORBIDDEN,),
+    ),
+    Operation(
         "v1/models",
         "GET",
         "list_models",
@@ -312,6 +331,21 @@ OPERATIONS: tuple[Operation, ...] = (
         (DEPARTMENT,),
     ),
     Operation(
+        "v1/webhooks/{department_id}/deliveries",
+        "GET",
+        "get_webhook_deliveries",
+        "The department's latest webhook deliveries: event, attempts, last answer, next try",
+        "webhooks",
+        (Answer(200, "The deliveries, newest first", r.WebhookDeliveries),),
+        (FORBIDDEN, NOT_FOUND, INVALID_PARAMETER),
+        (
+            DEPARTMENT,
+            Parameter(
+                "limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_DELIVERIES}
+            ),
+        ),
+    ),
+    Operation(
         "v1/webhooks/{department_id}",
         "DELETE",
         "delete_webhook",
@@ -368,8 +402,9 @@ OPERATIONS: tuple[Operation, ...] = (
             _query("from", "recorded at or after (with a UTC offset)", **DATE_TIME),
             _query("to", "recorded before (with a UTC offset)", **DATE_TIME),
             _query("type", "event types, comma-separated"),
-            _query("user_id"),
+            _query("user_id", "events the person acted"),
             _query("department_id"),
+            _query("subject_id", "every event about the person, their generations' steps too"),
             _integer("limit", 1, MAX_PAGE_EVENTS),
             _query(
                 "after",
@@ -378,6 +413,22 @@ OPERATIONS: tuple[Operation, ...] = (
                 maxLength=CURSOR_MAX_LENGTH,
             ),
         ),
+    ),
+    Operation(
+        SUBJECT_STREAMS_ROUTE,
+        "GET",
+        "get_subject_streams",
+        "The streams that concern a person, with their events about them (a recorded read)",
+        "audit",
+        (
+            Answer(
+                200,
+                "The streams; none when the log holds nothing about the person",
+                r.SubjectStreams,
+            ),
+        ),
+        (FORBIDDEN,),
+        (_path("user_id"),),
     ),
     Operation(
         "v1/privacy/subjects/{user_id}/erase",

@@ -10,6 +10,7 @@ poll for newer events later.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import azure.functions as func
@@ -24,9 +25,18 @@ from functions.http_support import (
     query_limit,
 )
 from functions.problems import INVALID_PARAMETER, Problem
-from functions.responses import AuditStream
+from functions.responses import AuditStream, SubjectStreams
 from services.audit_export import envelope, jsonl_lines
-from services.audit_log import MAX_PAGE_EVENTS, EventFilter, audit_stream, feed_page
+from services.audit_log import (
+    MAX_PAGE_EVENTS,
+    SUBJECT_STREAMS_ROUTE,
+    EventFilter,
+    about_subject,
+    audit_stream,
+    audit_subject_streams,
+    feed_page,
+)
+from services.audit_story import story
 
 blueprint = func.Blueprint()
 
@@ -40,7 +50,11 @@ def get_audit_stream(req: func.HttpRequest) -> func.HttpResponse:
     stream_id = req.route_params["stream_id"]
     events = audit_stream(platform(), principal, stream_id)
     answer = AuditStream.model_validate(
-        {"stream_id": stream_id, "events": [envelope(e) for e in events]}
+        {
+            "stream_id": stream_id,
+            "events": [envelope(e) for e in events],
+            "story": list(story(events)),
+        }
     )
     return json_response(answer)
 
@@ -63,16 +77,33 @@ def get_audit_events(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("".join(jsonl_lines(page.events)), status_code=200, headers=headers)
 
 
+@blueprint.route(route=SUBJECT_STREAMS_ROUTE, methods=["GET"])
+@api
+def get_subject_streams(req: func.HttpRequest) -> func.HttpResponse:
+    principal = authenticate(req)
+    subject_id = req.route_params["user_id"]
+    streams = audit_subject_streams(platform(), principal, subject_id)
+    listed = [{"stream_id": s.stream_id, "kind": s.kind, "events": len(s.events)} for s in streams]
+    return json_response(
+        SubjectStreams.model_validate({"subject_id": subject_id, "streams": listed})
+    )
+
+
 def _filter(req: func.HttpRequest) -> EventFilter:
     # Repeated query parameters arrive joined with commas (as the Functions host does).
     types = frozenset(t for t in (req.params.get("type") or "").split(",") if t)
+    subject_id = req.params.get("subject_id") or None
     try:
-        return EventFilter(
+        wanted = EventFilter(
             recorded_from=query_instant(req, "from"),
             recorded_to=query_instant(req, "to"),
             types=types,
             user_id=req.params.get("user_id") or None,
             department_id=req.params.get("department_id") or None,
+            subject_id=subject_id,
         )
     except ValueError as error:
         raise Problem(INVALID_PARAMETER, str(error)) from None
+    if subject_id is None:
+        return wanted
+    return replace(wanted, subject_streams=about_subject(platform(), subject_id))

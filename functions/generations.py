@@ -1,4 +1,4 @@
-"""HTTP triggers for generations and the model catalogue."""
+"""HTTP triggers for generations, the model catalogue and the screening policy."""
 
 from __future__ import annotations
 
@@ -24,11 +24,14 @@ from services.generations import (
     GenerationRequest,
     ImageRedirect,
     describe,
+    image_kept,
     open_image,
     read_generation,
     submit_generation,
 )
+from services.policy_view import screening_policy
 from services.ports import HistoryQuery
+from services.privacy import own_prompt
 from services.queries import list_generations
 from services.settings import Settings
 
@@ -70,7 +73,9 @@ def get_generation(req: func.HttpRequest) -> func.HttpResponse:
     app = platform()
     state = read_generation(app, principal, generation_id)
     image_url = (
-        _url(app.settings, f"/api/v1/generations/{generation_id}/image") if state.image else None
+        _url(app.settings, f"/api/v1/generations/{generation_id}/image")
+        if image_kept(app, state)
+        else None
     )
     view = responses.GenerationView.model_validate({**describe(state), "image_url": image_url})
     return json_response(view)
@@ -91,6 +96,16 @@ def get_generation_image(req: func.HttpRequest) -> func.HttpResponse:
         status_code=200,
         headers={"Content-Type": image.content_type, "Cache-Control": "private"},
     )
+
+
+@blueprint.route(route="v1/generations/{id}/prompt", methods=["GET"])
+@api
+def get_generation_prompt(req: func.HttpRequest) -> func.HttpResponse:
+    principal = authenticate(req)
+    prompt = own_prompt(platform(), principal, _generation_id(req))
+    body = responses.GenerationPrompt.model_validate(prompt)
+    # Personal data: no cache on the way may keep it.
+    return json_response(body, headers={"Cache-Control": "no-store"})
 
 
 @blueprint.route(route="v1/generations", methods=["GET"])
@@ -119,6 +134,13 @@ def list_generation_history(req: func.HttpRequest) -> func.HttpResponse:
 def list_models(req: func.HttpRequest) -> func.HttpResponse:
     authorize(authenticate(req), Action.MODEL_LIST)  # a token with no role sees nothing
     return json_response(responses.ModelCatalogue.model_validate(models.list_models(platform())))
+
+
+@blueprint.route(route="v1/screening/policy", methods=["GET"])
+@api
+def get_screening_policy(req: func.HttpRequest) -> func.HttpResponse:
+    policy = screening_policy(platform(), authenticate(req))
+    return json_response(responses.ScreeningPolicyView.model_validate(policy))
 
 
 def _generation_id(req: func.HttpRequest) -> UUID:

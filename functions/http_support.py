@@ -20,6 +20,7 @@ from uuid import uuid4
 
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from adapters.json_logs import CORRELATION_HEADER, correlated, safe_correlation_id
 from adapters.json_logs import correlation_id as current_correlation_id
@@ -179,14 +180,25 @@ def validate(model: type[Model], document: Any) -> Model:
     try:
         return model.model_validate(document)
     except ValidationError as error:
+        errors = _one_per_mistake(error.errors(include_url=False, include_input=False))
         raise Problem(
             VALIDATION_ERROR,
-            f"{error.error_count()} problem(s) in the request",
-            errors=[
-                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                for e in error.errors(include_url=False, include_input=False)
-            ],
+            f"{len(errors)} problem(s) in the request",
+            errors=[{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors],
         ) from None
+
+
+def _one_per_mistake(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Without the echoes: a list whose only item is refused is then "too short" too,
+    which says the same mistake again, confusingly ("Tuple should have at least 1 item")."""
+
+    def echo(error: ErrorDetails) -> bool:
+        loc = error["loc"]
+        return error["type"] == "too_short" and any(
+            len(other["loc"]) > len(loc) and other["loc"][: len(loc)] == loc for other in errors
+        )
+
+    return [error for error in errors if not echo(error)]
 
 
 Handler = Callable[[func.HttpRequest], func.HttpResponse]

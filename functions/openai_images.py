@@ -34,13 +34,12 @@ from functions.openai_shapes import (
 )
 from functions.problems import INVALID_HEADER, NOT_FOUND, Problem
 from services.generation_waits import WaitExpired
-from services.generations import GenerationRequest
+from services.generations import GenerationRequest, stored_image
 from services.openai_images import (
     Attempt,
     FaceRefused,
     LinkRefused,
     generate_images,
-    image_bytes,
     image_url,
     open_signed_image,
 )
@@ -114,7 +113,8 @@ def _generate(req: func.HttpRequest, deployment: str | None) -> func.HttpRespons
     states = generate_images(app, principal, face, request, _attempt(req), deployment=deployment)
     if mapped.response_format == "b64_json":
         data = [
-            OpenAIImage(b64_json=base64.b64encode(image_bytes(app, s)).decode()) for s in states
+            OpenAIImage(b64_json=base64.b64encode(stored_image(app, s).data).decode())
+            for s in states
         ]
     else:
         base = str(req.url).split("/api/", 1)[0]
@@ -170,7 +170,7 @@ def openai_signed_image(req: func.HttpRequest) -> func.HttpResponse:
         generation_id = UUID(req.route_params.get("id", ""))
     except ValueError:
         raise Problem(NOT_FOUND, "no such image") from None
-    png = open_signed_image(
+    image = open_signed_image(
         platform(),
         image_link_key(),
         generation_id,
@@ -178,5 +178,7 @@ def openai_signed_image(req: func.HttpRequest) -> func.HttpResponse:
         req.params.get("signature", ""),
     )
     return func.HttpResponse(
-        png, status_code=200, headers={"Content-Type": "image/png", "Cache-Control": "private"}
+        image.data,
+        status_code=200,
+        headers={"Content-Type": image.content_type, "Cache-Control": "private"},
     )

@@ -7,6 +7,8 @@ it can carry, with `type` constrained to their URIs.
 
 from __future__ import annotations
 
+import json
+import sys
 from functools import cache
 from typing import Any
 
@@ -210,3 +212,13 @@ def _problems(operation: Operation, refs: Refs) -> dict[str, Any]:
             document["headers"] = _headers(PROBLEM_HEADERS[status])
         answers[str(status)] = document
     return answers
+
+
+def openapi_text() -> str:
+    """The document as the console's type generator reads it (web/openapi.json): stable
+    key order and a final newline, so a change to the API is a readable diff there."""
+    return json.dumps(openapi_document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(openapi_text())

@@ -26,7 +26,7 @@ import azure.functions as func
 
 from adapters.cosmos_event_store import CONTAINER_ID as EVENTS_CONTAINER
 from bootstrap import platform
-from projections import ALL_PROJECTIONS
+from projections import OWN_FEED_PROJECTIONS
 from services.projection_feed import project_changes
 
 blueprint = func.Blueprint()
@@ -81,5 +81,5 @@ def _register(projection: str) -> None:
         project_changes(platform(), projection, [document.to_dict() for document in documents])
 
 
-for _projection in ALL_PROJECTIONS:
+for _projection in OWN_FEED_PROJECTIONS:  # the deliveries view: functions/webhooks.py
     _register(_projection.name)

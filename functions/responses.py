@@ -10,17 +10,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from domain.audit import ProblemKind
 from domain.budget import Enforcement, Strategy
 from domain.catalogue import ModelRequirements, ModelSpec
 from domain.generation import Quality, Size, Status, Style
+from domain.money import aud_text
 from domain.webhooks import Kind
 
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 Day = Annotated[str, Field(json_schema_extra={"format": "date"})]
-Money = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$", description="AUD, a decimal string")]
+# Whatever form a view or a fold holds an amount in, it leaves in the one form `aud_text`
+# gives (a view written before that form existed included).
+Money = Annotated[
+    str,
+    Field(pattern=r"^-?\d+(\.\d+)?$", description="AUD, a decimal string with at least 4 places"),
+    AfterValidator(aud_text),
+]
 Url = Annotated[str, Field(json_schema_extra={"format": "uri"})]
 
 
@@ -60,6 +67,14 @@ class GenerationView(BaseModel):
     created_at: Timestamp | None
     updated_at: Timestamp | None
     image_url: Url | None
+
+
+class GenerationPrompt(BaseModel):
+    """`GET /generations/{id}/prompt`: the prompt as its owner typed it (to them alone)."""
+
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    prompt: str = Field(description="`[erased]` once the owner's key was destroyed")
+    prompt_erased: bool
 
 
 class HistoryItem(BaseModel):
@@ -105,6 +120,28 @@ class ModelCatalogue(BaseModel):
     catalogue_version: str
     currency: str
     models: list[CatalogueEntry]
+
+
+class PolicyRule(BaseModel):
+    action: Literal["allow", "redact", "block"]
+    min_score: float
+
+
+class PolicyModeration(BaseModel):
+    blocked_categories: list[str]
+    fail_closed: bool
+
+
+class ScreeningPolicyView(BaseModel):
+    """`GET /screening/policy`: the organisation's screening policy in force (read-only)."""
+
+    version: str
+    default_rule: PolicyRule
+    entities: dict[str, PolicyRule]
+    content_categories: dict[str, int] = Field(description="each category's number of terms")
+    moderation: PolicyModeration
+    public_names: int = Field(description="how many public names are never redacted")
+    departments_with_overrides: list[str]
 
 
 class ForecastBasis(BaseModel):
@@ -263,6 +300,37 @@ class AuditEvent(BaseModel):
 class AuditStream(BaseModel):
     stream_id: str
     events: list[AuditEvent]
+    story: list[str] = Field(
+        description="the stream in plain words, one line per event (`donatello audit replay`)"
+    )
+
+
+class WebhookDelivery(BaseModel):
+    delivery_id: str = Field(json_schema_extra={"format": "uuid"})
+    event: Kind
+    state: Literal["retrying", "delivered", "dead_lettered"]
+    attempts: int
+    last_status: int | None = Field(description="the receiver's last answer, if any")
+    last_error: str | None
+    next_attempt_at: Timestamp | None
+    first_recorded_at: Timestamp
+    updated_at: Timestamp
+
+
+class WebhookDeliveries(BaseModel):
+    department_id: str
+    items: list[WebhookDelivery] = Field(description="newest first")
+
+
+class SubjectStreamCount(BaseModel):
+    stream_id: str
+    kind: Literal["generation", "budget", "quota", "privacy"]
+    events: int = Field(description="the events in it about the person (a budget month: theirs)")
+
+
+class SubjectStreams(BaseModel):
+    subject_id: str
+    streams: list[SubjectStreamCount]
 
 
 class Erasure(BaseModel):
@@ -270,6 +338,10 @@ class Erasure(BaseModel):
     erased: bool
     erased_at: Timestamp | None
     recorded: bool = Field(description="false when an earlier erasure already stood")
+    images_deleted: int = Field(
+        description="the person's images this call deleted (none when already deleted, or"
+        " when DONATELLO_ERASE_IMAGES=false)"
+    )
 
 
 class SubjectGeneration(HistoryItem):

@@ -16,16 +16,20 @@ from pydantic import ValidationError
 from adapters.cosmos_event_store import _event_from_item
 from adapters.json_logs import correlated
 from bootstrap import platform, webhooks
-from functions.http_support import api, authenticate, json_response, parse_body
+from functions.http_support import api, authenticate, json_response, parse_body, query_limit
 from functions.problems import INVALID_WEBHOOK_URL, Problem
 from functions.projector import on_every_event
-from functions.responses import Webhook, WebhookWithSecret
+from functions.responses import Webhook, WebhookDeliveries, WebhookWithSecret
 from services.destinations import RefusedDestination
+from services.projection_feed import project_changes
 from services.tracing import continued_span
 from services.webhook_delivery import DISPATCHED_TYPES, deliver, dispatch, parse_message
 from services.webhooks import (
+    DELIVERIES_VIEW,
+    MAX_DELIVERIES,
     WEBHOOK_QUEUE,
     WebhookRegistration,
+    list_deliveries,
     read_webhook,
     register_webhook,
     remove_webhook,
@@ -63,6 +67,17 @@ def get_webhook(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(Webhook.model_validate(subscription))
 
 
+@blueprint.route(route="v1/webhooks/{department_id}/deliveries", methods=["GET"])
+@api
+def get_webhook_deliveries(req: func.HttpRequest) -> func.HttpResponse:
+    principal = authenticate(req)
+    department_id = req.route_params["department_id"]
+    limit = query_limit(req, MAX_DELIVERIES, default=MAX_DELIVERIES)
+    items = list_deliveries(platform(), principal, department_id, limit)
+    answer = WebhookDeliveries.model_validate({"department_id": department_id, "items": items})
+    return json_response(answer)
+
+
 @blueprint.route(route="v1/webhooks/{department_id}", methods=["DELETE"])
 @api
 def delete_webhook(req: func.HttpRequest) -> func.HttpResponse:
@@ -92,7 +107,10 @@ def deliver_webhook(message: func.ServiceBusMessage) -> None:
 @on_every_event(blueprint, "dispatch_webhooks", DISPATCH_LEASE_PREFIX)
 def dispatch_webhooks(documents: func.DocumentList) -> None:
     app, ports = platform(), webhooks()
-    for document in documents:
-        item = document.to_dict()
+    items = [document.to_dict() for document in documents]
+    # This trigger reads every event anyway, so it feeds the deliveries view too (folding
+    # is idempotent, so a retried batch is harmless).
+    project_changes(app, DELIVERIES_VIEW, items)
+    for item in items:
         if item.get("type") in DISPATCHED_TYPES:
             dispatch(app, ports, _event_from_item(item))

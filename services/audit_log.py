@@ -18,16 +18,19 @@ the event it was taken at.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from domain.access import Action, Principal, authorize
 from domain.envelope import Event, format_timestamp
+from domain.event_types import EVENT_TYPES, unknown_types
+from domain.generation import GenerationRequested
 from services.audit_reads import LogAccess, record_read
 from services.errors import NotFound
 from services.ports import EventLog, EventStore, InvalidContinuation
+from services.subject_streams import SubjectIndex, SubjectStream, subject_streams
 
 SCAN_PAGE = 1000  # events fetched from the store at a time
 MAX_PAGE_EVENTS = 1000  # the most events one feed page answers with
@@ -40,6 +43,12 @@ MAX_PAGE_SCAN = 20 * SCAN_PAGE
 class EventFilter:
     """Which events to read; every condition given must hold. `recorded_to` is exclusive.
 
+    `user_id` matches the events the person acted (their requests, reads, budget
+    changes), not the later steps of their generations, which the system acts.
+    `subject_id` matches every event about the person: all of their generations' events,
+    their quota and privacy streams, the budget events naming them, and what they acted.
+    `subject_streams` are that person's streams known before the scan (`about_subject`);
+    generations requested during the scan are found as their requests go by.
     `department_id` matches the events whose data names the department: a generation's
     request, a budget's events, not the later steps of a generation (find those by the
     request's stream).
@@ -50,11 +59,16 @@ class EventFilter:
     types: frozenset[str] = frozenset()
     user_id: str | None = None
     department_id: str | None = None
+    subject_id: str | None = None
+    subject_streams: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for moment in (self.recorded_from, self.recorded_to):
             if moment is not None and moment.utcoffset() is None:
                 raise ValueError("times need a UTC offset, as in 2026-11-23T10:00:00+11:00")
+        if unknown := unknown_types(self.types):
+            known = ", ".join(sorted(EVENT_TYPES))
+            raise ValueError(f"no event type {', '.join(unknown)}; the types are {known}")
 
     def matches(self, event: Event) -> bool:
         return (
@@ -75,6 +89,7 @@ class EventFilter:
             "types": sorted(self.types) or None,
             "user_id": self.user_id,
             "department_id": self.department_id,
+            "subject_id": self.subject_id,
         }
         return {key: value for key, value in described.items() if value is not None}
 
@@ -99,6 +114,24 @@ def audit_stream(platform: LogAccess, principal: Principal, stream_id: str) -> l
     return events
 
 
+SUBJECT_STREAMS_ROUTE = "v1/audit/subjects/{user_id}/streams"
+
+
+class AuditIndex(LogAccess, SubjectIndex, Protocol):
+    """Reading a person's streams for an auditor: the store, the views, the clock."""
+
+
+def audit_subject_streams(
+    platform: AuditIndex, principal: Principal, subject_id: str
+) -> list[SubjectStream]:
+    """The streams that concern a person, for an auditor; the read is recorded first."""
+    authorize(principal, Action.AUDIT_READ)
+    streams = subject_streams(platform, subject_id)
+    what = {"route": SUBJECT_STREAMS_ROUTE, "subject_id": subject_id}
+    record_read(platform, principal, what, count=sum(len(s.events) for s in streams))
+    return streams
+
+
 def feed_page(
     platform: LogAccess,
     principal: Principal,
@@ -117,9 +150,10 @@ def feed_page(
     record_read(platform, principal, what)
     events: list[Event] = []
     cursor, scanned = after, 0
+    selects = _selector(wanted)
     for cursor_here, event in scan:
         cursor, scanned = cursor_here, scanned + 1
-        if wanted.matches(event):
+        if selects(event):
             events.append(event)
         if len(events) == limit or scanned == MAX_PAGE_SCAN:
             return FeedPage(events, cursor, more=True)
@@ -137,7 +171,34 @@ def export_events(
     authorize(principal, Action.AUDIT_READ)
     scan = _scan(platform.store, wanted, None)
     record_read(platform, principal, {"command": command, "filters": wanted.described()})
-    return (event for _, event in scan if wanted.matches(event))
+    selects = _selector(wanted)
+    return (event for _, event in scan if selects(event))
+
+
+def about_subject(platform: SubjectIndex, subject_id: str) -> frozenset[str]:
+    """The person's own streams (generations, quota days, privacy) known now, to seed
+    an `EventFilter.subject_streams`."""
+    return frozenset(
+        s.stream_id for s in subject_streams(platform, subject_id) if s.kind != "budget"
+    )
+
+
+def _selector(wanted: EventFilter) -> Callable[[Event], bool]:
+    subject = wanted.subject_id
+    if subject is None:
+        return wanted.matches
+    streams = set(wanted.subject_streams)
+
+    def selects(event: Event) -> bool:
+        if event.type == GenerationRequested.TYPE and event.data.get("user_id") == subject:
+            streams.add(event.stream_id)  # its later steps are the system's, but about them
+        return wanted.matches(event) and (
+            event.stream_id in streams
+            or event.actor.user_id == subject
+            or subject in (event.data.get("user_id"), event.data.get("subject_id"))
+        )
+
+    return selects
 
 
 # --- scanning the store in replay order -------------------------------------------------

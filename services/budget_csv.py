@@ -29,6 +29,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from domain.money import aud_text
+
 LIST_COLUMNS = (
     "period",
     "department_id",
@@ -114,8 +116,7 @@ def _text(value: object) -> str:
 
 
 def _amount(value: str | Decimal | None) -> str:
-    # Views hold amounts as strings already; going through Decimal makes sure of the form.
-    return "" if value is None else format(Decimal(value), "f")
+    return "" if value is None else aud_text(value)
 
 
 def _flag(value: bool | None) -> str:

@@ -14,7 +14,7 @@ from domain.access import Action, Principal, authorize, covers, list_reach
 from domain.budget import BudgetPolicy, BudgetSet, Enforcement, Strategy
 from domain.catalogue import ModelRequirements
 from domain.forecast import run_rate_forecast
-from domain.money import ZERO, AmountInput
+from domain.money import ZERO, AmountInput, aud_text
 from domain.periods import budget_period, is_period
 from domain.streams import budget_policy_stream, budget_stream, is_department_id
 from services.budget_history import budget_as_of, standing_policy_as_of
@@ -138,7 +138,7 @@ def with_forecast(budget: dict[str, Any], now: datetime) -> dict[str, Any]:
     )
     return {
         **budget,
-        "forecast_aud": format(forecast.forecast_aud, "f"),
+        "forecast_aud": aud_text(forecast.forecast_aud),
         "forecast_basis": {
             "elapsed_days": format(forecast.elapsed_days, "f"),
             "days_in_month": forecast.days_in_month,

@@ -20,7 +20,7 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain import generation
+from domain import generation, privacy
 from domain.access import (
     AccessDenied,
     Action,
@@ -31,8 +31,16 @@ from domain.access import (
     home_department,
 )
 from domain.envelope import NewEvent
-from domain.generation import Generation, GenerationRequested, Quality, Size, Status, Style
-from domain.streams import generation_stream
+from domain.generation import (
+    Generation,
+    GenerationRequested,
+    ImageGenerated,
+    Quality,
+    Size,
+    Status,
+    Style,
+)
+from domain.streams import generation_stream, privacy_stream
 from services.context import Platform
 from services.errors import IdempotencyConflict, NotFound
 from services.personal_data import seal_text
@@ -169,7 +177,7 @@ def load_generation(platform: Platform, generation_id: UUID) -> Generation:
 
 def read_generation(platform: Platform, principal: Principal, generation_id: UUID) -> Generation:
     """The generation as its stream says now (not the eventually consistent view)."""
-    return _authorized(platform, principal, generation_id, Action.GENERATION_READ)
+    return authorized_generation(platform, principal, generation_id, Action.GENERATION_READ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,17 +195,41 @@ def open_image(
     platform: Platform, principal: Principal, generation_id: UUID
 ) -> ImageBytes | ImageRedirect:
     """The image, or where to fetch it when the store hands out its own URLs."""
-    state = _authorized(platform, principal, generation_id, Action.IMAGE_READ)
-    if state.image is None:
-        raise NotFound(f"generation {generation_id} has no image (status {state.status})")
-    ref = state.image.image_ref
+    state = authorized_generation(platform, principal, generation_id, Action.IMAGE_READ)
     if platform.image_links is not None:
         ttl = timedelta(seconds=platform.settings.image_url_ttl_seconds)
-        return ImageRedirect(platform.image_links.read_url(ref, ttl))
-    return ImageBytes(platform.images.get(ref), state.image.content_type)
+        return ImageRedirect(
+            platform.image_links.read_url(kept_image(platform, state).image_ref, ttl)
+        )
+    return stored_image(platform, state)
 
 
-def _authorized(
+def kept_image(platform: Platform, state: Generation) -> ImageGenerated:
+    """The generation's image event, if its image is stored and still kept."""
+    generation_id = state.requested.generation_id
+    if state.image is None:
+        raise NotFound(f"generation {generation_id} has no image (status {state.status})")
+    if not image_kept(platform, state):
+        raise NotFound(f"generation {generation_id}'s image was deleted when its owner was erased")
+    return state.image
+
+
+def stored_image(platform: Platform, state: Generation) -> ImageBytes:
+    """The generation's image as stored, with its media type (see `kept_image`)."""
+    image = kept_image(platform, state)
+    return ImageBytes(platform.images.get(image.image_ref), image.content_type)
+
+
+def image_kept(platform: Platform, state: Generation) -> bool:
+    """Whether the generation's image is still stored: not when erasing its owner
+    deleted it (`erase_images`), decided from the log, not from the store."""
+    if state.image is None or state.requested_at is None or not platform.settings.erase_images:
+        return state.image is not None
+    record = privacy.fold(platform.store.read_stream(privacy_stream(state.requested.user_id)))
+    return not record.erased_since(state.requested_at)
+
+
+def authorized_generation(
     platform: Platform, principal: Principal, generation_id: UUID, action: Action
 ) -> Generation:
     """The generation, if the caller may see it. One that exists but is not theirs to see

@@ -30,12 +30,14 @@ from domain.generation import Generation
 from domain.openai_images import ImagesRequest, Refusal, outcome
 from domain.streams import generation_stream
 from services.context import Platform
-from services.errors import NotFound
 from services.generation_waits import wait_for_generations
 from services.generations import (
     GenerationRequest,
+    ImageBytes,
+    kept_image,
     keyed_generation_id,
     load_generation,
+    stored_image,
     submit_generation,
 )
 from services.quota import check_quota_for
@@ -140,22 +142,15 @@ def _next_index(chain: str) -> str:
     return f"{head}/{int(index) + 1}"
 
 
-def image_bytes(platform: Platform, state: Generation) -> bytes:
-    if state.image is None:
-        raise NotFound(f"generation {state.requested.generation_id} has no image")
-    return platform.images.get(state.image.image_ref)
-
-
 def image_url(
     platform: Platform, state: Generation, key: Callable[[], bytes], base_url: str
 ) -> str:
     """A short-lived link to the image: the store's own (SAS) where it can issue one, or
     one signed with `key` (asked for only then: Azure holds no such secret)."""
-    if state.image is None:
-        raise NotFound(f"generation {state.requested.generation_id} has no image")
+    image = kept_image(platform, state)
     ttl = platform.settings.image_url_ttl_seconds
     if platform.image_links is not None:
-        return platform.image_links.read_url(state.image.image_ref, timedelta(seconds=ttl))
+        return platform.image_links.read_url(image.image_ref, timedelta(seconds=ttl))
     generation_id = state.requested.generation_id
     expires = int(platform.clock().timestamp()) + ttl
     signature = _signature(key(), generation_id, expires)
@@ -168,14 +163,14 @@ class LinkRefused(Exception):
 
 def open_signed_image(
     platform: Platform, key: bytes, generation_id: UUID, expires: str, signature: str
-) -> bytes:
+) -> ImageBytes:
     if not (expires.isascii() and expires.isdigit() and signature.isascii()):
         raise LinkRefused("not a signed image link")
     if not hmac.compare_digest(_signature(key, generation_id, int(expires)), signature):
         raise LinkRefused("not a signed image link")
     if int(platform.clock().timestamp()) >= int(expires):
         raise LinkRefused("this image link has expired")
-    return image_bytes(platform, load_generation(platform, generation_id))
+    return stored_image(platform, load_generation(platform, generation_id))
 
 
 def _signature(key: bytes, generation_id: UUID, expires: int) -> str:

@@ -109,6 +109,10 @@ class ImageStore(Protocol):
         """Raises KeyError when there is no such image."""
         ...
 
+    def delete(self, ref: str) -> bool:
+        """Remove the image (and what is stored beside it); False when it was not there."""
+        ...
+
 
 class ImageLinks(Protocol):
     """Short-lived, read-only URLs to stored images, where the store can issue them.
@@ -124,7 +128,20 @@ class ImageLinks(Protocol):
 
 
 class PiiAnalyzer(Protocol):
-    def analyze(self, text: str) -> list[Finding]: ...
+    def analyze(self, text: str) -> list[Finding]:
+        """The personal data in `text`. Raises ScreeningTimedOut past the analyzer's bound."""
+        ...
+
+
+class ScreeningTimedOut(Exception):
+    """The analysis of a prompt ran past its time bound and was abandoned.
+
+    The prompt's screening is then rejected (`screening_timeout`), never let through.
+    """
+
+    def __init__(self, elapsed: float) -> None:
+        super().__init__(f"screening abandoned after {elapsed:.2f} s")
+        self.elapsed = elapsed
 
 
 class ModerationUnavailable(Exception):

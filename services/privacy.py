@@ -8,41 +8,34 @@ a crash between the two leaves a subject whose key is gone and whose log does no
 yet, and the retry (erasure is idempotent) appends the owed event. The other order could
 leave a log saying "erased" over a key that still opens every prompt.
 
-The export is the one place where plaintext prompts leave the system, and only to the
-subject or a privacy officer (`Action.PRIVACY_EXPORT`). Handing it out is itself
-recorded, as `SubjectAccessExported` in the subject's privacy stream.
+Plaintext prompts leave the system in two places only: the export, to the subject or
+a privacy officer (`Action.PRIVACY_EXPORT`), recorded as `SubjectAccessExported` in the
+subject's privacy stream; and one generation's prompt, to its owner alone
+(`own_prompt`), recorded as an `AuditLogRead` before it is answered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import replace
-from datetime import date
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID, uuid4
 
 from domain import privacy, quota
-from domain.access import Action, OwnedBy, Principal, authorize
+from domain.access import AccessDenied, Action, Principal, authorize, authorize_owner
 from domain.budget import CostCharged
 from domain.envelope import Event
-from domain.generation import (
-    GenerationRequested,
-    GenerationRerouted,
-    GenerationRouted,
-    Payload,
-    SealedText,
-)
+from domain.generation import GenerationRequested, Payload, SealedText
 from domain.privacy import PrivacyRecord, SubjectAccessExported, SubjectErased
-from domain.quota import quota_day
 from domain.retention import retained_until
-from domain.streams import generation_stream, privacy_stream, quota_stream
+from domain.streams import generation_stream, privacy_stream
+from services.audit_reads import record_read
 from services.budget_ledger import MAX_CONFLICT_RETRIES, to_new_events
 from services.context import Platform
+from services.errors import NotFound
+from services.generations import authorized_generation
 from services.personal_data import ERASED, open_text, seal_for_erasure
-from services.ports import ConcurrencyError, HistoryQuery
-
-_HISTORY_PAGE = 200
-_ROUTING_TYPES = frozenset({GenerationRouted.TYPE, GenerationRerouted.TYPE})
+from services.ports import ConcurrencyError
+from services.subject_streams import subject_generations, subject_streams
 
 
 def erase_subject(
@@ -65,38 +58,44 @@ def erase_subject(
         # gone, so it stands for this destruction too: only a missing one is owed.
         lambda current: privacy.needs_erasure_event(current, key_destroyed=False),
     )
+    images_deleted = _delete_images(platform, subject_id) if platform.settings.erase_images else 0
     return {
         "subject_id": subject_id,
         "erased": True,
         "erased_at": record.erased_at.isoformat() if record.erased_at else None,
         "recorded": recorded,
+        "images_deleted": images_deleted,
     }
+
+
+def _delete_images(platform: Platform, subject_id: str) -> int:
+    """Delete the subject's stored images, after the erasure is recorded so that a crash
+    in between is finished by the retry; each image's SHA-256 stays in its event."""
+    refs = (view.get("image_ref") for view in subject_generations(platform, subject_id))
+    return sum(1 for ref in refs if ref and platform.images.delete(ref))
 
 
 def export_subject(platform: Platform, principal: Principal, subject_id: str) -> dict[str, Any]:
     """Everything held about the subject, prompts opened where their key still exists."""
     authorize(principal, Action.PRIVACY_EXPORT, owner_id=subject_id)
     record = privacy.fold(platform.store.read_stream(privacy_stream(subject_id)))
-    generations: list[dict[str, Any]] = []
-    budget_streams: set[str] = set()
-    days: set[date] = set()
-    for view in _subject_generations(platform, subject_id):
-        events = platform.store.read_stream(generation_stream(UUID(view["id"])))
-        generations.append(_generation_entry(platform, record, view, events))
-        budget_streams.update(
-            e.data["budget_stream_id"] for e in events if e.type in _ROUTING_TYPES
-        )
-        days.update(quota_day(e.recorded_at) for e in events if e.type == GenerationRequested.TYPE)
+    streams = subject_streams(platform, subject_id)
+    generations = [
+        _generation_entry(platform, record, s.view, s.events)
+        for s in streams
+        if s.kind == "generation" and s.view is not None
+    ]
     charges = [
         _charge_entry(event)
-        for stream_id in sorted(budget_streams)
-        for event in platform.store.read_stream(stream_id)
-        if event.type == CostCharged.TYPE and event.data["user_id"] == subject_id
+        for s in streams
+        if s.kind == "budget"
+        for event in s.events
+        if event.type == CostCharged.TYPE
     ]
     usage = [
-        {"day": day.isoformat(), "images": used}
-        for day in sorted(days)
-        if (used := quota.fold(platform.store.read_stream(quota_stream(subject_id, day))).used)
+        {"day": s.events[0].data["day"], "images": used}
+        for s in streams
+        if s.kind == "quota" and (used := quota.fold(s.events).used)
     ]
     exported = SubjectAccessExported(subject_id=subject_id, requested_by=principal.user_id)
     after, _ = _append_when(platform, principal, subject_id, exported, _always, _always)
@@ -111,6 +110,29 @@ def export_subject(platform: Platform, principal: Principal, subject_id: str) ->
         "generations": generations,
         "budget_charges": charges,
         "quota_usage": usage,
+    }
+
+
+def own_prompt(platform: Platform, principal: Principal, generation_id: UUID) -> dict[str, Any]:
+    """The prompt of one generation as its owner typed it, to that owner only; to anyone
+    else who may read the generation it answers as a missing one, as the reads do."""
+    state = authorized_generation(platform, principal, generation_id, Action.GENERATION_READ)
+    assert state.request is not None  # authorized_generation found the request
+    owner = state.request.user_id
+    try:
+        authorize_owner(principal, Action.GENERATION_READ, owner)
+    except AccessDenied as denied:
+        raise NotFound(f"no generation {generation_id}", denied=denied) from None
+    what = {"route": "GET /v1/generations/{id}/prompt", "generation_id": str(generation_id)}
+    record_read(platform, principal, what)
+    events = platform.store.read_stream(generation_stream(generation_id))
+    requested = next(e for e in events if e.type == GenerationRequested.TYPE)
+    record = privacy.fold(platform.store.read_stream(privacy_stream(owner)))
+    prompt = _opened(platform, record, requested)
+    return {
+        "id": str(generation_id),
+        "prompt": ERASED if prompt is None else prompt,
+        "prompt_erased": prompt is None,
     }
 
 
@@ -143,17 +165,6 @@ def _append_when(
             continue
         return privacy.fold([*events, *recorded]), True
     raise ConcurrencyError(stream_id, -1, -1)
-
-
-def _subject_generations(platform: Platform, subject_id: str) -> Iterator[dict[str, Any]]:
-    subject = OwnedBy(subject_id)
-    query = HistoryQuery(limit=_HISTORY_PAGE)
-    while True:
-        page = platform.views.history(subject, query)
-        yield from page.items
-        if page.continuation is None:
-            return
-        query = replace(query, continuation=page.continuation)
 
 
 # What the history view shows of a generation; not its internal fields (the image's
@@ -200,7 +211,7 @@ def _opened(platform: Platform, record: PrivacyRecord, requested: Event) -> str 
     A prompt sealed before the latest erasure is never opened: its key was destroyed,
     and a key the subject was given since would not authenticate it.
     """
-    if record.erased_at is not None and requested.recorded_at <= record.erased_at:
+    if record.erased_since(requested.recorded_at):
         return None
     return open_text(platform.keys, SealedText.model_validate(requested.data["prompt"]))
 

@@ -13,6 +13,10 @@ A moderator that cannot answer never lets a prompt through silently. With the po
 screen step, so the queue redelivers the job later (at least once), and a lasting one
 (a bad key) rejects the prompt as `moderation_unavailable`. Without it, the prompt goes
 on unmoderated by that service and the event names it in `moderation_skipped`.
+
+The analysis has a time bound (the analyzer's: adapters.analyzer_processes): a prompt
+whose analysis runs past it is rejected as `screening_timeout`, so one prompt crafted
+to be slow costs its sender a rejection and nobody else any wait.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import replace
 
 from domain import screening
 from domain.screening import Redactor, ScreeningOutcome, ScreeningPolicy
-from services.ports import ContentModerator, ModerationUnavailable, PiiAnalyzer
+from services.ports import ContentModerator, ModerationUnavailable, PiiAnalyzer, ScreeningTimedOut
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,12 @@ def screen_text(
     redactor: Redactor,
     moderators: Sequence[ContentModerator] = (),
 ) -> ScreeningOutcome:
-    outcome = screening.screen(prompt, analyzer.analyze(prompt), policy, redactor)
+    try:
+        findings = analyzer.analyze(prompt)
+    except ScreeningTimedOut as error:
+        log.warning("screening rejected a prompt: %s", error)
+        return screening.timed_out()
+    outcome = screening.screen(prompt, findings, policy, redactor)
     if outcome.rejected:
         return outcome
     flagged: set[str] = set()

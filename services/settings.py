@@ -77,6 +77,13 @@ class Settings(BaseModel):
     screening_policy_file: Path | None = None  # unset: the shipped domain/screening_policy.json
     moderation: Literal["none", "openai"] = "none"  # openai: secret `openai-api-key`, base URL
     moderation_model: str = "omni-moderation-latest"  # as for the providers, openai_base_url
+    # A prompt's PII analysis past this is abandoned and the prompt rejected as
+    # `screening_timeout`; every prompt measured takes under 0.25 s of CPU
+    # (benchmarks.screening), so the rest is headroom for a busy machine.
+    screening_timeout_seconds: float = Field(default=2.0, gt=0)
+    # Processes analysing prompts side by side (adapters/analyzer_processes.py), each
+    # with its own model (about 150 MB): a prompt waits only when all are busy.
+    screening_processes: int = Field(default=2, ge=1, le=32)
 
     # --- webhooks ---
     webhook_max_attempts: int = Field(default=8, ge=1)  # then a dead-letter record
@@ -141,6 +148,10 @@ class Settings(BaseModel):
     # --- retention (docs/retention.md) ---
     # Events, seals and images are kept this long; nothing is deleted sooner.
     retention_years: int = Field(default=MINIMUM_YEARS, ge=MINIMUM_YEARS)
+    # Erasing a person deletes their images too (the log keeps each image's SHA-256, so
+    # the trail still verifies); false keeps them for organisations whose retention rules
+    # make images records.
+    erase_images: bool = True
 
     # --- providers (enabled by name in `enabled_providers`) ---
     openai_base_url: str = "https://api.openai.com/v1"  # key: secret `openai-api-key`

@@ -36,6 +36,7 @@ from domain.generation import (
     GenerationRequested,
     PromptRejected,
 )
+from domain.money import aud_text
 from domain.streams import webhook_delivery_stream
 from domain.webhooks import (
     CALLBACK_TARGET,
@@ -107,8 +108,8 @@ def notifications(platform: Platform, event: Event) -> list[DeliveryMessage]:
         data = {
             "period": crossed.period,
             "threshold_percent": crossed.threshold_percent,
-            "spent_aud": str(crossed.spent_aud),
-            "limit_aud": str(crossed.limit_aud),
+            "spent_aud": aud_text(crossed.spent_aud),
+            "limit_aud": aud_text(crossed.limit_aud),
         }
         return _for_subscription(
             platform, event, crossed.department_id, Kind.BUDGET_THRESHOLD_CROSSED, data
@@ -121,7 +122,7 @@ def notifications(platform: Platform, event: Event) -> list[DeliveryMessage]:
     request = GenerationRequested.model_validate(stream[0].data)
     data = {"generation_id": str(request.generation_id), "status": _FINISHED_STATUS[event.type]}
     if event.type == GenerationCharged.TYPE:
-        data["cost_aud"] = str(GenerationCharged.model_validate(event.data).cost_aud)
+        data["cost_aud"] = aud_text(GenerationCharged.model_validate(event.data).cost_aud)
     elif isinstance(reason := event.data.get("reason"), str):
         data["reason"] = reason
     department = request.department_id
@@ -233,17 +234,15 @@ def deliver(platform: Platform, ports: WebhookPorts, message: DeliveryMessage) -
         return "dead-lettered: destination refused"
     except WebhookSendError as failure:
         error = str(failure)[:_ERROR_LIMIT] or type(failure).__name__
+        answered: int | None = None
     else:
         error = None if 200 <= status < 300 else f"HTTP {status}"
+        answered = status
     if error is None:
-        _record(
-            platform,
-            stream,
-            len(recorded),
-            WebhookDelivered(attempt=message.attempt, status_code=status),
-        )
+        delivered = WebhookDelivered(attempt=message.attempt, status_code=status, **_of(message))
+        _record(platform, stream, len(recorded), delivered)
         return "delivered"
-    return _after_failure(platform, ports, message, len(recorded), error, now)
+    return _after_failure(platform, ports, message, len(recorded), error, answered, now)
 
 
 def _after_failure(
@@ -252,18 +251,20 @@ def _after_failure(
     message: DeliveryMessage,
     version: int,
     error: str,
+    answered: int | None,
     now: datetime,
 ) -> str:
     stream = webhook_delivery_stream(message.delivery_id)
     config = platform.settings
+    of = {**_of(message), "status_code": answered}
     if message.attempt >= config.webhook_max_attempts:
-        failed = WebhookAttemptFailed(attempt=message.attempt, error=error, retry_at=None)
-        dead = WebhookDeadLettered(attempts=message.attempt, last_error=error)
+        failed = WebhookAttemptFailed(attempt=message.attempt, error=error, retry_at=None, **of)
+        dead = WebhookDeadLettered(attempts=message.attempt, last_error=error, **_of(message))
         _record(platform, stream, version, failed, dead)
         log.warning("webhook delivery %s dead-lettered: %s", message.delivery_id, error)
         return "dead-lettered"
     retry_at = now + timedelta(seconds=_delay(platform, message.attempt))
-    failed = WebhookAttemptFailed(attempt=message.attempt, error=error, retry_at=retry_at)
+    failed = WebhookAttemptFailed(attempt=message.attempt, error=error, retry_at=retry_at, **of)
     if _record(platform, stream, version, failed):
         _schedule_retry(platform, ports, message)
     return f"attempt {message.attempt} failed: {error}"
@@ -287,8 +288,12 @@ def _dead_letter(platform: Platform, message: DeliveryMessage, attempts: int, er
             platform,
             stream,
             len(recorded),
-            WebhookDeadLettered(attempts=attempts, last_error=error),
+            WebhookDeadLettered(attempts=attempts, last_error=error, **_of(message)),
         )
+
+
+def _of(message: DeliveryMessage) -> dict[str, Any]:
+    return {"department_id": message.department_id, "kind": message.kind}
 
 
 def _record(

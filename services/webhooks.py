@@ -32,6 +32,8 @@ from services.ports import ConcurrencyError, EventStore, WorkQueue
 from services.refusals import checked_destination
 
 WEBHOOK_QUEUE = "webhook-deliveries"
+DELIVERIES_VIEW = "webhook_deliveries"  # projections/webhook_deliveries.py
+MAX_DELIVERIES = 100  # the most one answer lists
 # The secret the subscription secrets derive from: its name, not its value.
 WEBHOOK_KEY_SECRET = "webhook-signing-key"  # noqa: S105
 SECRET_REF = f"derived:{WEBHOOK_KEY_SECRET}"  # the subscription id's HMAC under that key
@@ -102,6 +104,18 @@ def read_webhook(platform: Platform, principal: Principal, department_id: str) -
     if subscription is None:
         raise NotFound(f"department {department_id!r} has no webhook")
     return describe(subscription)
+
+
+def list_deliveries(
+    platform: Platform, principal: Principal, department_id: str, limit: int
+) -> list[dict[str, Any]]:
+    """The department's latest deliveries, newest first, as the deliveries view has them
+    (a delivery's first attempt may take the view a moment to show)."""
+    _known_shape(department_id)
+    authorize(principal, Action.WEBHOOK_READ, department_id=department_id)
+    deliveries = platform.views.list(DELIVERIES_VIEW, partition=department_id)
+    newest = sorted(deliveries, key=lambda d: str(d["updated_at"]), reverse=True)
+    return newest[:limit]
 
 
 def remove_webhook(platform: Platform, principal: Principal, department_id: str) -> None:

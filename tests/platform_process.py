@@ -92,15 +92,7 @@ class RunningPlatform:
 
     def command(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`donatello ARGS` run beside the server, on the same settings and data folder."""
-        return subprocess.run(
-            [sys.executable, "-m", "devhost.cli", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return run_donatello(self.env, *args)
 
     def token(
         self,
@@ -127,6 +119,19 @@ class RunningPlatform:
                 return body
             time.sleep(0.1)
         raise AssertionError(f"generation {generation_id} not terminal: {body}")
+
+
+def run_donatello(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`donatello ARGS` as a person runs it: a subprocess, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "devhost.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def platform_env(data_dir: Path, **overrides: str) -> dict[str, str]:

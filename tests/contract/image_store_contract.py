@@ -21,6 +21,7 @@ from services.ports import ImageStore, StoredImage
 
 PNG = "image/png"
 REF = "marketing/2026/11/0b6f3c1e-4d2a-4c39-9a51-2f0c8d1e7a44.png"
+OTHER_REF = "marketing/2026/11/5e1d7b2a-0c4f-4a8e-b3d6-9f2a1c0e8b57.png"
 METADATA = {"generation_id": "0b6f3c1e-4d2a-4c39-9a51-2f0c8d1e7a44", "model_id": "local"}
 
 INVALID_REFS = [
@@ -58,6 +59,17 @@ class ImageStoreContract:
     def test_get_of_an_unknown_ref_raises_key_error(self, store: ImageStore) -> None:
         with pytest.raises(KeyError):
             store.get(REF)
+
+    def test_a_deleted_image_is_gone_and_deleting_again_is_harmless(
+        self, store: ImageStore
+    ) -> None:
+        store.put(REF, _image("gone"), PNG, METADATA)
+        store.put(OTHER_REF, _image("kept"), PNG, METADATA)
+        assert store.delete(REF) is True
+        assert store.delete(REF) is False
+        with pytest.raises(KeyError):
+            store.get(REF)
+        assert store.get(OTHER_REF) == _image("kept")
 
     def test_a_folder_prefix_is_not_an_image(self, store: ImageStore) -> None:
         store.put(REF, _image("a"), PNG, METADATA)

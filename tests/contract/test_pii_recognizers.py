@@ -17,7 +17,6 @@ from adapters.pii_recognizers import (
     ChecksummedIdentifierRecognizer,
     HintedPhoneRecognizer,
     Identifier,
-    UrlOutsideEmailRecognizer,
     abn_is_valid,
     acn_is_valid,
     card_is_valid,
@@ -163,10 +162,3 @@ def test_phone_numbers_are_rescored_by_hint_words() -> None:
     assert scores("call 0491 570 156 today") == {"0491 570 156": phone.SCORE_WITH_HINT}
     assert scores("order on 0491 570 156") == {"0491 570 156": phone.SCORE}
     assert all(s == FOREIGN_SCORE for s in scores("Medicare 2123456701").values())
-
-
-def test_url_recognizer_skips_the_domain_of_an_email_address() -> None:
-    url = UrlOutsideEmailRecognizer()
-    text = "mail jane.citizen@example.com.au or visit https://www.example.com/gallery"
-    found = [text[r.start : r.end] for r in url.analyze(text, ["URL"])]
-    assert found == ["https://www.example.com/gallery"]

@@ -27,11 +27,13 @@ from adapters.pii_recognizers import (
 )
 from adapters.presidio_analyzer import shared_analyzer
 from domain.screening import DEFAULT_POLICY, screen
+from services.ports import PiiAnalyzer
 
 CORPUS = Path(__file__).parents[1] / "data" / "screening_corpus.jsonl"
 
-# Every type the analyzer reports that the policy may act on. DATE_TIME and NRP are
-# reported too but are not personal data to this platform, so they are not scored.
+# Every type the analyzer reports that the policy may act on. DATE_TIME, NRP and
+# LOCATION (places: "Uluru", "Bondi Beach at sunrise") are reported too but are not
+# personal data to this platform, so they are not scored; street addresses are.
 SCORED_TYPES = (
     "EMAIL_ADDRESS",
     "CREDIT_CARD",
@@ -45,7 +47,7 @@ SCORED_TYPES = (
     "URL",
     "US_SSN",
     "PERSON",
-    "LOCATION",
+    "AU_STREET_ADDRESS",
 )
 RECALL_FLOORS = {
     "EMAIL_ADDRESS": 0.95,
@@ -54,6 +56,8 @@ RECALL_FLOORS = {
     "AU_TFN": 0.95,
     "AU_MEDICARE": 0.95,
     "AU_ABN": 0.95,
+    "PERSON": 0.90,
+    "AU_STREET_ADDRESS": 0.95,
 }
 FALSE_BLOCK_CEILING = 0.02
 
@@ -73,7 +77,7 @@ class Prompt:
     labels: tuple[Label, ...]
 
 
-def _load() -> list[Prompt]:
+def load_corpus() -> list[Prompt]:
     prompts = []
     for line in CORPUS.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
@@ -146,8 +150,9 @@ def _counted(findings: Iterable[Detection]) -> list[Detection]:
     ]
 
 
-def _evaluate(prompts: list[Prompt]) -> Evaluation:
-    analyzer = shared_analyzer()
+def evaluate(prompts: list[Prompt], analyzer: PiiAnalyzer | None = None) -> Evaluation:
+    """Scores `analyzer` (the shared one unless given) on `prompts`: for benchmarks too."""
+    analyzer = analyzer or shared_analyzer()
     evaluation = Evaluation()
     for prompt in prompts:
         findings = analyzer.analyze(prompt.text)
@@ -177,16 +182,16 @@ def _ratio(value: float | None) -> str:
     return "   -" if value is None else f"{value:.3f}"
 
 
-def _table(evaluation: Evaluation, prompts: list[Prompt]) -> str:
+def corpus_table(evaluation: Evaluation, prompts: list[Prompt]) -> str:
     lines = [
         f"Screening corpus: {len(prompts)} prompts, policy {DEFAULT_POLICY.version}",
-        f"{'entity type':<14} {'min':>4} {'TP':>4} {'FP':>4} {'FN':>4} {'prec':>6} "
+        f"{'entity type':<17} {'min':>4} {'TP':>4} {'FP':>4} {'FN':>4} {'prec':>6} "
         f"{'recall':>6} {'floor':>6}",
     ]
     for entity_type, t in evaluation.tallies.items():
         floor = RECALL_FLOORS.get(entity_type)
         lines.append(
-            f"{entity_type:<14} {DEFAULT_POLICY.rule_for(entity_type).min_score:>4.2f} "
+            f"{entity_type:<17} {DEFAULT_POLICY.rule_for(entity_type).min_score:>4.2f} "
             f"{t.true_positives:>4} {t.false_positives:>4} {t.false_negatives:>4} "
             f"{_ratio(t.precision):>6} {_ratio(t.recall):>6} "
             f"{'' if floor is None else f'{floor:.2f}':>6}"
@@ -207,7 +212,7 @@ def _table(evaluation: Evaluation, prompts: list[Prompt]) -> str:
 
 @pytest.fixture(scope="module")
 def prompts() -> list[Prompt]:
-    return _load()
+    return load_corpus()
 
 
 def test_the_corpus_is_large_varied_and_labelled_by_exact_substring() -> None:
@@ -252,9 +257,9 @@ def test_every_labelled_number_with_check_digits_passes_them() -> None:
 def test_precision_and_recall_meet_the_floors(
     prompts: list[Prompt], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    evaluation = _evaluate(prompts)
+    evaluation = evaluate(prompts)
     with capsys.disabled():
-        print("\n" + _table(evaluation, prompts))
+        print("\n" + corpus_table(evaluation, prompts))
 
     below = {
         entity_type: evaluation.tallies[entity_type].recall

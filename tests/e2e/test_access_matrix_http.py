@@ -48,6 +48,7 @@ class World:
     """The resources the walk asks about: one charged generation per target."""
 
     generations: dict[str, str]  # target name -> generation id
+    image_link: str  # a drop-in face's signed, expiring link to SELF's image
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class RouteCase:
     targets: tuple[Target, ...] = (SELF,)
     gone_is_fine: bool = False  # a 404 after an earlier allowed call removed it
     hidden: bool = False  # denied as missing (404) when the role reads some of its kind
+    openai_shape: bool = False  # the drop-in face: refusals in OpenAI's error shape
+    owner_only: bool = False  # beyond the matrix, only the resource's own user (a prompt)
 
 
 ALL_TARGETS = (SELF, TEAMMATE, OTHER)
@@ -112,6 +115,17 @@ ROUTES: dict[tuple[str, str], RouteCase] = {
         targets=ALL_TARGETS,
         hidden=True,
     ),
+    ("GET", "v1/generations/{id}/prompt"): RouteCase(
+        Action.GENERATION_READ,
+        lambda c, t, w: c.get(f"/api/v1/generations/{_generation(w, t)}/prompt"),
+        owned=True,
+        targets=ALL_TARGETS,
+        hidden=True,
+        owner_only=True,
+    ),
+    ("GET", "v1/screening/policy"): RouteCase(
+        Action.POLICY_READ, lambda c, t, w: c.get("/api/v1/screening/policy")
+    ),
     ("GET", "v1/models"): RouteCase(Action.MODEL_LIST, lambda c, t, w: c.get("/api/v1/models")),
     ("GET", "v1/openapi.json"): RouteCase(None, lambda c, t, w: c.get("/api/v1/openapi.json")),
     ("GET", "v1/quota"): RouteCase(
@@ -138,6 +152,11 @@ ROUTES: dict[tuple[str, str], RouteCase] = {
         lambda c, t, w: c.get(f"/api/v1/webhooks/{t.department_id}"),
         targets=DEPARTMENTS,
     ),
+    ("GET", "v1/webhooks/{department_id}/deliveries"): RouteCase(
+        Action.WEBHOOK_READ,
+        lambda c, t, w: c.get(f"/api/v1/webhooks/{t.department_id}/deliveries"),
+        targets=DEPARTMENTS,
+    ),
     ("DELETE", "v1/webhooks/{department_id}"): RouteCase(
         Action.WEBHOOK_WRITE,
         lambda c, t, w: c.delete(f"/api/v1/webhooks/{t.department_id}"),
@@ -147,6 +166,12 @@ ROUTES: dict[tuple[str, str], RouteCase] = {
     ("GET", "v1/audit/streams/{stream_id}"): RouteCase(
         Action.AUDIT_READ,
         lambda c, t, w: c.get(f"/api/v1/audit/streams/generation-{_generation(w, t)}"),
+        owned=True,
+        targets=ALL_TARGETS,
+    ),
+    ("GET", "v1/audit/subjects/{user_id}/streams"): RouteCase(
+        Action.AUDIT_READ,
+        lambda c, t, w: c.get(f"/api/v1/audit/subjects/{t.user_id}/streams"),
         owned=True,
         targets=ALL_TARGETS,
     ),
@@ -171,6 +196,31 @@ ROUTES: dict[tuple[str, str], RouteCase] = {
     ("POST", "v1/provenance/verify"): RouteCase(
         Action.PROVENANCE_VERIFY,
         lambda c, t, w: c.post("/api/v1/provenance/verify", content=_outside_png()),
+    ),
+    ("POST", "openai/v1/images/generations"): RouteCase(
+        Action.GENERATION_CREATE,
+        lambda c, t, w: c.post(
+            "/api/openai/v1/images/generations",
+            json={"prompt": "a kite", "response_format": "b64_json"},
+        ),
+        openai_shape=True,
+    ),
+    ("POST", "openai/deployments/{deployment}/images/generations"): RouteCase(
+        Action.GENERATION_CREATE,
+        lambda c, t, w: c.post(
+            "/api/openai/deployments/auto/images/generations",
+            params={"api-version": "2024-10-21"},
+            json={"prompt": "a kite", "response_format": "b64_json"},
+        ),
+        openai_shape=True,
+    ),
+    ("GET", "openai/v1/models"): RouteCase(
+        Action.MODEL_LIST, lambda c, t, w: c.get("/api/openai/v1/models"), openai_shape=True
+    ),
+    # The link is the credential: whoever holds it, with or without a token, gets the
+    # image, until erasing its owner (SELF, in the walk) deletes it.
+    ("GET", "openai/images/{id}"): RouteCase(
+        None, lambda c, t, w: c.get(w.image_link), gone_is_fine=True, openai_shape=True
     ),
     ("GET", "v1/health/live"): RouteCase(None, lambda c, t, w: c.get("/api/v1/health/live")),
     ("GET", "v1/health/ready"): RouteCase(None, lambda c, t, w: c.get("/api/v1/health/ready")),
@@ -201,10 +251,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningPla
             generation_id = accepted.json()["id"]
             assert platform.wait_terminal(requester, generation_id)["status"] == "charged"
             generations[target.name] = generation_id
+        owner = platform.token(SELF.user_id, ["Generator.Standard"], SELF.department_id)
+        linked = platform.client(owner).post(
+            "/api/openai/v1/images/generations",
+            json={"prompt": "a paper boat", "response_format": "url"},
+        )
+        assert linked.status_code == 200, linked.text
         admin = platform.client(platform.token("root", ["Platform.Admin"], None))
         for department in (HOME, AWAY):
             assert admin.put(f"/api/v1/webhooks/{department}", json=PUBLIC_HOOK).status_code == 200
-        yield platform, World(generations)
+        yield platform, World(generations, linked.json()["data"][0]["url"])
 
 
 def expected_denial(role: Role, case: RouteCase) -> int:
@@ -218,6 +274,8 @@ def expected_denial(role: Role, case: RouteCase) -> int:
 def expected_allowed(role: Role, case: RouteCase, target: Target) -> bool:
     if case.action is None:
         return True
+    if case.owner_only and target.user_id != CALLER:
+        return False
     caller = Principal(CALLER, frozenset({role}), HOME, "dev")
     try:
         authorize(
@@ -259,7 +317,8 @@ def test_every_route_role_and_target_answers_as_the_matrix_says(
                         f"matrix {'allows' if allowed else 'denies'}, HTTP {answer.status_code}"
                     )
                 if answer.status_code in (403, 404):
-                    assert answer.headers["content-type"] == "application/problem+json"
+                    shape = "application/json" if case.openai_shape else "application/problem+json"
+                    assert answer.headers["content-type"] == shape
     assert disagreements == []
     assert asked == sum(len(c.targets) for c in ROUTES.values()) * len(Role)
 
@@ -272,5 +331,6 @@ def test_a_token_without_roles_is_denied_on_every_guarded_route(
     for key in walk_order():
         case = ROUTES[key]
         answer = case.request(nobody, SELF, resources)
-        expected: Any = (200,) if case.action is None else (403,)
+        public = (200, 404) if case.gone_is_fine else (200,)
+        expected: Any = public if case.action is None else (403,)
         assert answer.status_code in expected, (key, answer.status_code)

@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -73,6 +74,10 @@ def test_an_auditor_reads_a_generation_stream_as_it_was_recorded(
             assert event["prev_hash"] == previous["hash"]
     assert set(events[0]["data"]["prompt"]) == {"subject_id", "nonce", "ciphertext"}
     assert PROMPT not in response.text  # the prompt stays sealed in an audit read
+    story = response.json()["story"]  # `donatello audit replay`'s lines, one per event
+    assert len(story) == 5
+    assert all(line.startswith(f"v{n} ") for n, line in enumerate(story, start=1))
+    assert "charged" in story[-1]
 
 
 def test_only_auditors_and_admins_may_read_the_log(
@@ -123,6 +128,77 @@ def test_the_feed_filters_by_type_user_department_and_time(
     assert {e["type"] for e in by_department} >= {"BudgetSet", "GenerationRequested"}
     assert lines(none_yet) == []
     assert [e["stream_id"] for e in in_window] == [stream]
+
+
+def test_subject_id_finds_every_event_of_the_persons_generations(
+    platform: RunningPlatform, generation_id: str
+) -> None:
+    client = auditor(platform)
+    stream = f"generation-{generation_id}"
+    by_actor = lines(client.get("/api/v1/audit/events", params={"user_id": "alice"}))
+    about = lines(client.get("/api/v1/audit/events", params={"subject_id": "alice"}))
+    # Paged one event at a time, so each page starts after the request was seen.
+    paged: list[dict[str, Any]] = []
+    url: str | None = "/api/v1/audit/events?limit=1&subject_id=alice"
+    while url:
+        response = client.get(url)
+        paged += lines(response)
+        url = response.links.get("next", {}).get("url")
+
+    assert [e["version"] for e in by_actor if e["stream_id"] == stream] == [1]
+    for found in (about, paged):
+        assert [e["version"] for e in found if e["stream_id"] == stream] == [1, 2, 3, 4, 5]
+        charged = {e["type"] for e in found if e["stream_id"].startswith("budget-")}
+        assert "CostCharged" in charged
+        assert all(
+            e["data"].get("user_id") == "alice"
+            for e in found
+            if e["stream_id"].startswith("budget-")
+        )
+    assert {e["event_id"] for e in paged} == {e["event_id"] for e in about}
+
+
+def test_an_unknown_type_is_a_400_naming_the_types(platform: RunningPlatform) -> None:
+    response = auditor(platform).get(
+        "/api/v1/audit/events", params={"type": "GenerationCharged,NoSuchType"}
+    )
+    assert response.status_code == 400
+    assert response.json()["type"].endswith("/invalid-parameter")
+    detail = response.json()["detail"]
+    assert "NoSuchType" in detail
+    assert all(name in detail for name in ("GenerationRequested", "CostCharged", "AuditLogRead"))
+
+
+def test_a_persons_streams_are_listed_with_their_counts_as_a_recorded_read(
+    platform: RunningPlatform, generation_id: str
+) -> None:
+    period = datetime.now(UTC).astimezone(ZoneInfo("Australia/Sydney")).strftime("%Y-%m")
+    erin = auditor(platform, "erin")
+    listed = erin.get("/api/v1/audit/subjects/alice/streams")
+
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["subject_id"] == "alice"
+    streams = {s["stream_id"]: s for s in listed.json()["streams"]}
+    assert streams[f"generation-{generation_id}"] == {
+        "stream_id": f"generation-{generation_id}",
+        "kind": "generation",
+        "events": 5,
+    }
+    budget = streams[f"budget-{DEPARTMENT}-{period}"]
+    assert (budget["kind"], budget["events"]) == ("budget", 2)  # reserved, then charged
+    nobody = erin.get("/api/v1/audit/subjects/nobody-at-all/streams")
+    assert nobody.json() == {"subject_id": "nobody-at-all", "streams": []}
+    requester = platform.client(platform.token("alice", ["Generator.Power"], DEPARTMENT))
+    assert requester.get("/api/v1/audit/subjects/alice/streams").status_code == 403
+
+    today = datetime.now(UTC).date().isoformat()
+    read_log = auditor(platform).get(f"/api/v1/audit/streams/audit-reads-{today}").json()
+    by_erin = [e["data"] for e in read_log["events"] if e["actor"]["user_id"] == "erin"]
+    assert [read["what"] for read in by_erin] == [
+        {"route": "v1/audit/subjects/{user_id}/streams", "subject_id": "alice"},
+        {"route": "v1/audit/subjects/{user_id}/streams", "subject_id": "nobody-at-all"},
+    ]
+    assert by_erin[0]["count"] == sum(s["events"] for s in streams.values())
 
 
 def test_the_feed_refuses_bad_parameters(platform: RunningPlatform) -> None:
@@ -256,3 +332,18 @@ def test_the_cli_exports_csv_that_matches_the_api(
     (frank,) = [e for e in read_log["events"] if e["actor"]["user_id"] == "frank"]
     assert frank["data"]["what"]["command"] == "audit export"
     assert frank["data"]["what"]["filters"]["types"] == ["GenerationCharged", "GenerationRequested"]
+
+
+def test_the_cli_exports_every_event_about_a_subject_and_refuses_unknown_types(
+    platform: RunningPlatform, generation_id: str
+) -> None:
+    about = donatello(platform, "audit", "export", "--subject", "alice")
+    assert about.returncode == 0, about.stderr
+    events = [json.loads(line) for line in about.stdout.splitlines()]
+    stream = f"generation-{generation_id}"
+    assert [e["version"] for e in events if e["stream_id"] == stream] == [1, 2, 3, 4, 5]
+
+    unknown = donatello(platform, "audit", "export", "--type", "NoSuchType")
+    assert unknown.returncode == 2
+    assert "NoSuchType" in unknown.stderr
+    assert "GenerationCharged" in unknown.stderr

@@ -21,6 +21,7 @@ from tests.azurite_fixtures import AZURITE_ARGS, EMULATOR_ACCOUNT_KEY, EMULATOR_
 from tests.cosmos_fixtures import EMULATOR_KEY, LOOPBACK_UNVERIFIED_TLS
 from tests.emulators import run_cosmos_emulator, run_emulator
 from tests.platform_process import RunningPlatform, running_platform
+from tests.webhook_receiver import running_receiver
 
 pytestmark = pytest.mark.filterwarnings(LOOPBACK_UNVERIFIED_TLS)
 
@@ -61,6 +62,7 @@ def azure_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
             DONATELLO_IMAGE_STORE="blob",
             DONATELLO_BLOB_ACCOUNT_URL=f"http://{azurite.host}:{azurite.port}/{EMULATOR_ACCOUNT_NAME}",
             DONATELLO_BLOB_EMULATOR_ACCOUNT_KEY=EMULATOR_ACCOUNT_KEY,
+            DONATELLO_WEBHOOK_ALLOW_PRIVATE="true",  # the test's receiver is on loopback
         ) as platform,
     ):
         yield platform
@@ -191,3 +193,28 @@ def test_the_drop_in_face_answers_a_sas_link_on_blob_storage(
     download = httpx.get(sas_url)
     assert download.status_code == 200
     assert download.content.startswith(PNG_SIGNATURE)
+
+
+def test_the_webhook_dispatchers_trigger_feeds_the_deliveries_view(
+    azure_platform: RunningPlatform,
+) -> None:
+    manager = azure_platform.client(azure_platform.token("hal", ["Dept.Manager"], "hooks"))
+    requester = azure_platform.client(azure_platform.token("ivy", ["Generator.Power"], "hooks"))
+    with running_receiver() as receiver:
+        body = {"url": receiver.url, "events": ["generation.completed"]}
+        assert manager.put("/api/v1/webhooks/hooks", json=body).status_code == 200
+        accepted = requester.post("/api/v1/generations", json={"prompt": "a kite at noon"})
+        assert azure_platform.wait_terminal(requester, accepted.json()["id"])["status"] == "charged"
+        (received,) = receiver.wait_for(lambda got: len(got) == 1)
+        deadline = time.monotonic() + 30
+        while not (items := manager.get("/api/v1/webhooks/hooks/deliveries").json()["items"]):
+            assert time.monotonic() < deadline, "the deliveries view stayed empty"
+            time.sleep(0.2)
+
+    (delivery,) = items
+    assert delivery["delivery_id"] == received.document["id"]
+    assert (delivery["event"], delivery["state"], delivery["attempts"]) == (
+        "generation.completed",
+        "delivered",
+        1,
+    )

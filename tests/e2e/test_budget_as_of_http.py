@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -26,12 +27,30 @@ def test_as_of_answers_the_live_shape_stamped_with_its_instant(platform: Running
     then = finance.get("/api/v1/budgets/studio", params={"as_of": now})
     assert then.status_code == 200, then.text
     assert set(then.json()) == {*live.json(), "as_of"}
-    assert (then.json()["limit_aud"], then.json()["as_of"]) == ("5.00", now)
+    assert (then.json()["limit_aud"], then.json()["as_of"]) == ("5.0000", now)
     before = datetime.now(UTC) - timedelta(days=400)
     # The offset's `+` left unencoded, as people type it (query decoding makes it a space).
     early = finance.get(f"/api/v1/budgets/studio?as_of={before.isoformat()}")
     assert early.status_code == 200, early.text
-    assert early.json()["limit_aud"] != "5.00"  # before the budget was set: the default
+    assert early.json()["limit_aud"] != "5.0000"  # before the budget was set: the default
+
+
+AMOUNT = re.compile(r"-?\d+\.\d{4,}")
+MONEY_FIELDS = ("limit_aud", "spent_aud", "reserved_aud", "remaining_aud", "forecast_aud")
+
+
+def test_a_past_month_and_the_live_one_show_money_in_one_format(
+    platform: RunningPlatform,
+) -> None:
+    finance = platform.client(platform.token("fiona", ["Finance.Reader"], "finance"))
+    live = finance.get("/api/v1/budgets/studio").json()
+    before = (datetime.now(UTC) - timedelta(days=400)).isoformat()
+    past = finance.get("/api/v1/budgets/studio", params={"as_of": before}).json()
+
+    assert past["spent_aud"] == live["spent_aud"] == "0.0000"  # was "0" beside "0.0000"
+    for month in (live, past):
+        for field in MONEY_FIELDS:
+            assert AMOUNT.fullmatch(month[field]), (field, month[field])
 
 
 @pytest.mark.parametrize(

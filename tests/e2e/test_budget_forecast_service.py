@@ -36,9 +36,9 @@ def test_the_forecast_reads_the_platform_clock_and_counts_sydney_days(tmp_path: 
     assert budget["period"] == "2026-04"
     assert budget["spent_aud"] == "0.0400"
     assert budget["forecast_basis"] == {"elapsed_days": "4.500000", "days_in_month": 30}
-    assert budget["forecast_aud"] == "0.27"  # 0.04 / 4.5 * 30 = 0.2666...
+    assert budget["forecast_aud"] == "0.2700"  # 0.04 / 4.5 * 30 = 0.2666...
     assert budget["forecast_over_limit"] is True
 
     listed = list_budgets(platform, ADMIN, None)
     assert listed.period == "2026-04"
-    assert [b["forecast_aud"] for b in listed.items] == ["0.27"]
+    assert [b["forecast_aud"] for b in listed.items] == ["0.2700"]

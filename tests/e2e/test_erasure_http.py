@@ -128,6 +128,8 @@ def test_an_erased_subjects_prompts_are_gone_everywhere_and_the_log_verifies(
         [*CHARGED_PROMPTS, REJECTED_PROMPT]
     )
     assert before.json()["erased"] is False
+    images = {o["id"]: subject.get(f"/api/v1/generations/{o['id']}/image") for o in outcomes}
+    assert all(image.status_code == 200 for image in images.values())
 
     assert subject.post(f"/api/v1/privacy/subjects/{SUBJECT}/erase").status_code == 403
     first = officer.post(f"/api/v1/privacy/subjects/{SUBJECT}/erase", json={"reason": REASON})
@@ -135,6 +137,25 @@ def test_an_erased_subjects_prompts_are_gone_everywhere_and_the_log_verifies(
     assert (first.status_code, again.status_code) == (200, 200), (first.text, again.text)
     assert (first.json()["recorded"], again.json()["recorded"]) == (True, False)
     assert first.json()["erased_at"] == again.json()["erased_at"]
+    assert (first.json()["images_deleted"], again.json()["images_deleted"]) == (3, 0)
+
+    # Erasure deleted the images too (DONATELLO_ERASE_IMAGES defaults to true), for every
+    # reader; the log keeps their hashes, so the trail still verifies.
+    for gid in images:
+        assert admin.get(f"/api/v1/generations/{gid}").json()["image_url"] is None
+        for reader in (subject, admin):
+            gone = reader.get(f"/api/v1/generations/{gid}/image")
+            assert gone.status_code == 404, gone.text
+            assert gone.headers["content-type"].startswith("application/problem+json")
+    assert not any(
+        path.suffix == ".png"
+        for path in (platform.data_dir / "images").rglob("*")
+        if any(gid in path.name for gid in images)
+    )
+    assert other.get(f"/api/v1/generations/{kept['id']}/image").status_code == 200
+    verified = officer.post("/api/v1/audit/verify", json={})
+    assert verified.status_code == 200, verified.text
+    assert (verified.json()["ok"], verified.json()["problems"]) == (True, [])
 
     responses = [
         *(subject.get(f"/api/v1/generations/{gid}") for gid in ids),
@@ -180,6 +201,7 @@ def test_an_erased_subjects_prompts_are_gone_everywhere_and_the_log_verifies(
         for g in subject.get(f"/api/v1/privacy/subjects/{SUBJECT}/export").json()["generations"]
     }
     assert comeback == {**dict.fromkeys(ids, "[erased]"), later["id"]: LATER_PROMPT}
+    assert subject.get(f"/api/v1/generations/{later['id']}/image").status_code == 200
 
     stream = officer.get(f"/api/v1/audit/streams/{privacy_stream(SUBJECT)}").json()["events"]
     (erasure,) = [event for event in stream if event["type"] == "SubjectErased"]
@@ -208,3 +230,19 @@ def test_erasure_needs_the_privacy_right(platform: RunningPlatform) -> None:
     too_long = client(platform, "ada", ["Platform.Admin"]).post(path, json={"reason": "x" * 201})
     assert too_long.status_code == 422
     assert json.loads(too_long.text)["type"].endswith("/validation-error")
+
+
+def test_with_erase_images_off_an_erased_persons_images_stay(tmp_path: Path) -> None:
+    with running_platform(tmp_path, DONATELLO_ERASE_IMAGES="false") as platform:
+        subject = client(platform, SUBJECT, ["Generator.Standard"])
+        officer = client(platform, OFFICER, ["Compliance.Auditor"])
+        outcome = generate(platform, subject, CHARGED_PROMPTS[0])
+        wait_for_history(subject, {outcome["id"]})
+        image = subject.get(f"/api/v1/generations/{outcome['id']}/image")
+        assert image.status_code == 200
+
+        erased = officer.post(f"/api/v1/privacy/subjects/{SUBJECT}/erase")
+        assert (erased.status_code, erased.json()["images_deleted"]) == (200, 0)
+        assert subject.get(f"/api/v1/generations/{outcome['id']}").json()["image_url"]
+        kept = subject.get(f"/api/v1/generations/{outcome['id']}/image")
+        assert (kept.status_code, kept.content) == (200, image.content)

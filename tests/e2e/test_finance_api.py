@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from domain.forecast import run_rate_forecast
+from domain.money import aud_text
 from tests.platform_process import ROOT, RunningPlatform, running_platform
 
 DEPARTMENT = "studio"
@@ -83,13 +84,13 @@ def test_a_department_shows_its_breakdowns_and_a_forecast_on_its_stated_basis(
     expected = (Decimal("0.06") / elapsed * basis["days_in_month"]).quantize(
         Decimal("0.01"), rounding=ROUND_HALF_UP
     )
-    assert budget["forecast_aud"] == format(expected, "f")
+    assert budget["forecast_aud"] == aud_text(expected)
     assert budget["forecast_over_limit"] is (expected > Decimal("0.07"))
 
 
 def test_a_past_month_forecasts_what_it_spent(platform: RunningPlatform) -> None:
     budget = finance(platform).get(f"/api/v1/budgets/{DEPARTMENT}?period=2020-02").json()
-    assert budget["forecast_aud"] == "0.00"
+    assert budget["forecast_aud"] == "0.0000"
     assert budget["forecast_basis"] == {"elapsed_days": "29", "days_in_month": 29}
 
 
@@ -192,7 +193,7 @@ def test_the_budgets_command_shows_the_month_and_a_department_as_tables(
     assert row.split()[:8] == [
         DEPARTMENT,
         "hard",
-        "0.07",
+        "0.0700",
         "0.0600",
         "0.0000",
         budget["remaining_aud"],
@@ -222,3 +223,24 @@ def test_the_budgets_command_prints_the_apis_csv_and_honours_the_tokens_scope(
     denied = donatello(platform, "--department", DEPARTMENT, "--token", token)
     assert denied.returncode == 1
     assert "403" in denied.stderr
+
+
+def test_the_budgets_command_reads_a_month_as_it_stood_with_its_plural_right(
+    platform: RunningPlatform,
+) -> None:
+    period = finance(platform).get(f"/api/v1/budgets/{DEPARTMENT}").json()["period"]
+    admin = platform.client(platform.token("ada", ["Platform.Admin"], None))
+    stream = admin.get(f"/api/v1/audit/streams/budget-{DEPARTMENT}-{period}").json()
+    first_charge = next(e for e in stream["events"] if e["type"] == "CostCharged")
+    as_of = first_charge["recorded_at"].replace("Z", "+00:00")
+
+    then = donatello(platform, "--department", DEPARTMENT, "--as-of", as_of)
+    assert then.returncode == 0, then.stderr
+    assert f"as of {as_of}" in then.stdout
+    assert "1 image charged;" in then.stdout
+    now = donatello(platform, "--department", DEPARTMENT)
+    assert f"{len(SPENDERS)} images charged;" in now.stdout
+
+    alone = donatello(platform, "--as-of", as_of)  # a month's list has no as_of
+    assert alone.returncode == 2
+    assert "--department" in alone.stderr

@@ -136,6 +136,19 @@ def test_a_url_downloads_within_its_lifetime_and_is_refused_after(
     assert expired.json()["error"]["message"] == "this image link has expired"
 
 
+def test_a_link_to_an_erased_persons_image_answers_404(platform: RunningPlatform) -> None:
+    token = platform.token("ottilie", ["Generator.Power"], "marketing")
+    _, images = generate_one(platform, token, prompt="a ferry at dusk", response_format="url")
+    (image,) = images.data or []
+    assert httpx.get(image.url or "").status_code == 200
+    auditor = platform.client(platform.token("cora", ["Compliance.Auditor"], None))
+    assert auditor.post("/api/v1/privacy/subjects/ottilie/erase", json={}).status_code == 200
+
+    gone = httpx.get(image.url or "")  # still signed and unexpired, but the image is deleted
+    assert gone.status_code == 404
+    assert gone.json()["error"]["code"] is not None
+
+
 def test_n_images_are_n_generations_charged_and_logged_as_natively(
     platform: RunningPlatform,
 ) -> None:

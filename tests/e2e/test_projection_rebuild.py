@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +37,7 @@ from services.budgets import BudgetUpdate, set_budget
 from services.generations import GenerationRequest, submit_generation
 from services.pipeline import advance_generation
 from services.settings import Settings
-from tests.platform_process import ROOT, platform_env
+from tests.platform_process import platform_env, run_donatello
 from tests.unit.test_projection_records import random_log
 
 ADMIN = Principal("ada", frozenset({Role.PLATFORM_ADMIN}), None, None)
@@ -298,32 +296,15 @@ def test_a_batch_the_runner_folded_from_the_swapped_out_documents_is_refused(
 
 
 def test_the_command_compares_in_a_dry_run_and_names_unknown_projections(live: Path) -> None:
-    command = [sys.executable, "-m", "devhost.cli", "projections", "rebuild"]
     env = platform_env(live)
-    dry = subprocess.run(
-        [*command, "--dry-run", "budget", "budget_policy"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    dry = run_donatello(env, "projections", "rebuild", "--dry-run", "budget", "budget_policy")
     assert dry.returncode == 0, dry.stderr
     lines = dry.stdout.splitlines()
     assert lines[0].startswith("budget: ")
     assert lines[0].endswith(" 0 differing from the live view")
     assert lines[1].startswith("budget_policy: ")
     assert lines[-1] == "dry run: nothing swapped"
-    unknown = subprocess.run(
-        [*command, "budgets"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    unknown = run_donatello(env, "projections", "rebuild", "budgets")
     assert unknown.returncode != 0
     assert "no projection budgets" in unknown.stderr
 

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +23,12 @@ from tests.entra_server import (
     Tenant,
     running_tenant,
 )
-from tests.platform_process import ROOT, RunningPlatform, platform_env, running_platform
+from tests.platform_process import (
+    RunningPlatform,
+    platform_env,
+    running_platform,
+)
+from tests.platform_process import run_donatello as donatello
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -51,18 +54,6 @@ def platform(
         SSL_CERT_FILE=str(cert),  # the host fetches the tenant's JWKS over TLS
     ) as running:
         yield running
-
-
-def donatello(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "devhost.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_a_person_signs_in_once_and_the_command_calls_the_api_as_them(
@@ -147,3 +138,13 @@ def test_a_daemon_app_calls_the_api_with_a_client_credential_token(
         f"{platform.url}/api/v1/generations", json={"prompt": "a kite"}, headers=headers, timeout=30
     )
     assert generate.status_code == 403  # the app role does not include generating
+
+
+def test_an_entra_host_offers_no_dev_sign_in(platform: RunningPlatform) -> None:
+    """Real sign-in means no back door: even on loopback, the console's dev sign-in is gone."""
+    answer = httpx.post(
+        f"{platform.url}/dev/token",
+        json={"user": "mallory", "roles": ["Platform.Admin"], "department": "x"},
+    )
+    assert answer.status_code == 404
+    assert answer.json()["type"] == "https://donatello.ai/problems/not-found"

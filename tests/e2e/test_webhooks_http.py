@@ -3,10 +3,12 @@ log by the host's background reader, delivered by the queue-triggered function."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +41,13 @@ def test_managers_register_only_their_departments_webhook(platform: RunningPlatf
     assert refused.json()["type"].endswith("/invalid-webhook-url")
     unknown_kind = manager.put("/api/v1/webhooks/design", json={**body, "events": ["nope"]})
     assert unknown_kind.status_code == 422
+    # One mistake, one error: not a second "Tuple should have at least 1 item" besides.
+    (error,) = unknown_kind.json()["errors"]
+    assert error["loc"] == ["events", 0]
+    assert "budget.threshold_crossed" in error["msg"]
+    assert "generation.completed" in error["msg"]
+    empty = manager.put("/api/v1/webhooks/design", json={**body, "events": []})
+    assert [e["type"] for e in empty.json()["errors"]] == ["too_short"]  # still said alone
 
     registered = manager.put("/api/v1/webhooks/design", json=body)
     assert registered.status_code == 200
@@ -91,6 +100,41 @@ def test_a_flaky_receiver_gets_the_thresholds_and_the_callback_signed(
     for received in [*ok, *callbacks]:
         header = received.headers[SIGNATURE_HEADER.lower()]
         assert verify_signature(secret, header, received.body, now)
+
+    # The manager sees each delivery: its event, attempts, last answer and error.
+    deliveries = wait_for_deliveries(manager, "events", 5)
+    by_event = {
+        kind: [d for d in deliveries if d["event"] == kind]
+        for kind in ("budget.threshold_crossed", "generation.completed")
+    }
+    assert len(by_event["budget.threshold_crossed"]) == 3
+    assert len(by_event["generation.completed"]) == 2
+    assert {d["delivery_id"] for d in by_event["budget.threshold_crossed"]} == {
+        r.document["id"] for r in ok
+    }
+    assert all(d["state"] == "delivered" and d["last_status"] == 204 for d in deliveries)
+    assert all(d["next_attempt_at"] is None for d in deliveries)
+    retried = [d for d in by_event["budget.threshold_crossed"] if d["attempts"] > 1]
+    assert sum(d["attempts"] - 1 for d in retried) == 2  # the receiver's two failures
+    assert all(d["last_error"] == "HTTP 500" for d in retried)
+    newest_first = [d["updated_at"] for d in deliveries]
+    assert newest_first == sorted(newest_first, reverse=True)
+    assert len(manager.get("/api/v1/webhooks/events/deliveries?limit=2").json()["items"]) == 2
+    outsider = platform.client(platform.token("olga", ["Dept.Manager"], "finance"))
+    assert outsider.get("/api/v1/webhooks/events/deliveries").status_code == 403
+
+
+def wait_for_deliveries(client: Any, department: str, count: int) -> list[Any]:
+    """The deliveries view, once it shows `count` finished deliveries."""
+    deadline = time.monotonic() + 30
+    while True:
+        answer = client.get(f"/api/v1/webhooks/{department}/deliveries")
+        assert answer.status_code == 200, answer.text
+        items: list[Any] = answer.json()["items"]
+        if sum(d["state"] == "delivered" for d in items) >= count:
+            return items
+        assert time.monotonic() < deadline, items
+        time.sleep(0.2)
 
 
 def test_the_platform_logged_no_exception(platform: RunningPlatform) -> None:

@@ -171,7 +171,13 @@ def test_a_receiver_that_never_recovers_leaves_a_dead_letter_record(harness: Har
     delivery_id = receiver.received[0].document["id"]
     stream = harness.platform.store.read_stream(webhook_delivery_stream(UUID(delivery_id)))
     assert [e.type for e in stream] == [WebhookAttemptFailed.TYPE] * 3 + [WebhookDeadLettered.TYPE]
-    assert stream[-1].data == {"attempts": 3, "last_error": "HTTP 500"}
+    assert stream[-1].data == {
+        "attempts": 3,
+        "last_error": "HTTP 500",
+        "department_id": "marketing",
+        "kind": "generation.completed",
+    }
+    assert [e.data["status_code"] for e in stream[:-1]] == [500] * 3
 
 
 def test_an_unreachable_receiver_is_retried_then_dead_lettered(harness: Harness) -> None:

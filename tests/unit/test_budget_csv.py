@@ -49,11 +49,11 @@ def test_a_departments_month_is_one_long_table_each_dimension_summing_to_spent()
     assert {(r["period"], r["department_id"]) for r in rows} == {("2026-11", "marketing")}
     summary = {r["key"]: r["amount_aud"] for r in rows if r["dimension"] == "summary"}
     assert summary == {
-        "limit": "500.00",
+        "limit": "500.0000",
         "spent": "512.5000",
         "reserved": "0.0400",
         "remaining": "-12.5400",  # a number, so not prefixed
-        "forecast": "1537.50",
+        "forecast": "1537.5000",
     }
     days = [(r["key"], r["amount_aud"]) for r in rows if r["dimension"] == "day"]
     assert days == [("2026-11-02", "500.0000"), ("2026-11-10", "12.5000")]
@@ -100,10 +100,10 @@ def test_the_month_list_is_one_row_per_department() -> None:
         "enforcement": "",
         "strategy": "",
         "limit_aud": "",
-        "spent_aud": "0",
-        "reserved_aud": "0",
+        "spent_aud": "0.0000",
+        "reserved_aud": "0.0000",
         "remaining_aud": "",
-        "forecast_aud": "0.00",
+        "forecast_aud": "0.0000",
         "forecast_over_limit": "",
         "charged_count": "0",
         "overrun": "false",
@@ -118,8 +118,8 @@ def test_amounts_are_never_in_exponent_notation() -> None:
     text = budgets_csv([budget(spent_aud="1E+3", reserved_aud="0E-8", limit_aud=Decimal("5E+2"))])
     row = parse(text)[0]
     assert (row["spent_aud"], row["reserved_aud"], row["limit_aud"]) == (
-        "1000",
+        "1000.0000",
         "0.00000000",
-        "500",
+        "500.0000",
     )
     assert "E" not in text

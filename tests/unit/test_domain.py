@@ -27,6 +27,7 @@ from domain.envelope import (
     record,
 )
 from domain.generation import GenerationRequested, InvalidTransition, SealedText, Status, Step
+from domain.money import aud_text
 from domain.periods import budget_period, is_period
 from domain.routing import rank_models
 from domain.screening import DEFAULT_POLICY, Finding, screen
@@ -221,3 +222,11 @@ def test_a_period_is_always_four_digits_of_year_and_two_of_month() -> None:
     # Schemathesis found it: strftime's %Y gave "8-07" for the year 8.
     assert budget_period(datetime(8, 7, 29, 5, 19, 20, tzinfo=UTC)) == "0008-07"
     assert is_period(budget_period(datetime(8, 7, 29, tzinfo=UTC)))
+
+
+def test_money_is_shown_with_at_least_four_places_and_never_rounded_or_exponent() -> None:
+    assert aud_text(Decimal("0")) == "0.0000"
+    assert aud_text("500.00") == "500.0000"
+    assert aud_text(Decimal("1E+3")) == "1000.0000"
+    assert aud_text(Decimal("-12.54")) == "-12.5400"
+    assert aud_text("0.000125") == "0.000125"  # more places kept, never rounded away

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from projections import ALL_PROJECTIONS
+from projections import ALL_PROJECTIONS, OWN_FEED_PROJECTIONS
 from tests.function_app_triggers import indexed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,9 +41,11 @@ def test_every_http_route_of_the_api_is_declared_once() -> None:
             ("v1/webhooks/{department_id}", "PUT"),
             ("v1/webhooks/{department_id}", "GET"),
             ("v1/webhooks/{department_id}", "DELETE"),
+            ("v1/webhooks/{department_id}/deliveries", "GET"),
             ("v1/audit/verify", "POST"),
             ("v1/audit/streams/{stream_id}", "GET"),
             ("v1/audit/events", "GET"),
+            ("v1/audit/subjects/{user_id}/streams", "GET"),
             ("v1/privacy/subjects/{user_id}/erase", "POST"),
             ("v1/privacy/subjects/{user_id}/export", "GET"),
             ("v1/provenance/verify", "POST"),
@@ -100,9 +102,9 @@ def test_each_projection_has_a_change_feed_trigger_with_its_own_lease_prefix() -
         for name, d in triggers().items()
         if d["type"] == "cosmosDBTrigger" and name.startswith("project_")
     }
-    assert sorted(feeds) == sorted(f"project_{p.name}" for p in ALL_PROJECTIONS)
+    assert sorted(feeds) == sorted(f"project_{p.name}" for p in OWN_FEED_PROJECTIONS)
     prefixes = set()
-    for projection in ALL_PROJECTIONS:
+    for projection in OWN_FEED_PROJECTIONS:
         feed = feeds[f"project_{projection.name}"]
         assert feed["connection"] == "CosmosDbConnection"  # identity-based: __accountEndpoint
         assert feed["databaseName"] == "%DONATELLO_COSMOS_DATABASE%"
@@ -120,7 +122,7 @@ def test_each_projection_has_a_change_feed_trigger_with_its_own_lease_prefix() -
 
 def test_a_failed_projection_batch_is_retried_until_it_succeeds() -> None:
     """Without a retry policy the Cosmos DB trigger checkpoints past a failed batch."""
-    for projection in ALL_PROJECTIONS:
+    for projection in OWN_FEED_PROJECTIONS:
         policy = RETRY_POLICIES[f"project_{projection.name}"]
         assert policy["strategy"] == "exponential_backoff"
         assert policy["max_retry_count"] == "-1"  # endless: the lease waits for success
@@ -145,5 +147,7 @@ def test_webhooks_are_dispatched_from_the_feed_and_delivered_from_their_own_queu
         other = f"{projection.name}-"
         assert not prefix.startswith(other)
         assert not other.startswith(prefix)
-    # Checkpointing past a failed batch would lose its notifications.
+    # Checkpointing past a failed batch would lose its notifications (and deliveries view).
     assert RETRY_POLICIES["dispatch_webhooks"]["max_retry_count"] == "-1"
+    own = {p.name for p in OWN_FEED_PROJECTIONS}
+    assert {p.name for p in ALL_PROJECTIONS} - own == {"webhook_deliveries"}

@@ -21,9 +21,22 @@ from adapters.sqlite_views import SqliteViewStore
 from domain import budget as b
 from domain import generation as g
 from domain import provider_health as health
+from domain import webhooks as w
 from domain.envelope import Event
-from domain.streams import budget_policy_stream, budget_stream, generation_stream, provider_stream
-from projections import ALL_PROJECTIONS, budget, generation_status, provider_health
+from domain.streams import (
+    budget_policy_stream,
+    budget_stream,
+    generation_stream,
+    provider_stream,
+    webhook_delivery_stream,
+)
+from projections import (
+    ALL_PROJECTIONS,
+    budget,
+    generation_status,
+    provider_health,
+    webhook_deliveries,
+)
 from projections.base import Projection, Record, StreamRange, View, stamp, timestamp
 from projections.partitioned import split_streams
 from projections.runner import ProjectionRunner
@@ -164,6 +177,22 @@ def random_log(seed: int) -> Log:
         to_budget(dept, charged)
         cost = image.cost_aud
         log.append(stream, g.GenerationCharged(cost_aud=cost, budget_stream_id="b"), tick())
+        if rng.random() < 0.5:  # its generation.completed webhook, delivered or given up
+            delivery = webhook_delivery_stream(UUID(int=rng.getrandbits(128)))
+            of = {"department_id": dept, "kind": w.Kind.GENERATION_COMPLETED}
+            failures = rng.choice([0, 0, 1, 3])
+            for attempt in range(1, failures + 1):
+                retry = None if attempt == 3 else at + timedelta(seconds=30)
+                failed = w.WebhookAttemptFailed(
+                    attempt=attempt, error="HTTP 500", retry_at=retry, status_code=500, **of
+                )
+                log.append(delivery, failed, tick())
+            ending: g.Payload = (
+                w.WebhookDeadLettered(attempts=3, last_error="HTTP 500", **of)
+                if failures == 3
+                else w.WebhookDelivered(attempt=failures + 1, status_code=204, **of)
+            )
+            log.append(delivery, ending, tick())
         if rng.random() < 0.3:
             crossed = b.BudgetThresholdCrossed(
                 department_id=dept,
@@ -230,6 +259,7 @@ def test_each_generated_log_reaches_every_projection_and_fate() -> None:
     assert types >= {t for p in ALL_PROJECTIONS for t in p.types or ()} - {
         "GenerationRejected",
         "PromptRejected",
+        "WebhookDeadLettered",
     }
     seen = {e.type for seed in range(12) for e in random_log(seed).events}
     assert seen == {t for p in ALL_PROJECTIONS for t in p.types or ()}
@@ -289,6 +319,8 @@ def doc_key(projection: Projection, doc: View) -> str:
         return f"{doc['department_id']}:{doc['period']}"
     if projection is provider_health.PROJECTION:
         return str(doc["provider"])
+    if projection is webhook_deliveries.PROJECTION:
+        return str(doc["delivery_id"])
     return str(doc["department_id"])
 
 

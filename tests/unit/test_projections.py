@@ -19,10 +19,17 @@ from adapters.sqlite_views import SqliteViewStore
 from domain import budget as b
 from domain import generation as g
 from domain import provider_health as ph
+from domain import webhooks as w
 from domain.envelope import GENESIS_HASH, Actor, Event, NewEvent, record
-from domain.streams import budget_policy_stream, budget_stream, generation_stream, provider_stream
-from projections import ALL_PROJECTIONS, budget, generation_status
-from projections.base import Fact, Projection, View
+from domain.streams import (
+    budget_policy_stream,
+    budget_stream,
+    generation_stream,
+    provider_stream,
+    webhook_delivery_stream,
+)
+from projections import ALL_PROJECTIONS, budget, generation_status, webhook_deliveries
+from projections.base import Fact, Projection, View, timestamp
 from projections.runner import ProjectionRunner, replay_all
 from services.ports import PositionedEvent
 
@@ -471,6 +478,11 @@ def mixed_log() -> Log:
         b.BudgetSet(department_id="research", period=None, policy=POLICY),
     )
     provider_outcomes(log, "p-flaky", gid, "FFFFF" + "T" + "SFS")  # opens, half-opens, reopens
+    delivery = webhook_delivery_stream(uuid4())
+    of: dict[str, Any] = {"department_id": "research", "kind": w.Kind.BUDGET_THRESHOLD_CROSSED}
+    failed = w.WebhookAttemptFailed(attempt=1, error="HTTP 500", retry_at=T0, status_code=500, **of)
+    log.append(delivery, failed)
+    log.append(delivery, w.WebhookDelivered(attempt=2, status_code=204, **of))
     return log
 
 
@@ -569,3 +581,50 @@ def test_runner_refuses_two_projections_with_one_name(tmp_path: Path) -> None:
     views = SqliteViewStore(tmp_path / "views.db")
     with pytest.raises(ValueError, match="unique"):
         ProjectionRunner(Log(), views, [budget.PROJECTION, budget.PROJECTION])
+
+
+def test_a_webhook_delivery_folds_to_its_attempts_last_answer_and_next_try() -> None:
+    log = Log()
+    delivery, older = uuid4(), uuid4()
+    stream = webhook_delivery_stream(delivery)
+    of: dict[str, Any] = {"department_id": "design", "kind": w.Kind.GENERATION_COMPLETED}
+    retry_at = T0 + timedelta(seconds=30)
+    log.append(
+        stream,
+        w.WebhookAttemptFailed(
+            attempt=1, error="HTTP 503", retry_at=retry_at, status_code=503, **of
+        ),
+        T0,
+    )
+    log.append(stream, w.WebhookAttemptFailed(attempt=2, error="timed out", retry_at=None, **of))
+    log.append(stream, w.WebhookDeadLettered(attempts=2, last_error="timed out", **of))
+    # Records made before they named their department are not listed.
+    log.append(webhook_delivery_stream(older), w.WebhookDelivered(attempt=1, status_code=204))
+
+    views: dict[str, View] = {}
+    seen = []
+    for event in log.events:
+        for key in webhook_deliveries.keys(event):
+            views[key] = webhook_deliveries.apply(views.get(key), event)
+            seen.append(dict(views[key]))
+
+    assert list(views) == [str(delivery)]
+    assert (seen[0]["state"], seen[0]["last_status"], seen[0]["next_attempt_at"]) == (
+        "retrying",
+        503,
+        timestamp(retry_at),
+    )
+    assert {k: v for k, v in views[str(delivery)].items() if k not in ("updated_at",)} == {
+        "delivery_id": str(delivery),
+        "department_id": "design",
+        "event": "generation.completed",
+        "state": "dead_lettered",
+        "attempts": 2,
+        "last_status": None,
+        "last_error": "timed out",
+        "next_attempt_at": None,
+        "first_recorded_at": seen[0]["first_recorded_at"],
+        "version": 3,
+    }
+    again = webhook_deliveries.apply(views[str(delivery)], log.events[1])
+    assert again is views[str(delivery)]  # redelivered: nothing changes

@@ -66,7 +66,7 @@ def test_a_department_tightens_rules_and_adds_content_blocks() -> None:
 
 
 def test_the_shipped_policy_is_the_default_and_keeps_its_thresholds() -> None:
-    assert DEFAULT_POLICY.version == "2026-11-01"
+    assert DEFAULT_POLICY.version == "2026-12-07"
     assert DEFAULT_POLICY.rule_for("CREDIT_CARD") == EntityRule("block", 0.5)
     assert DEFAULT_POLICY.rule_for("PHONE_NUMBER") == EntityRule("redact", 0.4)
     assert DEFAULT_POLICY.rule_for("PERSON") == EntityRule("redact", 0.85)
