@@ -46,9 +46,11 @@ from adapters.keyvault_signing_key import KeyVaultSigningKey
 from adapters.local_keyring import LocalKeyRing
 from adapters.local_signing_key import LocalSigningKey
 from adapters.openai_moderation import openai_moderator
+from adapters.otel_meter import install_azure_monitor, otel_meter
 from adapters.presidio_analyzer import bounded_analyzer
 from adapters.presidio_redactor import PresidioRedactor
 from adapters.private_files import private_folder
+from adapters.prometheus_meter import prometheus_meter
 from adapters.providers.firefly import FireflyProvider
 from adapters.providers.local import LocalProvider
 from adapters.providers.openai_images import (
@@ -65,6 +67,7 @@ from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_queue import SqliteQueue
 from adapters.sqlite_record_log import SqliteRecordLog
 from adapters.sqlite_views import SqliteViewStore
+from adapters.traced_event_store import traced
 from domain.catalogue import default_catalogue
 from domain.envelope import utc_now
 from domain.screening_policy import PolicyBook, default_policy_book, parse_policy_book
@@ -73,6 +76,7 @@ from projections.runner import ProjectionRunner
 from services.context import Platform
 from services.generations import GENERATION_ID_KEY_SECRET, JOB_QUEUE
 from services.log_tail import LogTail
+from services.metrics import NullMeter
 from services.openai_images import IMAGE_LINK_KEY_SECRET
 from services.ports import (
     ContentModerator,
@@ -80,6 +84,7 @@ from services.ports import (
     ImageLinks,
     ImageProvider,
     ImageStore,
+    Meter,
     SecretNotFound,
     SecretSource,
     SigningKey,
@@ -120,7 +125,7 @@ def build_platform(config: Settings) -> Platform:
     store = event_store(config)
     return Platform(
         settings=config,
-        store=store,
+        store=traced(store),
         log_tail=LogTail(store) if isinstance(store, SqliteEventStore) else None,
         queue=work_queue(config),
         images=images,
@@ -138,6 +143,7 @@ def build_platform(config: Settings) -> Platform:
         resolver=SystemResolver(),
         generation_id_key=platform_key(config, GENERATION_ID_KEY_SECRET),
         credentials=C2paCredentials(signing_key(config, secrets)),
+        meter=meter(config),
     )
 
 
@@ -406,6 +412,15 @@ def webhooks() -> WebhookPorts:
 
 
 @cache
+def meter(config: Settings | None = None) -> Meter:
+    """Where measurements go: Application Insights when its connection string is set
+    (the Azure Monitor distro, installed here once, also takes the spans), else
+    prometheus-client (`GET /metrics` on the embedded host)."""
+    if not (config or settings()).metrics:
+        return NullMeter()
+    return otel_meter() if install_azure_monitor() else prometheus_meter()
+
+
 def authenticator() -> TokenValidator:
     config = settings()
     if config.auth_mode == "dev":

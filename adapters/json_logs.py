@@ -1,5 +1,5 @@
 """One logging setup for the embedded host and the Functions app: JSON lines that carry
-the correlation id of the request or message being handled, and never a secret.
+the correlation id (and trace id) of the request or message being handled, never a secret.
 
 `install_log_hygiene` works at record creation (a log record factory), so every
 handler sees clean records: ours, uvicorn's, and the Functions worker's, which ships
@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from opentelemetry import trace
 
 CORRELATION_HEADER = "X-Correlation-Id"
 REDACTED = "[redacted]"
@@ -58,7 +60,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 _RECORD_FIELDS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
-    | {"message", "asctime", "correlation_id", "taskName"}
+    | {"message", "asctime", "correlation_id", "trace_id", "taskName"}
 )
 
 
@@ -94,11 +96,18 @@ def install_log_hygiene() -> None:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = current(*args, **kwargs)
         record.correlation_id = correlation_id.get()
+        record.trace_id = _current_trace_id()
         _scrub(record)
         return record
 
     factory.donatello_hygiene = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
+
+
+def _current_trace_id() -> str | None:
+    """The trace being recorded now, as its W3C hex id (None outside a sampled trace)."""
+    context = trace.get_current_span().get_span_context()
+    return trace.format_trace_id(context.trace_id) if context.is_valid else None
 
 
 def _scrub(record: logging.LogRecord) -> None:
@@ -125,6 +134,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
             "correlation_id": getattr(record, "correlation_id", None),
+            "trace_id": getattr(record, "trace_id", None),
         }
         for name, value in vars(record).items():
             if name not in _RECORD_FIELDS and not name.startswith("_"):

@@ -42,6 +42,7 @@ from datetime import UTC
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSender
 
 from services.ports import OutgoingMessage
+from services.tracing import with_trace_context
 
 CONTENT_TYPE = "application/json"
 
@@ -54,8 +55,9 @@ def to_servicebus_message(message: OutgoingMessage) -> ServiceBusMessage:
         bytes(message.body),
         message_id=message.message_id,
         content_type=CONTENT_TYPE,
+        # The trace's `traceparent` too: the worker's spans continue the sender's trace.
         application_properties={
-            key: value for key, value in message.application_properties.items()
+            key: value for key, value in with_trace_context(message.application_properties).items()
         },
         scheduled_enqueue_time_utc=None if scheduled is None else scheduled.astimezone(UTC),
     )

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from adapters.sqlite_connections import ConnectionPerThread
 from services.ports import OutgoingMessage
+from services.tracing import with_trace_context
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -153,7 +154,7 @@ class SqliteQueue:
         """Enqueue `message`; a `message_id` seen within the window is dropped silently."""
         scheduled = message.scheduled_enqueue_time
         scheduled_micros = None if scheduled is None else _to_micros(scheduled)
-        properties = json.dumps(dict(message.application_properties), sort_keys=True)
+        properties = json.dumps(with_trace_context(message.application_properties), sort_keys=True)
         with self._transaction() as conn:
             now = self._now_micros()
             window_start = now - self._duplicate_window // _MICROSECOND
@@ -356,6 +357,22 @@ class SqliteQueue:
             .fetchone()
         )
         return int(count)
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many messages wait or are in flight, and when the oldest that a worker
+        could take now (visible, not scheduled for later) was enqueued."""
+        now = self._now_micros()
+        count, oldest = (
+            self._connection()
+            .execute(
+                # A locked message is visible again only when its lock has lapsed.
+                "SELECT COUNT(*), MIN(CASE WHEN visible_at <= ? THEN enqueued_at END)"
+                " FROM queue_messages WHERE queue_name = ?",
+                (now, self.queue_name),
+            )
+            .fetchone()
+        )
+        return int(count), None if oldest is None else _from_micros(int(oldest))
 
     # --- connections -------------------------------------------------------------------
 

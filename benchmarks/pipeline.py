@@ -50,12 +50,16 @@ import httpx
 
 from adapters.sqlite_event_store import SqliteEventStore
 from benchmarks.prompts import Prompt, prompt_set
+from benchmarks.provider_stub import MODEL as STUB_MODEL
+from benchmarks.provider_stub import running_stub
 from bootstrap import build_platform
 from domain.access import Principal, Role
 from services.generations import GenerationRequest, submit_generation
 from services.pipeline import advance_generation
 from services.screening import screen_text
 from services.settings import Settings
+from tests.metrics_scrape import Samples, histogram_quantile, scrape
+from tests.otlp_collector import running_collector
 from tests.platform_process import ROOT, RunningPlatform, running_platform
 
 TERMINAL_EVENTS = {
@@ -292,7 +296,7 @@ def run_batch(
     return Run(sent, ended, host_cpu)
 
 
-def report(run: Run, args: argparse.Namespace, label: str) -> None:
+def report(run: Run, args: argparse.Namespace, label: str, telemetry: str) -> None:
     first_sent = min(run.sent.values())
     last_sent = max(run.sent.values())
     ends = sorted(at for _, at in run.ended.values())
@@ -311,7 +315,8 @@ def report(run: Run, args: argparse.Namespace, label: str) -> None:
     print(
         f"\n## End to end through `donatello serve`, {label} ({args.processes} process(es) x "
         f"{args.workers} queue workers, synchronous={args.synchronous}, {args.posters} posters, "
-        f"{'as fast as accepted' if args.rate <= 0 else f'{args.rate:g}/s offered'})\n"
+        f"{'as fast as accepted' if args.rate <= 0 else f'{args.rate:g}/s offered'}, "
+        f"{args.provider} provider, telemetry {telemetry})\n"
     )
     print("| what | value |")
     print("|---|---|")
@@ -330,30 +335,89 @@ def report(run: Run, args: argparse.Namespace, label: str) -> None:
 
 
 def end_to_end(
-    prompts: Sequence[Prompt], args: argparse.Namespace, label: str, code_root: Path
+    prompts: Sequence[Prompt],
+    args: argparse.Namespace,
+    label: str,
+    code_root: Path,
+    telemetry: bool,
 ) -> None:
+    """One host of the tree at `code_root`, with its telemetry on (metrics, and traces
+    exported over OTLP to a collector in this process) or off (`DONATELLO_METRICS=false`,
+    `OTEL_SDK_DISABLED`)."""
     allowed = [p.text for p in prompts if not p.blocked]
     texts = [f"{allowed[i % len(allowed)]} #{i}" for i in range(args.generations)]
-    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as workdir:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-pipeline-") as workdir,
+        running_collector() as spans,
+        running_stub(args.provider_delay) as stub,
+    ):
         data_dir = Path(workdir)
-        serve = ["--workers", str(args.workers)]
-        if args.processes != 1:
-            serve += ["--processes", str(args.processes)]
+        serve = ["--workers", str(args.workers), "--processes", str(args.processes)]
+        switches = (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": spans.url}
+            if telemetry
+            else {"DONATELLO_METRICS": "false", "OTEL_SDK_DISABLED": "true"}
+        )
+        if args.provider == "remote":
+            switches |= {
+                "DONATELLO_ENABLED_PROVIDERS": "openai_compatible",
+                "DONATELLO_OPENAI_COMPATIBLE_BASE_URL": stub.url,
+                "DONATELLO_OPENAI_COMPATIBLE_MODEL": STUB_MODEL,
+            }
         with running_platform(
             data_dir,
             serve_args=serve,
             code_root=code_root,
             DONATELLO_DEFAULT_MONTHLY_LIMIT_AUD="10000000",
             DONATELLO_SQLITE_SYNCHRONOUS=args.synchronous,
+            **switches,
         ) as host:
+            if args.provider == "remote":
+                allow_stub_model(host)
             follower = LogFollower(data_dir / "events.db")
             try:
                 options = {"posters": args.posters, "timeout": args.timeout}
                 run_batch(host, follower, texts[:WARM_UP], rate=0, **options)
+                before = scrape(host.url) if telemetry else {}
                 run = run_batch(host, follower, texts, rate=args.rate, **options)
+                after = scrape(host.url) if telemetry else {}
             finally:
                 follower.close()
-    report(run, args, label)
+        report(run, args, label, "on" if telemetry else "off")
+        if args.provider == "remote":
+            size = stub.image_bytes / 1e6
+            answers = f"{stub.answered} answers of {size:.1f} MB"
+            print(f"\nRemote-like provider: {answers}, each after {stub.delay:g} s.")
+        if telemetry:
+            report_split(before, after, len(spans.spans))
+
+
+def allow_stub_model(host: RunningPlatform) -> None:
+    """The stub serves the catalogue's self-hosted model, which has no commercial-use
+    licence: the department must waive that requirement for it to be routed to."""
+    admin = host.client(host.token("bench-admin", ["Platform.Admin"], None))
+    policy = {"monthly_limit_aud": "10000000", "requirements": {"commercial_use": False}}
+    response = admin.put(f"/api/v1/budgets/{DEPARTMENT}", json=policy)
+    if response.status_code != 200:
+        raise RuntimeError(f"PUT /budgets: {response.status_code} {response.text}")
+
+
+def report_split(before: Samples, after: Samples, spans: int) -> None:
+    """Where a generation's time went, from the host's own histograms (the timed batch:
+    the warm-up's counts are subtracted bucket by bucket)."""
+    batch = {key: count - before.get(key, 0.0) for key, count in after.items()}
+    print("\n| from the metrics (timed batch) | p50 ms | p95 ms |")
+    print("|---|---|---|")
+    for label, name in (
+        ("queue wait", "donatello_generation_queue_wait_seconds"),
+        ("platform time (worker, outside provider calls)", "donatello_generation_platform_seconds"),
+        ("provider time", "donatello_generation_provider_seconds"),
+        ("request to terminal", "donatello_generation_seconds"),
+    ):
+        figures = [histogram_quantile(batch, name, q) for q in (0.5, 0.95)]
+        cells = " | ".join("n/a" if f is None else f"{f * 1000:.1f}" for f in figures)
+        print(f"| {label} | {cells} |")
+    print(f"\n{spans} spans exported over OTLP (warm-up included).")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -369,6 +433,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--synchronous", choices=("FULL", "NORMAL"), default="FULL", help="SQLite durability"
     )
+    parser.add_argument(
+        "--telemetry", choices=("both", "on", "off"), default="both",
+        help="the end-to-end run with the host's metrics and traces off, on, or both in turn",
+    )  # fmt: skip
+    parser.add_argument(
+        "--provider", choices=("local", "remote"), default="local",
+        help="local: the in-process provider renders; remote: an HTTP stub in this process "
+        "answers with a pre-rendered PNG after --provider-delay (benchmarks/provider_stub.py)",
+    )  # fmt: skip
+    parser.add_argument("--provider-delay", type=float, default=0.5, help="the stub's s")
     parser.add_argument("--skip-screening", action="store_true")
     parser.add_argument(
         "--in-process", type=int, default=0, help="generations through the services alone"
@@ -388,8 +462,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.posts > 0:
             post_cost(prompts, args.posts, trees)
         if args.generations > 0:
+            settings = {"both": (False, True), "on": (True,), "off": (False,)}[args.telemetry]
             for label, root in trees:
-                end_to_end(prompts, args, label, root)
+                # An earlier tree may have no telemetry to switch on: it runs as it was.
+                for telemetry in settings if root == ROOT else (False,):
+                    end_to_end(prompts, args, label, root, telemetry)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from adapters.json_logs import configure_logging
+from adapters.otel_tracing import install_tracing
 from adapters.private_files import HOST_UMASK
 from devhost.audit_commands import add_audit_commands
 from devhost.projection_commands import add_projection_commands, run_projection_command
@@ -29,6 +30,7 @@ from devhost.signin import (
     scopes_from,
     signed_in_token,
 )
+from devhost.telemetry import scrape, share_metrics
 from domain.access import Role
 
 DEFAULT_URL = "http://127.0.0.1:7071"
@@ -79,8 +81,9 @@ def _run(argv: Sequence[str] | None) -> int:
     serve.add_argument(
         "--processes",
         type=int,
-        default=1,
-        help="processes running the queue workers (the first also serves HTTP)",
+        default=None,
+        help="processes running the queue workers (the first also serves HTTP);"
+        " default: one per CPU",
     )
 
     work = commands.add_parser("work", help="run only the queue workers (serve --processes)")
@@ -145,7 +148,7 @@ def _run(argv: Sequence[str] | None) -> int:
     # says only what went wrong (not every HTTP request its client made).
     configure_logging(level=logging.INFO if args.command in ("serve", "work") else logging.WARNING)
     if args.command == "serve":
-        return _serve(args.host, args.port, args.workers, args.processes)
+        return _serve(args.host, args.port, args.workers, serving_processes(args.processes))
     if args.command == "work":
         return _work(args.workers, args.parent or os.getppid())
     if args.command == "token":
@@ -209,8 +212,15 @@ def _app_settings() -> dict[str, str]:
     }
 
 
+def serving_processes(asked: int | None) -> int:
+    """The pipeline's work holds the GIL, so one process per core uses the machine."""
+    return asked if asked is not None else os.cpu_count() or 1
+
+
 def _serve(host: str, port: int, workers: int, processes: int) -> int:
     _default_public_base_url(host, port)  # before anything reads the settings
+    share_metrics()  # before prometheus-client is imported, by this process or a worker
+    install_tracing()
     from bootstrap import (
         dev_issuer,
         local_queue,
@@ -251,6 +261,7 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
         background=background,
         change_feed=change_feed,
         app_settings=app_settings,
+        metrics=scrape(config),
         limits=HttpLimits(
             header_timeout=config.http_header_timeout_seconds,
             body_timeout=config.http_body_timeout_seconds,
@@ -289,6 +300,7 @@ def _work(workers: int, parent_pid: int) -> int:
     from function_app import app
 
     os.umask(HOST_UMASK)
+    install_tracing()
     config = settings()
     run_queue_triggers(
         app,

@@ -30,6 +30,7 @@ import uvicorn
 from devhost.change_feed import ChangeFeedPoller, ChangeFeedRunner, FeedFactory
 from devhost.http_bridge import DEFAULT_MAX_BODY_BYTES, HttpBridge
 from devhost.http_limits import DEFAULT_LIMITS, HttpLimits, guarded_protocol
+from devhost.metrics_route import Exposition, MetricsRoute
 from devhost.ncrontab import parse_timespan
 from devhost.queue_workers import DEFAULT_MAX_LOCK_RENEWAL, QueueFactory, QueueWorkerPool
 from devhost.timers import TimerRunner
@@ -94,6 +95,7 @@ class LocalHost:
         change_feed: FeedFactory | None = None,
         app_settings: Mapping[str, str] | None = None,
         limits: HttpLimits = DEFAULT_LIMITS,
+        metrics: Exposition | None = None,  # served at GET /metrics (devhost/metrics_route.py)
         front: Callable[[HttpBridge], HttpApp] | None = None,
     ) -> None:
         self.triggers: AppTriggers = discover(
@@ -109,6 +111,7 @@ class LocalHost:
         # What answers HTTP: the API alone, or a front (the console) that passes it `/api`.
         self._http_app: HttpApp = self.asgi if front is None else front(self.asgi)
         self._limits = limits
+        self._metrics = metrics
         self._queues = QueueWorkerPool(
             self.triggers.service_bus,
             queue_for,
@@ -190,8 +193,11 @@ class LocalHost:
         family = socket.AF_INET6 if ":" in self._http_host else socket.AF_INET
         sock = socket.create_server((self._http_host, self._http_port), family=family)
         self._socket = sock
+        app = self._http_app
+        if self._metrics is not None:
+            app = MetricsRoute(app, self._metrics)
         config = uvicorn.Config(
-            app=self._http_app,
+            app=app,
             host=self._http_host,
             port=self.port,
             log_level=self._log_level,

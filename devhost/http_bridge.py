@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, unquote
 import azure.functions as func
 
 from adapters.json_logs import CORRELATION_HEADER, correlated, safe_correlation_id
+from devhost.request_spans import recording_status, request_span
 from devhost.triggers import HttpTrigger, UnsupportedBindingError
 from services.provenance import MAX_IMAGE_BYTES
 
@@ -239,8 +240,14 @@ class HttpBridge:
         # and the function sees it in the header: its log lines and ours share it.
         request_id = safe_correlation_id(headers.get(CORRELATION_HEADER.lower()))
         headers[CORRELATION_HEADER.lower()] = request_id
-        with correlated(request_id):  # uvicorn's access line is written inside `send`
-            await self._call(trigger, headers, route_params, body, scope, send)
+        route = "/".join((*self._prefix, trigger.route.strip("/")))
+        with (
+            correlated(request_id),  # uvicorn's access line is written inside `send`
+            request_span(str(scope["method"]).upper(), route, headers) as span,
+        ):
+            await self._call(
+                trigger, headers, route_params, body, scope, recording_status(send, span)
+            )
 
     async def _call(
         self,

@@ -25,7 +25,7 @@ from pydantic_core import ErrorDetails
 from adapters.json_logs import CORRELATION_HEADER, correlated, safe_correlation_id
 from adapters.json_logs import correlation_id as current_correlation_id
 from adapters.jwt_auth import AuthenticationError, JwksUnavailable, bearer_token
-from bootstrap import authenticator
+from bootstrap import authenticator, meter
 from domain.access import AccessDenied, Principal
 from functions.problems import (
     CONCURRENCY_CONFLICT,
@@ -46,6 +46,7 @@ from functions.problems import (
 from services.budget_history import InvalidInstant
 from services.budgets import InvalidPeriod
 from services.errors import IdempotencyConflict, NotFound
+from services.metrics import AUTH_FAILURES
 from services.ports import ConcurrencyError, InvalidContinuation, ModerationUnavailable
 from services.quota import QuotaExceeded
 
@@ -249,6 +250,7 @@ def _answer(handler: Handler, req: func.HttpRequest) -> func.HttpResponse:
     except Problem as problem:
         return problem.response()
     except AuthenticationError as error:
+        meter().add(AUTH_FAILURES, reason=error.reason)  # a fixed phrase of jwt_auth's
         return Problem(
             UNAUTHENTICATED,
             str(error),

@@ -22,6 +22,7 @@ from functions.projector import on_every_event
 from functions.responses import Webhook, WebhookDeliveries, WebhookWithSecret
 from services.destinations import RefusedDestination
 from services.projection_feed import project_changes
+from services.tracing import continued_span
 from services.webhook_delivery import DISPATCHED_TYPES, deliver, dispatch, parse_message
 from services.webhooks import (
     DELIVERIES_VIEW,
@@ -94,7 +95,11 @@ def deliver_webhook(message: func.ServiceBusMessage) -> None:
     except ValidationError:
         log.error("discarding malformed webhook message %s", message.message_id)
         return
-    with correlated(str(delivery.delivery_id)):
+    attributes = {"donatello.delivery_id": str(delivery.delivery_id)}
+    with (
+        correlated(str(delivery.delivery_id)),
+        continued_span("webhook.deliver", message.application_properties, attributes),
+    ):
         outcome = deliver(platform(), webhooks(), delivery)
         log.info("webhook delivery %s: %s", delivery.delivery_id, outcome)
 

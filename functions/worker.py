@@ -17,6 +17,7 @@ from services.recovery import (
     release_orphaned_reservations,
     requeue_stuck_generations,
 )
+from services.tracing import GENERATION_ID, continued_span
 
 blueprint = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -33,7 +34,11 @@ def advance(message: func.ServiceBusMessage) -> None:
         # burning ten deliveries on it.
         log.error("discarding malformed job message %s", message.message_id)
         return
-    with correlated(str(generation_id)):  # the generation's events carry the same id
+    attributes = {GENERATION_ID: str(generation_id)}
+    with (
+        correlated(str(generation_id)),  # the generation's events carry the same id
+        continued_span("generation.process", message.application_properties, attributes),
+    ):
         state = advance_generation(platform(), generation_id)
         log.info("generation %s is %s", generation_id, state.status.value)
 

@@ -20,6 +20,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from contextlib import nullcontext
+from datetime import datetime
 
 from projections import ALL_PROJECTIONS
 from projections.base import (
@@ -90,6 +91,27 @@ class ProjectionRunner:
             )
             processed += end - start
         return processed
+
+    def lag(self) -> dict[str, tuple[int, datetime | None]]:
+        """Per projection: how many events it has still to fold, and when the first of
+        them was recorded (None when it is caught up)."""
+        positions = self._views.positions([p.name for p in self._projections])
+        last = self._log.last_position()
+        lag: dict[str, tuple[int, datetime | None]] = {}
+        for projection in self._projections:
+            position = positions[projection.name]
+            lag[projection.name] = (last - position, self._recorded_after(position, last))
+        return lag
+
+    def _recorded_after(self, position: int, last: int) -> datetime | None:
+        if position >= last:
+            return None
+        log = self._log
+        if isinstance(log, RecordLog):
+            first = log.read_records(position, position + 1)
+            return first[0].recorded_at if first else None
+        events = log.read_all(position, 1)
+        return events[0].event.recorded_at if events else None
 
     def run_until_caught_up(self) -> int:
         total = 0

@@ -11,6 +11,7 @@ from domain.screening import PolicyBook, Redactor
 from services.destinations import Resolver
 from services.health_memo import HealthMemo
 from services.log_tail import LogTail
+from services.metrics import NullMeter
 from services.ports import (
     ContentCredentials,
     ContentModerator,
@@ -18,6 +19,7 @@ from services.ports import (
     ImageLinks,
     ImageProvider,
     ImageStore,
+    Meter,
     PiiAnalyzer,
     SubjectKeyRing,
     ViewReader,
@@ -48,3 +50,4 @@ class Platform:
     moderators: tuple[ContentModerator, ...] = ()  # besides the policy's own term list
     log_tail: LogTail | None = None  # where the store has a global order to tail
     health_memo: HealthMemo = field(default_factory=HealthMemo, compare=False)
+    meter: Meter = field(default_factory=NullMeter, compare=False)  # services/metrics.py

@@ -48,11 +48,12 @@ from domain.streams import budget_stream, generation_stream, privacy_stream
 from services.budget_ledger import current_budget, standing_policy, to_new_events
 from services.context import Platform
 from services.errors import IdempotencyConflict, NotFound
+from services.generation_metrics import record_refused
 from services.personal_data import seal_text
 from services.ports import ConcurrencyError, OutgoingMessage
 from services.quota import consume_quota
 from services.refusals import checked_destination
-from services.screening import screen_text
+from services.screening import screen_for
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,7 @@ def submit_generation(
     consume_quota(platform, principal, generation_id)
     decision = _decide(platform, principal, department, generation_id, request)
     if isinstance(decision, Refused) and not decision.events:
+        record_refused(platform, decision)
         raise GenerationRefused(decision.refusal, decision.detail, None)
     # The request is the requester's act; its screening, as every later step, the
     # platform's (so the feed's `user_id` filter finds what people did).
@@ -166,6 +168,7 @@ def submit_generation(
     except ConcurrencyError:
         return _replayed(platform, request, generation_id)
     if isinstance(decision, Refused):
+        record_refused(platform, decision)
         log.info("prompt refused at the door", extra={"generation_id": str(generation_id)})
         raise GenerationRefused(decision.refusal, decision.detail, generation_id)
     platform.queue.send(job_message(generation_id))
@@ -181,13 +184,7 @@ def _decide(
     request: GenerationRequest,
 ) -> Admitted | Refused:
     policy = platform.screening_policies.for_department(department)
-    screening = screen_text(
-        request.prompt,
-        policy,
-        analyzer=platform.analyzer,
-        redactor=platform.redactor,
-        moderators=platform.moderators,
-    )
+    screening = screen_for(platform, request.prompt, policy)
     now = platform.clock()
     period = budget_period(now)
     door = Door(

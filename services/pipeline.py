@@ -10,6 +10,7 @@ step repeated after a crash finds its earlier effect and adds nothing.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -34,12 +35,15 @@ from domain.routing import rank_models
 from domain.streams import budget_stream, generation_stream
 from services.budget_ledger import decide_and_append, standing_policy, to_new_events
 from services.context import Platform
+from services.generation_metrics import record_charge, record_pickup, record_settled
 from services.generations import load_generation
+from services.metrics import provider_time
 from services.personal_data import open_text, seal_text
 from services.ports import ConcurrencyError
 from services.provider_calls import generate_image, routed_of
 from services.provider_health import current_health
-from services.screening import screen_text
+from services.screening import screen_for
+from services.tracing import GENERATION_ID, tracer
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +57,16 @@ def advance_generation(platform: Platform, generation_id: UUID) -> Generation:
     was decided on, and only a conflict (another worker moved on) reads it again.
     """
     state = load_generation(platform, generation_id)
+    record_pickup(platform, state)
+    started, spent = time.monotonic(), provider_time()
     for _ in range(MAX_STEPS):
         step = next_step(state)
         if step is None:
             release_if_abandoned(platform, state)
             return state
-        payloads = _STEPS[step](platform, state)
+        with tracer.start_as_current_span(f"generation.{step.value}") as span:
+            span.set_attribute(GENERATION_ID, str(generation_id))
+            payloads = _STEPS[step](platform, state)
         try:
             recorded = platform.store.append(
                 generation_stream(generation_id),
@@ -74,6 +82,8 @@ def advance_generation(platform: Platform, generation_id: UUID) -> Generation:
             state = load_generation(platform, generation_id)
             continue
         state = generation.fold(recorded, state)
+        if state.is_terminal:
+            record_settled(platform, state, time.monotonic() - started, spent.seconds)
     raise RuntimeError(f"generation {generation_id} did not settle in {MAX_STEPS} steps")
 
 
@@ -86,13 +96,7 @@ def screen_prompt(platform: Platform, state: Generation) -> Sequence[Payload]:
     policy = platform.screening_policies.for_department(request.department_id)
     if prompt is None:
         return [PromptRejected(reason="subject_erased", findings=(), policy_version=policy.version)]
-    outcome = screen_text(
-        prompt,
-        policy,
-        analyzer=platform.analyzer,
-        redactor=platform.redactor,
-        moderators=platform.moderators,
-    )
+    outcome = screen_for(platform, prompt, policy)
     if outcome.rejected:
         return [
             PromptRejected(
@@ -212,10 +216,10 @@ def charge_generation(platform: Platform, state: Generation) -> Sequence[Payload
     image = state.image
     if image is None:
         raise ValueError("charging a generation without an image")
-    decide_and_append(
-        platform.store,
-        routed.budget_stream_id,
-        lambda current: budget.charge(
+    appended: list[Payload] = []
+
+    def charge(current: Budget) -> Sequence[Payload]:
+        appended[:] = budget.charge(
             current,
             department_id=request.department_id,
             period=routed.budget_period,
@@ -223,9 +227,13 @@ def charge_generation(platform: Platform, state: Generation) -> Sequence[Payload
             user_id=request.user_id,
             model_id=image.model_id,
             amount=image.cost_aud,
-        ),
-        correlation_id=request.generation_id,
+        )
+        return appended
+
+    before = decide_and_append(
+        platform.store, routed.budget_stream_id, charge, correlation_id=request.generation_id
     )
+    record_charge(platform, request.department_id, before, appended)
     return [GenerationCharged(cost_aud=image.cost_aud, budget_stream_id=routed.budget_stream_id)]
 
 

@@ -16,6 +16,7 @@ from domain.envelope import Event, NewEvent
 from domain.generation import Quality, Size, Style
 from domain.screening import Finding
 from domain.screening import Redactor as Redactor  # its port is the domain's: `screen` takes one
+from services.metrics import Metric
 
 # --- event store ---------------------------------------------------------------------
 
@@ -220,6 +221,17 @@ class ImageProvider(Protocol):
     name: str
 
     def generate(self, request: ImageRequest) -> GeneratedImage: ...
+
+
+# --- telemetry ---------------------------------------------------------------------
+
+
+class Meter(Protocol):
+    """Where services record measurements; `labels` are the metric's own, all of them."""
+
+    def add(self, metric: Metric, amount: float = 1.0, **labels: str) -> None: ...
+    def observe(self, metric: Metric, value: float, **labels: str) -> None: ...
+    def set(self, metric: Metric, value: float, **labels: str) -> None: ...
 
 
 # --- Content Credentials ------------------------------------------------------------

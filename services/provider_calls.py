@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+
+from opentelemetry.trace import StatusCode
 
 from domain import budget
 from domain.budget import Budget, BudgetPolicy
@@ -31,9 +34,23 @@ from domain.generation import (
 from domain.provider_health import Admission, ProviderCallFailed, ProviderCallSucceeded
 from services.budget_ledger import decide_and_append, standing_policy
 from services.context import Platform
+from services.metrics import (
+    PROVIDER_CALL_SECONDS,
+    PROVIDER_ERRORS,
+    PROVIDER_RETRIES,
+    REROUTES,
+    add_provider_time,
+)
 from services.personal_data import open_text
-from services.ports import CredentialClaim, GeneratedImage, ImageRequest, ProviderError
+from services.ports import (
+    CredentialClaim,
+    GeneratedImage,
+    ImageProvider,
+    ImageRequest,
+    ProviderError,
+)
 from services.provider_health import claim_trial, current_health, record_call
+from services.tracing import tracer
 
 log = logging.getLogger(__name__)
 MAX_RETRY_AFTER_SECONDS = 60.0
@@ -133,31 +150,62 @@ def _call(
         if admission is Admission.SKIP:
             return _Unavailable(f"circuit_open: {routed.provider}")
         call_key = f"{routed.model_id}/attempt-{attempt}"
-        try:
-            generated = provider.generate(image_request)
-        except ProviderError as error:
-            if error.refused:
-                return error
-            log.warning("provider %s failed (attempt %d): %s", routed.provider, attempt, error)
-            failed = ProviderCallFailed(
-                provider=routed.provider,
-                model_id=routed.model_id,
-                generation_id=generation_id,
-                attempt=attempt,
-                reason=str(error),
-                retryable=error.retryable,
+        result = _attempt(platform, provider, image_request, routed.provider, attempt)
+        if isinstance(result, GeneratedImage):
+            succeeded = ProviderCallSucceeded(
+                provider=routed.provider, model_id=routed.model_id, generation_id=generation_id
             )
-            record_call(platform, health, failed, generation_id, call_key)
-            if not error.retryable or attempt == settings.provider_attempts:
-                return _Unavailable(f"provider_error: {error}")
-            platform.sleep(retry_delay(settings.provider_backoff_seconds, attempt, error))
-            continue
-        succeeded = ProviderCallSucceeded(
-            provider=routed.provider, model_id=routed.model_id, generation_id=generation_id
+            record_call(platform, health, succeeded, generation_id, call_key)
+            return result
+        if result.refused:
+            return result
+        log.warning("provider %s failed (attempt %d): %s", routed.provider, attempt, result)
+        failed = ProviderCallFailed(
+            provider=routed.provider,
+            model_id=routed.model_id,
+            generation_id=generation_id,
+            attempt=attempt,
+            reason=str(result),
+            retryable=result.retryable,
         )
-        record_call(platform, health, succeeded, generation_id, call_key)
-        return generated
+        record_call(platform, health, failed, generation_id, call_key)
+        if not result.retryable or attempt == settings.provider_attempts:
+            return _Unavailable(f"provider_error: {result}")
+        platform.meter.add(PROVIDER_RETRIES, provider=routed.provider)
+        platform.sleep(retry_delay(settings.provider_backoff_seconds, attempt, result))
     raise AssertionError("unreachable: the last attempt returns")
+
+
+def _attempt(
+    platform: Platform, provider: ImageProvider, request: ImageRequest, name: str, attempt: int
+) -> GeneratedImage | ProviderError:
+    """One call to the provider, traced and measured: its image, or how it failed."""
+    attributes = {"donatello.provider": name, "donatello.model": request.model_id}
+    with tracer.start_as_current_span("provider.call", attributes=attributes) as span:
+        span.set_attribute("donatello.attempt", attempt)
+        started = time.monotonic()
+        try:
+            generated: GeneratedImage | ProviderError = provider.generate(request)
+        except ProviderError as error:
+            generated = error
+        elapsed = time.monotonic() - started
+        outcome = "ok" if isinstance(generated, GeneratedImage) else error_kind(generated)
+        span.set_attribute("donatello.outcome", outcome)
+        if isinstance(generated, ProviderError):
+            span.set_status(StatusCode.ERROR, outcome)
+            platform.meter.add(PROVIDER_ERRORS, provider=name, kind=outcome)
+    add_provider_time(elapsed)
+    platform.meter.observe(PROVIDER_CALL_SECONDS, elapsed, provider=name, outcome=outcome)
+    return generated
+
+
+def error_kind(error: ProviderError) -> str:
+    """A bounded name for how a call failed (its message is the provider's own text)."""
+    if error.refused:
+        return "refused"
+    if error.retry_after is not None:
+        return "throttled"
+    return "retryable" if error.retryable else "permanent"
 
 
 def reroute(platform: Platform, state: Generation, reason: str) -> Sequence[Payload]:
@@ -183,6 +231,7 @@ def reroute(platform: Platform, state: Generation, reason: str) -> Sequence[Payl
         if not _move_reservation(platform, state, policy, model_id, price):
             continue  # a hard budget refused the dearer model
         log.warning("generation rerouted from %s to %s: %s", routed.model_id, model_id, reason)
+        platform.meter.add(REROUTES, from_provider=routed.provider, to_provider=model.provider)
         return [
             GenerationRerouted(
                 failed_model_id=routed.model_id,

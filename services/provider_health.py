@@ -11,11 +11,12 @@ from __future__ import annotations
 from uuid import UUID
 
 from domain.generation import Payload
-from domain.provider_health import CircuitTrialStarted, ProviderHealth, evolve
+from domain.provider_health import Circuit, CircuitTrialStarted, ProviderHealth, evolve
 from domain.streams import provider_stream
 from projections import provider_health as projection
 from services.budget_ledger import MAX_CONFLICT_RETRIES, to_new_events
 from services.context import Platform
+from services.metrics import CIRCUIT_STATE
 from services.ports import ConcurrencyError
 
 
@@ -28,7 +29,12 @@ def current_health(platform: Platform, provider: str) -> ProviderHealth:
     for event in platform.store.read_stream(provider_stream(provider), health.version + 1):
         health = evolve(health, event.type, event.data, event.recorded_at, event.version)
     platform.health_memo.remember(health)
+    circuit = health.circuit(platform.clock())
+    platform.meter.set(CIRCUIT_STATE, _CIRCUIT_LEVEL[circuit], provider=provider)
     return health
+
+
+_CIRCUIT_LEVEL = {Circuit.CLOSED: 0.0, Circuit.HALF_OPEN: 1.0, Circuit.OPEN: 2.0}
 
 
 def record_call(

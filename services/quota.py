@@ -16,6 +16,7 @@ from domain.quota import QuotaRefused, daily_limit, quota_day, resets_at, second
 from domain.streams import quota_stream
 from services.budget_ledger import MAX_CONFLICT_RETRIES, to_new_events
 from services.context import Platform
+from services.metrics import QUOTA_REFUSALS
 from services.ports import ConcurrencyError
 
 
@@ -50,6 +51,7 @@ def consume_quota(platform: Platform, principal: Principal, generation_id: UUID)
             state, generation_id=generation_id, user_id=principal.user_id, limit=limit, now=now
         )
         if isinstance(decision, QuotaRefused):
+            platform.meter.add(QUOTA_REFUSALS)
             raise QuotaExceeded(decision)
         if not decision:
             return
@@ -80,6 +82,7 @@ def check_quota_for(platform: Platform, principal: Principal, count: int) -> Non
     used = quota.fold(platform.store.read_stream(quota_stream(principal.user_id, day))).used
     if used + count > limit:
         reset = resets_at(day)
+        platform.meter.add(QUOTA_REFUSALS)
         raise QuotaExceeded(QuotaRefused(limit, reset, seconds_until(now, reset)))
 
 

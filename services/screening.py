@@ -23,12 +23,16 @@ to be slow costs its sender a rejection and nobody else any wait.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 from domain import screening
 from domain.screening import Redactor, ScreeningOutcome, ScreeningPolicy
+from services.context import Platform
+from services.metrics import SCREENING_FINDINGS, SCREENING_SECONDS
 from services.ports import ContentModerator, ModerationUnavailable, PiiAnalyzer, ScreeningTimedOut
+from services.tracing import tracer
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +75,21 @@ def screen_text(
     if outage.retryable:
         raise outage
     return replace(judged, rejected=True, reason=f"moderation_unavailable: {name}")
+
+
+def screen_for(platform: Platform, prompt: str, policy: ScreeningPolicy) -> ScreeningOutcome:
+    """`screen_text` with the platform's analyzer, redactor and moderators, measured
+    (latency, and findings by entity type) wherever a prompt is screened."""
+    started = time.monotonic()
+    with tracer.start_as_current_span("prompt.screen"):
+        outcome = screen_text(
+            prompt,
+            policy,
+            analyzer=platform.analyzer,
+            redactor=platform.redactor,
+            moderators=platform.moderators,
+        )
+    platform.meter.observe(SCREENING_SECONDS, time.monotonic() - started)
+    for entity_type, count in outcome.entity_counts.items():
+        platform.meter.add(SCREENING_FINDINGS, count, entity_type=entity_type)
+    return outcome

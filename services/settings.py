@@ -94,6 +94,9 @@ class Settings(BaseModel):
     # for local receivers in development and tests only; refused with Entra sign-in.
     webhook_allow_private: bool = False
 
+    # --- telemetry (services/metrics.py; traces follow the standard OTEL_* variables) ---
+    metrics: bool = True  # false: nothing is measured, as for a benchmark's baseline
+
     # --- audit seals (services/seals.py) ---
     seal_interval_minutes: int = Field(default=5, ge=1, le=59)  # `seal_schedule`'s step
     seal_store: Literal["fs", "blob"] = "fs"  # fs: {data_dir}/seals; blob: seal_container

@@ -41,7 +41,10 @@ class RunningPlatform:
         self.code_root = code_root  # the checkout whose code runs (a benchmark's "before")
         self.data_dir = data_dir
         self.env = env
-        self.serve_args = list(serve_args)
+        # One process unless a test asks for more: `serve`'s default (one per CPU) would
+        # load the screening model once per core for every host the suite starts.
+        default = [] if "--processes" in serve_args else ["--processes", "1"]
+        self.serve_args = [*default, *serve_args]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None

@@ -74,6 +74,30 @@ def test_pipeline_benchmark_screens_and_runs_generations_to_charged(
     assert "| outcomes | charged 6, unfinished 0 |" in printed
     assert "| this checkout | 3 |" in printed  # the POST's cost
     assert "| request to charged p95 ms |" in printed
+    # One run with the host's telemetry off, then one with it on, its split from the metrics.
+    assert printed.index("telemetry off)") < printed.index("telemetry on)")
+    assert printed.count("| outcomes | charged 6, unfinished 0 |") == 2
+    split = next(r for r in printed.splitlines() if r.startswith("| platform time"))
+    assert "n/a" not in split
+
+
+def test_pipeline_benchmark_runs_against_the_remote_like_provider(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pipeline.main(
+        [
+            "--skip-screening", "--generations", "4", "--processes", "1", "--workers", "2",
+            "--posters", "2", "--provider", "remote", "--provider-delay", "0.05",
+            "--telemetry", "on",
+        ]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "remote provider, telemetry on)" in printed
+    assert "| outcomes | charged 4, unfinished 0 |" in printed
+    assert "Remote-like provider: 8 answers of " in printed  # 4 to warm up, 4 timed
+    provider = next(r for r in printed.splitlines() if r.startswith("| provider time"))
+    p50 = float(provider.split(" | ")[1])
+    assert p50 >= 50  # the stub's delay, measured by the host's own histogram
 
 
 def test_provenance_benchmark_prints_signing_beside_the_old_stamp(

@@ -63,6 +63,7 @@ LEFT_AT_DEFAULT = {
     "DONATELLO_WEBHOOK_RETRY_MAX_SECONDS",
     "DONATELLO_WEBHOOK_TIMEOUT_SECONDS",
     "DONATELLO_WEBHOOK_ALLOW_PRIVATE",  # off; settings refuse it beside Entra sign-in
+    "DONATELLO_METRICS",  # on: measurements go to Application Insights (adapters/otel_meter.py)
     "DONATELLO_STUCK_AFTER_SECONDS",
     "DONATELLO_GENERATION_DEADLINE_SECONDS",
     "DONATELLO_MAX_REQUEST_BYTES",

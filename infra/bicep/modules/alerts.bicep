@@ -1,5 +1,6 @@
-// What someone is woken for: a rising error rate, dead-lettered messages (a step failing
-// systematically, docs/azure.md) and the Azure spend of this environment.
+// What someone is woken for: a rising error rate, failing generations, a provider's open
+// circuit, dead-lettered messages (a step failing systematically, docs/azure.md) and the
+// Azure spend of this environment.
 param location string
 param tags object
 param actionGroupName string
@@ -57,6 +58,90 @@ resource errorRate 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' =
           metricMeasureColumn: 'ratePercent'
           operator: 'GreaterThan'
           threshold: errorRatePercent
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+// The platform's own metrics (services/metrics.py), sent by the Azure Monitor distro as
+// custom metrics: generations failed as a share of those settled.
+resource generationFailures 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: '${alertPrefix}-generation-failures'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'Generations failing above ${errorRatePercent}%'
+    severity: 2
+    enabled: true
+    scopes: [
+      appInsightsId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'customMetrics | where name == "donatello_generations" | extend status = tostring(customDimensions.status) | summarize total = sum(valueSum), failed = sumif(valueSum, status == "failed") | where total >= 10 | extend ratePercent = 100.0 * failed / total | project ratePercent'
+          timeAggregation: 'Maximum'
+          metricMeasureColumn: 'ratePercent'
+          operator: 'GreaterThan'
+          threshold: errorRatePercent
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+// A provider whose circuit is open (2) as last read by any worker, per provider.
+resource openCircuit 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: '${alertPrefix}-open-circuit'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'A provider circuit is open'
+    severity: 2
+    enabled: true
+    scopes: [
+      appInsightsId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    criteria: {
+      allOf: [
+        {
+          query: 'customMetrics | where name == "donatello_provider_circuit_state" | extend provider = tostring(customDimensions.provider) | summarize state = max(valueMax) by provider'
+          timeAggregation: 'Maximum'
+          metricMeasureColumn: 'state'
+          dimensions: [
+            {
+              name: 'provider'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          operator: 'GreaterThanOrEqual'
+          threshold: 2
           failingPeriods: {
             numberOfEvaluationPeriods: 1
             minFailingPeriodsToAlert: 1
