@@ -67,7 +67,7 @@ describe("a token for the API", () => {
     vi.spyOn(instance, "getActiveAccount").mockReturnValue(ACCOUNT);
     const silent = vi
       .spyOn(instance, "acquireTokenSilent")
-      .mockRejectedValueOnce(new InteractionRequiredAuthError("login_required"))
+      .mockRejectedValueOnce(new InteractionRequiredAuthError("login_required", "test-correlation"))
       .mockRejectedValueOnce(new Error("network down"));
     const entra = entraSignIn(instance, CONFIG);
     // Entra wants the person again: no token, so back to sign-in; anything else is an error.
