@@ -205,7 +205,7 @@ module consoleSite 'modules/staticwebapp.bicep' = {
     location: consoleLocation
     tags: tags
     siteName: 'stapp-${baseName}'
-    skuName: consoleSku
+    siteSku: consoleSku
   }
 }
 

@@ -10,7 +10,7 @@ param siteName string
   'Free'
   'Standard'
 ])
-param skuName string
+param siteSku string
 
 resource site 'Microsoft.Web/staticSites@2024-04-01' = {
   name: siteName
@@ -19,8 +19,8 @@ resource site 'Microsoft.Web/staticSites@2024-04-01' = {
     'azd-service-name': 'web'
   })
   sku: {
-    name: skuName
-    tier: skuName
+    name: siteSku
+    tier: siteSku
   }
   properties: {
     // azd uploads the built files; no repository is linked and no pull-request previews
