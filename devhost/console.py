@@ -33,17 +33,24 @@ DEV_SIGN_IN_PATH = "/dev/token"
 DEV_TOKEN_TTL = timedelta(hours=8)
 MAX_SIGN_IN_BYTES = 4096
 SIGN_IN_BODY_SECONDS = 10.0
-# The console loads nothing from elsewhere and needs no inline script or style.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-    "form-action 'self'"
-)
-_PAGE_HEADERS = [
-    ("content-security-policy", CONTENT_SECURITY_POLICY),
-    ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
-]
+# One source for the console's headers here and on Azure (web/scripts/azure-config.mjs).
+SECURITY_HEADERS_FILE = Path(__file__).resolve().parents[1] / "web" / "security-headers.json"
+
+
+def content_security_policy(directives: dict[str, list[str]]) -> str:
+    """`default-src 'self'; ...` from the directives in their file order."""
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
+
+
+def _security_headers() -> list[tuple[str, str]]:
+    declared = json.loads(SECURITY_HEADERS_FILE.read_text("utf-8"))
+    policy = content_security_policy(declared.pop("content-security-policy"))
+    others = [(name, value) for name, value in declared.items() if not name.startswith("_")]
+    return [("content-security-policy", policy), *others]
+
+
+_PAGE_HEADERS = _security_headers()
+CONTENT_SECURITY_POLICY = dict(_PAGE_HEADERS)["content-security-policy"]
 NOT_BUILT = (
     b"<!doctype html><html lang=en><title>DonatelloAI</title>"
     b"<p>The console is not built. <code>scripts/serve</code> builds it; "

@@ -67,7 +67,11 @@ def get_audit_events(req: func.HttpRequest) -> func.HttpResponse:
     limit = query_limit(req, MAX_PAGE_EVENTS, default=MAX_PAGE_EVENTS)
     after = query_cursor(req, "after")
     page = feed_page(platform(), principal, wanted, after=after, limit=limit, route=FEED_ROUTE)
-    headers = {"Content-Type": "application/x-ndjson"}
+    # The console reads the paging headers; on Azure it is on another origin (CORS).
+    headers = {
+        "Content-Type": "application/x-ndjson",
+        "Access-Control-Expose-Headers": "Link, Audit-After",
+    }
     if page.after is not None:
         headers["Audit-After"] = page.after
     if page.more and page.after is not None:

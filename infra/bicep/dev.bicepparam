@@ -6,6 +6,7 @@ param environmentName = 'dev'
 param costCenter = readEnvironmentVariable('DONATELLO_COST_CENTER')
 param owner = readEnvironmentVariable('DONATELLO_OWNER')
 param alertEmails = split(readEnvironmentVariable('DONATELLO_ALERT_EMAILS'), ',')
+param consoleClientId = readEnvironmentVariable('DONATELLO_CONSOLE_CLIENT_ID')
 param apiAudience = readEnvironmentVariable('DONATELLO_API_AUDIENCE', 'api://donatello-dev')
 param monthlyBudget = 200
 param maximumInstanceCount = 10

@@ -73,6 +73,29 @@ param tenantId string = subscription().tenantId
 @description('Audience (application ID URI) the API\'s tokens carry.')
 param apiAudience string
 
+@description('The console\'s app registration (a single-page application): its client id.')
+param consoleClientId string
+
+@description('The delegated scope the console asks Entra for to call the API (docs/identity.md).')
+param consoleApiScope string = '${apiAudience}/user_impersonation'
+
+@description('Static Web Apps region for the console: the service is offered in few regions, and the console holds no data (its files are public and the same for everyone).')
+@allowed([
+  'eastasia'
+  'centralus'
+  'eastus2'
+  'westus2'
+  'westeurope'
+])
+param consoleLocation string = 'eastasia'
+
+@description('Static Web Apps plan of the console.')
+@allowed([
+  'Free'
+  'Standard'
+])
+param consoleSku string = 'Free'
+
 @description('Image providers the platform may route to (comma-separated provider names).')
 param enabledProviders string = 'local'
 
@@ -176,6 +199,16 @@ module keyVaults 'modules/keyvault.bicep' = {
   }
 }
 
+module consoleSite 'modules/staticwebapp.bicep' = {
+  name: 'console'
+  params: {
+    location: consoleLocation
+    tags: tags
+    siteName: 'stapp-${baseName}'
+    siteSku: consoleSku
+  }
+}
+
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
   params: {
@@ -197,6 +230,9 @@ module functionApp 'modules/functionapp.bicep' = {
     subjectKeyVaultUrl: keyVaults.outputs.subjectKeyVaultUrl
     tenantId: tenantId
     apiAudience: apiAudience
+    corsAllowedOrigins: [
+      consoleSite.outputs.origin
+    ]
     enabledProviders: enabledProviders
     defaultMonthlyLimitAud: defaultMonthlyLimitAud
     retentionYears: 7
@@ -245,4 +281,9 @@ module alerts 'modules/alerts.bicep' = {
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.appName
 output API_BASE_URL string = functionApp.outputs.apiBaseUrl
 output SEALS_STORAGE_ACCOUNT string = dataStorage.outputs.accountName
+output CONSOLE_URL string = consoleSite.outputs.origin
+// What web/scripts/azure-config.mjs writes into the console's config.json at deploy time.
+output AZURE_TENANT_ID string = tenantId
+output CONSOLE_CLIENT_ID string = consoleClientId
+output CONSOLE_API_SCOPE string = consoleApiScope
 output SUBJECT_KEY_VAULT_NAME string = keyVaults.outputs.subjectKeyVaultName

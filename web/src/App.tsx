@@ -1,7 +1,8 @@
 import { useQueryClient } from "@tanstack/react-query";
-import { useCallback, useState } from "react";
+import { lazy, Suspense, useCallback, useState } from "react";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { setCredentials } from "./lib/api";
+import type { EntraSignIn } from "./lib/entra";
 import { PAGES, homeFor, pagesFor } from "./lib/roles";
 import { navigate, usePath } from "./lib/router";
 import { type Session, clearSession, loadSession, saveSession } from "./lib/session";
@@ -14,7 +15,10 @@ import { GenerationPage } from "./pages/Generation";
 import { ModelsPage } from "./pages/Models";
 import { SignInPage } from "./pages/SignIn";
 
-export function App() {
+// Only the Azure console signs in with Entra; the embedded default never loads MSAL.
+const EntraSignInPage = lazy(() => import("./pages/EntraSignIn"));
+
+export function App({ entra = null }: { entra?: EntraSignIn | null }) {
   const [session, setSession] = useState<Session | null>(loadSession);
   const [expired, setExpired] = useState(false);
   const queries = useQueryClient();
@@ -26,8 +30,15 @@ export function App() {
     setExpired(true);
     setSession(null);
   }, []);
-  setCredentials(session?.token ?? null, expire);
+  setCredentials(session?.token ?? null, expire, entra ? () => entra.token() : undefined);
 
+  if (!session && entra) {
+    return (
+      <Suspense fallback={<p aria-busy="true">Loading sign-in…</p>}>
+        <EntraSignInPage expired={expired} entra={entra} />
+      </Suspense>
+    );
+  }
   if (!session) {
     return (
       <SignInPage
@@ -76,6 +87,7 @@ export function App() {
                   queries.clear();
                   setSession(null);
                   navigate("/");
+                  if (entra) void entra.signOut();
                 }}
               >
                 Sign out {session.user}

@@ -22,6 +22,9 @@ param platformVaultUrl string
 param subjectKeyVaultUrl string
 param tenantId string
 param apiAudience string
+@description('Origins whose pages may call the API from a browser: the console\'s only.')
+@minLength(1)
+param corsAllowedOrigins array
 param enabledProviders string
 param defaultMonthlyLimitAud string
 @minValue(7)
@@ -96,6 +99,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       detailedErrorLoggingEnabled: true
       httpLoggingEnabled: true
       requestTracingEnabled: true
+      // The console calls with a bearer token, never a cookie: no credentials mode.
+      cors: {
+        allowedOrigins: corsAllowedOrigins
+        supportCredentials: false
+      }
       appSettings: [
         // --- the platform's own settings (not read by services/settings.py) ---
         {

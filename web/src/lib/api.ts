@@ -1,5 +1,6 @@
-// The one way the console speaks to the API: same origin, bearer token, problem+json
-// turned into an error a page can show beside what caused it.
+// The one way the console speaks to the API: bearer token, problem+json turned into an
+// error a page can show beside what caused it. Same origin on the embedded host; on Azure
+// the Function App's origin (config.json), whose CORS answers this console only.
 import type { components, paths } from "../api/schema";
 
 export type Schemas = components["schemas"];
@@ -22,18 +23,29 @@ export class ApiError extends Error {
 }
 
 type Expiry = () => void;
+/** A fresh token each time it is asked (MSAL renews it silently), or null. */
+export type TokenSource = () => Promise<string | null>;
 let onExpired: Expiry = () => undefined;
 let token: string | null = null;
+let renew: TokenSource | null = null;
+let apiOrigin = "";
 
-export function setCredentials(value: string | null, expired: Expiry): void {
+export function setCredentials(value: string | null, expired: Expiry, source?: TokenSource): void {
   token = value;
   onExpired = expired;
+  renew = source ?? null;
+}
+
+/** Where the API is: "" for this origin, else e.g. "https://func-....azurewebsites.net". */
+export function setApiOrigin(origin: string): void {
+  apiOrigin = origin;
 }
 
 export async function request(path: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
-  if (token) headers.set("Authorization", `Bearer ${token}`);
-  const response = await fetch(`/api${path}`, { ...init, headers });
+  const bearer = renew && token ? await renew() : token;
+  if (bearer) headers.set("Authorization", `Bearer ${bearer}`);
+  const response = await fetch(`${apiOrigin}/api${path}`, { ...init, headers });
   if (response.ok) return response;
   let problem: Problem | null = null;
   if ((response.headers.get("content-type") ?? "").includes("json")) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dateTime, day, money, nextDay, sydneyMidnight, sydneyMonth } from "./format";
+import { dateTime, day, money, nextDay, sydneyInstant, sydneyMidnight, sydneyMonth } from "./format";
 
 describe("money", () => {
   it("shows AUD with cents", () => {
@@ -43,6 +43,23 @@ describe("a Sydney day as an instant", () => {
     // Daylight saving starts at 02:00 on 4 Oct 2026 and ends at 03:00 on 5 Apr 2026.
     expect(sydneyMidnight("2026-10-04")).toBe("2026-10-04T00:00:00+10:00");
     expect(sydneyMidnight("2026-04-05")).toBe("2026-04-05T00:00:00+11:00");
+  });
+});
+
+describe("a time on Sydney's clock as an instant", () => {
+  // The browser's own zone must not matter: these run with TZ set far from Sydney too
+  // (vitest.config's env), where `new Date(local)` would read the time as that zone's.
+  it("reads the wall clock as Sydney's, not the browser's", () => {
+    expect(sydneyInstant("2026-12-07T14:28")).toBe("2026-12-07T14:28:00+11:00");
+    expect(sydneyInstant("2026-07-07T09:05:30")).toBe("2026-07-07T09:05:30+10:00");
+    expect(new Date(sydneyInstant("2026-12-07T14:28")).toISOString()).toBe("2026-12-07T03:28:00.000Z");
+  });
+  it("picks daylight time in the repeated hour and standard time in the skipped one", () => {
+    // 5 Apr 2026: 02:30 happens twice (first at +11). 4 Oct 2026: 02:30 never happens.
+    expect(sydneyInstant("2026-04-05T02:30")).toBe("2026-04-05T02:30:00+11:00");
+    expect(sydneyInstant("2026-04-05T03:30")).toBe("2026-04-05T03:30:00+10:00");
+    expect(sydneyInstant("2026-10-04T02:30")).toBe("2026-10-04T02:30:00+10:00");
+    expect(sydneyInstant("2026-10-04T03:30")).toBe("2026-10-04T03:30:00+11:00");
   });
 });
 

@@ -54,15 +54,41 @@ export function sydneyMonth(at: Date = new Date()): string {
 /** The instant a Sydney calendar day (YYYY-MM-DD) begins, as ISO 8601 with Sydney's
  * offset that day ("2026-12-07T00:00:00+11:00"): what the API's `from`/`to` take. */
 export function sydneyMidnight(isoDay: string): string {
-  const [y, m, d] = isoDay.split("-").map(Number);
-  // Noon UTC the day before is 22:00 or 23:00 in Sydney: the evening before the day,
-  // after any clock change of the previous night and before one at 02:00 or 03:00.
-  const probe = new Date(Date.UTC(y ?? 1970, (m ?? 1) - 1, (d ?? 1) - 1, 12));
+  return sydneyInstant(`${isoDay}T00:00`);
+}
+
+/** A wall-clock time read on Sydney's clock (a `datetime-local` value, "YYYY-MM-DDTHH:MM"
+ * with optional seconds) as ISO 8601 with Sydney's offset at that time, whatever zone the
+ * browser is in. In the hour repeated when daylight saving ends, the first (daylight) one;
+ * in the hour skipped when it starts, standard time (so 02:30 reads as 03:30 daylight). */
+export function sydneyInstant(local: string): string {
+  const [datePart = "", timePart = ""] = local.split("T");
+  const [y, m, d] = datePart.split("-").map(Number);
+  const [hh, mm, ss] = timePart.split(":").map(Number);
+  const wall = Date.UTC(y ?? 1970, (m ?? 1) - 1, d ?? 1, hh ?? 0, mm ?? 0, ss ?? 0);
+  const hour = 3_600_000;
+  // Sydney's offsets either side of the time; the one that reproduces the wall clock wins.
+  const offsets = [...new Set([offsetMinutes(wall - 24 * hour), offsetMinutes(wall + 24 * hour)])]
+    .sort((a, b) => b - a);
+  const chosen = offsets.find((o) => offsetMinutes(wall - o * 60_000) === o) ?? Math.min(...offsets);
+  const seconds = String(ss ?? 0).padStart(2, "0");
+  return `${datePart}T${timePart.slice(0, 5)}:${seconds}${formatOffset(chosen)}`;
+}
+
+function offsetMinutes(instant: number): number {
   const name = new Intl.DateTimeFormat("en-AU", { timeZone: ZONE, timeZoneName: "longOffset" })
-    .formatToParts(probe)
+    .formatToParts(new Date(instant))
     .find((p) => p.type === "timeZoneName")?.value;
-  const offset = name?.replace("GMT", "") || "+00:00";
-  return `${isoDay}T00:00:00${offset}`;
+  const match = /GMT([+-])(\d{2}):(\d{2})/.exec(name ?? "");
+  if (!match) return 0;
+  const minutes = Number(match[2]) * 60 + Number(match[3]);
+  return match[1] === "-" ? -minutes : minutes;
+}
+
+function formatOffset(minutes: number): string {
+  const sign = minutes < 0 ? "-" : "+";
+  const abs = Math.abs(minutes);
+  return `${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
 }
 
 /** The calendar day after YYYY-MM-DD. */

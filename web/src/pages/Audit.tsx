@@ -2,8 +2,9 @@ import { Scroll } from "../components/Scroll";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Field } from "../components/Field";
-import { ApiError, type Schemas, download, getJson, request, saveBlob, sendJson } from "../lib/api";
-import { dateTime } from "../lib/format";
+import { ApiError, type Schemas, download, getJson, saveBlob, sendJson } from "../lib/api";
+import { dateTime, sydneyInstant } from "../lib/format";
+import { wholeFeed } from "../lib/feed";
 import { parseNdjson, toCsv } from "../lib/ndjson";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -153,12 +154,8 @@ function Export() {
   const [format, setFormat] = useState<"jsonl" | "csv">("jsonl");
   const exporting = useMutation({
     mutationFn: async () => {
-      const query = new URLSearchParams({ limit: "1000" });
-      for (const [key, value] of Object.entries(filters)) {
-        if (!value) continue;
-        query.set(key, key === "from" || key === "to" ? new Date(value).toISOString() : value);
-      }
-      const text = await (await request(`/v1/audit/events?${query}`)).text();
+      const asked = { ...filters, from: filters.from && sydneyInstant(filters.from), to: filters.to && sydneyInstant(filters.to) };
+      const { text } = await wholeFeed(asked);
       const body = format === "csv" ? toCsv(parseNdjson(text), CSV_COLUMNS) : text;
       const type = format === "csv" ? "text/csv" : "application/x-ndjson";
       saveBlob(new Blob([body], { type }), `audit-events.${format}`);
@@ -192,11 +189,11 @@ function Export() {
         </div>
         <div className="grid">
           <label>
-            From (your local time)
+            From (Sydney time)
             <input type="datetime-local" value={filters.from} onChange={set("from")} />
           </label>
           <label>
-            To
+            To (Sydney time)
             <input type="datetime-local" value={filters.to} onChange={set("to")} />
           </label>
           <label>
@@ -214,8 +211,8 @@ function Export() {
         </button>
         <p>
           <small>
-            Who read what: set the type to <code>AuditLogRead</code>. One export holds up to 1,000
-            events; narrow the dates for more.
+            Who read what: set the type to <code>AuditLogRead</code>. The export holds every event
+            the filters match, however many pages the feed takes.
           </small>
         </p>
       </form>

@@ -4,7 +4,7 @@ import { useMemo, useState } from "react";
 import { BarChart } from "../components/BarChart";
 import { Glance } from "../components/Glance";
 import { type Schemas, download, getJson } from "../lib/api";
-import { day, money, sydneyMonth } from "../lib/format";
+import { day, money, sydneyInstant, sydneyMonth } from "../lib/format";
 import { type Column, type Direction, sortBudgets, usedShare } from "../lib/sort";
 
 const COLUMNS: [Column, string][] = [
@@ -103,7 +103,7 @@ export function FinancePage() {
 
 function Department({ department, period }: { department: string; period: string }) {
   const [asOf, setAsOf] = useState("");
-  const instant = asOf ? new Date(asOf).toISOString() : null;
+  const instant = asOf ? sydneyInstant(asOf) : null;
   const base = `/v1/budgets/${encodeURIComponent(department)}?period=${period}`;
   const budget = useQuery({
     queryKey: ["budget", department, period, instant],
@@ -124,7 +124,7 @@ function Department({ department, period }: { department: string; period: string
       </h2>
       <div className="grid">
         <label>
-          As it stood at (your local time; empty for now)
+          As it stood at (Sydney time; empty for now)
           <input type="datetime-local" value={asOf} onChange={(e) => setAsOf(e.target.value)} />
         </label>
         <div className="actions">

@@ -57,6 +57,12 @@ export function GeneratePage({ session }: { session: Session }) {
       dropDraft();
       navigate(`/generations/${accepted.id}`);
     },
+    // Refused at the door (screening): the API recorded the generation, redacted; its
+    // page says why in plain words. The draft stays, to be reworded.
+    onError: (error) => {
+      const recorded = error instanceof ApiError ? error.problem?.generation_id : null;
+      if (recorded) navigate(`/generations/${recorded}`);
+    },
   });
 
   const catalogue = models.data?.models ?? [];
