@@ -421,7 +421,11 @@ def meter(config: Settings | None = None) -> Meter:
     return otel_meter() if install_azure_monitor() else prometheus_meter()
 
 
+@cache
 def authenticator() -> TokenValidator:
+    """The process's one validator: it keeps the keys it fetched (Entra's JWKS, refetched
+    only for an unknown `kid` and at most a few times an hour) or loaded (the dev key,
+    whose check alone costs ~44 ms of CPU), so a request pays for neither."""
     config = settings()
     if config.auth_mode == "dev":
         return dev_issuer(config).validator()

@@ -140,6 +140,30 @@ def test_a_daemon_app_calls_the_api_with_a_client_credential_token(
     assert generate.status_code == 403  # the app role does not include generating
 
 
+def test_the_host_fetches_the_tenants_keys_once_not_per_request(
+    tenant: tuple[Tenant, Path], platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entra, cert = tenant
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    app = msal.ConfidentialClientApplication(
+        DAEMON_ID,
+        authority=entra.authority,
+        client_credential=DAEMON_SECRET,
+        instance_discovery=False,
+    )
+    token = app.acquire_token_for_client(scopes=[f"{AUDIENCE}/.default"])["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def key_fetches() -> int:
+        return sum(1 for path, _ in entra.requests if path.endswith("/discovery/v2.0/keys"))
+
+    assert httpx.get(f"{platform.url}/api/v1/budgets", headers=headers).status_code == 200
+    fetched = key_fetches()
+    for _ in range(10):
+        assert httpx.get(f"{platform.url}/api/v1/budgets", headers=headers).status_code == 200
+    assert key_fetches() == fetched  # the process's validator keeps the keys it fetched
+
+
 def test_an_entra_host_offers_no_dev_sign_in(platform: RunningPlatform) -> None:
     """Real sign-in means no back door: even on loopback, the console's dev sign-in is gone."""
     answer = httpx.post(
