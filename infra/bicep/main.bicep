@@ -277,6 +277,16 @@ module alerts 'modules/alerts.bicep' = {
   }
 }
 
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    location: location
+    tags: tags
+    displayName: 'DonatelloAI operations (${baseName})'
+    appInsightsId: monitoring.outputs.appInsightsId
+  }
+}
+
 // What `azd` and docs/deploy.md's first-run checks read.
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.appName
 output API_BASE_URL string = functionApp.outputs.apiBaseUrl

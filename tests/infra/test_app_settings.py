@@ -24,6 +24,8 @@ PLATFORM_SETTINGS = {
     # The Python worker's thread pool: at least host.json's maxConcurrentCalls (16) plus
     # HTTP requests (docs/azure.md, host.json).
     "PYTHON_THREADPOOL_THREAD_COUNT",
+    # The worker exports its own OpenTelemetry logs and spans (host.json's telemetryMode).
+    "PYTHON_ENABLE_OPENTELEMETRY",
 }
 # Not written, on purpose: Flex Consumption refuses them as app settings and takes the
 # runtime from the site's functionAppConfig (`runtime: python 3.11`) instead.

@@ -8,7 +8,7 @@ from typing import Any
 from devhost.host import HostSettings
 from devhost.ncrontab import parse_timespan
 from tests.infra.bicep import ROOT
-from tests.infra.test_app_settings import written_settings
+from tests.infra.test_app_settings import resolved, written_settings
 
 HOST_JSON = ROOT / "host.json"
 
@@ -38,3 +38,12 @@ def test_the_worker_has_a_thread_for_each_concurrent_message_and_then_some() -> 
     calls = host()["extensions"]["serviceBus"]["maxConcurrentCalls"]
     threads = int(written_settings()["PYTHON_THREADPOOL_THREAD_COUNT"])
     assert threads > calls
+
+
+def test_the_host_speaks_opentelemetry_and_lets_the_worker_send_its_own() -> None:
+    """The host's request spans and the worker's (the distro, adapters/otel_meter.py) in
+    one format, the worker's logs sent once, by the worker."""
+    assert host()["telemetryMode"] == "OpenTelemetry"
+    assert resolved(written_settings()["PYTHON_ENABLE_OPENTELEMETRY"]) == "true"
+    # The embedded host reads the same file and ignores the key.
+    assert HostSettings.read(HOST_JSON).route_prefix == "api"

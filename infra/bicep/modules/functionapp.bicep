@@ -118,6 +118,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
           value: 'Authorization=AAD'
         }
+        // host.json's telemetryMode is OpenTelemetry: the worker streams its own logs and
+        // spans (the distro, adapters/otel_meter.py) instead of the host repeating them.
+        {
+          name: 'PYTHON_ENABLE_OPENTELEMETRY'
+          value: 'true'
+        }
         {
           name: 'PYTHON_THREADPOOL_THREAD_COUNT'
           value: '32'
