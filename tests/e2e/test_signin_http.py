@@ -112,19 +112,27 @@ def test_the_entra_host_refuses_a_locally_minted_dev_token(
     assert answer.status_code == 401
 
 
-def test_a_daemon_app_calls_the_api_with_a_client_credential_token(
-    tenant: tuple[Tenant, Path], platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The docs/identity.md example, against the stand-in tenant."""
+def daemon_app(
+    tenant: tuple[Tenant, Path], monkeypatch: pytest.MonkeyPatch
+) -> msal.ConfidentialClientApplication:
+    """The daemon app of docs/identity.md, signing in to the stand-in tenant."""
     entra, cert = tenant
     # requests lets this variable win over a session's own `verify` (psf/requests#3829).
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-    app = msal.ConfidentialClientApplication(
+    return msal.ConfidentialClientApplication(
         DAEMON_ID,
         authority=entra.authority,
         client_credential=DAEMON_SECRET,
         instance_discovery=False,
     )
+
+
+def test_a_daemon_app_calls_the_api_with_a_client_credential_token(
+    tenant: tuple[Tenant, Path], platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The docs/identity.md example, against the stand-in tenant."""
+    entra, _ = tenant
+    app = daemon_app(tenant, monkeypatch)
     result = app.acquire_token_for_client(scopes=[f"{AUDIENCE}/.default"])
     assert "access_token" in result, result
     again = app.acquire_token_for_client(scopes=[f"{AUDIENCE}/.default"])
@@ -143,15 +151,10 @@ def test_a_daemon_app_calls_the_api_with_a_client_credential_token(
 def test_the_host_fetches_the_tenants_keys_once_not_per_request(
     tenant: tuple[Tenant, Path], platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    entra, cert = tenant
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-    app = msal.ConfidentialClientApplication(
-        DAEMON_ID,
-        authority=entra.authority,
-        client_credential=DAEMON_SECRET,
-        instance_discovery=False,
-    )
-    token = app.acquire_token_for_client(scopes=[f"{AUDIENCE}/.default"])["access_token"]
+    entra, _ = tenant
+    token = daemon_app(tenant, monkeypatch).acquire_token_for_client(
+        scopes=[f"{AUDIENCE}/.default"]
+    )["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
 
     def key_fetches() -> int:
