@@ -33,6 +33,7 @@ from adapters.cosmos_audit_log import CosmosAuditLog
 from adapters.cosmos_charges import RequestCharges
 from adapters.cosmos_event_store import CosmosEventStore, ensure_event_container
 from adapters.cosmos_views import CosmosViewStore, ensure_view_container
+from adapters.cosmos_snapshots import CosmosSnapshotStore, ensure_snapshot_container
 from adapters.dev_issuer import DevIssuer
 from adapters.dns_resolver import SystemResolver
 from adapters.env_secrets import EnvSecrets
@@ -64,6 +65,7 @@ from adapters.providers.stability import StabilityProvider
 from adapters.servicebus_queue import ServiceBusWorkQueue
 from adapters.sqlite_audit_log import SqliteAuditLog
 from adapters.sqlite_event_store import SqliteEventStore
+from adapters.sqlite_snapshots import SqliteSnapshotStore
 from adapters.sqlite_queue import SqliteQueue
 from adapters.sqlite_record_log import SqliteRecordLog
 from adapters.sqlite_views import SqliteViewStore
@@ -88,10 +90,12 @@ from services.ports import (
     SecretNotFound,
     SecretSource,
     SigningKey,
+    SnapshotStore,
     SubjectKeyRing,
     ViewReader,
     WorkQueue,
 )
+from services.repository import Repository
 from services.seals import SealStore
 from services.settings import Settings
 from services.webhook_feed import WebhookDispatcher
@@ -122,10 +126,16 @@ def build_platform(config: Settings) -> Platform:
     secrets = secret_source(config)
     providers = image_providers(config, secrets)
     images, image_links = image_store(config)
-    store = event_store(config)
+    store = traced(event_store(config))
     return Platform(
         settings=config,
-        store=traced(store),
+        store=store,
+        repository=Repository(
+            store,
+            snapshot_store(config),
+            cache_entries=config.state_cache_entries,
+            snapshot_every=config.snapshot_every,
+        ),
         log_tail=LogTail(store) if isinstance(store, SqliteEventStore) else None,
         queue=work_queue(config),
         images=images,
@@ -318,6 +328,14 @@ def event_store(config: Settings) -> EventStore:
             ensure_event_container(_cosmos_database(config)), request_charges=_charges()
         )
     return sqlite_event_store(config)
+
+
+def snapshot_store(config: Settings) -> SnapshotStore:
+    if config.event_store == "cosmos":
+        return CosmosSnapshotStore(
+            ensure_snapshot_container(_cosmos_database(config)), request_charges=_charges()
+        )
+    return SqliteSnapshotStore(data_path(config, "snapshots.db"))
 
 
 def sqlite_event_store(config: Settings) -> SqliteEventStore:

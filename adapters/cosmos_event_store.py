@@ -203,6 +203,10 @@ class CosmosEventStore:
         )
         return [_event_from_item(item) for item in items]
 
+    def find_event(self, stream_id: str, event_id: UUID) -> Event | None:
+        found = self._read_by_event_ids(stream_id, [str(event_id)])
+        return found[0] if found else None
+
     # --- compliance replay -------------------------------------------------------------
 
     def read_all_ordered(

@@ -61,15 +61,19 @@ class PrivacyRecord:
         return self.erased_at is not None and recorded_at <= self.erased_at
 
 
+def evolve(record: PrivacyRecord, event: Event) -> PrivacyRecord:
+    erased_at, exports = record.erased_at, record.exports
+    if event.type == SubjectErased.TYPE:
+        erased_at = event.recorded_at
+    elif event.type == SubjectAccessExported.TYPE:
+        exports += 1
+    return PrivacyRecord(version=event.version, erased_at=erased_at, exports=exports)
+
+
 def fold(events: Iterable[Event]) -> PrivacyRecord:
     record = PrivacyRecord()
     for event in events:
-        erased_at, exports = record.erased_at, record.exports
-        if event.type == SubjectErased.TYPE:
-            erased_at = event.recorded_at
-        elif event.type == SubjectAccessExported.TYPE:
-            exports += 1
-        record = PrivacyRecord(version=event.version, erased_at=erased_at, exports=exports)
+        record = evolve(record, event)
     return record
 
 

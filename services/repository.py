@@ -1,0 +1,183 @@
+"""The one way the command side loads a stream's state: the repository and its cache.
+
+A state is the fold of a prefix of its stream, and streams only grow, so a state known
+at version v stays true of the first v events whatever is appended since. Loading a
+stream therefore starts from the newest state this process holds (the cache), else from
+a snapshot, else from nothing, and folds only the events after it. A decision made on a
+state that has gone stale fails its append on the expected version (`services.commands`)
+and is made again on a fresher load, so the cache never decides on old facts.
+
+Snapshots are written when a load folded more than `snapshot_every` events, and they
+are a cache too: deleting every one changes no answer, only the next load's cost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from domain.envelope import GENESIS_HASH, Event, NewEvent
+from services.ports import EventStore, Snapshot, SnapshotStore
+
+log = logging.getLogger(__name__)
+
+
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+S = TypeVar("S", bound=Versioned)
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate(Generic[S]):
+    """How a kind of stream folds into a state, and (optionally) how that state is kept
+    as a snapshot. The functions are the domain's; this only names them together."""
+
+    name: str
+    initial: Callable[[str], S]  # the state of an empty stream, from its id
+    evolve: Callable[[S, Event], S]
+    to_snapshot: Callable[[S], dict[str, Any]] | None = None
+    from_snapshot: Callable[[dict[str, Any]], S] | None = None
+    shape: int = 1  # of the snapshot's state: bump it when the layout changes
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded(Generic[S]):
+    """A stream's state and where it stands: the version and hash its next append
+    chains from."""
+
+    stream_id: str
+    state: S
+    head_hash: str
+
+    @property
+    def version(self) -> int:
+        return self.state.version
+
+
+class NoSnapshots:
+    """For a repository that folds every stream from the log."""
+
+    def get(self, aggregate: str, stream_id: str) -> Snapshot | None:
+        return None
+
+    def put(self, snapshot: Snapshot) -> None:
+        return None
+
+    def clear(self) -> int:
+        return 0
+
+
+class Repository:
+    """Loads states through one bounded cache; records appended events into it.
+
+    Thread-safe. One per process (the composition root builds it), shared by every
+    command of the platform.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        snapshots: SnapshotStore | None = None,
+        *,
+        cache_entries: int = 10_000,
+        snapshot_every: int = 100,
+    ) -> None:
+        if cache_entries < 1 or snapshot_every < 1:
+            raise ValueError("cache_entries and snapshot_every must be at least 1")
+        self.store = store
+        self.snapshots: SnapshotStore = snapshots if snapshots is not None else NoSnapshots()
+        self._cache: OrderedDict[tuple[str, str], Loaded[Any]] = OrderedDict()
+        self._cache_entries = cache_entries
+        self._snapshot_every = snapshot_every
+        self._lock = threading.Lock()
+
+    def load(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S]:
+        """The stream's state now: the cached or snapshot state and the events after it."""
+        start = self._cached(aggregate, stream_id) or self._snapshot(aggregate, stream_id)
+        if start is None:
+            start = self.empty(aggregate, stream_id)
+        newer = self.store.read_stream(stream_id, start.version + 1)
+        loaded = self._fold(aggregate, start, newer)
+        if len(newer) > self._snapshot_every:
+            self._keep_snapshot(aggregate, loaded)
+        return loaded
+
+    def append(
+        self, aggregate: Aggregate[S], loaded: Loaded[S], events: Sequence[NewEvent]
+    ) -> tuple[Loaded[S], list[Event]]:
+        """Append `events` at `loaded`'s version: the state they lead to, and the events
+        as recorded. Raises `ConcurrencyError` when the stream has moved on."""
+        recorded = self.store.append(loaded.stream_id, loaded.version, events)
+        if recorded and recorded[0].version != loaded.version + 1:
+            # The store answered an append it had made before, further back: the state
+            # they lead to is the stream's now, not `loaded` with them folded on.
+            return self.load(aggregate, loaded.stream_id), recorded
+        return self._fold(aggregate, loaded, recorded), recorded
+
+    def empty(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S]:
+        """The state of the stream before its first event, read from nowhere."""
+        return Loaded(stream_id, aggregate.initial(stream_id), GENESIS_HASH)
+
+    def forget(self) -> None:
+        """Empty the cache (the next load of each stream starts from a snapshot)."""
+        with self._lock:
+            self._cache.clear()
+
+    def _fold(self, aggregate: Aggregate[S], start: Loaded[S], events: list[Event]) -> Loaded[S]:
+        if not events:
+            return start
+        state = start.state
+        for event in events:
+            state = aggregate.evolve(state, event)
+        loaded = Loaded(start.stream_id, state, events[-1].hash)
+        self._remember(aggregate, loaded)
+        return loaded
+
+    def _cached(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S] | None:
+        with self._lock:
+            known = self._cache.get((aggregate.name, stream_id))
+            if known is not None:
+                self._cache.move_to_end((aggregate.name, stream_id))
+            return known
+
+    def _remember(self, aggregate: Aggregate[S], loaded: Loaded[S]) -> None:
+        key = (aggregate.name, loaded.stream_id)
+        with self._lock:
+            known = self._cache.get(key)
+            # Two threads may fold the same stream; the further one is kept.
+            if known is None or known.version < loaded.version:
+                self._cache[key] = loaded
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_entries:
+                self._cache.popitem(last=False)
+
+    def _snapshot(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S] | None:
+        if aggregate.from_snapshot is None:
+            return None
+        snapshot = self.snapshots.get(aggregate.name, stream_id)
+        if snapshot is None or snapshot.shape != aggregate.shape:
+            return None
+        return Loaded(stream_id, aggregate.from_snapshot(snapshot.state), snapshot.head_hash)
+
+    def _keep_snapshot(self, aggregate: Aggregate[S], loaded: Loaded[S]) -> None:
+        if aggregate.to_snapshot is None:
+            return
+        snapshot = Snapshot(
+            aggregate=aggregate.name,
+            stream_id=loaded.stream_id,
+            shape=aggregate.shape,
+            version=loaded.version,
+            head_hash=loaded.head_hash,
+            state=aggregate.to_snapshot(loaded.state),
+        )
+        try:
+            self.snapshots.put(snapshot)
+        except Exception:  # a snapshot is a cache: failing to keep one loses nothing
+            log.warning("could not keep a snapshot of %s", loaded.stream_id, exc_info=True)
