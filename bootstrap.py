@@ -130,12 +130,7 @@ def build_platform(config: Settings) -> Platform:
     return Platform(
         settings=config,
         store=store,
-        repository=Repository(
-            store,
-            snapshot_store(config),
-            cache_entries=config.state_cache_entries,
-            snapshot_every=config.snapshot_every,
-        ),
+        repository=repository(config, store),
         log_tail=LogTail(store) if isinstance(store, SqliteEventStore) else None,
         queue=work_queue(config),
         images=images,
@@ -328,6 +323,16 @@ def event_store(config: Settings) -> EventStore:
             ensure_event_container(_cosmos_database(config)), request_charges=_charges()
         )
     return sqlite_event_store(config)
+
+
+def repository(config: Settings, store: EventStore) -> Repository:
+    """The command side's loads over `store`: one per process (its cache is the point)."""
+    return Repository(
+        store,
+        snapshot_store(config),
+        cache_entries=config.state_cache_entries,
+        snapshot_every=config.snapshot_every,
+    )
 
 
 def snapshot_store(config: Settings) -> SnapshotStore:

@@ -135,9 +135,11 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _log() -> AuditAccess:
-    from bootstrap import event_store, settings
+    from bootstrap import event_store, repository, settings
 
-    return AuditAccess(store=event_store(settings()), clock=utc_now)
+    config = settings()
+    store = event_store(config)
+    return AuditAccess(store=store, clock=utc_now, repository=repository(config, store))
 
 
 def _index() -> SubjectIndex:

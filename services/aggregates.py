@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain import budget, generation, privacy, quota
+from domain import budget, generation, privacy, quota, webhooks
 from domain.budget import Budget, StandingPolicy
 from domain.envelope import Event
 from domain.generation import Generation
@@ -18,6 +18,7 @@ from domain.provider_health import ProviderHealth
 from domain.provider_health import evolve as evolve_health
 from domain.quota import DailyQuota
 from domain.streams import PROVIDER_PREFIX
+from domain.webhooks import Delivery
 from projections.provider_health import document_of, health_of
 from services.repository import Aggregate
 
@@ -53,4 +54,15 @@ PROVIDER_HEALTH = Aggregate[ProviderHealth](
     to_snapshot=document_of,
     from_snapshot=health_of,
 )
-FACTS = Aggregate[Head]("facts", lambda _: Head(), lambda _, event: Head(event.version))
+WEBHOOK_DELIVERY = Aggregate[Delivery](
+    "webhook-delivery", lambda _: Delivery(), webhooks.evolve_delivery
+)
+# A day's audit reads or refusals may run to many thousands: snapshotted, so that a
+# process's first append of the day reads a snapshot and its tail, not the whole day.
+FACTS = Aggregate[Head](
+    "facts",
+    lambda _: Head(),
+    lambda _, event: Head(event.version),
+    to_snapshot=lambda head: {"version": head.version},
+    from_snapshot=lambda state: Head(state["version"]),
+)

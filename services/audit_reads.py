@@ -7,7 +7,6 @@ side compliance wants (a recorded read that delivered less, never an unrecorded 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,10 +15,12 @@ from uuid import uuid4
 
 from domain.access import Principal
 from domain.audit_reads import AuditLogRead, audit_reads_stream
-from domain.envelope import Event, NewEvent
-from services.ports import ConcurrencyError, EventStore
-
-MAX_CONFLICT_RETRIES = 50
+from domain.envelope import Event
+from domain.generation import Payload
+from services.aggregates import FACTS
+from services.commands import Stamp, execute
+from services.ports import EventStore
+from services.repository import Repository
 
 
 class LogAccess(Protocol):
@@ -31,6 +32,9 @@ class LogAccess(Protocol):
     def store(self) -> EventStore: ...
 
     @property
+    def repository(self) -> Repository: ...
+
+    @property
     def clock(self) -> Callable[[], datetime]: ...
 
 
@@ -38,13 +42,7 @@ class LogAccess(Protocol):
 class AuditAccess:
     store: EventStore
     clock: Callable[[], datetime]
-
-
-# The day streams only grow, so the last version this process saw is a good first guess
-# at the next append's expected version: a conflict names the real head, and we retry
-# there instead of reading the whole day's stream back.
-_heads: dict[str, int] = {}
-_heads_lock = threading.Lock()
+    repository: Repository  # over `store`
 
 
 def record_read(
@@ -59,29 +57,22 @@ def record_read(
         what=what,
         count=count,
     )
-    new = NewEvent(
-        type=AuditLogRead.TYPE,
-        data=payload.model_dump(mode="json"),
-        actor=principal.to_actor(),
-        correlation_id=uuid4(),
-    )
-    return append_daily(platform.store, audit_reads_stream(platform.clock().date()), new)
+    stream_id = audit_reads_stream(platform.clock().date())
+    return append_daily(platform.repository, stream_id, payload, principal)
 
 
-def append_daily(store: EventStore, stream_id: str, new: NewEvent) -> Event:
-    """Append `new` to a stream of one day's records, whatever its head is now.
+def append_daily(
+    repository: Repository, stream_id: str, fact: Payload, principal: Principal
+) -> Event:
+    """Append `fact`, done by `principal`, to a stream of one day's records, whatever its
+    head is now.
 
-    Such a stream holds independent facts, so a conflict only moves the append on.
+    Such a stream holds independent facts, so a conflict only moves the append on; the
+    repository's cache (or a snapshot) knows where the head was, so no append reads the
+    whole day back.
     """
-    with _heads_lock:
-        expected = _heads.get(stream_id, 0)
-    for _ in range(MAX_CONFLICT_RETRIES):
-        try:
-            (recorded,) = store.append(stream_id, expected, [new])
-        except ConcurrencyError as conflict:
-            expected = conflict.actual
-            continue
-        with _heads_lock:
-            _heads[stream_id] = max(_heads.get(stream_id, 0), recorded.version)
-        return recorded
-    raise RuntimeError(f"could not append to {stream_id} after {MAX_CONFLICT_RETRIES} conflicts")
+    decided = execute(
+        repository, FACTS, stream_id, lambda _: [fact], Stamp(uuid4(), principal.to_actor())
+    )
+    (recorded,) = decided.recorded
+    return recorded

@@ -43,7 +43,9 @@ class Stamp:
 
     With `key`, ids derive from it (so re-running a step after a crash makes the same
     ids, and the store's idempotent append applies); `fixed_ids` gives an event type an
-    id of its own (one the store can look up, see `EventStore.find_event`).
+    id of its own (one the store can look up, see `EventStore.find_event`). `actor` did
+    what the events record, but for the types `actors` names another for (a request is
+    its requester's act; the screening appended with it, the platform's).
     """
 
     correlation_id: UUID
@@ -51,6 +53,7 @@ class Stamp:
     causation_id: UUID | None = None
     key: str | None = None
     fixed_ids: Mapping[str, UUID] = field(default_factory=dict)
+    actors: Mapping[str, Actor] = field(default_factory=dict)
 
     def events(self, payloads: Sequence[Payload]) -> list[NewEvent]:
         events = []
@@ -62,7 +65,7 @@ class Stamp:
                 NewEvent(
                     type=payload.TYPE,
                     data=payload.model_dump(mode="json"),
-                    actor=self.actor,
+                    actor=self.actors.get(payload.TYPE, self.actor),
                     correlation_id=self.correlation_id,
                     causation_id=self.causation_id,
                     **({} if event_id is None else {"event_id": event_id}),
