@@ -34,32 +34,34 @@ def _health(state: ProviderHealth, event: Event) -> ProviderHealth:
     return evolve_health(state, event.type, event.data, event.recorded_at, event.version)
 
 
-GENERATION = Aggregate[Generation]("generation", lambda _: Generation(), generation.evolve)
-BUDGET_MONTH = Aggregate[Budget](
+GENERATION: Aggregate[Generation] = Aggregate(
+    "generation", lambda _: Generation(), generation.evolve
+)
+BUDGET_MONTH: Aggregate[Budget] = Aggregate(
     "budget-month",
     lambda _: Budget(),
     budget.evolve,
     to_snapshot=budget.snapshot_of,
     from_snapshot=budget.from_snapshot,
 )
-BUDGET_POLICY = Aggregate[StandingPolicy](
+BUDGET_POLICY: Aggregate[StandingPolicy] = Aggregate(
     "budget-policy", lambda _: StandingPolicy(), budget.evolve_standing
 )
-QUOTA_DAY = Aggregate[DailyQuota]("quota-day", lambda _: DailyQuota(), quota.evolve)
-PRIVACY = Aggregate[PrivacyRecord]("privacy", lambda _: PrivacyRecord(), privacy.evolve)
-PROVIDER_HEALTH = Aggregate[ProviderHealth](
+QUOTA_DAY: Aggregate[DailyQuota] = Aggregate("quota-day", lambda _: DailyQuota(), quota.evolve)
+PRIVACY: Aggregate[PrivacyRecord] = Aggregate("privacy", lambda _: PrivacyRecord(), privacy.evolve)
+PROVIDER_HEALTH: Aggregate[ProviderHealth] = Aggregate(
     "provider-health",
     lambda stream_id: ProviderHealth(stream_id.removeprefix(PROVIDER_PREFIX)),
     _health,
     to_snapshot=document_of,
     from_snapshot=health_of,
 )
-WEBHOOK_DELIVERY = Aggregate[Delivery](
+WEBHOOK_DELIVERY: Aggregate[Delivery] = Aggregate(
     "webhook-delivery", lambda _: Delivery(), webhooks.evolve_delivery
 )
 # A day's audit reads or refusals may run to many thousands: snapshotted, so that a
 # process's first append of the day reads a snapshot and its tail, not the whole day.
-FACTS = Aggregate[Head](
+FACTS: Aggregate[Head] = Aggregate(
     "facts",
     lambda _: Head(),
     lambda _, event: Head(event.version),
