@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from domain import budget
 from domain.budget import Budget, CostReserved
 from domain.generation import GenerationRouted
 from domain.generation_steps import (
+    AdmissionOf,
     Placement,
     over_budget,
     place,
@@ -16,24 +16,24 @@ from domain.generation_steps import (
     takeovers,
 )
 from domain.provider_health import Admission
-from domain.routing import rank_models
+from domain.routing import Candidate, rank_models
 from tests.unit.test_admission import CHEAP_AND_DEAR, policy, requested
 from tests.unit.test_budget_decider import apply
 from tests.unit.test_routing import TODAY, catalogue, model
 
 
-def candidates(strategy_policy: budget.BudgetPolicy = policy()) -> list:  # type: ignore[type-arg]
+def candidates() -> list[Candidate]:
     return rank_models(
         CHEAP_AND_DEAR,
         size="1024x1024",
         quality="standard",
-        strategy=strategy_policy.strategy,
+        strategy=policy().strategy,
         enabled_providers=frozenset({"a", "b"}),
         today=TODAY,
     )
 
 
-def admitting(*open_providers: str):  # type: ignore[no-untyped-def]
+def admitting(*open_providers: str) -> AdmissionOf:
     return lambda provider: Admission.SKIP if provider in open_providers else Admission.CALL
 
 
