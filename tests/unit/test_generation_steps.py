@@ -57,7 +57,7 @@ def test_every_circuit_open_is_refused_naming_the_providers() -> None:
 def test_place_holds_the_best_ranked_candidate_the_month_affords() -> None:
     request = requested()
     ranked = candidates()
-    assert [c.model.id for c in ranked][0] == "cheap"
+    assert ranked[0].model.id == "cheap"
     placement = place(Budget(), ranked, request=request, period="2026-11", policy=policy("10"))
     assert placement.model_id == "cheap"
     reserved = [e for e in placement.events if isinstance(e, CostReserved)]
