@@ -18,7 +18,11 @@ from services.ports import Snapshot
 CONTAINER_ID = "snapshots"
 PARTITION_KEY_PATH = "/streamId"
 # Only the point lookups by id are ever made: nothing needs an index.
-INDEXING_POLICY = {"indexingMode": "consistent", "includedPaths": [], "excludedPaths": [{"path": "/*"}]}
+INDEXING_POLICY = {
+    "indexingMode": "consistent",
+    "includedPaths": [],
+    "excludedPaths": [{"path": "/*"}],
+}
 
 
 def ensure_snapshot_container(

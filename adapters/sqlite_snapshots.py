@@ -25,8 +25,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
 )
 """
 _GET = (
-    "SELECT shape, version, head_hash, state FROM snapshots"
-    " WHERE aggregate = ? AND stream_id = ?"
+    "SELECT shape, version, head_hash, state FROM snapshots WHERE aggregate = ? AND stream_id = ?"
 )
 # A snapshot never replaces a newer one: two instances may fold the same stream.
 _PUT = (

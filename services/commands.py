@@ -92,21 +92,25 @@ def execute(
     decide: Callable[[S], Sequence[Payload]],
     stamp: Stamp | Callable[[Loaded[S]], Stamp],
     *,
+    start: Loaded[S] | None = None,
     new_stream: bool = False,
     attempts: int = MAX_ATTEMPTS,
 ) -> Decided[S]:
     """Decide on the stream's current state and append the decision at its version,
     deciding again after each conflict, at most `attempts` times.
 
-    `decide` may raise (a refusal): nothing is appended then. With `new_stream`, the
-    first decision is made on the empty state without reading the stream, for a stream
-    expected not to exist yet; a conflict then reads what is there.
+    `decide` may raise (a refusal): nothing is appended then. The first decision is made
+    on `start` when given (a state the caller holds, e.g. the previous step's result),
+    or with `new_stream` on the empty state (a stream expected not to exist yet), without
+    reading the stream: if it has moved on, the append conflicts and the next decision
+    is made on what is there.
     """
-    state = (
-        repository.empty(aggregate, stream_id)
-        if new_stream
-        else repository.load(aggregate, stream_id)
-    )
+    if start is not None:
+        state = start
+    elif new_stream:
+        state = repository.empty(aggregate, stream_id)
+    else:
+        state = repository.load(aggregate, stream_id)
     conflict: ConcurrencyError | None = None
     for _ in range(attempts):
         payloads = decide(state.state)

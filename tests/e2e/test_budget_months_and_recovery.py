@@ -17,12 +17,13 @@ import pytest
 from adapters.providers.local import LocalProvider
 from adapters.sqlite_event_store import SqliteEventStore
 from bootstrap import build_platform, data_path, projection_runner
+from domain import budget
 from domain.access import Principal, Role
 from domain.budget import Enforcement
 from domain.generation import Generation, GenerationFailed, Status
 from domain.streams import budget_stream, generation_stream
-from services.budget_ledger import load_budget, to_new_events
 from services.budgets import BudgetUpdate, set_budget
+from services.commands import Stamp
 from services.context import Platform
 from services.generations import GenerationRequest, load_generation, submit_generation
 from services.pipeline import advance_generation
@@ -76,7 +77,7 @@ class World:
         projection_runner(self.config).run_until_caught_up()
 
     def month(self, period: str) -> dict[str, Decimal | int]:
-        state = load_budget(self.platform.store, budget_stream("marketing", period))
+        state = budget.fold(self.platform.store.read_stream(budget_stream("marketing", period)))
         return {"spent": state.spent, "reserved": state.reserved, "holds": len(state.reservations)}
 
 
@@ -174,7 +175,7 @@ def test_a_reservation_left_by_a_crash_after_the_failure_is_released(world: Worl
     world.platform.store.append(
         generation_stream(generation_id),
         state.version,
-        to_new_events([failed], correlation_id=generation_id),
+        Stamp(generation_id).events([failed]),
     )
     world.project()
     assert world.month("2026-11")["holds"] == 1
