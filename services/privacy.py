@@ -47,18 +47,18 @@ def erase_subject(
     sealed = None if reason is None else seal_for_erasure(platform.keys, subject_id, reason)
     key_destroyed = platform.keys.destroy(subject_id)
     event = SubjectErased(subject_id=subject_id, requested_by=principal.user_id, reason=sealed)
-    stream_id = privacy_stream(subject_id)
-    seen = platform.repository.load(PRIVACY, stream_id).version
+    seen = platform.repository.load(PRIVACY, privacy_stream(subject_id))
     decided = execute(
         platform.repository,
         PRIVACY,
-        stream_id,
+        seen.stream_id,
         lambda current: (
             [event]
-            if privacy.needs_erasure_event(current, key_destroyed=key_destroyed, seen=seen)
+            if privacy.needs_erasure_event(current, key_destroyed=key_destroyed, seen=seen.version)
             else []
         ),
         Stamp(uuid4(), principal.to_actor()),
+        start=seen,
     )
     record = decided.after.state
     images_deleted = _delete_images(platform, subject_id) if platform.settings.erase_images else 0

@@ -55,7 +55,8 @@ def expire_overdue_generations(platform: Platform) -> int:
 
 def _expire(platform: Platform, generation_id: UUID, reason: str) -> bool:
     """Fail the generation unless it finished or moved meanwhile; whether it did."""
-    state = load_generation(platform, generation_id)
+    loaded = platform.repository.load(GENERATION, generation_stream(generation_id))
+    state = loaded.state
     if state.is_terminal:  # the view lags: it finished meanwhile
         release_if_abandoned(platform, state)
         return False
@@ -65,10 +66,11 @@ def _expire(platform: Platform, generation_id: UUID, reason: str) -> bool:
     decided = execute(
         platform.repository,
         GENERATION,
-        generation_stream(generation_id),
+        loaded.stream_id,
         # A generation that moved since it was read is not overdue after all.
         lambda current: [failed] if current.version == state.version else [],
         Stamp(generation_id),
+        start=loaded,
     )
     if not decided.recorded:
         return False

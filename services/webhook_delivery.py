@@ -43,6 +43,7 @@ from domain.webhooks import (
     DELIVERY_HEADER,
     EVENT_HEADER,
     SIGNATURE_HEADER,
+    Delivery,
     Kind,
     WebhookAttemptFailed,
     WebhookDeadLettered,
@@ -58,6 +59,7 @@ from services.commands import Stamp, execute
 from services.context import Platform
 from services.destinations import RefusedDestination, check_shape
 from services.ports import OutgoingMessage
+from services.repository import Loaded
 from services.webhooks import WebhookPorts, WebhookRefused, WebhookSendError, find_subscription
 
 log = logging.getLogger(__name__)
@@ -197,7 +199,8 @@ def _callable(platform: Platform, callback: DeliveryMessage) -> bool:
 def deliver(platform: Platform, ports: WebhookPorts, message: DeliveryMessage) -> str:
     """Make this message's attempt; answer what happened (for the log)."""
     stream = webhook_delivery_stream(message.delivery_id)
-    state = platform.repository.load(WEBHOOK_DELIVERY, stream).state
+    loaded = platform.repository.load(WEBHOOK_DELIVERY, stream)
+    state = loaded.state
     if state.finished:
         return "already finished"
     if message.attempt <= state.failed_attempts:
@@ -241,31 +244,31 @@ def deliver(platform: Platform, ports: WebhookPorts, message: DeliveryMessage) -
         answered = status
     if error is None:
         delivered = WebhookDelivered(attempt=message.attempt, status_code=status, **_of(message))
-        _record(platform, stream, message.attempt, delivered)
+        _record(platform, loaded, message.attempt, delivered)
         return "delivered"
-    return _after_failure(platform, ports, message, error, answered, now)
+    return _after_failure(platform, ports, message, loaded, error, answered, now)
 
 
 def _after_failure(
     platform: Platform,
     ports: WebhookPorts,
     message: DeliveryMessage,
+    loaded: Loaded[Delivery],
     error: str,
     answered: int | None,
     now: datetime,
 ) -> str:
-    stream = webhook_delivery_stream(message.delivery_id)
     config = platform.settings
     of = {**_of(message), "status_code": answered}
     if message.attempt >= config.webhook_max_attempts:
         failed = WebhookAttemptFailed(attempt=message.attempt, error=error, retry_at=None, **of)
         dead = WebhookDeadLettered(attempts=message.attempt, last_error=error, **_of(message))
-        _record(platform, stream, message.attempt, failed, dead)
+        _record(platform, loaded, message.attempt, failed, dead)
         log.warning("webhook delivery %s dead-lettered: %s", message.delivery_id, error)
         return "dead-lettered"
     retry_at = now + timedelta(seconds=_delay(platform, message.attempt))
     failed = WebhookAttemptFailed(attempt=message.attempt, error=error, retry_at=retry_at, **of)
-    if _record(platform, stream, message.attempt, failed):
+    if _record(platform, loaded, message.attempt, failed):
         _schedule_retry(platform, ports, message)
     return f"attempt {message.attempt} failed: {error}"
 
@@ -282,7 +285,8 @@ def _schedule_retry(platform: Platform, ports: WebhookPorts, message: DeliveryMe
 
 def _dead_letter(platform: Platform, message: DeliveryMessage, attempts: int, error: str) -> None:
     dead = WebhookDeadLettered(attempts=attempts, last_error=error, **_of(message))
-    _record(platform, webhook_delivery_stream(message.delivery_id), 0, dead)
+    stream = webhook_delivery_stream(message.delivery_id)
+    _record(platform, platform.repository.load(WEBHOOK_DELIVERY, stream), 0, dead)
 
 
 def _of(message: DeliveryMessage) -> dict[str, Any]:
@@ -291,18 +295,20 @@ def _of(message: DeliveryMessage) -> dict[str, Any]:
 
 def _record(
     platform: Platform,
-    stream: str,
+    loaded: Loaded[Delivery],
     attempt: int,
     *outcome: WebhookAttemptFailed | WebhookDelivered | WebhookDeadLettered,
 ) -> bool:
-    """Record what attempt `attempt` came to (0: an end without an attempt); False when
-    another worker recorded it, or the delivery's end, first (`domain.webhooks.unrecorded`)."""
+    """Record what attempt `attempt` came to (0: an end without an attempt) at `loaded`'s
+    version; False when another worker recorded it, or the delivery's end, first
+    (`domain.webhooks.unrecorded`)."""
     decided = execute(
         platform.repository,
         WEBHOOK_DELIVERY,
-        stream,
+        loaded.stream_id,
         lambda state: unrecorded(state, attempt, outcome),
         Stamp(uuid4()),
+        start=loaded,
     )
     return bool(decided.recorded)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -25,6 +25,7 @@ from services.audit_export import CSV_COLUMNS, event_from_csv, write_csv, write_
 from services.audit_log import SCAN_PAGE, EventFilter, audit_stream, export_events, feed_page
 from services.audit_reads import AuditAccess
 from services.ports import InvalidContinuation, PositionedEvent
+from services.repository import Repository
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 FORMULA_USER = '=HYPERLINK("http://evil.example")'
@@ -78,7 +79,7 @@ def seeded(store: SqliteEventStore, clock: Clock) -> list[Event]:
 
 
 def access(store: SqliteEventStore, clock: Clock) -> AuditAccess:
-    return AuditAccess(store=store, clock=clock)
+    return AuditAccess(store=store, clock=clock, repository=Repository(store))
 
 
 def reads(store: SqliteEventStore) -> list[AuditLogRead]:
@@ -279,6 +280,9 @@ class CountingLog:
     def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
         return self.store.read_stream(stream_id, from_version)
 
+    def find_event(self, stream_id: str, event_id: UUID) -> Event | None:
+        return self.store.find_event(stream_id, event_id)
+
 
 class LagCheckingSink(io.TextIOBase):
     """Discards the CSV, checking at every row that the export has read at most one store
@@ -319,7 +323,8 @@ def test_an_export_of_50k_events_holds_a_page_at_a_time(
     fill_fifty_thousand(store)
     log = CountingLog(store)
 
-    events = export_events(AuditAccess(store=log, clock=clock), AUDITOR, EventFilter(), command="t")
+    over_log = AuditAccess(store=log, clock=clock, repository=Repository(log))
+    events = export_events(over_log, AUDITOR, EventFilter(), command="t")
     assert log.handed_out == 0  # the read is recorded, but nothing is read yet
     sink = LagCheckingSink(log)
     count = write_csv(events, sink)

@@ -29,6 +29,7 @@ from services.generations import GenerationRequest, load_generation, submit_gene
 from services.pipeline import advance_generation
 from services.ports import GeneratedImage, ImageRequest
 from services.recovery import expire_overdue_generations, release_orphaned_reservations
+from services.repository import Repository
 from services.settings import Settings
 
 POWER = Principal(
@@ -85,10 +86,9 @@ class World:
 def world(tmp_path: Path) -> World:
     clock = Clock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
     config = Settings(data_dir=tmp_path, provider_backoff_seconds=(0.0,))
+    store = SqliteEventStore(data_path(config, "events.db"), clock=clock)
     platform = dataclasses.replace(
-        build_platform(config),
-        store=SqliteEventStore(data_path(config, "events.db"), clock=clock),
-        clock=clock,
+        build_platform(config), store=store, repository=Repository(store), clock=clock
     )
     return World(platform, clock, config)
 

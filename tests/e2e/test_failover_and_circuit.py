@@ -32,6 +32,7 @@ from services.context import Platform
 from services.generations import GenerationRequest, submit_generation
 from services.models import list_models
 from services.pipeline import advance_generation
+from services.repository import Repository
 from services.settings import Settings
 from tests.e2e.test_pipeline_service import REQUESTER
 from tests.openai_server import Mode, OpenAIServer, run_openai_server
@@ -89,9 +90,11 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             base_url=f"{server.url}/v1",
             timeout=1.0,
         )
+        store = SqliteEventStore(tmp_path / "clocked-events.db", clock=clock)
         platform = dataclasses.replace(
             build_platform(config),
-            store=SqliteEventStore(tmp_path / "clocked-events.db", clock=clock),
+            store=store,
+            repository=Repository(store),
             providers={"openai": openai, "local": LocalProvider()},
             clock=clock,
         )
