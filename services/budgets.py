@@ -16,7 +16,7 @@ from domain.catalogue import ModelRequirements
 from domain.forecast import run_rate_forecast
 from domain.money import ZERO, AmountInput, aud_text
 from domain.periods import budget_period, is_period
-from domain.routing import describe_exclusions, exclusions
+from domain.routing import Eligibility, describe_exclusions, exclusions
 from domain.streams import budget_policy_stream, budget_stream, is_department_id
 from services.budget_history import budget_as_of, standing_policy_as_of
 from services.budget_ledger import decide_and_append, standing_policy, to_new_events
@@ -55,9 +55,11 @@ def set_budget(
     # Refused now rather than accepted and then refusing every request of the department.
     excluded = exclusions(
         platform.catalogue,
-        enabled_providers=frozenset(platform.settings.enabled_providers),
-        today=platform.clock().date(),
-        requirements=update.requirements,
+        Eligibility(
+            frozenset(platform.settings.enabled_providers),
+            platform.clock().date(),
+            requirements=update.requirements,
+        ),
     )
     if excluded is not None:
         raise RequirementsUnmet(

@@ -31,7 +31,7 @@ from domain.generation import (
 )
 from domain.periods import budget_period
 from domain.provider_health import Admission
-from domain.routing import rank_models
+from domain.routing import Eligibility, rank_models
 from domain.streams import budget_stream, generation_stream
 from services.budget_ledger import decide_and_append, standing_policy, to_new_events
 from services.context import Platform
@@ -134,13 +134,10 @@ def route_generation(platform: Platform, state: Generation) -> Sequence[Payload]
     health = {provider: current_health(platform, provider) for provider in enabled}
     candidates = rank_models(
         platform.catalogue,
+        Eligibility(enabled, now.date(), request.model, policy.requirements),
         size=request.size,
         quality=request.quality,
         strategy=policy.strategy,
-        enabled_providers=enabled,
-        today=now.date(),
-        requested_model=request.model,
-        requirements=policy.requirements,
         success_rates={provider: h.success_rate(now) for provider, h in health.items()},
     )
     if not candidates:
