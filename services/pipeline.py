@@ -176,12 +176,8 @@ def route_generation(platform: Platform, state: Generation) -> Sequence[Payload]
         for candidate in callable_now:
             decision = budget.reserve(
                 current,
-                department_id=request.department_id,
-                period=period,
+                budget.CostLine.of(request, period, candidate.model.id),
                 policy=policy,
-                generation_id=request.generation_id,
-                user_id=request.user_id,
-                model_id=candidate.model.id,
                 estimate=candidate.price,
             )
             if decision.allowed:
@@ -218,11 +214,7 @@ def charge_generation(platform: Platform, state: Generation) -> Sequence[Payload
     def charge(current: Budget) -> Sequence[Payload]:
         appended[:] = budget.charge(
             current,
-            department_id=request.department_id,
-            period=routed.budget_period,
-            generation_id=request.generation_id,
-            user_id=request.user_id,
-            model_id=image.model_id,
+            budget.CostLine.of(request, routed.budget_period, image.model_id),
             amount=image.cost_aud,
         )
         return appended

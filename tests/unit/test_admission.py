@@ -138,12 +138,8 @@ def holding(standing: BudgetPolicy, amount: str) -> Budget:
     """A month under `standing` with `amount` AUD reserved by another generation."""
     decision = budget.reserve(
         Budget(),
-        department_id="marketing",
-        period="2026-11",
+        budget.CostLine("marketing", "2026-11", uuid4(), "bob", "cheap"),
         policy=standing,
-        generation_id=uuid4(),
-        user_id="bob",
-        model_id="cheap",
         estimate=Decimal(amount),
     )
     return apply(Budget(), decision.events)

@@ -137,12 +137,8 @@ def holding(amount: str, model_id: str = "cheap", others: str = "0") -> tuple[Bu
 def move(state: Budget, gid: Any, model_id: str, estimate: str) -> budget.Reservation:
     return budget.move_reservation(
         state,
-        department_id="d",
-        period="2026-11",
+        budget.CostLine("d", "2026-11", gid, "u", model_id),
         policy=POLICY,
-        generation_id=gid,
-        user_id="u",
-        model_id=model_id,
         estimate=Decimal(estimate),
         reason="rerouted",
     )
