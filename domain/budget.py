@@ -57,8 +57,8 @@ class BudgetSet(Payload):
     policy: BudgetPolicy
 
 
-class CostReserved(Payload):
-    TYPE: ClassVar[str] = "CostReserved"
+class _CostOfLine(Payload):
+    """A reservation or a charge: a `CostLine`'s fields, and the amount."""
 
     department_id: str
     period: str
@@ -66,6 +66,11 @@ class CostReserved(Payload):
     user_id: str
     model_id: str
     amount_aud: AUD
+
+
+class CostReserved(_CostOfLine):
+    TYPE: ClassVar[str] = "CostReserved"
+
     outcome: Literal["allowed", "overrun_recorded", "alert_raised"]
 
 
@@ -79,15 +84,9 @@ class ReservationReleased(Payload):
     reason: str
 
 
-class CostCharged(Payload):
+class CostCharged(_CostOfLine):
     TYPE: ClassVar[str] = "CostCharged"
 
-    department_id: str
-    period: str
-    generation_id: UUID
-    user_id: str
-    model_id: str
-    amount_aud: AUD
     reserved_aud: AUD
 
 
