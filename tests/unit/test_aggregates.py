@@ -130,7 +130,8 @@ CASES: list[tuple[Aggregate[Any], str, list[Payload]]] = [
 def test_a_state_comes_back_from_its_snapshot_as_it_was(
     aggregate: Aggregate[Any], stream_id: str, payloads: list[Payload]
 ) -> None:
-    assert aggregate.to_snapshot is not None and aggregate.from_snapshot is not None
+    assert aggregate.to_snapshot is not None
+    assert aggregate.from_snapshot is not None
     state = aggregate.initial(stream_id)
     for event in events_of(stream_id, payloads):
         state = aggregate.evolve(state, event)
