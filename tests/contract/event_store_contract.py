@@ -242,6 +242,91 @@ class EventStoreContract:
         assert read[1] == winners[0]
         assert read[1].prev_hash == read[0].hash
 
+    # --- appends given the head's hash ----------------------------------------------
+
+    def test_appends_given_the_heads_hash_chain_as_appends_that_read_it(
+        self, store: EventStore
+    ) -> None:
+        stream = stream_name()
+        (first,) = store.append(stream, 0, [new_event(n=1)], head_hash=GENESIS_HASH)
+        second, third = store.append(
+            stream, 1, [new_event(n=2), new_event(n=3)], head_hash=first.hash
+        )
+        (read_head,) = store.read_stream(stream, from_version=3)
+        store.append(stream, 3, [new_event(n=4)], head_hash=read_head.hash)
+
+        read = store.read_stream(stream)
+
+        assert [e.data["n"] for e in read] == [1, 2, 3, 4]
+        assert read[:3] == [first, second, third]
+        assert read[0].prev_hash == GENESIS_HASH
+        for previous, event in itertools.pairwise(read):
+            assert event.prev_hash == previous.hash
+        for event in read:
+            assert event.hash == recompute_hash(event)
+
+    def test_a_stale_version_and_its_hash_conflict_naming_the_actual_version(
+        self, store: EventStore
+    ) -> None:
+        stream = stream_name()
+        first, second = store.append(stream, 0, [new_event(n=1), new_event(n=2)])
+        store.append(stream, 2, [new_event(n=3)], head_hash=second.hash)
+
+        for expected, head in ((1, first), (2, second)):
+            with pytest.raises(ConcurrencyError) as raised:
+                store.append(stream, expected, [new_event(n=99)], head_hash=head.hash)
+            assert (raised.value.expected, raised.value.actual) == (expected, 3)
+
+        assert [e.data["n"] for e in store.read_stream(stream)] == [1, 2, 3]
+
+    def test_racing_appends_given_the_heads_hash_have_exactly_one_winner(
+        self, store: EventStore
+    ) -> None:
+        stream = stream_name()
+        (head,) = store.append(stream, 0, [new_event(n=0)])
+        start = threading.Barrier(RACERS)
+        winners: list[Event] = []
+        conflicts: list[ConcurrencyError] = []
+
+        def race(n: int) -> None:
+            start.wait()
+            try:
+                winners.extend(store.append(stream, 1, [new_event(n=n)], head_hash=head.hash))
+            except ConcurrencyError as conflict:
+                conflicts.append(conflict)
+
+        threads = [threading.Thread(target=race, args=(n,)) for n in range(1, RACERS + 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+        assert (len(winners), len(conflicts)) == (1, RACERS - 1)
+        assert {c.actual for c in conflicts} == {2}
+        assert store.read_stream(stream) == [head, *winners]
+        assert winners[0].prev_hash == head.hash
+
+    def test_repeating_an_append_given_the_heads_hash_returns_the_recorded_events(
+        self, store: EventStore
+    ) -> None:
+        stream = stream_name()
+        (head,) = store.append(stream, 0, [new_event(n=1)])
+        batch = [new_event(n=2), new_event(n=3)]
+        recorded = store.append(stream, 1, batch, head_hash=head.hash)
+
+        assert store.append(stream, 1, batch, head_hash=head.hash) == recorded
+        store.append(stream, 3, [new_event(n=4)], head_hash=recorded[-1].hash)
+        assert store.append(stream, 1, batch, head_hash=head.hash) == recorded
+        assert [e.data["n"] for e in store.read_stream(stream)] == [1, 2, 3, 4]
+
+    def test_a_new_stream_refuses_a_head_hash_other_than_the_genesis_hash(
+        self, store: EventStore
+    ) -> None:
+        stream = stream_name()
+        with pytest.raises(ValueError, match="genesis"):
+            store.append(stream, 0, [new_event()], head_hash="ab" * 32)
+        assert store.read_stream(stream) == []
+
     # --- idempotent append ------------------------------------------------------------
 
     def test_appending_the_same_events_again_returns_them_and_adds_nothing(

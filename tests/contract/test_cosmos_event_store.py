@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
@@ -18,6 +19,7 @@ import pytest
 from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy, PartitionKey
 from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceExistsError
 
+from adapters.cosmos_audit_log import CosmosAuditLog
 from adapters.cosmos_event_store import (
     INDEXING_POLICY,
     MAX_BATCH_OPERATIONS,
@@ -25,7 +27,9 @@ from adapters.cosmos_event_store import (
     ensure_event_container,
     item_id,
 )
+from adapters.fs_seal_store import FsSealStore
 from domain.envelope import Event, recompute_hash
+from services.audit_verify import verify_log
 from services.ports import ConcurrencyError, EventIdConflict, EventStore
 from tests.contract.event_store_contract import (
     EventStoreContract,
@@ -357,6 +361,47 @@ def test_a_conflicting_batch_is_charged_too(store: CosmosEventStore, cosmos_wire
         (False, True),  # the head, for the error
     ]
     assert store.request_charges.of_stream(stream) - before == sum(r.request_charge for r in sent)
+
+
+def test_an_append_given_the_heads_hash_is_its_batch_alone(
+    store: CosmosEventStore, cosmos_wire: WireLog
+) -> None:
+    stream = stream_name()
+    (head,) = store.append(stream, 0, [new_event(n=1)])
+    mark = cosmos_wire.mark()
+
+    store.append(stream, 1, [new_event(n=2)], head_hash=head.hash)
+    with pytest.raises(ConcurrencyError) as raised:
+        store.append(stream, 1, [new_event(n=3)], head_hash=head.hash)
+
+    sent = cosmos_wire.since(mark)
+    assert [(r.is_batch, r.is_query) for r in sent] == [
+        (True, False),  # version 2, chained after the hash given: no head read
+        (True, False),  # version 2 again: refused
+        (False, True),  # are these event ids recorded? (a retry)
+        (False, True),  # the head, for the error
+    ]
+    assert (raised.value.expected, raised.value.actual) == (1, 2)
+    without_hash = cosmos_wire.mark()
+    store.append(stream, 2, [new_event(n=3)])
+    assert [r.is_query for r in cosmos_wire.since(without_hash)] == [True, False]
+
+
+def test_audit_verify_holds_after_appends_given_the_heads_hash(
+    container: ContainerProxy, store: CosmosEventStore, tmp_path: Path
+) -> None:
+    streams = [stream_name() for _ in range(3)]
+    heads = {stream: store.append(stream, 0, [new_event(n=0)])[-1] for stream in streams}
+    for n in range(1, 5):
+        for stream in streams:
+            head = heads[stream]
+            batch = [new_event(n=n)] if n % 2 else [new_event(n=n), new_event(n=-n)]
+            heads[stream] = store.append(stream, head.version, batch, head_hash=head.hash)[-1]
+
+    report = verify_log(CosmosAuditLog(container), FsSealStore(tmp_path / "seals"))
+
+    assert report.problems == ()
+    assert (report.events, report.streams, report.complete) == (3 * 7, 3, True)
 
 
 # --- the container ----------------------------------------------------------------------
