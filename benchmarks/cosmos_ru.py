@@ -152,11 +152,7 @@ def summarise(
     measured: Measurement, rows: Sequence[Row], workload: Workload, shape: str
 ) -> PerGeneration:
     n = measured.generations
-    budget_reads = [
-        e
-        for e in measured.exchanges
-        if e.phase == PIPELINE and e.operation == "read stream" and _is_budget(e.stream)
-    ]
+    budget_reads = _budget_reads(measured, PIPELINE)
     budget_events = [e for e in measured.events if _is_budget(e.stream)]
     overhead = workload.item_overhead_bytes
     # Documents the views keep (what batches of a shape create, whichever the shape).
@@ -178,6 +174,14 @@ def summarise(
         # The HTTP trigger, the queue trigger per message, a projector call per batch.
         function_executions=1 + measured.queue_sends / n + batches * len(OWN_FEED_PROJECTIONS),
     )
+
+
+def _budget_reads(measured: Measurement, phase: str) -> list[Exchange]:
+    return [
+        e
+        for e in measured.exchanges
+        if e.phase == phase and e.operation == "read stream" and _is_budget(e.stream)
+    ]
 
 
 def _is_budget(stream: str | None) -> bool:
@@ -205,6 +209,8 @@ class AtScale:
     first_read_items: float  # events an instance's first read of a budget stream returns
     from_snapshot: bool  # whether that first read started after version 1
     extra_per_start: float  # what a new instance's first generation reads on top
+    first_reader: str  # the code that issued that first read
+    budget_readers: str  # the code that reads the budget stream, warm or not
     ru: float  # warm, plus new instances' first generations spread over all
 
 
@@ -218,7 +224,7 @@ def at_scale(
     warm = warm_read_items(gen, workload)
     warm_ru = ru_with_budget_reads_of(gen, warm, model)
     cold = [e for e in measured.exchanges if e.phase == COLD]
-    budget_reads = [e for e in cold if e.operation == "read stream" and _is_budget(e.stream)]
+    budget_reads = _budget_reads(measured, COLD)
     first_read = budget_reads[0] if budget_reads else None
     from_snapshot = first_read is not None and (first_read.from_version or 1) > 1
     first = (
@@ -234,8 +240,11 @@ def at_scale(
     pipeline = sum(r.estimate_ru for r in rows if r.phase == PIPELINE)
     warm_pipeline = pipeline - (gen.ru - warm_ru)
     extra = sum(priced(e) for e in cold) - warm_pipeline
+    readers = {e.caller for e in _budget_reads(measured, PIPELINE)}
     return AtScale(
         gen, warm, warm_ru, first, from_snapshot, extra,
+        "" if first_read is None else first_read.caller,
+        ", ".join(sorted(readers)),
         warm_ru + first_generations_ru(extra, workload),
     )  # fmt: skip
 
@@ -331,17 +340,15 @@ def breakdown(rows: Sequence[Row], figures: AtScale, shape: str) -> list[str]:
     items.append(
         (
             figures.ru - figures.warm_ru,
-            "new instances' first generations, spread over all",
-            "the reads a cold instance makes (see above)",
+            "new instances' first generations, spread over all (see At scale)",
+            f"first read of the budget stream: {figures.first_reader}",
         )
     )
-    budget_reads = [r for r in rows if r.phase == PIPELINE and r.operation == "read stream"]
-    callers = sorted({r.caller for r in budget_reads if "budget" in r.caller})
     items.append(
         (
             figures.warm_ru - figures.gen.ru,
             f"budget reads returning {figures.warm_items:.1f} events each at scale, on top",
-            ", ".join(callers),
+            figures.budget_readers,
         )
     )
     lines = ["| RU per gen | what | issued by |", "|--:|---|---|"]
