@@ -11,7 +11,6 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
@@ -27,9 +26,7 @@ from adapters.cosmos_event_store import (
     ensure_event_container,
     item_id,
 )
-from adapters.fs_seal_store import FsSealStore
 from domain.envelope import Event, recompute_hash
-from services.audit_verify import verify_log
 from services.ports import ConcurrencyError, EventIdConflict, EventStore
 from tests.contract.event_store_contract import (
     EventStoreContract,
@@ -48,6 +45,10 @@ class TestCosmosEventStore(EventStoreContract):
     @pytest.fixture
     def store(self, cosmos_database: DatabaseProxy) -> CosmosEventStore:
         return CosmosEventStore(ensure_event_container(cosmos_database))
+
+    @pytest.fixture
+    def audit_log(self, cosmos_database: DatabaseProxy) -> CosmosAuditLog:
+        return CosmosAuditLog(ensure_event_container(cosmos_database))
 
     def test_a_partly_recorded_batch_is_refused_and_writes_nothing(self, store: EventStore) -> None:
         """The contract's test, except where the emulator keeps part of a failed batch.
@@ -385,23 +386,6 @@ def test_an_append_given_the_heads_hash_is_its_batch_alone(
     without_hash = cosmos_wire.mark()
     store.append(stream, 2, [new_event(n=3)])
     assert [r.is_query for r in cosmos_wire.since(without_hash)] == [True, False]
-
-
-def test_audit_verify_holds_after_appends_given_the_heads_hash(
-    container: ContainerProxy, store: CosmosEventStore, tmp_path: Path
-) -> None:
-    streams = [stream_name() for _ in range(3)]
-    heads = {stream: store.append(stream, 0, [new_event(n=0)])[-1] for stream in streams}
-    for n in range(1, 5):
-        for stream in streams:
-            head = heads[stream]
-            batch = [new_event(n=n)] if n % 2 else [new_event(n=n), new_event(n=-n)]
-            heads[stream] = store.append(stream, head.version, batch, head_hash=head.hash)[-1]
-
-    report = verify_log(CosmosAuditLog(container), FsSealStore(tmp_path / "seals"))
-
-    assert report.problems == ()
-    assert (report.events, report.streams, report.complete) == (3 * 7, 3, True)
 
 
 # --- the container ----------------------------------------------------------------------

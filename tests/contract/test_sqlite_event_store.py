@@ -13,12 +13,10 @@ from typing import Any
 
 import pytest
 
-from adapters.fs_seal_store import FsSealStore
 from adapters.sqlite_audit_log import SqliteAuditLog
 from adapters.sqlite_event_store import SqliteEventStore
 from adapters.traced_event_store import traced
 from domain.envelope import format_timestamp, recompute_hash
-from services.audit_verify import verify_log
 from services.ports import ConcurrencyError, EventIdConflict
 from tests.contract.event_store_contract import EventStoreContract, new_event, stream_name
 
@@ -31,6 +29,10 @@ class TestSqliteEventStore(EventStoreContract):
         store = SqliteEventStore(tmp_path / "events.db")
         yield store
         store.close()
+
+    @pytest.fixture
+    def audit_log(self, tmp_path: Path) -> SqliteAuditLog:
+        return SqliteAuditLog(tmp_path / "events.db")
 
 
 @pytest.fixture
@@ -68,23 +70,6 @@ def test_the_traced_store_hands_the_head_hash_on(store: SqliteEventStore) -> Non
         traced(store).append(stream, 2, [new_event(n=3)], head_hash=first.hash)
     traced(store).append(stream, 2, [new_event(n=3)], head_hash=second.hash)
     assert len(store.read_stream(stream)) == 3
-
-
-def test_audit_verify_holds_after_appends_given_the_heads_hash(
-    store: SqliteEventStore, tmp_path: Path
-) -> None:
-    streams = [stream_name() for _ in range(3)]
-    heads = {stream: store.append(stream, 0, [new_event(n=0)])[-1] for stream in streams}
-    for n in range(1, 5):
-        for stream in streams:
-            head = heads[stream]
-            batch = [new_event(n=n)] if n % 2 else [new_event(n=n), new_event(n=-n)]
-            heads[stream] = store.append(stream, head.version, batch, head_hash=head.hash)[-1]
-
-    report = verify_log(SqliteAuditLog(tmp_path / "events.db"), FsSealStore(tmp_path / "seals"))
-
-    assert report.problems == ()
-    assert (report.events, report.streams, report.complete) == (3 * 7, 3, True)
 
 
 # --- the global order (EventLog) --------------------------------------------------------
