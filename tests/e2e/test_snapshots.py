@@ -52,9 +52,14 @@ class EventsCounted:
         self.read: dict[str, int] = {}
 
     def append(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        head_hash: str | None = None,
     ) -> list[Event]:
-        return self._store.append(stream_id, expected_version, events)
+        return self._store.append(stream_id, expected_version, events, head_hash=head_hash)
 
     def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
         events = self._store.read_stream(stream_id, from_version)
@@ -112,7 +117,7 @@ def test_a_cold_load_folds_at_most_the_setting_past_the_snapshot(grown: Grown) -
     for aggregate, stream_id in grown.streams:
         loaded = repository.load(aggregate, stream_id)
         assert loaded.state == grown.platform.repository.load(aggregate, stream_id).state
-        assert counted.read.get(stream_id, 0) < EVERY, stream_id
+        assert counted.read.get(stream_id, 0) <= EVERY, stream_id  # its own event, and after
 
 
 def test_deleting_every_snapshot_changes_no_answer(grown: Grown, tmp_path: Path) -> None:
