@@ -32,8 +32,8 @@ from adapters.c2pa_credentials import C2paCredentials
 from adapters.cosmos_audit_log import CosmosAuditLog
 from adapters.cosmos_charges import RequestCharges
 from adapters.cosmos_event_store import CosmosEventStore, ensure_event_container
-from adapters.cosmos_views import CosmosViewStore, ensure_view_container
 from adapters.cosmos_snapshots import CosmosSnapshotStore, ensure_snapshot_container
+from adapters.cosmos_views import CosmosViewStore, ensure_view_container
 from adapters.dev_issuer import DevIssuer
 from adapters.dns_resolver import SystemResolver
 from adapters.env_secrets import EnvSecrets
@@ -65,9 +65,9 @@ from adapters.providers.stability import StabilityProvider
 from adapters.servicebus_queue import ServiceBusWorkQueue
 from adapters.sqlite_audit_log import SqliteAuditLog
 from adapters.sqlite_event_store import SqliteEventStore
-from adapters.sqlite_snapshots import SqliteSnapshotStore
 from adapters.sqlite_queue import SqliteQueue
 from adapters.sqlite_record_log import SqliteRecordLog
+from adapters.sqlite_snapshots import SqliteSnapshotStore
 from adapters.sqlite_views import SqliteViewStore
 from adapters.traced_event_store import traced
 from domain.catalogue import default_catalogue

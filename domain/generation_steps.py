@@ -86,12 +86,8 @@ def place(
     for candidate in candidates:
         decision = budget.reserve(
             month,
-            department_id=request.department_id,
-            period=period,
+            budget.CostLine.of(request, period, candidate.model.id),
             policy=policy,
-            generation_id=request.generation_id,
-            user_id=request.user_id,
-            model_id=candidate.model.id,
             estimate=candidate.price,
         )
         if decision.allowed:

@@ -37,7 +37,7 @@ from domain.generation_steps import (
 )
 from domain.periods import budget_period
 from domain.provider_health import Admission
-from domain.routing import rank_models
+from domain.routing import Eligibility, rank_models
 from domain.streams import budget_stream, generation_stream
 from services.aggregates import BUDGET_MONTH, GENERATION
 from services.budget_reads import standing_policy
@@ -137,13 +137,10 @@ def route_generation(platform: Platform, state: Generation) -> Sequence[Payload]
     health = {provider: current_health(platform, provider).state for provider in enabled}
     candidates = rank_models(
         platform.catalogue,
+        Eligibility(enabled, now.date(), request.model, policy.requirements),
         size=request.size,
         quality=request.quality,
         strategy=policy.strategy,
-        enabled_providers=enabled,
-        today=now.date(),
-        requested_model=request.model,
-        requirements=policy.requirements,
         success_rates={provider: h.success_rate(now) for provider, h in health.items()},
     )
 
@@ -195,13 +192,9 @@ def charge_generation(platform: Platform, state: Generation) -> Sequence[Payload
     def charge(month: Budget) -> Sequence[Payload]:
         return budget.charge(
             month,
+            budget.CostLine.of(request, routed_to.budget_period, image.model_id),
             # Asked on every attempt: a racing delivery may have charged meanwhile.
             charged=platform.store.find_event(stream_id, charge_id) is not None,
-            department_id=request.department_id,
-            period=routed_to.budget_period,
-            generation_id=generation_id,
-            user_id=request.user_id,
-            model_id=image.model_id,
             amount=image.cost_aud,
         )
 

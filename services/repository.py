@@ -7,8 +7,10 @@ a snapshot, else from nothing, and folds only the events after it. A decision ma
 state that has gone stale fails its append on the expected version (`services.commands`)
 and is made again on a fresher load, so the cache never decides on old facts.
 
-Snapshots are written when a load folded more than `snapshot_every` events, and they
-are a cache too: deleting every one changes no answer, only the next load's cost.
+A snapshot is written whenever a state this process folds (on a load or after its own
+append) is `snapshot_every` events past the newest snapshot it knows of, so a cold load
+anywhere folds at most about that many events. Snapshots are a cache too: deleting every
+one changes no answer, only the next load's cost.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, TypeVar
 
 from domain.envelope import GENESIS_HASH, Event, NewEvent
@@ -50,11 +52,12 @@ class Aggregate(Generic[S]):
 @dataclass(frozen=True, slots=True)
 class Loaded(Generic[S]):
     """A stream's state and where it stands: the version and hash its next append
-    chains from."""
+    chains from, and the version of the newest snapshot known to hold it (0: none)."""
 
     stream_id: str
     state: S
     head_hash: str
+    snapshot_version: int = 0
 
     @property
     def version(self) -> int:
@@ -100,21 +103,31 @@ class Repository:
 
     def load(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S]:
         """The stream's state now: the cached or snapshot state and the events after it."""
-        start = self._cached(aggregate, stream_id) or self._snapshot(aggregate, stream_id)
-        if start is None:
-            start = self.empty(aggregate, stream_id)
-        newer = self.store.read_stream(stream_id, start.version + 1)
-        loaded = self._fold(aggregate, start, newer)
-        if len(newer) > self._snapshot_every:
-            self._keep_snapshot(aggregate, loaded)
-        return loaded
+        cached = self._cached(aggregate, stream_id)
+        if cached is not None:
+            return self._fold(
+                aggregate, cached, self.store.read_stream(stream_id, cached.version + 1)
+            )
+        snapshot = self._snapshot(aggregate, stream_id)
+        if snapshot is not None:
+            # Read from the snapshot's own event: a snapshot the log does not bear out (a
+            # log restored from a backup older than the snapshots) is passed over.
+            events = self.store.read_stream(stream_id, snapshot.version)
+            if events and events[0].hash == snapshot.head_hash:
+                return self._fold(aggregate, snapshot, events[1:])
+            log.warning("the snapshot of %s disagrees with the log; folding", stream_id)
+        return self._fold(
+            aggregate, self.empty(aggregate, stream_id), self.store.read_stream(stream_id)
+        )
 
     def append(
         self, aggregate: Aggregate[S], loaded: Loaded[S], events: Sequence[NewEvent]
     ) -> tuple[Loaded[S], list[Event]]:
         """Append `events` at `loaded`'s version: the state they lead to, and the events
         as recorded. Raises `ConcurrencyError` when the stream has moved on."""
-        recorded = self.store.append(loaded.stream_id, loaded.version, events)
+        recorded = self.store.append(
+            loaded.stream_id, loaded.version, events, head_hash=loaded.head_hash
+        )
         if recorded and recorded[0].version != loaded.version + 1:
             # The store answered an append it had made before, further back: the state
             # they lead to is the stream's now, not `loaded` with them folded on.
@@ -136,7 +149,9 @@ class Repository:
         state = start.state
         for event in events:
             state = aggregate.evolve(state, event)
-        loaded = Loaded(start.stream_id, state, events[-1].hash)
+        loaded = Loaded(start.stream_id, state, events[-1].hash, start.snapshot_version)
+        if loaded.version - loaded.snapshot_version >= self._snapshot_every:
+            loaded = self._keep_snapshot(aggregate, loaded)
         self._remember(aggregate, loaded)
         return loaded
 
@@ -164,11 +179,13 @@ class Repository:
         snapshot = self.snapshots.get(aggregate.name, stream_id)
         if snapshot is None or snapshot.shape != aggregate.shape:
             return None
-        return Loaded(stream_id, aggregate.from_snapshot(snapshot.state), snapshot.head_hash)
+        state = aggregate.from_snapshot(snapshot.state)
+        return Loaded(stream_id, state, snapshot.head_hash, snapshot.version)
 
-    def _keep_snapshot(self, aggregate: Aggregate[S], loaded: Loaded[S]) -> None:
+    def _keep_snapshot(self, aggregate: Aggregate[S], loaded: Loaded[S]) -> Loaded[S]:
+        """`loaded`, now known to be held by a snapshot (unless writing it failed)."""
         if aggregate.to_snapshot is None:
-            return
+            return loaded
         snapshot = Snapshot(
             aggregate=aggregate.name,
             stream_id=loaded.stream_id,
@@ -181,3 +198,5 @@ class Repository:
             self.snapshots.put(snapshot)
         except Exception:  # a snapshot is a cache: failing to keep one loses nothing
             log.warning("could not keep a snapshot of %s", loaded.stream_id, exc_info=True)
+            return loaded
+        return replace(loaded, snapshot_version=loaded.version)

@@ -16,7 +16,7 @@ from domain.generation_steps import (
     takeovers,
 )
 from domain.provider_health import Admission
-from domain.routing import Candidate, rank_models
+from domain.routing import Candidate, Eligibility, rank_models
 from tests.unit.test_admission import CHEAP_AND_DEAR, policy, requested
 from tests.unit.test_budget_decider import apply
 from tests.unit.test_routing import TODAY, catalogue, model
@@ -25,11 +25,10 @@ from tests.unit.test_routing import TODAY, catalogue, model
 def candidates() -> list[Candidate]:
     return rank_models(
         CHEAP_AND_DEAR,
+        Eligibility(frozenset({"a", "b"}), TODAY),
         size="1024x1024",
         quality="standard",
         strategy=policy().strategy,
-        enabled_providers=frozenset({"a", "b"}),
-        today=TODAY,
     )
 
 
@@ -118,11 +117,10 @@ def test_takeovers_are_the_untried_callable_configured_live_models_in_rank_order
         *(lambda ranked: (ranked[0], ranked))(
             rank_models(
                 shelf,
+                Eligibility(frozenset({"a", "b", "c"}), TODAY),
                 size="1024x1024",
                 quality="standard",
                 strategy=policy().strategy,
-                enabled_providers=frozenset({"a", "b", "c"}),
-                today=TODAY,
             )
         ),
         budget_stream_id="budget-marketing-2026-11",
