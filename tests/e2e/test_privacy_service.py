@@ -66,7 +66,12 @@ class LosingTheRace(CrashingOnPrivacyAppend):
         self._winner = winner
 
     def append(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        head_hash: str | None = None,
     ) -> list[Event]:
         if self.crash_next and stream_id.startswith(PRIVACY_PREFIX):
             self.crash_next = False
@@ -77,7 +82,7 @@ class LosingTheRace(CrashingOnPrivacyAppend):
                 correlation_id=uuid4(),
             )
             self._store.append(stream_id, expected_version, [won])
-        return self._store.append(stream_id, expected_version, events)
+        return self._store.append(stream_id, expected_version, events, head_hash=head_hash)
 
 
 def over(platform: Platform, store: EventStore) -> Platform:

@@ -97,12 +97,12 @@ def test_a_long_stream_loads_from_its_snapshot_and_the_events_after_it(
 
     fresh = Repository(store, snapshots, snapshot_every=4)  # another process: no cache
     assert fresh.load(COUNTER, "c-1").state == Count(6, 115)
-    assert store.reads == [("c-1", 6)]
+    assert store.reads == [("c-1", 5)]  # from the snapshot's own event, to check it
 
 
 def test_a_short_fold_keeps_no_snapshot(store: CountingStore, tmp_path: Path) -> None:
     snapshots = SqliteSnapshotStore(tmp_path / "snapshots.db")
-    store.append("c-1", 0, ticks(1, 2, 3, 4))
+    store.append("c-1", 0, ticks(1, 2, 3))
     Repository(store, snapshots, snapshot_every=4).load(COUNTER, "c-1")
     assert snapshots.get(COUNTER.name, "c-1") is None
 
