@@ -9,11 +9,11 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 
@@ -26,6 +26,7 @@ from services.audit_log import SCAN_PAGE, EventFilter, audit_stream, export_even
 from services.audit_reads import AuditAccess
 from services.ports import InvalidContinuation, PositionedEvent
 from services.repository import Repository
+from tests.store_wrappers import Forwarding
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 FORMULA_USER = '=HYPERLINK("http://evil.example")'
@@ -255,10 +256,11 @@ def test_csv_has_one_row_per_event_that_parses_back_to_it(
     assert all(not row["actor_user_id"].startswith("=") for row in rows)
 
 
-class CountingLog:
+class CountingLog(Forwarding):
     """The real store, counting what it hands out, to see that an export reads by pages."""
 
     def __init__(self, store: SqliteEventStore) -> None:
+        super().__init__(store)
         self.store = store
         self.handed_out = 0
         self.largest_page = 0
@@ -271,22 +273,6 @@ class CountingLog:
 
     def last_position(self) -> int:
         return self.store.last_position()
-
-    def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[NewEvent],
-        *,
-        head_hash: str | None = None,
-    ) -> list[Event]:
-        return self.store.append(stream_id, expected_version, events, head_hash=head_hash)
-
-    def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
-        return self.store.read_stream(stream_id, from_version)
-
-    def find_event(self, stream_id: str, event_id: UUID) -> Event | None:
-        return self.store.find_event(stream_id, event_id)
 
 
 class LagCheckingSink(io.TextIOBase):

@@ -6,83 +6,55 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
 from pathlib import Path
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 
 from bootstrap import build_platform
 from domain.access import AccessDenied, Principal, Role
-from domain.envelope import Event, NewEvent
+from domain.envelope import NewEvent
 from domain.generation import SealedText
 from domain.privacy import SubjectAccessExported, SubjectErased
 from domain.streams import PRIVACY_PREFIX, privacy_stream
+from services.commands import Stamp
 from services.context import Platform
 from services.personal_data import open_text
 from services.ports import EventStore
 from services.privacy import erase_subject, export_subject
 from services.repository import Repository
 from services.settings import Settings
+from tests.store_wrappers import Forwarding
 
 SUBJECT = Principal("erin", frozenset({Role.GENERATOR_STANDARD}), "research", None)
 OFFICER = Principal("cora", frozenset({Role.COMPLIANCE_AUDITOR}), None, None)
 
 
-class CrashingOnPrivacyAppend:
+class CrashingOnPrivacyAppend(Forwarding):
     """The real store, except that the next append to a privacy stream dies, as the
     process would if it crashed after destroying the key."""
 
-    def __init__(self, store: EventStore) -> None:
-        self._store = store
-        self.crash_next = True
+    crash_next = True
 
-    def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[NewEvent],
-        *,
-        head_hash: str | None = None,
-    ) -> list[Event]:
+    def before_append(self, stream_id: str, expected_version: int) -> None:
         if self.crash_next and stream_id.startswith(PRIVACY_PREFIX):
             self.crash_next = False
             raise SystemExit("crashed between destroying the key and recording it")
-        return self._store.append(stream_id, expected_version, events, head_hash=head_hash)
-
-    def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
-        return self._store.read_stream(stream_id, from_version)
-
-    def find_event(self, stream_id: str, event_id: UUID) -> Event | None:
-        return self._store.find_event(stream_id, event_id)
 
 
-class LosingTheRace(CrashingOnPrivacyAppend):
+class LosingTheRace(Forwarding):
     """The real store, except that another request appends `winner` to the privacy stream
     just before this one's first append there, which then conflicts."""
 
     def __init__(self, store: EventStore, winner: SubjectErased | SubjectAccessExported) -> None:
         super().__init__(store)
-        self._winner = winner
+        self._winner: SubjectErased | SubjectAccessExported | None = winner
 
-    def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[NewEvent],
-        *,
-        head_hash: str | None = None,
-    ) -> list[Event]:
-        if self.crash_next and stream_id.startswith(PRIVACY_PREFIX):
-            self.crash_next = False
-            won = NewEvent(
-                type=self._winner.TYPE,
-                data=self._winner.model_dump(mode="json"),
-                actor=OFFICER.to_actor(),
-                correlation_id=uuid4(),
-            )
-            self._store.append(stream_id, expected_version, [won])
-        return self._store.append(stream_id, expected_version, events, head_hash=head_hash)
+    def before_append(self, stream_id: str, expected_version: int) -> None:
+        if self._winner is not None and stream_id.startswith(PRIVACY_PREFIX):
+            (won,) = Stamp(uuid4(), OFFICER.to_actor()).events([self._winner])
+            self._winner = None
+            self.inner.append(stream_id, expected_version, [won])
 
 
 def over(platform: Platform, store: EventStore) -> Platform:

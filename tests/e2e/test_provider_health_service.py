@@ -4,46 +4,19 @@ stream's tail."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from pathlib import Path
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from bootstrap import build_platform
-from domain.envelope import Event, NewEvent
 from domain.provider_health import ProviderCallFailed, ProviderCallSucceeded
 from domain.streams import provider_stream
 from services.context import Platform
-from services.ports import EventStore
 from services.provider_health import current_health, record_call
 from services.repository import Repository
 from services.settings import Settings
+from tests.store_wrappers import ReadsCounted
 
 PROVIDER = "local"
-
-
-class ReadsCounted:
-    """The platform's real store, noting each stream read's starting version."""
-
-    def __init__(self, store: EventStore) -> None:
-        self._store = store
-        self.reads: list[tuple[str, int]] = []
-
-    def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[NewEvent],
-        *,
-        head_hash: str | None = None,
-    ) -> list[Event]:
-        return self._store.append(stream_id, expected_version, events, head_hash=head_hash)
-
-    def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
-        self.reads.append((stream_id, from_version))
-        return self._store.read_stream(stream_id, from_version)
-
-    def find_event(self, stream_id: str, event_id: UUID) -> Event | None:
-        return self._store.find_event(stream_id, event_id)
 
 
 def succeed(platform: Platform, n: int) -> None:

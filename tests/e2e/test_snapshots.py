@@ -6,18 +6,16 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import pytest
 
 from adapters.sqlite_snapshots import SqliteSnapshotStore
 from bootstrap import build_platform, data_path
 from domain.access import Principal, Role
-from domain.envelope import Event, NewEvent
+from domain.envelope import Event
 from domain.generation import Status
 from domain.periods import budget_period
 from domain.streams import budget_policy_stream, budget_stream, provider_stream
@@ -30,6 +28,7 @@ from services.pipeline import advance_generation
 from services.ports import EventStore
 from services.repository import Aggregate, Repository
 from services.settings import Settings
+from tests.store_wrappers import Forwarding
 
 EVERY = 4
 GENERATIONS = 6
@@ -44,30 +43,17 @@ ADMIN = Principal(
 )
 
 
-class EventsCounted:
+class EventsCounted(Forwarding):
     """A store that counts the events each stream read returns."""
 
     def __init__(self, store: EventStore) -> None:
-        self._store = store
+        super().__init__(store)
         self.read: dict[str, int] = {}
 
-    def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[NewEvent],
-        *,
-        head_hash: str | None = None,
-    ) -> list[Event]:
-        return self._store.append(stream_id, expected_version, events, head_hash=head_hash)
-
     def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
-        events = self._store.read_stream(stream_id, from_version)
+        events = super().read_stream(stream_id, from_version)
         self.read[stream_id] = self.read.get(stream_id, 0) + len(events)
         return events
-
-    def find_event(self, stream_id: str, event_id: UUID) -> Event | None:
-        return self._store.find_event(stream_id, event_id)
 
 
 @dataclass

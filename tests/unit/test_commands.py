@@ -14,14 +14,15 @@ from domain.access import Principal, Role
 from domain.envelope import SYSTEM_ACTOR
 from services.commands import Stamp, StreamContended, execute
 from services.repository import Repository
-from tests.unit.command_path import COUNTER, STAMP, Count, CountingStore, Tick, ticks
+from tests.store_wrappers import ReadsCounted
+from tests.unit.command_path import COUNTER, STAMP, Count, Tick, ticks
 
 ALICE = Principal("alice", frozenset({Role.GENERATOR_STANDARD}), "marketing", None)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> CountingStore:
-    return CountingStore(SqliteEventStore(tmp_path / "events.db"))
+def store(tmp_path: Path) -> ReadsCounted:
+    return ReadsCounted(SqliteEventStore(tmp_path / "events.db"))
 
 
 def up_to(limit: int, seen: list[int]) -> Callable[[Count], list[Tick]]:
@@ -35,7 +36,7 @@ def up_to(limit: int, seen: list[int]) -> Callable[[Count], list[Tick]]:
 
 
 def test_a_decision_on_a_stale_cached_state_conflicts_and_is_made_again(
-    store: CountingStore,
+    store: ReadsCounted,
 ) -> None:
     mine, theirs = Repository(store), Repository(store)  # two processes
     store.append("c-1", 0, ticks(1))
@@ -51,7 +52,7 @@ def test_a_decision_on_a_stale_cached_state_conflicts_and_is_made_again(
     assert [e.data["n"] for e in store.read_stream("c-1")] == [1, 1]
 
 
-def test_a_conflict_reads_only_what_the_winner_appended(store: CountingStore) -> None:
+def test_a_conflict_reads_only_what_the_winner_appended(store: ReadsCounted) -> None:
     repository = Repository(store)
     store.append("c-1", 0, ticks(1, 1))
     raced = False
@@ -71,7 +72,7 @@ def test_a_conflict_reads_only_what_the_winner_appended(store: CountingStore) ->
 
 
 def test_giving_up_names_the_stream_the_attempts_and_the_versions(
-    store: CountingStore,
+    store: ReadsCounted,
 ) -> None:
     repository = Repository(store)
 
@@ -90,7 +91,7 @@ def test_giving_up_names_the_stream_the_attempts_and_the_versions(
     assert len(store.read_stream("c-1")) == 3  # only the winners' events
 
 
-def test_a_refusal_raised_by_the_decision_appends_nothing(store: CountingStore) -> None:
+def test_a_refusal_raised_by_the_decision_appends_nothing(store: ReadsCounted) -> None:
     def refuse(_: Count) -> list[Tick]:
         raise LookupError("refused")
 
@@ -99,7 +100,7 @@ def test_a_refusal_raised_by_the_decision_appends_nothing(store: CountingStore) 
     assert store.read_stream("c-1") == []
 
 
-def test_a_new_stream_is_decided_without_reading_it(store: CountingStore) -> None:
+def test_a_new_stream_is_decided_without_reading_it(store: ReadsCounted) -> None:
     seen: list[int] = []
     decided = execute(Repository(store), COUNTER, "c-new", up_to(1, seen), STAMP, new_stream=True)
     assert store.reads == []
@@ -107,7 +108,7 @@ def test_a_new_stream_is_decided_without_reading_it(store: CountingStore) -> Non
 
 
 def test_a_new_stream_that_exists_is_decided_again_on_what_is_there(
-    store: CountingStore,
+    store: ReadsCounted,
 ) -> None:
     store.append("c-1", 0, ticks(1))
     seen: list[int] = []

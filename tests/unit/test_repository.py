@@ -10,16 +10,17 @@ import pytest
 from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_snapshots import SqliteSnapshotStore
 from services.repository import Repository
-from tests.unit.command_path import COUNTER, Count, CountingStore, ticks
+from tests.store_wrappers import ReadsCounted
+from tests.unit.command_path import COUNTER, Count, ticks
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> CountingStore:
-    return CountingStore(SqliteEventStore(tmp_path / "events.db"))
+def store(tmp_path: Path) -> ReadsCounted:
+    return ReadsCounted(SqliteEventStore(tmp_path / "events.db"))
 
 
 def test_a_cached_state_fast_forwards_reading_only_the_newer_events(
-    store: CountingStore,
+    store: ReadsCounted,
 ) -> None:
     repository = Repository(store)
     store.append("c-1", 0, ticks(1, 2, 3))
@@ -34,7 +35,7 @@ def test_a_cached_state_fast_forwards_reading_only_the_newer_events(
 
 
 def test_the_cache_is_bounded_and_forgets_the_least_recently_used(
-    store: CountingStore,
+    store: ReadsCounted,
 ) -> None:
     repository = Repository(store, cache_entries=2)
     for stream in ("c-a", "c-b", "c-c"):
@@ -52,7 +53,7 @@ def test_the_cache_is_bounded_and_forgets_the_least_recently_used(
     assert store.reads == [("c-a", 2), ("c-c", 2), ("c-b", 1)]
 
 
-def test_an_append_folds_its_events_into_the_cached_state(store: CountingStore) -> None:
+def test_an_append_folds_its_events_into_the_cached_state(store: ReadsCounted) -> None:
     repository = Repository(store)
     loaded = repository.load(COUNTER, "c-1")
     after, recorded = repository.append(COUNTER, loaded, ticks(5, 7))
@@ -64,7 +65,7 @@ def test_an_append_folds_its_events_into_the_cached_state(store: CountingStore) 
 
 
 def test_an_append_the_store_made_before_answers_the_stream_as_it_is_now(
-    store: CountingStore,
+    store: ReadsCounted,
 ) -> None:
     """Appending again a batch the store recorded further back (a step re-run on a
     fresher state, with the same deterministic ids) records nothing: the store answers
@@ -84,7 +85,7 @@ def test_an_append_the_store_made_before_answers_the_stream_as_it_is_now(
 
 
 def test_a_long_stream_loads_from_its_snapshot_and_the_events_after_it(
-    store: CountingStore, tmp_path: Path
+    store: ReadsCounted, tmp_path: Path
 ) -> None:
     snapshots = SqliteSnapshotStore(tmp_path / "snapshots.db")
     store.append("c-1", 0, ticks(*range(1, 6)))
@@ -100,14 +101,14 @@ def test_a_long_stream_loads_from_its_snapshot_and_the_events_after_it(
     assert store.reads == [("c-1", 5)]  # from the snapshot's own event, to check it
 
 
-def test_a_short_fold_keeps_no_snapshot(store: CountingStore, tmp_path: Path) -> None:
+def test_a_short_fold_keeps_no_snapshot(store: ReadsCounted, tmp_path: Path) -> None:
     snapshots = SqliteSnapshotStore(tmp_path / "snapshots.db")
     store.append("c-1", 0, ticks(1, 2, 3))
     Repository(store, snapshots, snapshot_every=4).load(COUNTER, "c-1")
     assert snapshots.get(COUNTER.name, "c-1") is None
 
 
-def test_cache_and_snapshot_settings_must_be_positive(store: CountingStore) -> None:
+def test_cache_and_snapshot_settings_must_be_positive(store: ReadsCounted) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Repository(store, cache_entries=0)
     with pytest.raises(ValueError, match="at least 1"):
