@@ -67,12 +67,18 @@ def append_daily(
     """Append `fact`, done by `principal`, to a stream of one day's records, whatever its
     head is now.
 
-    Such a stream holds independent facts, so a conflict only moves the append on; the
-    repository's cache (or a snapshot) knows where the head was, so no append reads the
-    whole day back.
+    Such a stream holds independent facts, so a conflict only moves the append on. The
+    append is made at the head this process saw last, with no read before it; the first
+    of the day in a process, and each conflict, read the day from a snapshot and its tail.
     """
     decided = execute(
-        repository, FACTS, stream_id, lambda _: [fact], Stamp(uuid4(), principal.to_actor())
+        repository,
+        FACTS,
+        stream_id,
+        lambda _: [fact],
+        Stamp(uuid4(), principal.to_actor()),
+        # The head this process saw last, read from nowhere: usually still the head.
+        start=repository.known(FACTS, stream_id),
     )
     (recorded,) = decided.recorded
     return recorded

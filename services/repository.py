@@ -103,7 +103,7 @@ class Repository:
 
     def load(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S]:
         """The stream's state now: the cached or snapshot state and the events after it."""
-        cached = self._cached(aggregate, stream_id)
+        cached = self.known(aggregate, stream_id)
         if cached is not None:
             return self._fold(
                 aggregate, cached, self.store.read_stream(stream_id, cached.version + 1)
@@ -155,7 +155,9 @@ class Repository:
         self._remember(aggregate, loaded)
         return loaded
 
-    def _cached(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S] | None:
+    def known(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S] | None:
+        """The newest state of the stream this process holds, read from nowhere: it may be
+        stale, so a decision on it is for `execute(..., start=...)`, whose append checks."""
         with self._lock:
             known = self._cache.get((aggregate.name, stream_id))
             if known is not None:

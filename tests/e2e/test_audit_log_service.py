@@ -23,10 +23,10 @@ from domain.audit_reads import AuditLogRead, audit_reads_stream
 from domain.envelope import Actor, Event, NewEvent, canonical_json, recompute_hash
 from services.audit_export import CSV_COLUMNS, event_from_csv, write_csv, write_jsonl
 from services.audit_log import SCAN_PAGE, EventFilter, audit_stream, export_events, feed_page
-from services.audit_reads import AuditAccess
+from services.audit_reads import AuditAccess, record_read
 from services.ports import InvalidContinuation, PositionedEvent
 from services.repository import Repository
-from tests.store_wrappers import Forwarding
+from tests.store_wrappers import Forwarding, ReadsCounted
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 FORMULA_USER = '=HYPERLINK("http://evil.example")'
@@ -155,6 +155,24 @@ def test_feed_pages_resume_after_their_cursor_and_cover_the_log_once(
     with pytest.raises(InvalidContinuation):
         feed_page(access(store, clock), AUDITOR, wanted, after=None, limit=1001, route="t")
     assert len(reads(store)) == pages  # refused reads handed nothing out
+
+
+def test_a_process_records_reads_at_the_head_it_saw_without_reading_the_day(
+    store: SqliteEventStore, clock: Clock
+) -> None:
+    counted = ReadsCounted(store)
+    mine = AuditAccess(store=counted, clock=clock, repository=Repository(counted))
+    record_read(mine, AUDITOR, {"route": "a"})
+    counted.reads.clear()
+    record_read(mine, AUDITOR, {"route": "b"})
+    assert counted.reads == []
+    record_read(access(store, clock), AUDITOR, {"route": "c"})  # another process
+
+    fourth = record_read(mine, AUDITOR, {"route": "d"})  # conflicts, then moves on
+
+    assert fourth.version == 4
+    assert counted.reads == [(audit_reads_stream(START.date()), 3)]
+    assert [read.what["route"] for read in reads(store)] == ["a", "b", "c", "d"]
 
 
 def test_only_auditors_and_admins_read_and_a_refusal_is_not_a_read(
