@@ -20,7 +20,8 @@ from uuid import UUID
 from domain.generation import GenerationFailed, Status
 from domain.periods import budget_period
 from domain.streams import budget_stream, generation_stream
-from services.aggregates import BUDGET_MONTH, GENERATION
+from services.aggregates import GENERATION
+from services.budget_reads import current_budget
 from services.commands import Stamp, execute
 from services.context import Platform
 from services.generations import job_message, load_generation
@@ -86,8 +87,7 @@ def release_orphaned_reservations(platform: Platform) -> int:
     for period in sorted(periods):
         for month in platform.views.list("budget", partition=period):
             stream_id = budget_stream(str(month["department_id"]), period)
-            month_state = platform.repository.load(BUDGET_MONTH, stream_id).state
-            for generation_id in list(month_state.reservations):
+            for generation_id in list(current_budget(platform.repository, stream_id).reservations):
                 state = load_generation(platform, generation_id)
                 if state.status in (Status.FAILED, Status.REJECTED):
                     release_if_abandoned(platform, state)
