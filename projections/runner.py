@@ -25,6 +25,7 @@ from datetime import datetime
 from projections import ALL_PROJECTIONS
 from projections.base import (
     BulkLoading,
+    EventLog,
     Fact,
     Projection,
     RecordLog,
@@ -36,7 +37,6 @@ from projections.base import (
     without_cycle_collection,
 )
 from projections.partitioned import replay_partitioned
-from services.ports import EventLog
 
 logger = logging.getLogger(__name__)
 
