@@ -2,7 +2,6 @@
 
 import azure.functions as func
 
-from adapters.json_logs import install_log_hygiene
 from functions import (
     audit,
     audit_log,
@@ -18,6 +17,7 @@ from functions import (
     webhooks,
     worker,
 )
+from plumbing import install_log_hygiene
 
 # Before any trigger runs: no record leaves this process unredacted or uncorrelated.
 install_log_hygiene()

@@ -14,14 +14,12 @@ from functools import cache
 import azure.functions as func
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.cosmos_audit_log import CosmosAuditLog
-from adapters.sqlite_audit_log import SqliteAuditLog
 from bootstrap import audit_log, seal_store, settings
 from domain.access import Action, authorize
 from domain.envelope import utc_now
 from functions.http_support import MAX_INTEGER, api, authenticate, json_response, parse_body
 from functions.responses import AuditReport
-from services.audit_verify import verify_log
+from services.audit_verify import AuditLog, verify_log
 from services.seals import SealStore, write_seal
 
 blueprint = func.Blueprint()
@@ -41,7 +39,7 @@ class VerifyRequest(BaseModel):
 
 
 @cache
-def _log() -> SqliteAuditLog | CosmosAuditLog:
+def _log() -> AuditLog:
     return audit_log(settings())
 
 

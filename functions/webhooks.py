@@ -13,13 +13,12 @@ import logging
 import azure.functions as func
 from pydantic import ValidationError
 
-from adapters.cosmos_event_store import _event_from_item
-from adapters.json_logs import correlated
-from bootstrap import platform, webhooks
+from bootstrap import change_feed_event, platform, webhooks
 from functions.http_support import api, authenticate, json_response, parse_body, query_limit
 from functions.problems import INVALID_WEBHOOK_URL, Problem
 from functions.projector import on_every_event
 from functions.responses import Webhook, WebhookDeliveries, WebhookWithSecret
+from services.correlation import correlated
 from services.destinations import RefusedDestination
 from services.projection_feed import project_changes
 from services.tracing import continued_span
@@ -113,4 +112,4 @@ def dispatch_webhooks(documents: func.DocumentList) -> None:
     project_changes(app, DELIVERIES_VIEW, items)
     for item in items:
         if item.get("type") in DISPATCHED_TYPES:
-            dispatch(app, ports, _event_from_item(item))
+            dispatch(app, ports, change_feed_event(item))
