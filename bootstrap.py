@@ -72,7 +72,7 @@ from adapters.sqlite_queue import SqliteQueue
 from adapters.sqlite_record_log import SqliteRecordLog
 from adapters.sqlite_view_rebuild import RebuildReport, rebuild_views
 from adapters.sqlite_views import SqliteViewStore
-from adapters.traced_event_store import traced
+from adapters.traced_event_store import TracedEventStore
 from domain.catalogue import default_catalogue
 from domain.envelope import utc_now
 from domain.screening_policy import PolicyBook, default_policy_book, parse_policy_book
@@ -80,10 +80,12 @@ from plumbing import private_folder
 from projections import ALL_PROJECTIONS
 from projections.base import Projection
 from projections.runner import ProjectionRunner
+from services.audit_reads import AuditAccess
 from services.audit_verify import AuditLog
 from services.context import Platform
 from services.generations import GENERATION_ID_KEY_SECRET, JOB_QUEUE
 from services.identity import Authenticator
+from services.log_replay import LogReplay, OrderedReplay, PositionedReplay
 from services.log_tail import LogTail
 from services.metrics import NullMeter
 from services.openai_images import IMAGE_LINK_KEY_SECRET
@@ -137,11 +139,12 @@ def build_platform(config: Settings) -> Platform:
     secrets = secret_source(config)
     providers = image_providers(config, secrets)
     images, image_links = image_store(config)
-    store = event_store(config)
+    store, replay, log_tail = event_log(config)
     return Platform(
         settings=config,
-        store=traced(store),
-        log_tail=LogTail(store) if isinstance(store, SqliteEventStore) else None,
+        store=TracedEventStore(store),
+        replay=replay,
+        log_tail=log_tail,
         queue=work_queue(config),
         images=images,
         image_links=image_links,
@@ -329,10 +332,30 @@ def webhook_dispatcher(config: Settings, platform: Callable[[], Platform]) -> We
 
 def event_store(config: Settings) -> EventStore:
     if config.event_store == "cosmos":
-        return CosmosEventStore(
-            ensure_event_container(_cosmos_database(config)), request_charges=_charges()
-        )
+        return cosmos_event_store(config)
     return sqlite_event_store(config)
+
+
+def event_log(config: Settings) -> tuple[EventStore, LogReplay, LogTail | None]:
+    """The event store, with what its kind offers beyond the port: the whole log in its
+    replay order (the audit feeds) and, where it has a global order, a tail to wait on."""
+    if config.event_store == "cosmos":
+        cosmos = cosmos_event_store(config)
+        return cosmos, OrderedReplay(cosmos), None
+    sqlite = sqlite_event_store(config)
+    return sqlite, PositionedReplay(sqlite), LogTail(sqlite)
+
+
+def audit_access(config: Settings) -> AuditAccess:
+    """The log as the audit commands read it, without the rest of the platform."""
+    store, replay, _ = event_log(config)
+    return AuditAccess(store=store, clock=utc_now, replay=replay)
+
+
+def cosmos_event_store(config: Settings) -> CosmosEventStore:
+    return CosmosEventStore(
+        ensure_event_container(_cosmos_database(config)), request_charges=_charges()
+    )
 
 
 def sqlite_event_store(config: Settings) -> SqliteEventStore:
