@@ -3,10 +3,13 @@
 Each route is declared once, beside its trigger (`Routes.declare`, functions/routes.py):
 the declaration registers the trigger and describes it. This gathers the declarations
 of every blueprint that serves HTTP; a blueprint left out here would leave its routes
-out of the document, which tests/unit/test_openapi.py would see.
+out of the document and the app (function_app.py registers these blueprints), which
+tests/unit/test_openapi.py and tests/unit/test_function_app_bindings.py would see.
 """
 
 from __future__ import annotations
+
+import azure.functions as func
 
 from functions import (
     audit,
@@ -23,20 +26,21 @@ from functions import (
 )
 from functions.routes import Operation
 
+# The blueprints that serve HTTP, in the order the document lists their routes.
+AREAS = (
+    generations,
+    budgets,
+    quota,
+    health,
+    openapi,
+    webhooks,
+    audit,
+    audit_log,
+    privacy,
+    provenance,
+    openai_images,
+)
+BLUEPRINTS: tuple[func.Blueprint, ...] = tuple(area.blueprint for area in AREAS)
 OPERATIONS: tuple[Operation, ...] = tuple(
-    operation
-    for area in (
-        generations,
-        budgets,
-        quota,
-        health,
-        openapi,
-        webhooks,
-        audit,
-        audit_log,
-        privacy,
-        provenance,
-        openai_images,
-    )
-    for operation in area.routes.operations
+    operation for area in AREAS for operation in area.routes.operations
 )

@@ -208,9 +208,4 @@ def _scan(
 ) -> Iterator[tuple[str, Event]]:
     if platform.replay is None:
         raise TypeError(f"{type(platform.store).__name__} cannot replay the whole log")
-    return platform.replay.scan(
-        after,
-        recorded_from=wanted.recorded_from,
-        recorded_to=wanted.recorded_to,
-        types=wanted.types,
-    )
+    return platform.replay.scan(after, wanted)

@@ -20,19 +20,23 @@ from services.ports import EventLog, InvalidContinuation
 SCAN_PAGE = 1000  # events fetched from the store at a time
 
 
+class Window(Protocol):
+    """The times and types a replay may narrow itself to (`services.audit_log.EventFilter`)."""
+
+    @property
+    def recorded_from(self) -> datetime | None: ...
+    @property
+    def recorded_to(self) -> datetime | None: ...  # exclusive
+    @property
+    def types(self) -> frozenset[str]: ...  # empty: every type
+
+
 class LogReplay(Protocol):
-    def scan(
-        self,
-        after: str | None,
-        *,
-        recorded_from: datetime | None = None,
-        recorded_to: datetime | None = None,
-        types: frozenset[str] = frozenset(),
-    ) -> Iterator[tuple[str, Event]]:
+    def scan(self, after: str | None, window: Window) -> Iterator[tuple[str, Event]]:
         """(cursor, event) for every event after the cursor `after`, perhaps only those
-        near the times and types given (the caller still filters: a store may hand out
-        more). Checks the cursor at once (not at the first `next`), so a bad one fails
-        the call with `InvalidContinuation`."""
+        in `window` (the caller still filters: a store may hand out more). Checks the
+        cursor at once (not at the first `next`), so a bad one fails the call with
+        `InvalidContinuation`."""
         ...
 
 
@@ -42,14 +46,7 @@ class PositionedReplay:
     def __init__(self, log: EventLog) -> None:
         self._log = log
 
-    def scan(
-        self,
-        after: str | None,
-        *,
-        recorded_from: datetime | None = None,
-        recorded_to: datetime | None = None,
-        types: frozenset[str] = frozenset(),
-    ) -> Iterator[tuple[str, Event]]:
+    def scan(self, after: str | None, window: Window) -> Iterator[tuple[str, Event]]:
         return self._from(_position(after))
 
     def _from(self, position: int) -> Iterator[tuple[str, Event]]:
@@ -81,31 +78,18 @@ class OrderedReplay:
     def __init__(self, log: OrderedLog) -> None:
         self._log = log
 
-    def scan(
-        self,
-        after: str | None,
-        *,
-        recorded_from: datetime | None = None,
-        recorded_to: datetime | None = None,
-        types: frozenset[str] = frozenset(),
-    ) -> Iterator[tuple[str, Event]]:
-        return self._after(_key(after), recorded_from, recorded_to, types)
+    def scan(self, after: str | None, window: Window) -> Iterator[tuple[str, Event]]:
+        return self._after(_key(after), window)
 
-    def _after(
-        self,
-        after: _Key | None,
-        recorded_from: datetime | None,
-        recorded_to: datetime | None,
-        types: frozenset[str],
-    ) -> Iterator[tuple[str, Event]]:
-        start = recorded_from
+    def _after(self, after: _Key | None, window: Window) -> Iterator[tuple[str, Event]]:
+        start = window.recorded_from
         if after is not None:  # events of the cursor's instant may come again: skip up to it
             cursor_time = datetime.fromisoformat(after[0])
             start = cursor_time if start is None else max(start, cursor_time)
         events = self._log.read_all_ordered(
             recorded_from=start,
-            recorded_before=recorded_to,
-            types=types or None,
+            recorded_before=window.recorded_to,
+            types=window.types or None,
             page_size=SCAN_PAGE,
         )
         for event in events:
