@@ -24,7 +24,12 @@ class TracedEventStore:
         self._store = store
 
     def append(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        head_hash: str | None = None,
     ) -> list[Event]:
         with tracer.start_as_current_span(
             "eventstore.append", kind=SpanKind.CLIENT, set_status_on_exception=False
@@ -32,8 +37,9 @@ class TracedEventStore:
             span.set_attribute(STREAM, stream_id)
             span.set_attribute("donatello.expected_version", expected_version)
             span.set_attribute("donatello.events", len(events))
+            span.set_attribute("donatello.head_known", head_hash is not None)
             try:
-                return self._store.append(stream_id, expected_version, events)
+                return self._store.append(stream_id, expected_version, events, head_hash=head_hash)
             except ConcurrencyError:
                 # An expected outcome (another worker moved first), not a failure.
                 span.set_attribute("donatello.conflict", True)
