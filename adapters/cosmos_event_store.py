@@ -223,7 +223,7 @@ class CosmosEventStore:
             _READ_STREAM,
             [{"name": "@stream", "value": stream_id}, {"name": "@from", "value": from_version}],
         )
-        return [_event_from_item(item) for item in items]
+        return [event_from_item(item) for item in items]
 
     def find_event(self, stream_id: str, event_id: UUID) -> Event | None:
         found = self._read_by_event_ids(stream_id, [str(event_id)])
@@ -267,7 +267,7 @@ class CosmosEventStore:
             max_item_count=page_size,
         )
         for item in items:
-            yield _event_from_item(item)
+            yield event_from_item(item)
 
     # --- appending ---------------------------------------------------------------------
 
@@ -311,7 +311,7 @@ class CosmosEventStore:
             _READ_BY_EVENT_IDS,
             [{"name": "@stream", "value": stream_id}, {"name": "@ids", "value": ids}],
         )
-        return [_event_from_item(item) for item in items]
+        return [event_from_item(item) for item in items]
 
     # --- queries and request charges ---------------------------------------------------
 
@@ -367,7 +367,7 @@ def _item_of(event: Event, data_text: str) -> dict[str, Any]:
     }
 
 
-def _event_from_item(item: Mapping[str, Any]) -> Event:
+def event_from_item(item: Mapping[str, Any]) -> Event:
     causation_id = item["causationId"]
     return Event(
         event_id=UUID(item["eventId"]),

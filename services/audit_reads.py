@@ -19,6 +19,7 @@ from domain.envelope import Event
 from domain.generation import Payload
 from services.aggregates import FACTS
 from services.commands import Stamp, execute
+from services.log_replay import LogReplay
 from services.ports import EventStore
 from services.repository import Repository
 
@@ -43,6 +44,7 @@ class AuditAccess:
     store: EventStore
     clock: Callable[[], datetime]
     repository: Repository  # over `store`
+    replay: LogReplay | None = None  # for the feeds of services/audit_log.py
 
 
 def record_read(
