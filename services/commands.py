@@ -15,7 +15,7 @@ from uuid import UUID, uuid5
 
 from domain.envelope import SYSTEM_ACTOR, Actor, Event, NewEvent
 from domain.generation import Payload
-from services.ports import ConcurrencyError
+from services.ports import ConcurrencyError, EventIdConflict
 from services.repository import Aggregate, Loaded, Repository, S
 
 # Each attempt after the first follows another writer's append, so reaching this many
@@ -105,24 +105,32 @@ def execute(
     reading the stream: if it has moved on, the append conflicts and the next decision
     is made on what is there.
     """
+    if attempts < 1:
+        raise ValueError(f"attempts must be at least 1, not {attempts}")
     if start is not None:
         state = start
     elif new_stream:
         state = repository.empty(aggregate, stream_id)
     else:
         state = repository.load(aggregate, stream_id)
-    conflict: ConcurrencyError | None = None
     for _ in range(attempts):
         payloads = decide(state.state)
         if not payloads:
             return Decided(state, [], state)
         events = (stamp if isinstance(stamp, Stamp) else stamp(state)).events(payloads)
+        decided_at = state.version
         try:
             after, recorded = repository.append(aggregate, state, events)
-        except ConcurrencyError as lost:
-            conflict = lost
+        except ConcurrencyError:
             state = repository.load(aggregate, stream_id)
             continue
+        except EventIdConflict:
+            # A decision on a stale state may repeat a fixed id that the winner recorded
+            # in another batch (a duplicate delivery's charge): a lost race like any
+            # other. At the stream's own head it is a caller's bug, and is raised.
+            state = repository.load(aggregate, stream_id)
+            if state.version == decided_at:
+                raise
+            continue
         return Decided(state, recorded, after)
-    assert conflict is not None  # attempts >= 1 and every one conflicted
-    raise StreamContended(stream_id, attempts, conflict.expected, conflict.actual)
+    raise StreamContended(stream_id, attempts, decided_at, state.version)

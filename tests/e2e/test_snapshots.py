@@ -31,7 +31,7 @@ from services.settings import Settings
 from tests.store_wrappers import Forwarding
 
 EVERY = 4
-GENERATIONS = 6
+GENERATIONS = 9  # the provider's stream: one event each, past 2 * EVERY
 REQUESTER = Principal(
     user_id="alice",
     roles=frozenset({Role.GENERATOR_STANDARD}),
@@ -110,7 +110,7 @@ def test_deleting_every_snapshot_changes_no_answer(grown: Grown, tmp_path: Path)
     platform = grown.platform
     month = grown.streams[0][1]
     period = budget_period(platform.clock())
-    before_budget = read_budget(platform, ADMIN, "marketing", period)
+    before_budget = unforecast(read_budget(platform, ADMIN, "marketing", period))
     before_models = list_models(platform)
     snapshots = SqliteSnapshotStore(data_path(grown.settings, "snapshots.db"))
     with_snapshots = [fresh(grown, snapshots)[0].load(a, s).state for a, s in grown.streams]
@@ -121,8 +121,13 @@ def test_deleting_every_snapshot_changes_no_answer(grown: Grown, tmp_path: Path)
     assert without == with_snapshots
     assert counted.read[month] == len(platform.store.read_stream(month))  # folded from zero
     rebuilt = build_platform(grown.settings)  # a new process: no cache, no snapshot
-    assert read_budget(rebuilt, ADMIN, "marketing", period) == before_budget
+    assert unforecast(read_budget(rebuilt, ADMIN, "marketing", period)) == before_budget
     assert list_models(rebuilt) == before_models
+
+
+def unforecast(budget: dict[str, Any]) -> dict[str, Any]:
+    """The budget without its forecast, which moves with the wall clock between reads."""
+    return {key: value for key, value in budget.items() if not key.startswith("forecast")}
 
 
 def test_audit_verify_never_reads_a_snapshot(grown: Grown, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 from uuid import uuid4
 
 import pytest
@@ -13,6 +14,7 @@ from adapters.sqlite_event_store import SqliteEventStore
 from domain.access import Principal, Role
 from domain.envelope import SYSTEM_ACTOR
 from services.commands import Stamp, StreamContended, execute
+from services.ports import EventIdConflict
 from services.repository import Repository
 from tests.store_wrappers import ReadsCounted
 from tests.unit.command_path import COUNTER, STAMP, Count, Tick, ticks
@@ -130,3 +132,44 @@ def test_a_keyed_stamp_makes_the_same_ids_and_names_its_actors() -> None:
     unkeyed = Stamp(correlation_id, fixed_ids={"Tick": fixed}).events([Tick(n=1)])
     assert (unkeyed[0].event_id, unkeyed[0].actor) == (fixed, SYSTEM_ACTOR)
     assert Stamp(correlation_id).events([Tick(n=1)])[0].event_id != first[0].event_id
+
+
+def test_a_stale_decision_repeating_a_fixed_id_the_winner_recorded_is_a_lost_race(
+    store: ReadsCounted,
+) -> None:
+    """Two deliveries of one charge: the same fixed id, each beside an event of its own."""
+    fixed = uuid4()
+    stamp = Stamp(STAMP.correlation_id, fixed_ids={Tick.TYPE: fixed})
+    store.append("c-1", 0, ticks(1))
+    stale = Repository(store).load(COUNTER, "c-1")
+    store.append("c-1", 1, ticks(5))  # another generation's
+    winner = Stamp(STAMP.correlation_id).events([Tick(n=1)])
+    store.append("c-1", 2, [winner[0].model_copy(update={"event_id": fixed}), *ticks(7)])
+    seen: list[int] = []
+
+    def once(state: Count) -> list[Tick]:
+        seen.append(state.version)
+        # The first decision asked the store before the winner appended.
+        if len(seen) > 1 and store.find_event("c-1", fixed) is not None:
+            return []
+        return [Tick(n=1), Tock(n=2)]
+
+    decided = execute(Repository(store), COUNTER, "c-1", once, stamp, start=stale)
+    assert seen == [1, 4]
+    assert decided.recorded == []
+    assert decided.after.state == Count(4, 14)
+
+
+def test_a_fixed_id_reused_at_the_streams_head_is_raised(store: ReadsCounted) -> None:
+    fixed = uuid4()
+    store.append("c-1", 0, [ticks(1)[0].model_copy(update={"event_id": fixed})])
+    stamp = Stamp(STAMP.correlation_id, fixed_ids={Tick.TYPE: fixed})
+    with pytest.raises(EventIdConflict):
+        execute(Repository(store), COUNTER, "c-1", lambda _: [Tick(n=3), Tock(n=4)], stamp)
+    assert len(store.read_stream("c-1")) == 1
+
+
+class Tock(Tick):
+    """Another kind of tick, so that a batch holds an id besides the fixed one."""
+
+    TYPE: ClassVar[str] = "Tock"
