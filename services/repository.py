@@ -145,6 +145,9 @@ class Repository:
 
     def _fold(self, aggregate: Aggregate[S], start: Loaded[S], events: list[Event]) -> Loaded[S]:
         if not events:
+            # Kept even when nothing is new: a stream with no events yet (a department
+            # that never set a policy) is then not looked for in the snapshots again.
+            self._remember(aggregate, start)
             return start
         state = start.state
         for event in events:
