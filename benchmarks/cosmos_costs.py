@@ -143,7 +143,7 @@ class PerGeneration:
     budget_reads: float  # reads of the department's budget stream (from the process's last)
     budget_read_items: float  # items such a read returned, on average, in the run
     budget_events: float  # events appended to the budget stream
-    budget_item_bytes: float
+    budget_item_bytes: float  # a budget event as a stream read returns it
     stored_bytes: float  # events and view documents that stay, JSON bytes
     queue_sends: float
     images: float
