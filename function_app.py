@@ -11,6 +11,7 @@ from functions import (
     health,
     openai_images,
     openapi,
+    operations,
     privacy,
     projector,
     provenance,
@@ -37,5 +38,6 @@ for area in (
     audit_log,
     privacy,
     provenance,
+    operations,
 ):
     app.register_functions(area.blueprint)
