@@ -465,7 +465,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             settings = {"both": (False, True), "on": (True,), "off": (False,)}[args.telemetry]
             for label, root in trees:
                 # An earlier tree may have no telemetry to switch on: it runs as it was.
-                for telemetry in settings if root == ROOT else (False,):
+                measured = (root / "services" / "metrics.py").exists()
+                for telemetry in settings if measured else (False,):
                     end_to_end(prompts, args, label, root, telemetry)
 
 
