@@ -389,7 +389,8 @@ def end_to_end(
             answers = f"{stub.answered} answers of {size:.1f} MB"
             print(f"\nRemote-like provider: {answers}, each after {stub.delay:g} s.")
         if telemetry:
-            report_split(before, after, len(spans.spans))
+            conflicts = sum(1 for span in spans.spans if span.attributes.get("donatello.conflict"))
+            report_split(before, after, len(spans.spans), conflicts)
 
 
 def allow_stub_model(host: RunningPlatform) -> None:
@@ -402,7 +403,7 @@ def allow_stub_model(host: RunningPlatform) -> None:
         raise RuntimeError(f"PUT /budgets: {response.status_code} {response.text}")
 
 
-def report_split(before: Samples, after: Samples, spans: int) -> None:
+def report_split(before: Samples, after: Samples, spans: int, conflicts: int) -> None:
     """Where a generation's time went, from the host's own histograms (the timed batch:
     the warm-up's counts are subtracted bucket by bucket)."""
     batch = {key: count - before.get(key, 0.0) for key, count in after.items()}
@@ -417,7 +418,10 @@ def report_split(before: Samples, after: Samples, spans: int) -> None:
         figures = [histogram_quantile(batch, name, q) for q in (0.5, 0.95)]
         cells = " | ".join("n/a" if f is None else f"{f * 1000:.1f}" for f in figures)
         print(f"| {label} | {cells} |")
-    print(f"\n{spans} spans exported over OTLP (warm-up included).")
+    print(
+        f"\n{spans} spans exported over OTLP (warm-up included); {conflicts} appends lost"
+        " a race for their stream and were retried (`donatello.conflict`)."
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
