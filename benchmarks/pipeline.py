@@ -389,7 +389,11 @@ def end_to_end(
             answers = f"{stub.answered} answers of {size:.1f} MB"
             print(f"\nRemote-like provider: {answers}, each after {stub.delay:g} s.")
         if telemetry:
-            conflicts = sum(1 for span in spans.spans if span.attributes.get("donatello.conflict"))
+            conflicts = Counter(
+                str(span.attributes.get("donatello.stream", "")).split("-", 1)[0]
+                for span in spans.spans
+                if span.attributes.get("donatello.conflict")
+            )
             report_split(before, after, len(spans.spans), conflicts)
 
 
@@ -403,7 +407,7 @@ def allow_stub_model(host: RunningPlatform) -> None:
         raise RuntimeError(f"PUT /budgets: {response.status_code} {response.text}")
 
 
-def report_split(before: Samples, after: Samples, spans: int, conflicts: int) -> None:
+def report_split(before: Samples, after: Samples, spans: int, conflicts: Counter[str]) -> None:
     """Where a generation's time went, from the host's own histograms (the timed batch:
     the warm-up's counts are subtracted bucket by bucket)."""
     batch = {key: count - before.get(key, 0.0) for key, count in after.items()}
@@ -418,9 +422,10 @@ def report_split(before: Samples, after: Samples, spans: int, conflicts: int) ->
         figures = [histogram_quantile(batch, name, q) for q in (0.5, 0.95)]
         cells = " | ".join("n/a" if f is None else f"{f * 1000:.1f}" for f in figures)
         print(f"| {label} | {cells} |")
+    kinds = ", ".join(f"{kind} streams {n}" for kind, n in conflicts.most_common()) or "none"
     print(
-        f"\n{spans} spans exported over OTLP (warm-up included); {conflicts} appends lost"
-        " a race for their stream and were retried (`donatello.conflict`)."
+        f"\n{spans} spans exported over OTLP (warm-up included); appends that lost a race"
+        f" for their stream and were retried (`donatello.conflict`): {kinds}."
     )
 
 
