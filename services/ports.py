@@ -16,6 +16,10 @@ from domain.envelope import Event, NewEvent
 from domain.generation import Quality, Size, Style
 from domain.screening import Finding
 from domain.screening import Redactor as Redactor  # its port is the domain's: `screen` takes one
+
+# The log's ports are the projections' (the runner reads it); re-exported for the services.
+from projections.base import EventLog as EventLog
+from projections.base import PositionedEvent as PositionedEvent
 from services.metrics import Metric
 
 # --- event store ---------------------------------------------------------------------
@@ -37,35 +41,30 @@ class EventIdConflict(ValueError):
 
 class EventStore(Protocol):
     def append(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        head_hash: str | None = None,
     ) -> list[Event]:
         """Append `events` atomically at `expected_version` + 1, + 2, ...
 
         Raises ConcurrencyError when the stream is not at `expected_version`.
         Idempotent: if these `event_id`s are already recorded in the stream, nothing is
         written and the recorded events are returned.
+
+        `head_hash` is the `hash` of the event at `expected_version` as this store
+        returned it (from `read_stream` or `append`), when the caller has it: the store
+        then need not read the stream's head to chain the new events. Events are never
+        changed or removed, so a hash the store handed out for that version is the one it
+        holds; pairing it with any other version is a caller's bug (see each adapter).
         """
         ...
 
     def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
         """The stream's events in version order (empty for an unknown stream)."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class PositionedEvent:
-    """An event with its place in the embedded store's global order."""
-
-    position: int
-    event: Event
-
-
-class EventLog(Protocol):
-    """Catch-up reading across all streams (the embedded store's global order)."""
-
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[PositionedEvent]: ...
-
-    def last_position(self) -> int: ...
 
 
 # --- work queue ----------------------------------------------------------------------

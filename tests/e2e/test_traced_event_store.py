@@ -16,7 +16,7 @@ from opentelemetry.trace import StatusCode
 
 from adapters import traced_event_store
 from adapters.sqlite_event_store import SqliteEventStore
-from adapters.traced_event_store import traced
+from adapters.traced_event_store import TracedEventStore
 from services.ports import ConcurrencyError
 from tests.contract.test_seal_stores import event
 
@@ -34,7 +34,7 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
 def test_a_conflict_is_marked_on_its_span_without_an_exception_event(
     tmp_path: Path, spans: InMemorySpanExporter
 ) -> None:
-    store = traced(SqliteEventStore(tmp_path / "events.db", synchronous="NORMAL"))
+    store = TracedEventStore(SqliteEventStore(tmp_path / "events.db", synchronous="NORMAL"))
     store.append("budget-x", 0, [event()])
     with pytest.raises(ConcurrencyError):
         store.append("budget-x", 0, [event()])  # another worker moved first
@@ -55,7 +55,7 @@ def test_a_failing_append_is_an_error_with_its_exception(
     store = SqliteEventStore(tmp_path / "events.db", synchronous="NORMAL")
     store.close()
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
-        traced(store).append("budget-x", 0, [event()])
+        TracedEventStore(store).append("budget-x", 0, [event()])
     (failed,) = spans.get_finished_spans()
     assert failed.status.status_code is StatusCode.ERROR
     (recorded,) = failed.events
