@@ -97,6 +97,7 @@ from services.ports import (
     ImageProvider,
     ImageStore,
     Meter,
+    QueueProbe,
     SecretNotFound,
     SecretSource,
     SigningKey,
@@ -282,6 +283,10 @@ def subject_key_ring(config: Settings) -> SubjectKeyRing:
 
 
 def work_queue(config: Settings, queue_name: str = JOB_QUEUE) -> WorkQueue:
+    return _queue(config, queue_name)
+
+
+def _queue(config: Settings, queue_name: str) -> ServiceBusWorkQueue | SqliteQueue:
     if config.queue == "servicebus":
         client = ServiceBusClient(
             fully_qualified_namespace=config.servicebus_namespace or "",  # Settings checks
@@ -289,6 +294,14 @@ def work_queue(config: Settings, queue_name: str = JOB_QUEUE) -> WorkQueue:
         )
         return ServiceBusWorkQueue(client, queue_name)
     return local_queue(config, queue_name)
+
+
+@cache
+def queue_probes() -> tuple[QueueProbe, ...]:
+    """The process's probes of the work queues (the jobs and the webhook deliveries),
+    each with its own connection, kept."""
+    config = settings()
+    return tuple(_queue(config, name) for name in (JOB_QUEUE, WEBHOOK_QUEUE))
 
 
 def webhook_ports(config: Settings) -> WebhookPorts:

@@ -196,6 +196,10 @@ class CosmosViewStore:
             self._apply_to_document(projection, key, facts) for key, facts in pending.items()
         )
 
+    def oldest_recorded(self, items: Sequence[Mapping[str, Any]]) -> datetime | None:
+        """When the batch's oldest event was recorded (the event store's `recordedAt`)."""
+        return min((datetime.fromisoformat(item["recordedAt"]) for item in items), default=None)
+
     def _apply_to_document(self, projection: Projection, key: str, facts: list[Fact]) -> int:
         stream = facts[0].stream_id
         for fact in facts:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -300,3 +301,33 @@ def test_the_projector_service_feeds_the_named_projection_through_the_platforms_
         views.get(budget.NAME, budget.keys(month[0])[0])
         == (reference_views(month)[budget.NAME][budget.keys(month[0])[0]])
     )
+
+
+def test_the_projector_records_how_old_the_oldest_event_of_each_batch_is(
+    views: CosmosViewStore, logged: LoggedEvents, tmp_path: Path
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from adapters.prometheus_meter import PrometheusMeter
+
+    registry = CollectorRegistry()
+    month = busiest_month(logged.events)
+    oldest = min(event.recorded_at for event in month)
+    now = oldest + timedelta(seconds=90)
+    on_cosmos = dataclasses.replace(
+        build_platform(Settings(data_dir=tmp_path)),
+        views=views,
+        meter=PrometheusMeter(registry=registry),
+        clock=lambda: now,
+    )
+    # Out of order, as the change feed may deliver streams.
+    project_changes(on_cosmos, budget.NAME, items_of(list(reversed(month))))
+    lag = registry.get_sample_value("donatello_projection_lag_seconds", {"projection": budget.NAME})
+    assert lag == 90
+    project_changes(on_cosmos, budget.POLICY_NAME, [])
+    assert (
+        registry.get_sample_value(
+            "donatello_projection_lag_seconds", {"projection": budget.POLICY_NAME}
+        )
+        is None
+    ), "an empty batch says nothing"
