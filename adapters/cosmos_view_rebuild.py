@@ -48,19 +48,14 @@ from adapters.cosmos_view_versions import (
 )
 from adapters.cosmos_views import CosmosViewStore, item_id
 from projections.base import Projection
-from projections.comparison import Difference, Kind, merge_by_key
+from projections.rebuild import Difference, Kind, RebuildFailed, merge_by_key
 
-CLOCK_MARGIN_SECONDS = 5.0  # for clock skew between this machine and the Functions hosts
 FEED_PAGE = 100  # events per change-feed read, as the trigger reads them
 RECHECKS = 3  # rounds in which documents still moving are compared again
 _PROGRESS_EVERY_SECONDS = 5.0
 
 Progress = Callable[[str], None]
 Document = dict[str, Any]
-
-
-class RebuildFailed(RuntimeError):
-    """The rebuild could not finish; running it again resumes where it stopped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +84,6 @@ class CosmosViewRebuild:
         views_container: str = "views",
         lease_container: str = "leases",
         pointer_max_age: float = POINTER_MAX_AGE_SECONDS,
-        clock_margin: float = CLOCK_MARGIN_SECONDS,
         cutover_seconds: float = 60.0,
         recheck_pause: float = 1.0,
     ) -> None:
@@ -99,7 +93,9 @@ class CosmosViewRebuild:
         self._views = views
         self._versions = ViewVersions(views, max_age=0.0)  # this run reads it fresh
         self._store = CosmosViewStore(views, versions=self._versions)
-        self._settle = pointer_max_age + clock_margin
+        # How old a process's copy of the pointer may be, and as much again for the skew
+        # between this machine's clock and the Functions hosts'.
+        self._settle = 2 * pointer_max_age
         self._cutover = timedelta(seconds=cutover_seconds)
         self._recheck_pause = recheck_pause
         self._say = progress
@@ -110,15 +106,19 @@ class CosmosViewRebuild:
 
     def _rebuild(self, projection: Projection, dry_run: bool) -> Rebuilt:
         name = projection.name
+        resuming = self._versions.current(fresh=True).of(name).building is not None
         state = self._versions.update(name, _started)
         for leftover in state.retiring:  # a run stopped while retiring it
             self._retire(name, leftover)
         version = state.building
         assert version is not None  # _started set it
         live = namespace(name, state.live)
+        lease = _lease_prefix(name, version)
         self._say(
-            f"{name}: building version {version} beside live version {state.live} from the"
-            f" start of the change feed (lease {_lease_prefix(name, version)}…)"
+            f"{name}: resuming the build of version {version} from its lease {lease}…"
+            if resuming
+            else f"{name}: building version {version} beside live version {state.live} from"
+            f" the start of the change feed (lease {lease}…)"
         )
         read = self._follow(projection, version)
         self._say(f"{name}: version {version} caught up ({read} events read); comparing")

@@ -41,8 +41,8 @@ from typing import Any
 from adapters.sqlite_connections import BUSY_TIMEOUT_MS
 from adapters.sqlite_views import SqliteViewStore
 from projections.base import Projection, Record, StreamRange
-from projections.comparison import Difference, merge_by_key
 from projections.partitioned import PartitionableLog
+from projections.rebuild import Difference, merge_by_key
 from projections.runner import ProjectionRunner, replay_all
 
 _COLUMNS = "key, partition, user_id, department_id, status, created_at, updated_at, document"

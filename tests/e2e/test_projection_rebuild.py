@@ -34,7 +34,7 @@ from domain.budget import Enforcement
 from domain.envelope import NewEvent
 from projections import ALL_PROJECTIONS
 from projections.base import Projection, StalePosition, fold_batch
-from projections.comparison import Difference
+from projections.rebuild import Difference
 from projections.runner import ProjectionRunner, replay_all
 from services.budgets import BudgetUpdate, set_budget
 from services.generations import GenerationRefused, GenerationRequest, submit_generation

@@ -1,6 +1,6 @@
-"""Comparing a projection's live documents with a rebuilt version of them.
+"""What both stores' rebuilds share: comparing live documents with rebuilt ones.
 
-Both stores' rebuilds walk the two sides in key order at once (`merge_by_key`), so a
+Each rebuild walks the two sides in key order at once (`merge_by_key`), so a
 comparison holds two documents in memory at a time however large the view.
 """
 
@@ -12,6 +12,10 @@ from typing import Literal, TypeVar
 
 Kind = Literal["missing", "extra", "changed"]
 T = TypeVar("T")
+
+
+class RebuildFailed(RuntimeError):
+    """The rebuild could not finish; running it again resumes or restarts it cleanly."""
 
 
 @dataclass(frozen=True, slots=True)
