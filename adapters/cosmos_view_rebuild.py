@@ -225,12 +225,12 @@ class CosmosViewRebuild:
         for _attempt in range(3):
             deadline = self._versions.now() + self._cutover
             self._versions.update(name, partial(_holding, until=deadline))
-            self._say(
-                f"{name}: holding the live trigger's writes for at most"
-                f" {self._cutover.total_seconds():.0f} s while version {version} takes the"
-                " last events"
-            )
             try:
+                self._say(
+                    f"{name}: holding the live trigger's writes for at most"
+                    f" {self._cutover.total_seconds():.0f} s while version {version} takes"
+                    " the last events"
+                )
                 time.sleep(self._settle)  # every copy of the pointer now shows the window
                 read += self._follow(projection, version)
                 # Written well inside the window: a trigger that still holds a copy of

@@ -15,11 +15,7 @@ one per physical partition, which changes nothing here).
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import azure.functions as func
 import pytest
@@ -27,7 +23,7 @@ from azure.cosmos import CosmosClient, DatabaseProxy
 
 from adapters.cosmos_event_store import _item_of, ensure_event_container
 from adapters.cosmos_view_rebuild import CosmosViewRebuild, Rebuilt
-from adapters.cosmos_view_versions import ViewVersions, namespace
+from adapters.cosmos_view_versions import VersionState, ViewVersions, namespace
 from adapters.cosmos_views import CosmosViewStore, ensure_view_container
 from devhost.change_feed import ChangeFeedPoller, FeedContainers, ensure_lease_container
 from devhost.triggers import discover
@@ -146,10 +142,11 @@ def test_a_rebuild_after_a_projection_change_swaps_the_new_views_in_and_deletes_
     shape.append(events[:half])
     shape.drain()
     old = shape.documents(budget.NAME)
-    assert old and all(view["legacy"] for view in old)
+    assert old
+    assert all(view["legacy"] for view in old)
     shape.code[budget.NAME] = budget.PROJECTION  # the new release is deployed
 
-    seen: dict[str, dict[str, View]] = {}
+    seen: dict[str, list[View]] = {}
 
     def progress(line: str) -> None:
         if line.startswith("budget: holding"):  # the last step before the swap
@@ -195,3 +192,107 @@ def test_a_rebuild_after_a_projection_change_swaps_the_new_views_in_and_deletes_
     everything = reference_views(events)
     for name in (budget.NAME, generation_status.NAME, budget.POLICY_NAME):
         assert shape.documents(name) == in_key_order(everything[name])
+
+
+class Interrupted(Exception):
+    """The operator's Ctrl-C, or the machine going away, at a given line of progress."""
+
+
+def interrupt_at(start: str) -> Callable[[str], None]:
+    def progress(line: str) -> None:
+        if line.startswith(start):
+            raise Interrupted(line)
+
+    return progress
+
+
+def pointer(shape: Shape, projection: str) -> VersionState:
+    return ViewVersions(shape.views, max_age=0).current().of(projection)
+
+
+def test_a_dry_run_compares_and_leaves_the_live_views_as_they_were(
+    shape: Shape, logged: LoggedEvents
+) -> None:
+    shape.code[budget.NAME] = legacy(budget.PROJECTION)
+    shape.append(logged.events)
+    shape.drain()
+    before = shape.documents(budget.NAME)
+    leases = shape.lease_ids()
+    shape.code[budget.NAME] = budget.PROJECTION
+
+    (report,) = shape.rebuild().rebuild([budget.PROJECTION], dry_run=True)
+
+    assert not report.swapped
+    assert len(report.differences) == len(before) == report.documents
+    assert shape.documents(budget.NAME) == before
+    assert namespace(budget.NAME, 2) not in shape.namespaces()
+    assert shape.lease_ids() == leases
+    assert pointer(shape, budget.NAME) == VersionState(live=1)
+
+
+def test_a_run_stopped_while_building_is_resumed_from_its_lease(
+    shape: Shape, logged: LoggedEvents
+) -> None:
+    events = logged.events
+    first, more = len(events) // 2, len(events) * 3 // 4
+    shape.append(events[:first])
+    shape.drain()
+    with pytest.raises(Interrupted):
+        shape.rebuild(interrupt_at("budget: version 2 caught up")).rebuild([budget.PROJECTION])
+    assert pointer(shape, budget.NAME) == VersionState(live=1, building=2)
+    shape.append(events[first:more])
+    shape.drain()
+
+    lines: list[str] = []
+    (report,) = shape.rebuild(lines.append).rebuild([budget.PROJECTION])
+
+    assert lines[0].startswith("budget: resuming the build of version 2")
+    assert report.events_read == more - first  # only what came after the stopped run
+    assert report.differences == ()
+    assert shape.documents(budget.NAME) == in_key_order(reference_views(events[:more])["budget"])
+    assert pointer(shape, budget.NAME) == VersionState(live=2)
+    assert shape.lease_ids() == {poller.lease_id for poller in shape.pollers}
+
+
+def test_a_run_stopped_in_its_cutover_window_lets_the_live_triggers_go_on(
+    shape: Shape, logged: LoggedEvents
+) -> None:
+    events = logged.events
+    half = len(events) // 2
+    shape.append(events[:half])
+    shape.drain()
+    with pytest.raises(Interrupted):
+        shape.rebuild(interrupt_at("budget: holding")).rebuild([budget.PROJECTION])
+    assert pointer(shape, budget.NAME) == VersionState(live=1, building=2)  # window closed
+
+    shape.append(events[half:])
+    shape.drain()  # not held: it would wait out the window
+    everything = in_key_order(reference_views(events)["budget"])
+    assert shape.documents(budget.NAME) == everything
+
+    (report,) = shape.rebuild().rebuild([budget.PROJECTION])
+    assert (report.version, report.swapped, report.differences) == (2, True, ())
+    assert shape.documents(budget.NAME) == everything
+
+
+def test_a_run_stopped_after_the_swap_deletes_the_old_version_when_run_again(
+    shape: Shape, logged: LoggedEvents
+) -> None:
+    shape.append(logged.events)
+    shape.drain()
+    with pytest.raises(Interrupted):
+        shape.rebuild(interrupt_at("budget: version 2 is live")).rebuild([budget.PROJECTION])
+    assert pointer(shape, budget.NAME) == VersionState(live=2, retiring=(1,))
+    assert budget.NAME in shape.namespaces()  # not deleted yet, but no longer read
+    expected = in_key_order(reference_views(logged.events)["budget"])
+    assert shape.documents(budget.NAME) == expected
+
+    lines: list[str] = []
+    shape.rebuild(lines.append).rebuild([budget.PROJECTION])
+
+    assert lines[0].startswith("budget: deleted version 1")
+    assert pointer(shape, budget.NAME) == VersionState(live=3)
+    spaces = shape.namespaces()
+    assert namespace(budget.NAME, 3) in spaces
+    assert not spaces & {budget.NAME, namespace(budget.NAME, 2)}
+    assert shape.documents(budget.NAME) == expected
