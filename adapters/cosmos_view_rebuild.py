@@ -232,7 +232,9 @@ class CosmosViewRebuild:
                     " the last events"
                 )
                 time.sleep(self._settle)  # every copy of the pointer now shows the window
-                read += self._follow(projection, version)
+                last = self._follow(projection, version)
+                self._say(f"{name}: version {version} took the last {last} events")
+                read += last
                 # Written well inside the window: a trigger that still holds a copy of
                 # the pointer from before the swap must see the window as open.
                 if self._versions.now() + 2 * timedelta(seconds=self._settle) <= deadline:

@@ -15,7 +15,11 @@ one per physical partition, which changes nothing here).
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import threading
+import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 import azure.functions as func
 import pytest
@@ -25,7 +29,12 @@ from adapters.cosmos_event_store import _item_of, ensure_event_container
 from adapters.cosmos_view_rebuild import CosmosViewRebuild, Rebuilt
 from adapters.cosmos_view_versions import VersionState, ViewVersions, namespace
 from adapters.cosmos_views import CosmosViewStore, ensure_view_container
-from devhost.change_feed import ChangeFeedPoller, FeedContainers, ensure_lease_container
+from devhost.change_feed import (
+    ChangeFeedPoller,
+    ChangeFeedRunner,
+    FeedContainers,
+    ensure_lease_container,
+)
 from devhost.triggers import discover
 from domain.envelope import Event, canonical_json
 from functions.projector import function_name, lease_prefix, on_every_event
@@ -62,13 +71,15 @@ class Shape:
     def _live_triggers(self) -> list[ChangeFeedPoller]:
         views = self._database().get_container_client("views")
         store = CosmosViewStore(views, versions=ViewVersions(views, max_age=POINTER_AGE))
-        app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+        blueprint = func.Blueprint()  # type: ignore[no-untyped-call]  # its __init__ is bare
         for name in self.code:
 
             def project(documents: func.DocumentList, name: str = name) -> None:
                 store.apply_changes(self.code[name], [d.to_dict() for d in documents])
 
-            on_every_event(app, function_name(name), lease_prefix(name))(project)
+            on_every_event(blueprint, function_name(name), lease_prefix(name))(project)
+        app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+        app.register_functions(blueprint)
         settings = {"DONATELLO_COSMOS_DATABASE": self.database.id}
         pollers = []
         for trigger in discover(app, settings, change_feed=True).cosmos_db:
@@ -76,7 +87,7 @@ class Shape:
             feed = FeedContainers(
                 database.get_container_client("events"), database.get_container_client("leases")
             )
-            pollers.append(ChangeFeedPoller(trigger, lambda feed=feed: feed))
+            pollers.append(ChangeFeedPoller(trigger, _given(feed)))
         return pollers
 
     def _database(self) -> DatabaseProxy:
@@ -111,6 +122,10 @@ class Shape:
             "SELECT VALUE c.id FROM c", enable_cross_partition_query=True
         )
         return {str(lease) for lease in found}
+
+
+def _given(feed: FeedContainers) -> Callable[[], FeedContainers]:
+    return lambda: feed
 
 
 @pytest.fixture
@@ -296,3 +311,67 @@ def test_a_run_stopped_after_the_swap_deletes_the_old_version_when_run_again(
     assert namespace(budget.NAME, 3) in spaces
     assert not spaces & {budget.NAME, namespace(budget.NAME, 2)}
     assert shape.documents(budget.NAME) == expected
+
+
+def test_events_appended_while_the_live_triggers_run_reach_the_new_version_across_the_swap(
+    shape: Shape, logged: LoggedEvents
+) -> None:
+    """The live triggers poll on their own threads while events keep coming: some at
+    every step of the rebuild (the build, the comparison, inside the cutover window
+    before and after the build takes its last events, after the swap, while the old
+    version is deleted). None is missing afterwards: the triggers hold their batches in
+    the window, then write the new version."""
+    events = logged.events
+    quarter = len(events) // 4
+    shape.append(events[:quarter])
+    shape.drain()
+    coming = iter(events[quarter:])
+    steps: list[str] = []
+
+    def progress(line: str) -> None:  # each step of the rebuild brings a few events
+        steps.append(line)
+        shape.append(list(itertools.islice(coming, 2)))
+        if " took the last " in line:  # between the last events taken and the swap:
+            time.sleep(1.5)  # the triggers poll (every second) and hold what they read
+
+    triggers = ChangeFeedRunner(shape.pollers)
+    triggers.start()
+    try:
+        shape.rebuild(progress).rebuild([budget.PROJECTION, generation_status.PROJECTION])
+        shape.append(list(coming))
+        expected = reference_views(events)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(
+            shape.documents(name) == in_key_order(expected[name])
+            for name in (budget.NAME, generation_status.NAME)
+        ):
+            time.sleep(0.2)
+    finally:
+        triggers.stop()
+    assert len(steps) == 14  # seven steps a projection, each with events on their way
+    assert len(events) - quarter > 2 * len(steps)
+    for name in (budget.NAME, generation_status.NAME):
+        assert shape.documents(name) == in_key_order(expected[name])
+        assert pointer(shape, name) == VersionState(live=2)
+
+
+def test_a_trigger_batch_waits_out_a_cutover_window_and_a_lapsed_window_holds_nothing(
+    shape: Shape,
+) -> None:
+    versions = ViewVersions(shape.views, max_age=0)
+    writer = ViewVersions(shape.views, max_age=POINTER_AGE)
+    soon = versions.now() + timedelta(seconds=30)
+    versions.update(budget.NAME, lambda s: dataclasses.replace(s, building=2, cutover_until=soon))
+    found: list[str] = []
+    batch = threading.Thread(target=lambda: found.append(writer.for_writing(budget.NAME)))
+    batch.start()
+    time.sleep(0.5)
+    assert batch.is_alive()  # held in the window
+    versions.update(budget.NAME, lambda s: VersionState(live=2, retiring=(1,)))
+    batch.join(timeout=5)
+    assert found == [namespace(budget.NAME, 2)]
+
+    # A window left by a run that died lapses: the trigger writes the live version.
+    past = versions.now() - timedelta(seconds=1)
+    versions.update(generation_status.NAME, lambda s: dataclasses.replace(s, cutover_until=past))
+    assert writer.for_writing(generation_status.NAME) == generation_status.NAME
