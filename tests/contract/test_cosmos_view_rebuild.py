@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 
 import azure.functions as func
 import pytest
@@ -42,6 +43,8 @@ from projections import ALL_PROJECTIONS, budget, generation_status
 from projections.base import Fact, Projection, View
 from projections.rebuild import Difference
 from tests.contract.view_store_contract import LoggedEvents, log_workload, reference_views
+from tests.emulators import RunningEmulator
+from tests.platform_process import platform_env, run_donatello
 
 pytest_plugins = ["tests.cosmos_fixtures"]
 
@@ -375,3 +378,48 @@ def test_a_trigger_batch_waits_out_a_cutover_window_and_a_lapsed_window_holds_no
     past = versions.now() - timedelta(seconds=1)
     versions.update(generation_status.NAME, lambda s: dataclasses.replace(s, cutover_until=past))
     assert writer.for_writing(generation_status.NAME) == generation_status.NAME
+
+
+def test_the_command_rebuilds_on_the_azure_shape_saying_what_it_does(
+    shape: Shape, logged: LoggedEvents, cosmos_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    shape.code[budget.NAME] = legacy(budget.PROJECTION)
+    shape.append(logged.events)
+    shape.drain()
+    # Imported here: the plugin must load (and be assertion-rewritten) first.
+    from tests.cosmos_fixtures import EMULATOR_KEY
+
+    env = platform_env(
+        tmp_path,
+        DONATELLO_EVENT_STORE="cosmos",
+        CosmosDbConnection__accountEndpoint=f"https://{cosmos_emulator.host}:{cosmos_emulator.port}/",
+        DONATELLO_COSMOS_EMULATOR_KEY=EMULATOR_KEY,
+        DONATELLO_COSMOS_DATABASE=shape.database.id,
+        DONATELLO_VIEW_POINTER_SECONDS=str(POINTER_AGE),
+    )
+
+    done = run_donatello(env, "projections", "rebuild", "budget")
+
+    assert done.returncode == 0, done.stderr
+    keys = sorted(reference_views(logged.events)[budget.NAME])
+    assert done.stdout.splitlines() == [
+        "budget: building version 2 beside live version 1 from the start of the change feed"
+        " (lease rebuild-budget.v2-…)",
+        f"budget: version 2 caught up ({len(logged.events)} events read); comparing",
+        f"budget: {len(keys)} documents, {len(keys)} differing from live",
+        "budget: holding the live trigger's writes for at most 60 s while version 2 takes the"
+        " last events",
+        "budget: version 2 took the last 0 events",
+        "budget: version 2 is live",
+        f"budget: deleted version 1 ({len(keys)} documents) and 1 rebuild leases",
+        f"budget: version 2, {len(keys)} documents, {len(keys)} differing from the live view",
+        *(f"  changed  {key}" for key in keys),
+        "swapped the rebuilt versions in, deleted the old ones",
+    ]
+    assert shape.documents(budget.NAME) == in_key_order(reference_views(logged.events)["budget"])
+
+    shape.database.delete_container("leases")
+    failed = run_donatello(env, "projections", "rebuild", "budget")
+    assert failed.returncode == 1
+    assert "rebuild failed: no container 'leases'" in failed.stderr
+    assert pointer(shape, budget.NAME) == VersionState(live=2)
