@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, cast
 
+from azure.core.exceptions import AzureError
 from azure.core.paging import PageIterator
 from azure.cosmos import ContainerProxy, DatabaseProxy
 from azure.cosmos.exceptions import CosmosResourceNotFoundError
@@ -101,8 +102,18 @@ class CosmosViewRebuild:
         self._say = progress
 
     def rebuild(self, projections: Sequence[Projection], *, dry_run: bool = False) -> list[Rebuilt]:
-        self._check_lease_container()
-        return [self._rebuild(projection, dry_run) for projection in projections]
+        """Rebuild each of `projections` in turn; raises `RebuildFailed` with what went
+        wrong, after which running it again resumes."""
+        try:
+            self._check_lease_container()
+            return [self._rebuild(projection, dry_run) for projection in projections]
+        except AzureError as error:
+            status = getattr(error, "status_code", None)
+            answer = "could not be reached" if status is None else f"answered {status}"
+            reason = str(error.message).splitlines()[0] if error.message else type(error).__name__
+            raise RebuildFailed(
+                f"Cosmos DB {answer} ({reason}); running the rebuild again resumes it"
+            ) from error
 
     def _rebuild(self, projection: Projection, dry_run: bool) -> Rebuilt:
         name = projection.name
@@ -270,7 +281,8 @@ class CosmosViewRebuild:
             name, lambda s: replace(s, retiring=tuple(v for v in s.retiring if v != version))
         )
         self._say(
-            f"{name}: deleted version {version} ({deleted} documents) and {leases} rebuild leases"
+            f"{name}: deleted version {version} ({deleted} documents) and {leases} rebuild"
+            f" lease{'' if leases == 1 else 's'}"
         )
 
     def _delete_where(

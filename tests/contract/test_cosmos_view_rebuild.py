@@ -27,7 +27,7 @@ from adapters.cosmos_view_versions import VersionState, ViewVersions, namespace
 from devhost.change_feed import ChangeFeedRunner
 from projections import budget, generation_status
 from projections.base import View
-from projections.rebuild import Difference
+from projections.rebuild import Difference, RebuildFailed
 from tests.contract.cosmos_shape import POINTER_AGE, Shape, in_key_order, legacy, pointer
 from tests.contract.view_store_contract import LoggedEvents, log_workload, reference_views
 from tests.emulators import RunningEmulator
@@ -302,7 +302,7 @@ def test_the_command_rebuilds_on_the_azure_shape_saying_what_it_does(
         " last events",
         "budget: version 2 took the last 0 events",
         "budget: version 2 is live",
-        f"budget: deleted version 1 ({len(keys)} documents) and 1 rebuild leases",
+        f"budget: deleted version 1 ({len(keys)} documents) and 1 rebuild lease",
         f"budget: version 2, {len(keys)} documents, {len(keys)} differing from the live view",
         *(f"  changed  {key}" for key in keys),
         "swapped the rebuilt versions in, deleted the old ones",
@@ -314,3 +314,9 @@ def test_the_command_rebuilds_on_the_azure_shape_saying_what_it_does(
     assert failed.returncode == 1
     assert "rebuild failed: no container 'leases'" in failed.stderr
     assert pointer(shape, budget.NAME) == VersionState(live=2)
+
+
+def test_a_request_cosmos_refuses_is_reported_as_a_failed_rebuild(shape: Shape) -> None:
+    shape.database.delete_container("views")
+    with pytest.raises(RebuildFailed, match=r"Cosmos DB answered 404 .* running the rebuild"):
+        shape.rebuild().rebuild([budget.PROJECTION])
