@@ -27,6 +27,19 @@ batch of creates. The first writer of a version wins; any other create of it con
 head is read before writing only to chain the hash and to fail early; the batch's creates
 are what make a race safe.
 
+Head hash: a caller that folded the stream up to `expected_version` knows the hash of
+that event and passes it as `head_hash`; the append then reads nothing before its batch
+(the head query costs about 3 RU an append). This trusts the pair (`expected_version`,
+`head_hash`) to be an event of this stream as this store returned it, which it is
+whenever the caller got it from `read_stream` or `append`: items are only ever created,
+never replaced or deleted, so a version's hash never changes. Then the pair is either
+the head, and the chain is right, or behind it, and the create of expected + 1 conflicts.
+A pair from anywhere else (another store, a made-up version) is not caught here: a hash
+that is not version `expected_version`'s would break the chain at expected + 1, and a
+version past the head would leave a gap, both found by `audit verify`. The embedded
+store checks the pair on every append at no cost (it reads the head under its write
+lock anyway), so a caller's bug fails the test suite, which runs on it.
+
 Idempotency: when a batch conflicts or the head is not the expected version, the append
 looks its event ids up in the stream. Exactly this batch, recorded: a retry of an append
 that succeeded, so the recorded events are returned. Part of it: `EventIdConflict`.
@@ -49,7 +62,7 @@ from azure.cosmos.exceptions import CosmosBatchOperationError
 from azure.cosmos.http_constants import StatusCodes
 
 from adapters.cosmos_charges import RequestCharges
-from adapters.event_appends import as_this_batch, chain, distinct_event_ids
+from adapters.event_appends import as_this_batch, chain, distinct_event_ids, genesis_or_refused
 from domain.envelope import (
     GENESIS_HASH,
     Actor,
@@ -159,14 +172,19 @@ class CosmosEventStore:
     # --- EventStore --------------------------------------------------------------------
 
     def append(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        head_hash: str | None = None,
     ) -> list[Event]:
         """Append `events` in one transactional batch at `expected_version` + 1, + 2, ...
 
         Raises `ConcurrencyError` when the stream is not at `expected_version`. Appending
         event ids that are already recorded as exactly this batch returns the recorded
         events and writes nothing; any other reuse of a recorded id in the stream raises
-        `EventIdConflict`.
+        `EventIdConflict`. With `head_hash` (see Head hash above) nothing is read first.
         """
         if not events:
             return []
@@ -179,7 +197,11 @@ class CosmosEventStore:
         if expected_version == 0:
             # A new stream chains from the genesis hash: no read needed, the batch's
             # create of version 1 is what finds out whether the stream already exists.
-            head = _Head(0, GENESIS_HASH)
+            head = _Head(0, genesis_or_refused(stream_id, head_hash))
+        elif head_hash is not None:
+            # The caller's fold ends at this event: the batch's create of the version
+            # after it is what finds out whether the stream moved on since.
+            head = _Head(expected_version, head_hash)
         else:
             head = self._head(stream_id)
             if head.version != expected_version:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from domain.envelope import Event, EventText, NewEvent, record
+from domain.envelope import GENESIS_HASH, Event, EventText, NewEvent, record
 from services.ports import EventIdConflict
 
 
@@ -19,6 +19,16 @@ def distinct_event_ids(stream_id: str, events: Sequence[NewEvent]) -> list[str]:
     if len(set(ids)) != len(ids):
         raise EventIdConflict(f"append to {stream_id!r} repeats an event id: {ids}")
     return ids
+
+
+def genesis_or_refused(stream_id: str, head_hash: str | None) -> str:
+    """The hash a new stream chains from; a `head_hash` given for version 0 must be it."""
+    if head_hash not in (None, GENESIS_HASH):
+        raise ValueError(
+            f"append to {stream_id!r} at version 0 with head hash {head_hash!r}:"
+            " a new stream chains from the genesis hash"
+        )
+    return GENESIS_HASH
 
 
 def chain(

@@ -14,6 +14,12 @@ race sees the new head and raises `ConcurrencyError`. Because SQLite has one wri
 time, positions are handed out and committed in the same order: a reader that saw
 position N will never later find a smaller position appear (no gaps filled in behind it).
 
+Head hash: an append given the `head_hash` its caller folded the stream up to still
+reads the head, under the write lock as always (a few microseconds), and refuses with a
+`ValueError` a hash that is not the one recorded at `expected_version`: the Cosmos store
+trusts that pair to save its head query, so a caller that pairs them wrongly must fail
+here, where the test suite runs.
+
 Group commit: with `synchronous=FULL` every commit waits for an fsync (about 0.3 ms
 here), which caps one writer at ~3,500 commits/s whatever the code does. Appends that
 arrive from other threads while a commit is in flight therefore wait for it and then
@@ -40,7 +46,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from adapters.event_appends import as_this_batch, chain, distinct_event_ids
+from adapters.event_appends import as_this_batch, chain, distinct_event_ids, genesis_or_refused
 from adapters.sqlite_connections import ConnectionPerThread
 from adapters.sqlite_event_rows import RowDecoder, rows_of
 from domain.envelope import (
@@ -114,16 +120,26 @@ class _PendingAppend:
         "error",
         "events",
         "expected_version",
+        "head_hash",
         "ids",
         "result",
         "stream_id",
         "texts",
     )
 
-    def __init__(self, stream_id: str, expected_version: int, events: Sequence[NewEvent]) -> None:
+    def __init__(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        head_hash: str | None,
+    ) -> None:
         self.stream_id = stream_id
         self.expected_version = expected_version
         self.events = events
+        self.head_hash = (
+            genesis_or_refused(stream_id, head_hash) if expected_version == 0 else head_hash
+        )
         # Serialised by the caller's thread, before it queues: while a commit waits for its
         # fsync the next group gets ready, and only hashing is left for the write lock.
         self.texts = [EventText.of(event) for event in events]
@@ -164,18 +180,25 @@ class SqliteEventStore:
     # --- EventStore --------------------------------------------------------------------
 
     def append(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        head_hash: str | None = None,
     ) -> list[Event]:
         """Append `events` atomically at `expected_version` + 1, + 2, ...
 
         Raises `ConcurrencyError` when the stream is not at `expected_version`. Appending
         event ids that are already recorded as exactly this batch returns the recorded
         events and writes nothing; any other reuse of a recorded id raises
-        `EventIdConflict`. Returns once the events are durable (see Durability).
+        `EventIdConflict`. A `head_hash` that is not the hash recorded at the head it is
+        given for raises `ValueError` (see Head hash). Returns once the events are durable
+        (see Durability).
         """
         if not events:
             return []
-        pending = _PendingAppend(stream_id, expected_version, events)
+        pending = _PendingAppend(stream_id, expected_version, events, head_hash)
         with self._turn:
             self._pending.append(pending)
             while self._committing and not pending.done:
@@ -250,6 +273,12 @@ class SqliteEventStore:
             head = conn.execute(_READ_HEAD, (stream_id,)).fetchone()
             version, prev_hash = (0, GENESIS_HASH) if head is None else head
             if version == expected_version:
+                if pending.head_hash not in (None, prev_hash):
+                    raise ValueError(
+                        f"append to {stream_id!r} at version {version} with head hash"
+                        f" {pending.head_hash!r}: version {version} is recorded with"
+                        f" hash {prev_hash!r}"
+                    )
                 recorded_at = self._clock()
                 appended = chain(
                     stream_id, version, prev_hash, pending.events, recorded_at, pending.texts

@@ -9,7 +9,7 @@ attributes, and those checks must keep seeing the store they were written for.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -19,7 +19,19 @@ from services.tracing import tracer
 
 STREAM = "donatello.stream"
 Store = TypeVar("Store", bound=EventStore)
-Append = Callable[[str, int, Sequence[NewEvent]], list[Event]]
+
+
+class Append(Protocol):
+    def __call__(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        head_hash: str | None = None,
+    ) -> list[Event]: ...
+
+
 Read = Callable[[str, int], list[Event]]
 
 
@@ -27,7 +39,7 @@ def traced(store: Store) -> Store:
     """`store`, its `append` and `read_stream` now traced (once, however often called)."""
     if getattr(store, "_traced", False):
         return store
-    store.append = _traced_append(store.append)  # type: ignore[method-assign, assignment]
+    store.append = _traced_append(store.append)  # type: ignore[method-assign]
     store.read_stream = _traced_read(store.read_stream)  # type: ignore[method-assign, assignment]
     store._traced = True  # type: ignore[attr-defined]
     return store
@@ -35,7 +47,11 @@ def traced(store: Store) -> Store:
 
 def _traced_append(append: Append) -> Append:
     def traced_append(
-        stream_id: str, expected_version: int, events: Sequence[NewEvent]
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        head_hash: str | None = None,
     ) -> list[Event]:
         with tracer.start_as_current_span(
             "eventstore.append", kind=SpanKind.CLIENT, set_status_on_exception=False
@@ -43,8 +59,9 @@ def _traced_append(append: Append) -> Append:
             span.set_attribute(STREAM, stream_id)
             span.set_attribute("donatello.expected_version", expected_version)
             span.set_attribute("donatello.events", len(events))
+            span.set_attribute("donatello.head_known", head_hash is not None)
             try:
-                return append(stream_id, expected_version, events)
+                return append(stream_id, expected_version, events, head_hash=head_hash)
             except ConcurrencyError:
                 # An expected outcome (another worker moved first), not a failure.
                 span.set_attribute("donatello.conflict", True)

@@ -124,7 +124,7 @@ class Workload:
     image_reads: float = 1.0  # downloads per image
     index_overhead: float = 0.25  # Cosmos bills data + index; lean index policies
     item_overhead_bytes: int = 150  # _rid, _self, _etag, _attachments, _ts on each item
-    snapshot_every: int = 100  # the bounded scenario: a budget snapshot every N events
+    snapshot_every: int = 100  # a stream read from a snapshot returns N/2 events on average
     instance_starts_per_day: float = 24.0  # host instances started (scale-out, recycling)
     worker_seconds: float = 20.0  # a queue execution, mostly waiting for the provider
     instance_gb: float = 2.048  # Flex Consumption instance memory
@@ -180,13 +180,11 @@ def warm_read_items(gen: PerGeneration, workload: Workload) -> float:
     return gen.budget_events / gen.budget_reads * host_instances(workload)
 
 
-def cold_read_ru_per_generation(
-    gen: PerGeneration, workload: Workload, model: RuModel, items: float
-) -> float:
-    """An instance's first read of each department-month it decides on returns the stream
-    so far (`items` on average): per started instance, one per department."""
+def first_generations_ru(extra_ru_per_start: float, workload: Workload) -> float:
+    """Per generation, what started instances read on top of warm ones: each started
+    instance pays `extra_ru_per_start` once in each department it decides on."""
     per_day = workload.instance_starts_per_day * workload.departments
-    return per_day * model.query(items, items * gen.budget_item_bytes) / workload.images_per_day
+    return per_day * extra_ru_per_start / workload.images_per_day
 
 
 def ru_with_budget_reads_of(gen: PerGeneration, items: float, model: RuModel) -> float:

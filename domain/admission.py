@@ -27,7 +27,7 @@ from domain.generation import (
     PromptScreened,
     SealedText,
 )
-from domain.routing import describe_exclusions, exclusions, rank_models
+from domain.routing import Eligibility, describe_exclusions, exclusions, rank_models
 from domain.screening import ScreeningOutcome
 
 # What stands in the log for a prompt whose screening gave no redacted form (its
@@ -109,26 +109,15 @@ def admit(
 
 def _unservable(requested: GenerationRequested, door: Door) -> Refused | None:
     policy = door.budget_policy
+    eligibility = Eligibility(
+        door.enabled_providers, door.today, requested.model, policy.requirements
+    )
+    size, quality = requested.size, requested.quality
     candidates = rank_models(
-        door.catalogue,
-        size=requested.size,
-        quality=requested.quality,
-        strategy=policy.strategy,
-        enabled_providers=door.enabled_providers,
-        today=door.today,
-        requested_model=requested.model,
-        requirements=policy.requirements,
+        door.catalogue, eligibility, size=size, quality=quality, strategy=policy.strategy
     )
     if not candidates:
-        excluded = exclusions(
-            door.catalogue,
-            enabled_providers=door.enabled_providers,
-            today=door.today,
-            requested_model=requested.model,
-            requirements=policy.requirements,
-            size=requested.size,
-            quality=requested.quality,
-        )
+        excluded = exclusions(door.catalogue, eligibility, size=size, quality=quality)
         detail = (
             f"no model serves {requested.size} at {requested.quality} quality"
             + (f" as {requested.model}" if requested.model else "")

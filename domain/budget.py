@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, Literal
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.catalogue import ModelRequirements
 from domain.envelope import Event
-from domain.generation import Payload
+from domain.generation import GenerationRequested, Payload
 from domain.money import AUD, ZERO, percent_of
 from domain.month_ledger import ChargedSet, Hold, MonthLedger, OpenHolds
 
@@ -57,8 +57,8 @@ class BudgetSet(Payload):
     policy: BudgetPolicy
 
 
-class CostReserved(Payload):
-    TYPE: ClassVar[str] = "CostReserved"
+class _CostOfLine(Payload):
+    """A reservation or a charge: a `CostLine`'s fields, and the amount."""
 
     department_id: str
     period: str
@@ -66,6 +66,11 @@ class CostReserved(Payload):
     user_id: str
     model_id: str
     amount_aud: AUD
+
+
+class CostReserved(_CostOfLine):
+    TYPE: ClassVar[str] = "CostReserved"
+
     outcome: Literal["allowed", "overrun_recorded", "alert_raised"]
 
 
@@ -79,15 +84,9 @@ class ReservationReleased(Payload):
     reason: str
 
 
-class CostCharged(Payload):
+class CostCharged(_CostOfLine):
     TYPE: ClassVar[str] = "CostCharged"
 
-    department_id: str
-    period: str
-    generation_id: UUID
-    user_id: str
-    model_id: str
-    amount_aud: AUD
     reserved_aud: AUD
 
 
@@ -191,6 +190,25 @@ def fold(events: Iterable[Event], state: Budget | None = None) -> Budget:
 
 
 @dataclass(frozen=True, slots=True)
+class CostLine:
+    """What a reservation or charge is for: a generation, in its department's month, of
+    its requester, priced by `model_id`. `CostReserved` and `CostCharged` record these
+    fields as they are."""
+
+    department_id: str
+    period: str
+    generation_id: UUID
+    user_id: str
+    model_id: str
+
+    @classmethod
+    def of(cls, requested: GenerationRequested, period: str, model_id: str) -> CostLine:
+        return cls(
+            requested.department_id, period, requested.generation_id, requested.user_id, model_id
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Reservation:
     """The decider's answer to a reservation request."""
 
@@ -200,55 +218,30 @@ class Reservation:
 
 
 def reserve(
-    state: Budget,
-    *,
-    department_id: str,
-    period: str,
-    policy: BudgetPolicy,
-    generation_id: UUID,
-    user_id: str,
-    model_id: str,
-    estimate: Decimal,
+    state: Budget, line: CostLine, *, policy: BudgetPolicy, estimate: Decimal
 ) -> Reservation:
-    """Reserve `estimate` for a generation, or refuse it under a hard limit.
+    """Reserve `estimate` for `line`'s generation, or refuse it under a hard limit.
 
     `policy` is the standing policy; it is recorded on the month's stream the first
     time the month is touched, so the month's own history says what limit applied.
     """
-    if state.hold(generation_id) is not None or state.is_charged(generation_id):
+    if state.hold(line.generation_id) is not None or state.is_charged(line.generation_id):
         return Reservation(allowed=True, events=())
-    return _reserve(
-        state,
-        state.reserved,
-        department_id=department_id,
-        period=period,
-        policy=policy,
-        generation_id=generation_id,
-        user_id=user_id,
-        model_id=model_id,
-        estimate=estimate,
-    )
+    return _reserve(state, state.reserved, line, policy=policy, estimate=estimate)
 
 
 def _reserve(
-    state: Budget,
-    reserved: Decimal,
-    *,
-    department_id: str,
-    period: str,
-    policy: BudgetPolicy,
-    generation_id: UUID,
-    user_id: str,
-    model_id: str,
-    estimate: Decimal,
+    state: Budget, reserved: Decimal, line: CostLine, *, policy: BudgetPolicy, estimate: Decimal
 ) -> Reservation:
     """The reservation decision when other generations hold `reserved` AUD."""
     events: list[Payload] = []
     if state.policy is None:
-        events.append(BudgetSet(department_id=department_id, period=period, policy=policy))
+        events.append(
+            BudgetSet(department_id=line.department_id, period=line.period, policy=policy)
+        )
     effective = state.policy or policy
     over = state.spent + reserved + estimate > effective.monthly_limit_aud
-    refusal = shortfall(state, reserved, policy=policy, period=period, estimate=estimate)
+    refusal = shortfall(state, reserved, policy=policy, period=line.period, estimate=estimate)
     if refusal is not None:
         return Reservation(allowed=False, events=(), reason=refusal)
     outcome: Literal["allowed", "overrun_recorded", "alert_raised"] = "allowed"
@@ -256,17 +249,7 @@ def _reserve(
         outcome = (
             "overrun_recorded" if effective.enforcement is Enforcement.SOFT else "alert_raised"
         )
-    events.append(
-        CostReserved(
-            department_id=department_id,
-            period=period,
-            generation_id=generation_id,
-            user_id=user_id,
-            model_id=model_id,
-            amount_aud=estimate,
-            outcome=outcome,
-        )
-    )
+    events.append(CostReserved(**asdict(line), amount_aud=estimate, outcome=outcome))
     return Reservation(allowed=True, events=tuple(events))
 
 
@@ -303,28 +286,15 @@ def release(
     )
 
 
-def charge(
-    state: Budget,
-    *,
-    department_id: str,
-    period: str,
-    generation_id: UUID,
-    user_id: str,
-    model_id: str,
-    amount: Decimal,
-) -> tuple[Payload, ...]:
+def charge(state: Budget, line: CostLine, *, amount: Decimal) -> tuple[Payload, ...]:
     """Settle the actual cost (the rest of the reservation is freed by the same event)."""
-    if state.is_charged(generation_id):
+    if state.is_charged(line.generation_id):
         return ()
     events: list[Payload] = [
         CostCharged(
-            department_id=department_id,
-            period=period,
-            generation_id=generation_id,
-            user_id=user_id,
-            model_id=model_id,
+            **asdict(line),
             amount_aud=amount,
-            reserved_aud=hold.amount if (hold := state.hold(generation_id)) else ZERO,
+            reserved_aud=hold.amount if (hold := state.hold(line.generation_id)) else ZERO,
         )
     ]
     if state.policy is not None:
@@ -335,8 +305,8 @@ def charge(
             if reached >= pct and pct not in state.thresholds_crossed:
                 events.append(
                     BudgetThresholdCrossed(
-                        department_id=department_id,
-                        period=period,
+                        department_id=line.department_id,
+                        period=line.period,
                         threshold_percent=pct,
                         spent_aud=spent,
                         limit_aud=limit,
@@ -346,43 +316,26 @@ def charge(
 
 
 def move_reservation(
-    state: Budget,
-    *,
-    department_id: str,
-    period: str,
-    policy: BudgetPolicy,
-    generation_id: UUID,
-    user_id: str,
-    model_id: str,
-    estimate: Decimal,
-    reason: str,
+    state: Budget, line: CostLine, *, policy: BudgetPolicy, estimate: Decimal, reason: str
 ) -> Reservation:
-    """Hold `estimate` for `model_id` in place of the generation's current reservation.
+    """Hold `estimate` for `line`'s model in place of the generation's current reservation.
 
     A reroute to a dearer model is decided like a new reservation (a hard budget may
     refuse it) against what the month holds without the reservation it replaces.
     """
-    held = state.hold(generation_id)
-    if (held is not None and held.model_id == model_id) or state.is_charged(generation_id):
+    held = state.hold(line.generation_id)
+    moved = held is not None and held.model_id == line.model_id
+    if moved or state.is_charged(line.generation_id):
         return Reservation(allowed=True, events=())  # moved already: a repeated step
-    decision = _reserve(
-        state,
-        state.reserved - (held.amount if held is not None else ZERO),
-        department_id=department_id,
-        period=period,
-        policy=policy,
-        generation_id=generation_id,
-        user_id=user_id,
-        model_id=model_id,
-        estimate=estimate,
-    )
+    others = state.reserved - (held.amount if held is not None else ZERO)
+    decision = _reserve(state, others, line, policy=policy, estimate=estimate)
     if not decision.allowed:
         return decision
     released = release(
         state,
-        department_id=department_id,
-        period=period,
-        generation_id=generation_id,
+        department_id=line.department_id,
+        period=line.period,
+        generation_id=line.generation_id,
         reason=reason,
     )
     return Reservation(allowed=True, events=(*released, *decision.events))

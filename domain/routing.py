@@ -28,6 +28,18 @@ ANYWHERE = ModelRequirements(commercial_use=False)  # no constraint at all
 
 
 @dataclass(frozen=True, slots=True)
+class Eligibility:
+    """What a model must pass to serve a request, besides serving its size and quality:
+    an enabled provider, no retirement by `today`, being the model asked for (if one
+    was) and the department's requirements."""
+
+    enabled_providers: frozenset[str]
+    today: date
+    requested_model: str | None = None
+    requirements: ModelRequirements = ANYWHERE
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
     model: ModelSpec
     price: Decimal
@@ -36,14 +48,11 @@ class Candidate:
 
 def rank_models(
     catalogue: Catalogue,
+    eligibility: Eligibility,
     *,
     size: Size,
     quality: Quality,
     strategy: Strategy,
-    enabled_providers: frozenset[str],
-    today: date,
-    requested_model: str | None = None,
-    requirements: ModelRequirements = ANYWHERE,
     success_rates: Mapping[str, Decimal] | None = None,
 ) -> list[Candidate]:
     """Eligible models, best first. Empty when nothing can serve the request
@@ -54,13 +63,7 @@ def rank_models(
     eligible: list[tuple[ModelSpec, Decimal]] = []
     for model in catalogue.models:
         price = model.price(size, quality)
-        if price is None or excluded_by(
-            model,
-            enabled_providers=enabled_providers,
-            today=today,
-            requested_model=requested_model,
-            requirements=requirements,
-        ):
+        if price is None or excluded_by(model, eligibility):
             continue
         eligible.append((model, price))
     if not eligible:
@@ -88,37 +91,32 @@ def rank_models(
 
 def excluded_by(
     model: ModelSpec,
+    eligibility: Eligibility,
     *,
-    enabled_providers: frozenset[str],
-    today: date,
-    requested_model: str | None = None,
-    requirements: ModelRequirements = ANYWHERE,
     size: Size | None = None,
     quality: Quality | None = None,
 ) -> str | None:
     """Why `model` may not serve (its rule first: `model`, `size`, `quality`, `provider`,
     `retired`, or a requirement's), or None when it may; a size or quality of None asks
     about any."""
+    requested_model = eligibility.requested_model
     if requested_model is not None and model.id != requested_model:
         return f"model: {requested_model} was asked for"
     if size is not None and size not in model.sizes:
         return f"size: serves {', '.join(model.sizes)}"
     if quality is not None and quality not in model.qualities:
         return f"quality: serves {', '.join(model.qualities)}"
-    if model.provider not in enabled_providers:
+    if model.provider not in eligibility.enabled_providers:
         return f"provider: {model.provider} is not enabled"
-    if model.is_retired(today):
+    if model.is_retired(eligibility.today):
         return f"retired: since {model.retires_on}"
-    return requirements.unmet_by(model)
+    return eligibility.requirements.unmet_by(model)
 
 
 def exclusions(
     catalogue: Catalogue,
+    eligibility: Eligibility,
     *,
-    enabled_providers: frozenset[str],
-    today: date,
-    requested_model: str | None = None,
-    requirements: ModelRequirements = ANYWHERE,
     size: Size | None = None,
     quality: Quality | None = None,
 ) -> dict[str, list[str]] | None:
@@ -127,15 +125,7 @@ def exclusions(
     is one that, lifted, brings a model closer to serving."""
     excluded: dict[str, list[str]] = {}
     for model in catalogue.models:
-        why = excluded_by(
-            model,
-            enabled_providers=enabled_providers,
-            today=today,
-            requested_model=requested_model,
-            requirements=requirements,
-            size=size,
-            quality=quality,
-        )
+        why = excluded_by(model, eligibility, size=size, quality=quality)
         if why is None:
             return None
         excluded.setdefault(why.split(":", 1)[0], []).append(model.id)

@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from domain.budget import (
+    BudgetPolicy,
     BudgetSet,
     BudgetThresholdCrossed,
     CostCharged,
@@ -120,27 +121,32 @@ def _monies(breakdown: dict[str, Decimal]) -> dict[str, str]:
     return {key: _money(amount) for key, amount in breakdown.items()}
 
 
-def _blank(department_id: str, period: str) -> View:
-    # Only reached if a month's stream did not start with its BudgetSet; the limit is
-    # then unknown until one arrives.
+def untouched_month(department_id: str, period: str, policy: BudgetPolicy | None) -> View:
+    """A month with nothing reserved or charged, under `policy` (None: not known yet):
+    what a month whose stream has not started reads as."""
+    limit = None if policy is None else _money(policy.monthly_limit_aud)
     return {
         "department_id": department_id,
         "period": period,
-        "limit_aud": None,
-        "enforcement": None,
-        "strategy": None,
+        "limit_aud": limit,
+        "enforcement": None if policy is None else policy.enforcement.value,
+        "strategy": None if policy is None else policy.strategy.value,
         "spent_aud": "0",
         "reserved_aud": "0",
-        "remaining_aud": None,
+        "remaining_aud": limit,
         "charged_count": 0,
         "overrun": False,
         "by_model": {},
         "by_user": {},
         "by_day": {},
         "thresholds_crossed": [],
-        "updated_at": None,
-        "version": 0,
     }
+
+
+def _blank(department_id: str, period: str) -> View:
+    # Only reached if a month's stream did not start with its BudgetSet; the limit is
+    # then unknown until one arrives.
+    return {**untouched_month(department_id, period, None), "updated_at": None, "version": 0}
 
 
 def _money(amount: Decimal) -> str:

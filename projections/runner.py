@@ -16,8 +16,6 @@ than once per event.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import datetime
@@ -28,22 +26,20 @@ from projections.base import (
     Fact,
     Projection,
     RecordLog,
-    StalePosition,
     ViewBatch,
     ViewWriter,
     fold_batch,
     types_read,
     without_cycle_collection,
 )
+from projections.follower import CheckpointedFollower
 from projections.partitioned import replay_partitioned
 from services.ports import EventLog
 
-logger = logging.getLogger(__name__)
 
-_RETRY_AFTER_FAILURE_SECONDS = 1.0
+class ProjectionRunner(CheckpointedFollower):
+    work = "projection batch"
 
-
-class ProjectionRunner:
     def __init__(
         self,
         log: EventLog | RecordLog,
@@ -112,28 +108,6 @@ class ProjectionRunner:
             return first[0].recorded_at if first else None
         events = log.read_all(position, 1)
         return events[0].event.recorded_at if events else None
-
-    def run_until_caught_up(self) -> int:
-        total = 0
-        while processed := self.run_once():
-            total += processed
-        return total
-
-    def run_forever(self, stop: threading.Event, poll_interval: float = 0.05) -> None:
-        """Keep the views caught up until `stop` is set; a failing batch is retried."""
-        while not stop.is_set():
-            try:
-                processed = self.run_once()
-            except StalePosition as stale:
-                logger.info("another runner moved the views on: %s", stale)
-                continue
-            except Exception:
-                # A bug or a locked file must not end the thread; the batch is retried.
-                logger.exception("projection batch failed; retrying")
-                stop.wait(_RETRY_AFTER_FAILURE_SECONDS)
-                continue
-            if processed == 0:
-                stop.wait(poll_interval)
 
     def _read(self, start: int, projections: Sequence[Projection]) -> tuple[int, Sequence[Fact]]:
         """The batch after `start`: the position it ends at, and its events."""

@@ -14,10 +14,11 @@ from domain.access import Action, Principal, authorize, covers, list_reach
 from domain.budget import BudgetPolicy, BudgetSet, Enforcement, Strategy
 from domain.catalogue import ModelRequirements
 from domain.forecast import run_rate_forecast
-from domain.money import ZERO, AmountInput, aud_text
+from domain.money import AmountInput, aud_text
 from domain.periods import budget_period, is_period
-from domain.routing import describe_exclusions, exclusions
+from domain.routing import Eligibility, describe_exclusions, exclusions
 from domain.streams import budget_policy_stream, budget_stream, is_department_id
+from projections.budget import untouched_month
 from services.budget_history import budget_as_of, standing_policy_as_of
 from services.budget_ledger import decide_and_append, standing_policy, to_new_events
 from services.context import Platform
@@ -55,9 +56,11 @@ def set_budget(
     # Refused now rather than accepted and then refusing every request of the department.
     excluded = exclusions(
         platform.catalogue,
-        enabled_providers=frozenset(platform.settings.enabled_providers),
-        today=platform.clock().date(),
-        requirements=update.requirements,
+        Eligibility(
+            frozenset(platform.settings.enabled_providers),
+            platform.clock().date(),
+            requirements=update.requirements,
+        ),
     )
     if excluded is not None:
         raise RequirementsUnmet(
@@ -107,7 +110,7 @@ def read_budget(
     view = platform.views.get("budget", f"{department_id}:{period}")
     if view is None:
         policy = standing_policy(platform.store, department_id, platform.settings.default_policy)
-        view = empty_budget(department_id, period, policy)
+        view = untouched_month(department_id, period, policy)
     return with_forecast(view, platform.clock())
 
 
@@ -119,7 +122,7 @@ def _read_budget_as_of(
     view = budget_as_of(platform, department_id, period, as_of)
     if view is None:
         policy = standing_policy_as_of(platform, department_id, as_of)
-        view = empty_budget(department_id, period, policy)
+        view = untouched_month(department_id, period, policy)
     return {**with_forecast(view, as_of), "as_of": as_of.isoformat()}
 
 
@@ -161,26 +164,6 @@ def with_forecast(budget: dict[str, Any], now: datetime) -> dict[str, Any]:
             "days_in_month": forecast.days_in_month,
         },
         "forecast_over_limit": forecast.over_limit,
-    }
-
-
-def empty_budget(department_id: str, period: str, policy: BudgetPolicy) -> dict[str, Any]:
-    limit = policy.monthly_limit_aud
-    return {
-        "department_id": department_id,
-        "period": period,
-        "limit_aud": str(limit),
-        "enforcement": policy.enforcement.value,
-        "strategy": policy.strategy.value,
-        "spent_aud": str(ZERO),
-        "reserved_aud": str(ZERO),
-        "remaining_aud": str(limit),
-        "charged_count": 0,
-        "overrun": False,
-        "by_model": {},
-        "by_user": {},
-        "by_day": {},
-        "thresholds_crossed": [],
     }
 
 

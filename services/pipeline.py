@@ -31,7 +31,7 @@ from domain.generation import (
 )
 from domain.periods import budget_period
 from domain.provider_health import Admission
-from domain.routing import rank_models
+from domain.routing import Eligibility, rank_models
 from domain.streams import budget_stream, generation_stream
 from services.budget_ledger import decide_and_append, standing_policy, to_new_events
 from services.context import Platform
@@ -134,13 +134,10 @@ def route_generation(platform: Platform, state: Generation) -> Sequence[Payload]
     health = {provider: current_health(platform, provider) for provider in enabled}
     candidates = rank_models(
         platform.catalogue,
+        Eligibility(enabled, now.date(), request.model, policy.requirements),
         size=request.size,
         quality=request.quality,
         strategy=policy.strategy,
-        enabled_providers=enabled,
-        today=now.date(),
-        requested_model=request.model,
-        requirements=policy.requirements,
         success_rates={provider: h.success_rate(now) for provider, h in health.items()},
     )
     if not candidates:
@@ -179,12 +176,8 @@ def route_generation(platform: Platform, state: Generation) -> Sequence[Payload]
         for candidate in callable_now:
             decision = budget.reserve(
                 current,
-                department_id=request.department_id,
-                period=period,
+                budget.CostLine.of(request, period, candidate.model.id),
                 policy=policy,
-                generation_id=request.generation_id,
-                user_id=request.user_id,
-                model_id=candidate.model.id,
                 estimate=candidate.price,
             )
             if decision.allowed:
@@ -221,11 +214,7 @@ def charge_generation(platform: Platform, state: Generation) -> Sequence[Payload
     def charge(current: Budget) -> Sequence[Payload]:
         appended[:] = budget.charge(
             current,
-            department_id=request.department_id,
-            period=routed.budget_period,
-            generation_id=request.generation_id,
-            user_id=request.user_id,
-            model_id=image.model_id,
+            budget.CostLine.of(request, routed.budget_period, image.model_id),
             amount=image.cost_aud,
         )
         return appended

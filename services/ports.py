@@ -37,13 +37,24 @@ class EventIdConflict(ValueError):
 
 class EventStore(Protocol):
     def append(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        head_hash: str | None = None,
     ) -> list[Event]:
         """Append `events` atomically at `expected_version` + 1, + 2, ...
 
         Raises ConcurrencyError when the stream is not at `expected_version`.
         Idempotent: if these `event_id`s are already recorded in the stream, nothing is
         written and the recorded events are returned.
+
+        `head_hash` is the `hash` of the event at `expected_version` as this store
+        returned it (from `read_stream` or `append`), when the caller has it: the store
+        then need not read the stream's head to chain the new events. Events are never
+        changed or removed, so a hash the store handed out for that version is the one it
+        holds; pairing it with any other version is a caller's bug (see each adapter).
         """
         ...
 

@@ -255,12 +255,8 @@ def _move_reservation(
         decisions.append(
             budget.move_reservation(
                 current,
-                department_id=request.department_id,
-                period=routed.budget_period,
+                budget.CostLine.of(request, routed.budget_period, model_id),
                 policy=policy,
-                generation_id=request.generation_id,
-                user_id=request.user_id,
-                model_id=model_id,
                 estimate=price,
                 reason=f"rerouted to {model_id}",
             )

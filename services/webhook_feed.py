@@ -9,21 +9,17 @@ ids and the delivery streams make that harmless.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
 from projections.base import ViewBatch
+from projections.follower import CheckpointedFollower
 from services.context import Platform
 from services.ports import EventLog
 from services.webhook_delivery import DISPATCHED_TYPES, dispatch
 from services.webhooks import WebhookPorts
 
-log = logging.getLogger(__name__)
-
 CHECKPOINT = "webhook-dispatch"
-_RETRY_AFTER_FAILURE_SECONDS = 1.0
 
 
 class Checkpoints(Protocol):
@@ -34,9 +30,11 @@ class Checkpoints(Protocol):
     def apply_batches(self, batches: Sequence[ViewBatch]) -> None: ...
 
 
-class WebhookDispatcher:
+class WebhookDispatcher(CheckpointedFollower):
     """`platform` is called when an event needs it, so building it (the screening model
     loads with it) does not hold up whoever starts the dispatcher."""
+
+    work = "webhook dispatch"
 
     def __init__(
         self,
@@ -64,21 +62,3 @@ class WebhookDispatcher:
         end = batch[-1].position
         self._checkpoints.apply_batches([ViewBatch(CHECKPOINT, {}, end, expected_position=start)])
         return end - start
-
-    def run_until_caught_up(self) -> int:
-        total = 0
-        while moved := self.run_once():
-            total += moved
-        return total
-
-    def run_forever(self, stop: threading.Event, poll_interval: float = 0.1) -> None:
-        while not stop.is_set():
-            try:
-                moved = self.run_once()
-            except Exception:
-                # A full queue file or a bug must not end the thread; the batch is retried.
-                log.exception("webhook dispatch failed; retrying")
-                stop.wait(_RETRY_AFTER_FAILURE_SECONDS)
-                continue
-            if moved == 0:
-                stop.wait(poll_interval)

@@ -1,12 +1,17 @@
 """The `EventStore` port's contract, written once for every adapter.
 
 An adapter's test module subclasses `EventStoreContract` and provides a `store` fixture
-that yields a fresh, empty store the test may share between threads:
+that yields a fresh, empty store the test may share between threads, and an `audit_log`
+fixture: the log `audit verify` reads that store through.
 
     class TestCosmosEventStore(EventStoreContract):
         @pytest.fixture
         def store(self, cosmos_container) -> Iterator[EventStore]:
             yield CosmosEventStore(cosmos_container)
+
+        @pytest.fixture
+        def audit_log(self, cosmos_container) -> CosmosAuditLog:
+            return CosmosAuditLog(cosmos_container)
 
 Only what every adapter can guarantee lives here. What one technology adds (the SQLite
 global order, cross-stream `event_id` uniqueness, several processes on one file) is tested
@@ -18,11 +23,13 @@ from __future__ import annotations
 import itertools
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
+from adapters.fs_seal_store import FsSealStore
 from domain.envelope import (
     GENESIS_HASH,
     Actor,
@@ -30,6 +37,7 @@ from domain.envelope import (
     NewEvent,
     recompute_hash,
 )
+from services.audit_verify import StreamwiseLog, VerifiableLog, verify_log
 from services.ports import ConcurrencyError, EventStore
 
 REQUESTER = Actor(user_id="user-7", roles=("Generator.Standard",), department_id="dept-ops")
@@ -210,9 +218,13 @@ class EventStoreContract:
             store.append(stream, 1, [batch[0], batch[1], batch[0]])
         assert store.read_stream(stream) == [head]
 
-    def test_racing_appends_at_one_version_have_exactly_one_winner(self, store: EventStore) -> None:
+    @pytest.mark.parametrize("head_known", [False, True], ids=["head-read", "head-hash-given"])
+    def test_racing_appends_at_one_version_have_exactly_one_winner(
+        self, store: EventStore, head_known: bool
+    ) -> None:
         stream = stream_name()
-        store.append(stream, 0, [new_event(n=0)])
+        (head,) = store.append(stream, 0, [new_event(n=0)])
+        head_hash = head.hash if head_known else None
         start = threading.Barrier(RACERS)
         winners: list[Event] = []
         conflicts: list[ConcurrencyError] = []
@@ -221,7 +233,7 @@ class EventStoreContract:
         def race(n: int) -> None:
             start.wait()
             try:
-                winners.extend(store.append(stream, 1, [new_event(n=n)]))
+                winners.extend(store.append(stream, 1, [new_event(n=n)], head_hash=head_hash))
             except ConcurrencyError as conflict:
                 conflicts.append(conflict)
             except BaseException as failure:  # surfaced by the assertion below
@@ -241,6 +253,80 @@ class EventStoreContract:
         assert [e.version for e in read] == [1, 2]
         assert read[1] == winners[0]
         assert read[1].prev_hash == read[0].hash
+
+    # --- appends given the head's hash ----------------------------------------------
+
+    def test_appends_given_the_heads_hash_chain_as_appends_that_read_it(
+        self, store: EventStore
+    ) -> None:
+        stream = stream_name()
+        (first,) = store.append(stream, 0, [new_event(n=1)], head_hash=GENESIS_HASH)
+        second, third = store.append(
+            stream, 1, [new_event(n=2), new_event(n=3)], head_hash=first.hash
+        )
+        (read_head,) = store.read_stream(stream, from_version=3)
+        store.append(stream, 3, [new_event(n=4)], head_hash=read_head.hash)
+
+        read = store.read_stream(stream)
+
+        assert [e.data["n"] for e in read] == [1, 2, 3, 4]
+        assert read[:3] == [first, second, third]
+        assert read[0].prev_hash == GENESIS_HASH
+        for previous, event in itertools.pairwise(read):
+            assert event.prev_hash == previous.hash
+        for event in read:
+            assert event.hash == recompute_hash(event)
+
+    def test_a_stale_version_and_its_hash_conflict_naming_the_actual_version(
+        self, store: EventStore
+    ) -> None:
+        stream = stream_name()
+        first, second = store.append(stream, 0, [new_event(n=1), new_event(n=2)])
+        store.append(stream, 2, [new_event(n=3)], head_hash=second.hash)
+
+        for expected, head in ((1, first), (2, second)):
+            with pytest.raises(ConcurrencyError) as raised:
+                store.append(stream, expected, [new_event(n=99)], head_hash=head.hash)
+            assert (raised.value.expected, raised.value.actual) == (expected, 3)
+
+        assert [e.data["n"] for e in store.read_stream(stream)] == [1, 2, 3]
+
+    def test_repeating_an_append_given_the_heads_hash_returns_the_recorded_events(
+        self, store: EventStore
+    ) -> None:
+        stream = stream_name()
+        (head,) = store.append(stream, 0, [new_event(n=1)])
+        batch = [new_event(n=2), new_event(n=3)]
+        recorded = store.append(stream, 1, batch, head_hash=head.hash)
+
+        assert store.append(stream, 1, batch, head_hash=head.hash) == recorded
+        store.append(stream, 3, [new_event(n=4)], head_hash=recorded[-1].hash)
+        assert store.append(stream, 1, batch, head_hash=head.hash) == recorded
+        assert [e.data["n"] for e in store.read_stream(stream)] == [1, 2, 3, 4]
+
+    def test_audit_verify_holds_after_appends_given_the_heads_hash(
+        self, store: EventStore, audit_log: VerifiableLog | StreamwiseLog, tmp_path: Path
+    ) -> None:
+        streams = [stream_name() for _ in range(3)]
+        heads = {stream: store.append(stream, 0, [new_event(n=0)])[-1] for stream in streams}
+        for n in range(1, 5):
+            for stream in streams:
+                head = heads[stream]
+                batch = [new_event(n=n)] if n % 2 else [new_event(n=n), new_event(n=-n)]
+                heads[stream] = store.append(stream, head.version, batch, head_hash=head.hash)[-1]
+
+        report = verify_log(audit_log, FsSealStore(tmp_path / "seals"))
+
+        assert report.problems == ()
+        assert (report.events, report.streams, report.complete) == (3 * 7, 3, True)
+
+    def test_a_new_stream_refuses_a_head_hash_other_than_the_genesis_hash(
+        self, store: EventStore
+    ) -> None:
+        stream = stream_name()
+        with pytest.raises(ValueError, match="genesis"):
+            store.append(stream, 0, [new_event()], head_hash="ab" * 32)
+        assert store.read_stream(stream) == []
 
     # --- idempotent append ------------------------------------------------------------
 

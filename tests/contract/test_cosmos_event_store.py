@@ -18,6 +18,7 @@ import pytest
 from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy, PartitionKey
 from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceExistsError
 
+from adapters.cosmos_audit_log import CosmosAuditLog
 from adapters.cosmos_event_store import (
     INDEXING_POLICY,
     MAX_BATCH_OPERATIONS,
@@ -44,6 +45,10 @@ class TestCosmosEventStore(EventStoreContract):
     @pytest.fixture
     def store(self, cosmos_database: DatabaseProxy) -> CosmosEventStore:
         return CosmosEventStore(ensure_event_container(cosmos_database))
+
+    @pytest.fixture
+    def audit_log(self, cosmos_database: DatabaseProxy) -> CosmosAuditLog:
+        return CosmosAuditLog(ensure_event_container(cosmos_database))
 
     def test_a_partly_recorded_batch_is_refused_and_writes_nothing(self, store: EventStore) -> None:
         """The contract's test, except where the emulator keeps part of a failed batch.
@@ -357,6 +362,30 @@ def test_a_conflicting_batch_is_charged_too(store: CosmosEventStore, cosmos_wire
         (False, True),  # the head, for the error
     ]
     assert store.request_charges.of_stream(stream) - before == sum(r.request_charge for r in sent)
+
+
+def test_an_append_given_the_heads_hash_is_its_batch_alone(
+    store: CosmosEventStore, cosmos_wire: WireLog
+) -> None:
+    stream = stream_name()
+    (head,) = store.append(stream, 0, [new_event(n=1)])
+    mark = cosmos_wire.mark()
+
+    store.append(stream, 1, [new_event(n=2)], head_hash=head.hash)
+    with pytest.raises(ConcurrencyError) as raised:
+        store.append(stream, 1, [new_event(n=3)], head_hash=head.hash)
+
+    sent = cosmos_wire.since(mark)
+    assert [(r.is_batch, r.is_query) for r in sent] == [
+        (True, False),  # version 2, chained after the hash given: no head read
+        (True, False),  # version 2 again: refused
+        (False, True),  # are these event ids recorded? (a retry)
+        (False, True),  # the head, for the error
+    ]
+    assert (raised.value.expected, raised.value.actual) == (1, 2)
+    without_hash = cosmos_wire.mark()
+    store.append(stream, 2, [new_event(n=3)])
+    assert [r.is_query for r in cosmos_wire.since(without_hash)] == [True, False]
 
 
 # --- the container ----------------------------------------------------------------------

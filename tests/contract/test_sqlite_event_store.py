@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from adapters.sqlite_audit_log import SqliteAuditLog
 from adapters.sqlite_event_store import SqliteEventStore
+from adapters.traced_event_store import traced
 from domain.envelope import format_timestamp, recompute_hash
 from services.ports import ConcurrencyError, EventIdConflict
 from tests.contract.event_store_contract import EventStoreContract, new_event, stream_name
@@ -28,12 +30,46 @@ class TestSqliteEventStore(EventStoreContract):
         yield store
         store.close()
 
+    @pytest.fixture
+    def audit_log(self, tmp_path: Path) -> SqliteAuditLog:
+        return SqliteAuditLog(tmp_path / "events.db")
+
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteEventStore]:
     store = SqliteEventStore(tmp_path / "events.db", synchronous="NORMAL")
     yield store
     store.close()
+
+
+# --- appends given the head's hash -----------------------------------------------------
+
+
+def test_a_head_hash_not_recorded_at_the_head_is_refused_and_writes_nothing(
+    store: SqliteEventStore,
+) -> None:
+    """What the Cosmos store trusts to skip its head read, checked here where the suite
+    runs: a hash of another version, or of another stream, at the head's version."""
+    stream, other = stream_name(), stream_name()
+    first, second = store.append(stream, 0, [new_event(n=1), new_event(n=2)])
+    (elsewhere,) = store.append(other, 0, [new_event(n=1)])
+
+    for wrong in (first.hash, elsewhere.hash):
+        with pytest.raises(ValueError, match=f"version 2 is recorded with hash '{second.hash}'"):
+            store.append(stream, 2, [new_event(n=3)], head_hash=wrong)
+
+    assert store.read_stream(stream) == [first, second]
+    store.append(stream, 2, [new_event(n=3)], head_hash=second.hash)
+    assert [e.version for e in store.read_stream(stream)] == [1, 2, 3]
+
+
+def test_the_traced_store_hands_the_head_hash_on(store: SqliteEventStore) -> None:
+    stream = stream_name()
+    first, second = traced(store).append(stream, 0, [new_event(n=1), new_event(n=2)])
+    with pytest.raises(ValueError, match="version 2 is recorded with hash"):
+        traced(store).append(stream, 2, [new_event(n=3)], head_hash=first.hash)
+    traced(store).append(stream, 2, [new_event(n=3)], head_hash=second.hash)
+    assert len(store.read_stream(stream)) == 3
 
 
 # --- the global order (EventLog) --------------------------------------------------------

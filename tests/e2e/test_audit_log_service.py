@@ -272,9 +272,14 @@ class CountingLog:
         return self.store.last_position()
 
     def append(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        head_hash: str | None = None,
     ) -> list[Event]:
-        return self.store.append(stream_id, expected_version, events)
+        return self.store.append(stream_id, expected_version, events, head_hash=head_hash)
 
     def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
         return self.store.read_stream(stream_id, from_version)

@@ -5,9 +5,13 @@ Figures come from the full runs (see benchmarks/README.md); nothing here times a
 
 from __future__ import annotations
 
+import gzip
+from pathlib import Path
+
 import pytest
 
 from benchmarks import audit, cosmos_ru, event_store, openai_face, pipeline, provenance, replay
+from benchmarks.cosmos_measure import Measurement
 
 
 def test_event_store_benchmark_prints_both_stores(capsys: pytest.CaptureFixture[str]) -> None:
@@ -40,19 +44,25 @@ def test_audit_benchmark_prints_every_measure_with_its_peak_memory(
         assert float(row[-1].rstrip(" |")) > 0  # peak RSS, MiB
 
 
-def test_cosmos_ru_benchmark_measures_each_operation(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cosmos_ru_benchmark_measures_each_operation(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     """Against the npm Cosmos DB emulator, which the benchmark starts itself."""
-    cosmos_ru.main(["--generations", "2"])
+    kept = tmp_path / "run.json.gz"
+    cosmos_ru.main(["--generations", "2", "--save", str(kept), "--label", "smoke"])
     printed = capsys.readouterr().out
     pipeline = [row.split(" | ") for row in printed.splitlines() if row.startswith("| pipeline |")]
     # operation -> (count per generation, RU the emulator charged per generation)
-    measured = {cells[1]: (float(cells[3]), float(cells[6])) for cells in pipeline}
+    measured = {cells[1]: (float(cells[4]), float(cells[7])) for cells in pipeline}
     assert measured["read stream"][0] > 0
     assert measured["read stream"][1] > 0  # read from the SDK's responses
-    assert measured["read head"][0] > 0
     assert measured["batch create of 1"][0] > 0
+    assert all(cells[3].startswith("services/") for cells in pipeline)  # who issued it
     assert "| views, 1 event/batch | view read | query |" in printed
+    assert "| views, 100 events/batch | view create | create |" in printed
+    assert "| RU per generation | before: issue 24 as found" in printed  # the kept baseline
     assert "| **total** |" in printed
+    assert Measurement.from_json(gzip.decompress(kept.read_bytes()).decode()).label == "smoke"
 
 
 def test_pipeline_benchmark_screens_and_runs_generations_to_charged(

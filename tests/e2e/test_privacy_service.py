@@ -37,12 +37,17 @@ class CrashingOnPrivacyAppend:
         self.crash_next = True
 
     def append(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        head_hash: str | None = None,
     ) -> list[Event]:
         if self.crash_next and stream_id.startswith(PRIVACY_PREFIX):
             self.crash_next = False
             raise SystemExit("crashed between destroying the key and recording it")
-        return self._store.append(stream_id, expected_version, events)
+        return self._store.append(stream_id, expected_version, events, head_hash=head_hash)
 
     def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
         return self._store.read_stream(stream_id, from_version)

@@ -27,9 +27,14 @@ class ReadsCounted:
         self.reads: list[tuple[str, int]] = []
 
     def append(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        head_hash: str | None = None,
     ) -> list[Event]:
-        return self._store.append(stream_id, expected_version, events)
+        return self._store.append(stream_id, expected_version, events, head_hash=head_hash)
 
     def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
         self.reads.append((stream_id, from_version))

@@ -17,7 +17,7 @@ from domain.generation import (
     PromptScreened,
     SealedText,
 )
-from domain.routing import describe_exclusions, exclusions
+from domain.routing import Eligibility, describe_exclusions, exclusions
 from domain.screening import ScreeningOutcome, timed_out
 from tests.unit.test_budget_decider import apply
 from tests.unit.test_routing import TODAY, catalogue, model
@@ -138,12 +138,8 @@ def holding(standing: BudgetPolicy, amount: str) -> Budget:
     """A month under `standing` with `amount` AUD reserved by another generation."""
     decision = budget.reserve(
         Budget(),
-        department_id="marketing",
-        period="2026-11",
+        budget.CostLine("marketing", "2026-11", uuid4(), "bob", "cheap"),
         policy=standing,
-        generation_id=uuid4(),
-        user_id="bob",
-        model_id="cheap",
         estimate=Decimal(amount),
     )
     return apply(Budget(), decision.events)
@@ -194,16 +190,12 @@ def test_a_requested_model_names_what_excluded_it_and_not_the_others() -> None:
 
 
 def test_exclusions_answer_none_when_a_model_may_serve() -> None:
-    kwargs = {
-        "enabled_providers": frozenset({"a", "b"}),
-        "today": TODAY,
-        "requirements": ModelRequirements(),
-    }
-    assert exclusions(CHEAP_AND_DEAR, **kwargs) is None  # type: ignore[arg-type]
+    eligibility = Eligibility(frozenset({"a", "b"}), TODAY, requirements=ModelRequirements())
+    assert exclusions(CHEAP_AND_DEAR, eligibility) is None
     none_commercial = catalogue(model("free", "a", "0", commercial_use=False))
-    excluded = exclusions(none_commercial, **kwargs)  # type: ignore[arg-type]
+    excluded = exclusions(none_commercial, eligibility)
     assert excluded == {"licence": ["free"]}
     assert describe_exclusions(excluded) == "licence excluded free"
-    assert exclusions(CHEAP_AND_DEAR, enabled_providers=frozenset(), today=TODAY) == {
+    assert exclusions(CHEAP_AND_DEAR, Eligibility(frozenset(), TODAY)) == {
         "provider": ["cheap", "dear"]
     }

@@ -49,16 +49,11 @@ def apply(state: Budget, payloads: tuple[Payload, ...]) -> Budget:
 
 
 def reserve(state: Budget, gid: UUID, amount: str, limit: BudgetPolicy) -> budget.Reservation:
-    return budget.reserve(
-        state,
-        department_id="marketing",
-        period="2026-11",
-        policy=limit,
-        generation_id=gid,
-        user_id="alice",
-        model_id="local-sketch",
-        estimate=Decimal(amount),
-    )
+    return budget.reserve(state, line(gid), policy=limit, estimate=Decimal(amount))
+
+
+def line(gid: UUID) -> budget.CostLine:
+    return budget.CostLine("marketing", "2026-11", gid, "alice", "local-sketch")
 
 
 def test_hard_budget_refuses_what_does_not_fit_including_reservations() -> None:
@@ -91,27 +86,11 @@ def test_reserving_or_charging_the_same_generation_twice_adds_nothing() -> None:
     gid = uuid4()
     state = apply(Budget(), reserve(Budget(), gid, "1.00", limit).events)
     assert reserve(state, gid, "1.00", limit).events == ()
-    charge = budget.charge(
-        state,
-        department_id="marketing",
-        period="2026-11",
-        generation_id=gid,
-        user_id="alice",
-        model_id="local-sketch",
-        amount=Decimal("0.75"),
-    )
+    charge = budget.charge(state, line(gid), amount=Decimal("0.75"))
     state = apply(state, charge)
     assert state.spent == Decimal("0.75")
     assert state.reserved == 0
-    again = budget.charge(
-        state,
-        department_id="marketing",
-        period="2026-11",
-        generation_id=gid,
-        user_id="alice",
-        model_id="local-sketch",
-        amount=Decimal("0.75"),
-    )
+    again = budget.charge(state, line(gid), amount=Decimal("0.75"))
     assert again == ()
     assert reserve(state, gid, "1.00", limit).events == ()
 
@@ -139,15 +118,7 @@ def test_thresholds_fire_once_each() -> None:
     for amount in ("0.85", "0.10", "0.10", "0.10"):
         gid = uuid4()
         state = apply(state, reserve(state, gid, "0", limit).events)
-        events = budget.charge(
-            state,
-            department_id="marketing",
-            period="2026-11",
-            generation_id=gid,
-            user_id="alice",
-            model_id="local-sketch",
-            amount=Decimal(amount),
-        )
+        events = budget.charge(state, line(gid), amount=Decimal(amount))
         crossed += [e.threshold_percent for e in events if isinstance(e, BudgetThresholdCrossed)]
         assert any(isinstance(e, CostCharged) for e in events)
         state = apply(state, events)
@@ -162,15 +133,7 @@ def test_earlier_states_keep_their_answers_as_the_month_grows_or_branches() -> N
     reserved = apply(Budget(), reserve(Budget(), first, "1.00", limit).events)
     charged = apply(
         reserved,
-        budget.charge(
-            reserved,
-            department_id="marketing",
-            period="2026-11",
-            generation_id=first,
-            user_id="alice",
-            model_id="local-sketch",
-            amount=Decimal("0.75"),
-        ),
+        budget.charge(reserved, line(first), amount=Decimal("0.75")),
     )
     # A second history grown from the same earlier state: a different reservation.
     branch = apply(reserved, reserve(reserved, second, "2.00", limit).events)

@@ -12,7 +12,7 @@ from benchmarks.cosmos_costs import (
     RuModel,
     Workload,
     budget_read_items_at_scale,
-    cold_read_ru_per_generation,
+    first_generations_ru,
     host_instances,
     warm_read_items,
 )
@@ -50,5 +50,5 @@ def test_a_first_read_returns_the_month_so_far_once_per_started_instance_and_dep
     assert one_read == pytest.approx(
         -(-whole // model.page_items) * model.query_page + whole * 1000.0 / KB
     )
-    per_generation = cold_read_ru_per_generation(GENERATION, workload, model, whole)
+    per_generation = first_generations_ru(one_read, workload)
     assert per_generation == pytest.approx(24 * 100 * one_read / 1_000_000)

@@ -29,7 +29,7 @@ from domain.envelope import (
 from domain.generation import GenerationRequested, InvalidTransition, SealedText, Status, Step
 from domain.money import aud_text
 from domain.periods import budget_period, is_period
-from domain.routing import rank_models
+from domain.routing import Eligibility, rank_models
 from domain.screening import DEFAULT_POLICY, Finding, screen
 
 MOMENT = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=UTC)
@@ -138,30 +138,26 @@ def test_routing_respects_strategy_and_requested_model() -> None:
     local = frozenset({"local"})
     cheap = rank_models(
         catalogue,
+        Eligibility(local, date(2026, 11, 23)),
         size="1024x1024",
         quality="standard",
         strategy=Strategy.COST,
-        enabled_providers=local,
-        today=date(2026, 11, 23),
     )
     assert [c.model.id for c in cheap] == ["local-sketch", "local-studio"]
     best = rank_models(
         catalogue,
+        Eligibility(frozenset({"local", "openai", "azure_openai"}), date(2026, 11, 23)),
         size="1024x1024",
         quality="hd",
         strategy=Strategy.QUALITY,
-        enabled_providers=frozenset({"local", "openai", "azure_openai"}),
-        today=date(2026, 11, 23),
     )
     assert best[0].model.id == "openai-gpt-image-1"
     only = rank_models(
         catalogue,
+        Eligibility(local, date(2026, 11, 23), "local-studio"),
         size="1024x1024",
         quality="standard",
         strategy=Strategy.COST,
-        enabled_providers=local,
-        today=date(2026, 11, 23),
-        requested_model="local-studio",
     )
     assert [c.model.id for c in only] == ["local-studio"]
     assert only[0].price == Decimal("0.0400")
@@ -181,11 +177,10 @@ def test_retired_models_are_never_routed_to() -> None:
     )
     ranked = rank_models(
         retired,
+        Eligibility(frozenset({"local"}), date(2026, 11, 23)),
         size="1024x1024",
         quality="standard",
         strategy=Strategy.COST,
-        enabled_providers=frozenset({"local"}),
-        today=date(2026, 11, 23),
     )
     assert "local-sketch" not in [c.model.id for c in ranked]
 

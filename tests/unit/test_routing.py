@@ -11,7 +11,7 @@ from uuid import uuid4
 from domain import budget
 from domain.budget import Budget, BudgetPolicy, BudgetSet, CostReserved, Enforcement, Strategy
 from domain.catalogue import Catalogue, ModelRequirements, parse_catalogue
-from domain.routing import rank_models
+from domain.routing import Eligibility, rank_models
 from tests.unit.test_budget_decider import apply
 
 TODAY = date(2026, 11, 23)
@@ -50,12 +50,14 @@ def ranked(
 ) -> list[str]:
     candidates = rank_models(
         cat,
+        Eligibility(
+            frozenset(m.provider for m in cat.models),
+            TODAY,
+            requirements=requirements or ModelRequirements(),
+        ),
         size="1024x1024",
         quality="standard",
         strategy=Strategy.BALANCED,
-        enabled_providers=frozenset(m.provider for m in cat.models),
-        today=TODAY,
-        requirements=requirements or ModelRequirements(),
         success_rates=rates,
     )
     return [c.model.id for c in candidates]
@@ -135,12 +137,8 @@ def holding(amount: str, model_id: str = "cheap", others: str = "0") -> tuple[Bu
 def move(state: Budget, gid: Any, model_id: str, estimate: str) -> budget.Reservation:
     return budget.move_reservation(
         state,
-        department_id="d",
-        period="2026-11",
+        budget.CostLine("d", "2026-11", gid, "u", model_id),
         policy=POLICY,
-        generation_id=gid,
-        user_id="u",
-        model_id=model_id,
         estimate=Decimal(estimate),
         reason="rerouted",
     )
