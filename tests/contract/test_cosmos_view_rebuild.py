@@ -62,12 +62,15 @@ def test_a_rebuild_after_a_projection_change_swaps_the_new_views_in_and_deletes_
     seen: dict[str, list[View]] = {}
 
     def progress(line: str) -> None:
-        if line.startswith("budget: holding"):  # the last step before the swap
+        if line.startswith("budget: version 2 took the last"):  # the last step before the swap
             seen["before the swap"] = shape.documents(budget.NAME)
+        if line.startswith("budget: version 2 is live"):
+            seen["after the swap"] = shape.documents(budget.NAME)
 
     report = shape.rebuild(progress).rebuild([budget.PROJECTION, generation_status.PROJECTION])
 
     assert seen["before the swap"] == old  # readers were on the old version until then
+    assert seen["after the swap"] == in_key_order(reference_views(events[:half])[budget.NAME])
     expected = reference_views(events[:half])
     assert shape.documents(budget.NAME) == in_key_order(expected[budget.NAME])
     assert shape.documents(generation_status.NAME) == in_key_order(expected[generation_status.NAME])
