@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -31,7 +31,12 @@ from adapters.blob_seal_store import BlobSealStore, ensure_seal_container
 from adapters.c2pa_credentials import C2paCredentials
 from adapters.cosmos_audit_log import CosmosAuditLog
 from adapters.cosmos_charges import RequestCharges
-from adapters.cosmos_event_store import CosmosEventStore, ensure_event_container
+from adapters.cosmos_event_store import (
+    CONTAINER_ID,
+    CosmosEventStore,
+    ensure_event_container,
+    event_from_item,
+)
 from adapters.cosmos_view_rebuild import CosmosViewRebuild
 from adapters.cosmos_view_versions import ViewVersions
 from adapters.cosmos_views import CosmosViewStore, ensure_view_container
@@ -51,8 +56,7 @@ from adapters.openai_moderation import openai_moderator
 from adapters.otel_meter import install_azure_monitor, otel_meter
 from adapters.presidio_analyzer import bounded_analyzer
 from adapters.presidio_redactor import PresidioRedactor
-from adapters.private_files import private_folder
-from adapters.prometheus_meter import prometheus_meter
+from adapters.prometheus_meter import exposition, prometheus_meter
 from adapters.providers.firefly import FireflyProvider
 from adapters.providers.local import LocalProvider
 from adapters.providers.openai_images import (
@@ -68,18 +72,26 @@ from adapters.sqlite_audit_log import SqliteAuditLog
 from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_queue import SqliteQueue
 from adapters.sqlite_record_log import SqliteRecordLog
+from adapters.sqlite_view_rebuild import RebuildReport, rebuild_views
 from adapters.sqlite_views import SqliteViewStore
-from adapters.traced_event_store import traced
+from adapters.traced_event_store import TracedEventStore
 from domain.catalogue import default_catalogue
 from domain.envelope import utc_now
 from domain.screening_policy import PolicyBook, default_policy_book, parse_policy_book
+from plumbing import private_folder
 from projections import ALL_PROJECTIONS
+from projections.base import Projection
 from projections.runner import ProjectionRunner
+from services.audit_reads import AuditAccess
+from services.audit_verify import AuditLog
 from services.context import Platform
 from services.generations import GENERATION_ID_KEY_SECRET, JOB_QUEUE
+from services.identity import Authenticator
+from services.log_replay import LogReplay, OrderedReplay, PositionedReplay
 from services.log_tail import LogTail
 from services.metrics import NullMeter
 from services.openai_images import IMAGE_LINK_KEY_SECRET
+from services.operations_gauges import OperationsGauges
 from services.ports import (
     ContentModerator,
     EventStore,
@@ -100,6 +112,11 @@ from services.webhook_feed import WebhookDispatcher
 from services.webhooks import WEBHOOK_KEY_SECRET, WEBHOOK_QUEUE, WebhookPorts
 
 _lock = threading.Lock()
+
+# The change-feed triggers (functions/projector.py) watch the events container, and are
+# handed its documents, which only its adapter knows how to read as events.
+EVENTS_CONTAINER = CONTAINER_ID
+change_feed_event = event_from_item
 
 
 @cache
@@ -124,11 +141,12 @@ def build_platform(config: Settings) -> Platform:
     secrets = secret_source(config)
     providers = image_providers(config, secrets)
     images, image_links = image_store(config)
-    store = event_store(config)
+    store, replay, log_tail = event_log(config)
     return Platform(
         settings=config,
-        store=traced(store),
-        log_tail=LogTail(store) if isinstance(store, SqliteEventStore) else None,
+        store=TracedEventStore(store),
+        replay=replay,
+        log_tail=log_tail,
         queue=work_queue(config),
         images=images,
         image_links=image_links,
@@ -316,10 +334,30 @@ def webhook_dispatcher(config: Settings, platform: Callable[[], Platform]) -> We
 
 def event_store(config: Settings) -> EventStore:
     if config.event_store == "cosmos":
-        return CosmosEventStore(
-            ensure_event_container(_cosmos_database(config)), request_charges=_charges()
-        )
+        return cosmos_event_store(config)
     return sqlite_event_store(config)
+
+
+def event_log(config: Settings) -> tuple[EventStore, LogReplay, LogTail | None]:
+    """The event store, with what its kind offers beyond the port: the whole log in its
+    replay order (the audit feeds) and, where it has a global order, a tail to wait on."""
+    if config.event_store == "cosmos":
+        cosmos = cosmos_event_store(config)
+        return cosmos, OrderedReplay(cosmos), None
+    sqlite = sqlite_event_store(config)
+    return sqlite, PositionedReplay(sqlite), LogTail(sqlite)
+
+
+def audit_access(config: Settings) -> AuditAccess:
+    """The log as the audit commands read it, without the rest of the platform."""
+    store, replay, _ = event_log(config)
+    return AuditAccess(store=store, clock=utc_now, replay=replay)
+
+
+def cosmos_event_store(config: Settings) -> CosmosEventStore:
+    return CosmosEventStore(
+        ensure_event_container(_cosmos_database(config)), request_charges=_charges()
+    )
 
 
 def sqlite_event_store(config: Settings) -> SqliteEventStore:
@@ -354,6 +392,12 @@ def _cosmos_database(config: Settings) -> DatabaseProxy:
     return cosmos_database(endpoint, config.cosmos_database, key)
 
 
+def cosmos_databases(config: Settings) -> Callable[[str, str], DatabaseProxy]:
+    """Opens a database by account endpoint and name, on a new client each time: what the
+    embedded host's change-feed pollers need (devhost/change_feed.py)."""
+    return lambda endpoint, name: cosmos_database(endpoint, name, config.cosmos_emulator_key)
+
+
 def view_store(config: Settings) -> ViewReader:
     if config.event_store == "cosmos":  # the change-feed triggers write them
         container = ensure_view_container(_cosmos_database(config))
@@ -385,6 +429,20 @@ def projection_runner(config: Settings) -> ProjectionRunner:
     )
 
 
+def rebuild_embedded_views(
+    config: Settings, projections: Sequence[Projection], *, dry_run: bool, workers: int
+) -> RebuildReport:
+    """`donatello projections rebuild` on the embedded shape: replayed beside the live
+    views, compared, swapped in unless a dry run."""
+    return rebuild_views(
+        SqliteRecordLog(data_path(config, "events.db")),
+        data_path(config, "views.db"),
+        projections,
+        dry_run=dry_run,
+        workers=workers,
+    )
+
+
 def seal_store(config: Settings) -> SealStore:
     if config.seal_store == "fs":
         return FsSealStore(data_path(config, "seals"))
@@ -393,7 +451,7 @@ def seal_store(config: Settings) -> SealStore:
     return BlobSealStore(ensure_seal_container(service.get_container_client(config.seal_container)))
 
 
-def audit_log(config: Settings) -> SqliteAuditLog | CosmosAuditLog:
+def audit_log(config: Settings) -> AuditLog:
     """The log as verify and the seal timer read it."""
     if config.event_store == "cosmos":
         return CosmosAuditLog(ensure_event_container(_cosmos_database(config)))
@@ -436,8 +494,26 @@ def meter(config: Settings | None = None) -> Meter:
     return otel_meter() if install_azure_monitor() else prometheus_meter()
 
 
+def metrics_page(config: Settings) -> Callable[[], tuple[bytes, str]]:
+    """What the embedded host's `GET /metrics` answers: the shared state's gauges read
+    now, then every process's metrics (see `plumbing.share_metrics`)."""
+    gauges = OperationsGauges(
+        prometheus_meter(),
+        utc_now,
+        queues=[local_queue(config, JOB_QUEUE), local_queue(config, WEBHOOK_QUEUE)],
+        projections=projection_runner(config) if config.event_store != "cosmos" else None,
+        seals=seal_store(config),
+    )
+
+    def answer() -> tuple[bytes, str]:
+        gauges.sample()
+        return exposition()
+
+    return answer
+
+
 @cache
-def authenticator() -> TokenValidator:
+def authenticator() -> Authenticator:
     """The process's one validator: it keeps the keys it fetched (Entra's JWKS, refetched
     only for an unknown `kid` and at most a few times an hour) or loaded (the dev key,
     whose check alone costs ~44 ms of CPU), so a request pays for neither."""

@@ -2,40 +2,14 @@
 
 import azure.functions as func
 
-from adapters.json_logs import install_log_hygiene
-from functions import (
-    audit,
-    audit_log,
-    budgets,
-    generations,
-    health,
-    openai_images,
-    openapi,
-    privacy,
-    projector,
-    provenance,
-    quota,
-    webhooks,
-    worker,
-)
+from functions import api_routes, projector, worker
+from plumbing import install_log_hygiene
 
 # Before any trigger runs: no record leaves this process unredacted or uncorrelated.
 install_log_hygiene()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-for area in (
-    generations,
-    openai_images,
-    budgets,
-    quota,
-    health,
-    openapi,
-    worker,
-    projector,
-    webhooks,
-    audit,
-    audit_log,
-    privacy,
-    provenance,
-):
-    app.register_functions(area.blueprint)
+# The blueprints that serve HTTP (their queue, change-feed and timer triggers with them),
+# then those that serve none.
+for blueprint in (*api_routes.BLUEPRINTS, worker.blueprint, projector.blueprint):
+    app.register_functions(blueprint)

@@ -223,7 +223,7 @@ class CosmosEventStore:
             _READ_STREAM,
             [{"name": "@stream", "value": stream_id}, {"name": "@from", "value": from_version}],
         )
-        return [_event_from_item(item) for item in items]
+        return [event_from_item(item) for item in items]
 
     # --- compliance replay -------------------------------------------------------------
 
@@ -263,7 +263,7 @@ class CosmosEventStore:
             max_item_count=page_size,
         )
         for item in items:
-            yield _event_from_item(item)
+            yield event_from_item(item)
 
     # --- appending ---------------------------------------------------------------------
 
@@ -307,7 +307,7 @@ class CosmosEventStore:
             _READ_BY_EVENT_IDS,
             [{"name": "@stream", "value": stream_id}, {"name": "@ids", "value": ids}],
         )
-        return [_event_from_item(item) for item in items]
+        return [event_from_item(item) for item in items]
 
     # --- queries and request charges ---------------------------------------------------
 
@@ -363,7 +363,7 @@ def _item_of(event: Event, data_text: str) -> dict[str, Any]:
     }
 
 
-def _event_from_item(item: Mapping[str, Any]) -> Event:
+def event_from_item(item: Mapping[str, Any]) -> Event:
     causation_id = item["causationId"]
     return Event(
         event_id=UUID(item["eventId"]),

@@ -50,7 +50,7 @@ from azure.cosmos import ContainerProxy, DatabaseProxy, PartitionKey
 from azure.cosmos.exceptions import CosmosAccessConditionFailedError, CosmosResourceExistsError
 
 from adapters.cosmos_charges import RequestCharges
-from adapters.cosmos_event_store import _event_from_item
+from adapters.cosmos_event_store import event_from_item
 from adapters.cosmos_view_versions import ViewVersions
 from adapters.view_pages import decode_continuation, encode_continuation, instant
 from domain.access import Reach
@@ -208,7 +208,7 @@ class CosmosViewStore:
         for item in items:
             if types is not None and item["type"] not in types:
                 continue  # not this projection's: skip decoding it
-            fact = _event_from_item(item)
+            fact = event_from_item(item)
             for key in projection.keys(fact):
                 pending.setdefault(key, []).append(fact)
         return sum(

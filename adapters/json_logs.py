@@ -19,22 +19,15 @@ import logging
 import re
 import sys
 import traceback
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from opentelemetry import trace
 
-CORRELATION_HEADER = "X-Correlation-Id"
+from services.correlation import correlation_id
+
 REDACTED = "[redacted]"
 
-correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
-
-# A client-chosen id is kept only if it cannot forge a log line or carry a payload.
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _SENSITIVE_NAME = re.compile(
     r"prompt|secret|token|password|passwd|authorization|signature|api_?key|private|credential",
     re.IGNORECASE,
@@ -68,23 +61,6 @@ def redact(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
-
-
-def safe_correlation_id(candidate: str | None) -> str:
-    """`candidate` if it is a plain id, else a new one."""
-    if candidate and _SAFE_ID.match(candidate):
-        return candidate
-    return str(uuid.uuid4())
-
-
-@contextmanager
-def correlated(value: str) -> Iterator[str]:
-    """Log everything inside under the correlation id `value`."""
-    token = correlation_id.set(value)
-    try:
-        yield value
-    finally:
-        correlation_id.reset(token)
 
 
 def install_log_hygiene() -> None:

@@ -20,23 +20,12 @@ import httpx
 import jwt
 
 from domain.access import Principal, Role
+from services.identity import AuthenticationError, JwksUnavailable
 
 ALGORITHM = "RS256"
 # Entra access tokens are a few KB; anything far larger is not worth parsing.
 MAX_TOKEN_LENGTH = 16_384
 _KNOWN_ROLES = {role.value: role for role in Role}
-
-
-class AuthenticationError(Exception):
-    """The request carries no valid token (HTTP 401). `reason` is safe to log."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class JwksUnavailable(Exception):
-    """The signing keys could not be fetched: a dependency is down (HTTP 503)."""
 
 
 class JwksSource(Protocol):
@@ -88,18 +77,9 @@ def entra_jwks_url(tenant_id: str) -> str:
     return f"https://login.microsoftonline.com/{tenant_id}/discovery/v2.0/keys"
 
 
-def bearer_token(authorization_header: str | None) -> str:
-    """The token of an `Authorization: Bearer <token>` header."""
-    if authorization_header is None or not authorization_header.strip():
-        raise AuthenticationError("missing bearer token")
-    parts = authorization_header.split()
-    if len(parts) != 2 or parts[0].lower() != "bearer":
-        raise AuthenticationError("malformed authorization header")
-    return parts[1]
-
-
 class TokenValidator:
-    """Validates RS256 bearer tokens and returns the Principal they vouch for.
+    """Validates RS256 bearer tokens and returns the Principal they vouch for (the
+    services' `Authenticator`).
 
     Keys are cached by `kid`. A token signed with an unknown `kid` triggers one
     refresh of the JWKS (key rotation), at most once per `min_refresh_interval`

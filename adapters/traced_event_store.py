@@ -1,15 +1,14 @@
-"""Appends and stream reads of an event store as spans of the current trace.
+"""An event store whose appends and stream reads are spans of the current trace.
 
-`traced` wraps the two methods on the store instance itself rather than putting a
-proxy in front of it: the services probe the platform's store for what else it can do
-(the embedded store's global order, Cosmos's ordered replay) by its type and its
-attributes, and those checks must keep seeing the store they were written for.
+A wrapper behind the `EventStore` port: what a store can do beyond the port (the
+embedded store's global order, Cosmos DB's ordered replay) is handed to the platform
+by the composition root alongside it (`Platform.replay`, `Platform.log_tail`), so no
+code needs to see through this wrapper to the store it wraps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from collections.abc import Sequence
 
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -18,35 +17,14 @@ from services.ports import ConcurrencyError, EventStore
 from services.tracing import tracer
 
 STREAM = "donatello.stream"
-Store = TypeVar("Store", bound=EventStore)
 
 
-class Append(Protocol):
-    def __call__(
+class TracedEventStore:
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+
+    def append(
         self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[NewEvent],
-        *,
-        head_hash: str | None = None,
-    ) -> list[Event]: ...
-
-
-Read = Callable[[str, int], list[Event]]
-
-
-def traced(store: Store) -> Store:
-    """`store`, its `append` and `read_stream` now traced (once, however often called)."""
-    if getattr(store, "_traced", False):
-        return store
-    store.append = _traced_append(store.append)  # type: ignore[method-assign]
-    store.read_stream = _traced_read(store.read_stream)  # type: ignore[method-assign, assignment]
-    store._traced = True  # type: ignore[attr-defined]
-    return store
-
-
-def _traced_append(append: Append) -> Append:
-    def traced_append(
         stream_id: str,
         expected_version: int,
         events: Sequence[NewEvent],
@@ -61,7 +39,7 @@ def _traced_append(append: Append) -> Append:
             span.set_attribute("donatello.events", len(events))
             span.set_attribute("donatello.head_known", head_hash is not None)
             try:
-                return append(stream_id, expected_version, events, head_hash=head_hash)
+                return self._store.append(stream_id, expected_version, events, head_hash=head_hash)
             except ConcurrencyError:
                 # An expected outcome (another worker moved first), not a failure.
                 span.set_attribute("donatello.conflict", True)
@@ -70,15 +48,9 @@ def _traced_append(append: Append) -> Append:
                 span.set_status(StatusCode.ERROR, type(error).__name__)
                 raise
 
-    return traced_append
-
-
-def _traced_read(read_stream: Read) -> Read:
-    def traced_read(stream_id: str, from_version: int = 1) -> list[Event]:
+    def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
         with tracer.start_as_current_span("eventstore.read", kind=SpanKind.CLIENT) as span:
             span.set_attribute(STREAM, stream_id)
-            events = read_stream(stream_id, from_version)
+            events = self._store.read_stream(stream_id, from_version)
             span.set_attribute("donatello.events", len(events))
             return events
-
-    return traced_read

@@ -21,7 +21,6 @@ from datetime import datetime
 from pathlib import Path
 
 from domain.access import Principal, Role
-from domain.envelope import utc_now
 from domain.event_types import EVENT_TYPES
 from services.audit_export import write_csv, write_jsonl
 from services.audit_log import EventFilter, about_subject, export_events
@@ -135,9 +134,9 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _log() -> AuditAccess:
-    from bootstrap import event_store, settings
+    from bootstrap import audit_access, settings
 
-    return AuditAccess(store=event_store(settings()), clock=utc_now)
+    return audit_access(settings())
 
 
 def _index() -> SubjectIndex:

@@ -38,7 +38,6 @@ from azure.core.paging import PageIterator
 from azure.cosmos import ContainerProxy, DatabaseProxy, PartitionKey
 from azure.cosmos.exceptions import CosmosAccessConditionFailedError, CosmosResourceExistsError
 
-from adapters.azure_clients import cosmos_database
 from devhost.threads import join_within
 from devhost.triggers import CosmosDbTrigger
 
@@ -64,11 +63,14 @@ def ensure_lease_container(database: DatabaseProxy, container_id: str = "leases"
     )
 
 
-def cosmos_change_feed(app_settings: Mapping[str, str], emulator_key: str | None) -> FeedFactory:
+def cosmos_change_feed(
+    app_settings: Mapping[str, str], open_database: Callable[[str, str], DatabaseProxy]
+) -> FeedFactory:
     """Containers for each trigger, on the account its connection setting names.
 
-    The connection is identity-based as on Azure (`{connection}__accountEndpoint`); the
-    key is only for a local emulator. The lease container is created if missing: in
+    The connection is identity-based as on Azure (`{connection}__accountEndpoint`);
+    `open_database` (`bootstrap.cosmos_databases`) gives a local emulator its key. The
+    lease container is created if missing: in
     Azure the infrastructure templates make it (an identity cannot), here nobody else
     would.
     """
@@ -77,7 +79,7 @@ def cosmos_change_feed(app_settings: Mapping[str, str], emulator_key: str | None
         endpoint = app_settings.get(f"{trigger.connection}__accountEndpoint")
         if not endpoint:
             raise ValueError(f"{trigger.connection}__accountEndpoint is not set")
-        database = cosmos_database(endpoint, trigger.database_name, emulator_key)  # a new client
+        database = open_database(endpoint, trigger.database_name)  # a new client
         return FeedContainers(
             monitored=database.get_container_client(trigger.container_name),
             leases=ensure_lease_container(database, trigger.lease_container_name),

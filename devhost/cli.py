@@ -15,9 +15,6 @@ from pathlib import Path
 
 import httpx
 
-from adapters.json_logs import configure_logging
-from adapters.otel_tracing import install_tracing
-from adapters.private_files import HOST_UMASK
 from devhost.audit_commands import add_audit_commands
 from devhost.projection_commands import add_projection_commands, run_projection_command
 from devhost.provenance_command import add_provenance_commands
@@ -30,8 +27,8 @@ from devhost.signin import (
     scopes_from,
     signed_in_token,
 )
-from devhost.telemetry import scrape, share_metrics
 from domain.access import Role
+from plumbing import configure_logging, host_process, share_metrics
 
 DEFAULT_URL = "http://127.0.0.1:7071"
 API_ROOT = "/api/v1"
@@ -220,10 +217,12 @@ def serving_processes(asked: int | None) -> int:
 def _serve(host: str, port: int, workers: int, processes: int) -> int:
     _default_public_base_url(host, port)  # before anything reads the settings
     share_metrics()  # before prometheus-client is imported, by this process or a worker
-    install_tracing()
+    host_process()
     from bootstrap import (
+        cosmos_databases,
         dev_issuer,
         local_queue,
+        metrics_page,
         platform,
         projection_runner,
         settings,
@@ -239,12 +238,11 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
 
     if processes < 1:
         raise SystemExit("--processes must be at least 1")
-    os.umask(HOST_UMASK)  # inherited by the worker processes
     config = settings()
     app_settings = _app_settings()
     background: list[BackgroundService] = [Warmup()]
     if config.event_store == "cosmos":  # the views are fed by the change-feed triggers
-        change_feed = cosmos_change_feed(app_settings, config.cosmos_emulator_key)
+        change_feed = cosmos_change_feed(app_settings, cosmos_databases(config))
     else:  # the Cosmos DB triggers are skipped; a runner feeds the views from the local log
         change_feed = None
         background.insert(0, ProjectionService(projection_runner(config)))
@@ -261,7 +259,7 @@ def _serve(host: str, port: int, workers: int, processes: int) -> int:
         background=background,
         change_feed=change_feed,
         app_settings=app_settings,
-        metrics=scrape(config),
+        metrics=metrics_page(config),
         limits=HttpLimits(
             header_timeout=config.http_header_timeout_seconds,
             body_timeout=config.http_body_timeout_seconds,
@@ -299,8 +297,7 @@ def _work(workers: int, parent_pid: int) -> int:
     from devhost.worker_processes import run_queue_triggers
     from function_app import app
 
-    os.umask(HOST_UMASK)
-    install_tracing()
+    host_process()
     config = settings()
     run_queue_triggers(
         app,

@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adapters.dev_issuer import DevIssuer
 from devhost.http_bridge import ClientGone, read_body, send_problem, send_response
 from domain.access import Role
+from services.identity import TokenIssuer
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -96,7 +96,7 @@ class DevSignIn(BaseModel):
 class Console:
     """ASGI front: `/api/...` to the API, `/dev/token` if allowed, else the static console."""
 
-    def __init__(self, api: Asgi, static_dir: Path, issuer: DevIssuer | None) -> None:
+    def __init__(self, api: Asgi, static_dir: Path, issuer: TokenIssuer | None) -> None:
         self._api = api
         self._static = static_dir.resolve()
         self._issuer = issuer
@@ -137,7 +137,7 @@ class Console:
         await send_response(send, 200, headers, b"" if head_only else body, len(body))
 
     async def _dev_token(
-        self, issuer: DevIssuer, scope: Scope, receive: Receive, send: Send
+        self, issuer: TokenIssuer, scope: Scope, receive: Receive, send: Send
     ) -> None:
         if scope["method"] != "POST":
             await send_problem(

@@ -21,9 +21,9 @@ from urllib.parse import parse_qsl, unquote
 
 import azure.functions as func
 
-from adapters.json_logs import CORRELATION_HEADER, correlated, safe_correlation_id
 from devhost.request_spans import recording_status, request_span
 from devhost.triggers import HttpTrigger, UnsupportedBindingError
+from services.correlation import CORRELATION_HEADER, correlated, safe_correlation_id
 from services.provenance import MAX_IMAGE_BYTES
 
 Scope = MutableMapping[str, Any]

@@ -38,9 +38,7 @@ def add_projection_commands(commands: argparse._SubParsersAction[argparse.Argume
 
 
 def run_projection_command(args: argparse.Namespace) -> int:
-    from adapters.sqlite_record_log import SqliteRecordLog
-    from adapters.sqlite_view_rebuild import rebuild_views
-    from bootstrap import data_path, settings
+    from bootstrap import rebuild_embedded_views, settings
 
     config = settings()
     projections = chosen(args.names)
@@ -48,13 +46,7 @@ def run_projection_command(args: argparse.Namespace) -> int:
         if args.workers != 1:
             print("--workers is for the embedded shape: one reader reads the change feed")
         return _rebuild_on_cosmos(config, projections, dry_run=args.dry_run)
-    report = rebuild_views(
-        SqliteRecordLog(data_path(config, "events.db")),
-        data_path(config, "views.db"),
-        projections,
-        dry_run=args.dry_run,
-        workers=args.workers,
-    )
+    report = rebuild_embedded_views(config, projections, dry_run=args.dry_run, workers=args.workers)
     for name in report.projections:
         differing = [d for d in report.differences if d.projection == name]
         print(

@@ -18,9 +18,9 @@ from typing import Any, Protocol, TypeVar
 
 import azure.functions as func
 
-from adapters.json_logs import correlated, safe_correlation_id
 from devhost.threads import join_within
 from devhost.triggers import ServiceBusTrigger
+from services.correlation import correlated, safe_correlation_id
 
 log = logging.getLogger("devhost.queues")
 

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 import msal
 
-from adapters.private_files import private_folder
+from plumbing import private_folder
 
 PUBLIC_CLOUD = "https://login.microsoftonline.com"
 CONFIG_FILE = "signin.json"

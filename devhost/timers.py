@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 
 from azure.functions.timer import TimerRequest
 
-from adapters.json_logs import correlated
 from devhost.ncrontab import Schedule, parse_schedule
 from devhost.threads import join_within
 from devhost.triggers import TimerTrigger
+from services.correlation import correlated
 
 log = logging.getLogger("devhost.timers")
 

@@ -14,17 +14,18 @@ from functools import cache
 import azure.functions as func
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.cosmos_audit_log import CosmosAuditLog
-from adapters.sqlite_audit_log import SqliteAuditLog
 from bootstrap import audit_log, seal_store, settings
 from domain.access import Action, authorize
 from domain.envelope import utc_now
 from functions.http_support import MAX_INTEGER, api, authenticate, json_response, parse_body
+from functions.problems import FORBIDDEN, NOT_FOUND
 from functions.responses import AuditReport
-from services.audit_verify import verify_log
+from functions.routes import Answer, Routes
+from services.audit_verify import AuditLog, verify_log
 from services.seals import SealStore, write_seal
 
 blueprint = func.Blueprint()
+routes = Routes(blueprint, tag="audit")
 log = logging.getLogger(__name__)
 
 SEAL_SCHEDULE = "%DONATELLO_SEAL_SCHEDULE%"  # the app setting `Settings.seal_schedule` gives
@@ -41,7 +42,7 @@ class VerifyRequest(BaseModel):
 
 
 @cache
-def _log() -> SqliteAuditLog | CosmosAuditLog:
+def _log() -> AuditLog:
     return audit_log(settings())
 
 
@@ -55,7 +56,15 @@ def write_seals(timer: func.TimerRequest) -> None:
     write_seal(_log(), _seals(), utc_now)
 
 
-@blueprint.route(route="v1/audit/verify", methods=["POST"])
+@routes.declare(
+    "v1/audit/verify",
+    "POST",
+    f"Verify the hash chain and seals (at most {MAX_EVENTS_PER_REQUEST} events a request)",
+    (Answer(200, "The report; `complete` is false when `max_events` stopped it", AuditReport),),
+    (FORBIDDEN, NOT_FOUND),
+    body=VerifyRequest,
+    body_required=False,
+)
 @api
 def post_verify(req: func.HttpRequest) -> func.HttpResponse:
     authorize(authenticate(req), Action.AUDIT_VERIFY)

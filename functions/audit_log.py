@@ -17,6 +17,8 @@ import azure.functions as func
 
 from bootstrap import platform
 from functions.http_support import (
+    CURSOR_MAX_LENGTH,
+    CURSOR_PATTERN,
     api,
     authenticate,
     json_response,
@@ -24,8 +26,17 @@ from functions.http_support import (
     query_instant,
     query_limit,
 )
-from functions.problems import INVALID_PARAMETER, Problem
+from functions.problems import FORBIDDEN, INVALID_PARAMETER, NOT_FOUND, Problem
 from functions.responses import AuditStream, SubjectStreams
+from functions.routes import (
+    DATE_TIME,
+    Answer,
+    Header,
+    Routes,
+    integer_parameter,
+    path_parameter,
+    query_parameter,
+)
 from services.audit_export import envelope, jsonl_lines
 from services.audit_log import (
     MAX_PAGE_EVENTS,
@@ -39,11 +50,19 @@ from services.audit_log import (
 from services.audit_story import story
 
 blueprint = func.Blueprint()
+routes = Routes(blueprint, tag="audit")
 
 FEED_ROUTE = "v1/audit/events"
 
 
-@blueprint.route(route="v1/audit/streams/{stream_id}", methods=["GET"])
+@routes.declare(
+    "v1/audit/streams/{stream_id}",
+    "GET",
+    "One stream's events with their hashes",
+    (Answer(200, "The stream", AuditStream),),
+    (FORBIDDEN, NOT_FOUND),
+    (path_parameter("stream_id"),),
+)
 @api
 def get_audit_stream(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
@@ -59,7 +78,38 @@ def get_audit_stream(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(answer)
 
 
-@blueprint.route(route=FEED_ROUTE, methods=["GET"])
+@routes.declare(
+    FEED_ROUTE,
+    "GET",
+    "The event feed as NDJSON, one `AuditEvent` a line, a page at a time",
+    (
+        Answer(
+            200,
+            "One page; `Link: rel=next` while the log has more",
+            other_media={"application/x-ndjson": {"schema": {"type": "string"}}},
+            headers=(
+                Header("Audit-After", "where this page stopped", required=False),
+                Header("Link", "the next page", required=False),
+            ),
+        ),
+    ),
+    (FORBIDDEN, INVALID_PARAMETER),
+    (
+        query_parameter("from", "recorded at or after (with a UTC offset)", **DATE_TIME),
+        query_parameter("to", "recorded before (with a UTC offset)", **DATE_TIME),
+        query_parameter("type", "event types, comma-separated"),
+        query_parameter("user_id", "events the person acted"),
+        query_parameter("department_id"),
+        query_parameter("subject_id", "every event about the person, their generations' steps too"),
+        integer_parameter("limit", 1, MAX_PAGE_EVENTS),
+        query_parameter(
+            "after",
+            "`Audit-After` of the previous page",
+            pattern=CURSOR_PATTERN,
+            maxLength=CURSOR_MAX_LENGTH,
+        ),
+    ),
+)
 @api
 def get_audit_events(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
@@ -81,7 +131,20 @@ def get_audit_events(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("".join(jsonl_lines(page.events)), status_code=200, headers=headers)
 
 
-@blueprint.route(route=SUBJECT_STREAMS_ROUTE, methods=["GET"])
+@routes.declare(
+    SUBJECT_STREAMS_ROUTE,
+    "GET",
+    "The streams that concern a person, with their events about them (a recorded read)",
+    (
+        Answer(
+            200,
+            "The streams; none when the log holds nothing about the person",
+            SubjectStreams,
+        ),
+    ),
+    (FORBIDDEN,),
+    (path_parameter("user_id"),),
+)
 @api
 def get_subject_streams(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)

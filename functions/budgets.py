@@ -7,7 +7,22 @@ import azure.functions as func
 from bootstrap import platform
 from functions import responses
 from functions.http_support import api, authenticate, json_response, parse_body
-from functions.problems import INVALID_PARAMETER, NO_ELIGIBLE_MODEL, Problem
+from functions.problems import (
+    CONCURRENCY_CONFLICT,
+    FORBIDDEN,
+    INVALID_PARAMETER,
+    NO_ELIGIBLE_MODEL,
+    NOT_FOUND,
+    Problem,
+)
+from functions.routes import (
+    DATE_TIME,
+    DEPARTMENT,
+    Answer,
+    Header,
+    Routes,
+    query_parameter,
+)
 from services.budget_csv import budget_csv, budgets_csv
 from services.budget_history import parse_instant
 from services.budgets import (
@@ -19,11 +34,26 @@ from services.budgets import (
 )
 
 blueprint = func.Blueprint()
+routes = Routes(blueprint, tag="budgets")
 
 FORMATS = ("json", "csv")
+MONTH = r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$"
+PERIOD = query_parameter(
+    "period", "a Sydney calendar month; default the current one", pattern=MONTH
+)
+FORMAT = query_parameter("format", "json (default) or csv", enum=list(FORMATS))
+CSV = {"text/csv": {"schema": {"type": "string"}}}
+CSV_DOWNLOAD = Header("Content-Disposition", "attachment, with the file's name", required=False)
 
 
-@blueprint.route(route="v1/budgets", methods=["GET"])
+@routes.declare(
+    "v1/budgets",
+    "GET",
+    "The month's budgets the caller may see, one per department",
+    (Answer(200, "The budgets", responses.BudgetList, CSV, (CSV_DOWNLOAD,)),),
+    (FORBIDDEN, INVALID_PARAMETER),
+    (PERIOD, FORMAT),
+)
 @api
 def get_budgets(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
@@ -35,7 +65,19 @@ def get_budgets(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(answer)
 
 
-@blueprint.route(route="v1/budgets/{department_id}", methods=["GET"])
+@routes.declare(
+    "v1/budgets/{department_id}",
+    "GET",
+    "One department's month, with its forecast; `as_of` reads it as the log stood then",
+    (Answer(200, "The budget", responses.Budget, CSV, (CSV_DOWNLOAD,)),),
+    (FORBIDDEN, NOT_FOUND, INVALID_PARAMETER),
+    (
+        DEPARTMENT,
+        PERIOD,
+        query_parameter("as_of", "a past instant, with a UTC offset", **DATE_TIME),
+        FORMAT,
+    ),
+)
 @api
 def get_budget(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
@@ -56,7 +98,15 @@ def get_budget(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(responses.Budget.model_validate(budget))
 
 
-@blueprint.route(route="v1/budgets/{department_id}", methods=["PUT"])
+@routes.declare(
+    "v1/budgets/{department_id}",
+    "PUT",
+    "Set the department's standing budget policy, from this month on",
+    (Answer(200, "The policy as recorded", responses.BudgetSetAnswer),),
+    (FORBIDDEN, NOT_FOUND, NO_ELIGIBLE_MODEL, CONCURRENCY_CONFLICT),
+    (DEPARTMENT,),
+    body=BudgetUpdate,
+)
 @api
 def put_budget(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)

@@ -10,18 +10,35 @@ import azure.functions as func
 from bootstrap import platform
 from functions.http_support import api, json_response
 from functions.responses import HealthLive, HealthReady
+from functions.routes import Answer, Routes
 
 blueprint = func.Blueprint()
+routes = Routes(blueprint, tag="health")
 log = logging.getLogger(__name__)
 
 
-@blueprint.route(route="v1/health/live", methods=["GET"])
+@routes.declare(
+    "v1/health/live",
+    "GET",
+    "Liveness",
+    (Answer(200, "The process answers", HealthLive),),
+    signed_in=False,
+)
 @api
 def live(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(HealthLive(status="live"))
 
 
-@blueprint.route(route="v1/health/ready", methods=["GET"])
+@routes.declare(
+    "v1/health/ready",
+    "GET",
+    "Readiness: each dependency checked",
+    (
+        Answer(200, "Every dependency answers", HealthReady),
+        Answer(503, "A dependency does not answer", HealthReady),
+    ),
+    signed_in=False,
+)
 @api
 def ready(req: func.HttpRequest) -> func.HttpResponse:
     checks: dict[str, str] = {}

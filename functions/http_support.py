@@ -22,9 +22,6 @@ import azure.functions as func
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from adapters.json_logs import CORRELATION_HEADER, correlated, safe_correlation_id
-from adapters.json_logs import correlation_id as current_correlation_id
-from adapters.jwt_auth import AuthenticationError, JwksUnavailable, bearer_token
 from bootstrap import authenticator, meter
 from domain.access import AccessDenied, Principal
 from functions.problems import (
@@ -45,7 +42,10 @@ from functions.problems import (
 )
 from services.budget_history import InvalidInstant
 from services.budgets import InvalidPeriod
+from services.correlation import CORRELATION_HEADER, correlated, safe_correlation_id
+from services.correlation import correlation_id as current_correlation_id
 from services.errors import IdempotencyConflict, NotFound
+from services.identity import AuthenticationError, JwksUnavailable, bearer_token
 from services.metrics import AUTH_FAILURES
 from services.ports import ConcurrencyError, InvalidContinuation, ModerationUnavailable
 from services.quota import QuotaExceeded

@@ -19,7 +19,6 @@ from bootstrap import image_link_key, platform
 from domain.access import Action, authorize
 from domain.generation import Generation
 from domain.openai_images import ImagesRequest, Unsupported, map_request
-from functions.generations import MAX_IDEMPOTENCY_KEY
 from functions.http_support import Handler, answered, authenticate, json_response, parse_body
 from functions.http_support import validate as validate_body
 from functions.openai_shapes import (
@@ -33,6 +32,17 @@ from functions.openai_shapes import (
     openai_error,
 )
 from functions.problems import INVALID_HEADER, NOT_FOUND, Problem
+from functions.routes import (
+    GENERATION_ID,
+    GENERATION_IDS,
+    IDEMPOTENCY_KEY,
+    MAX_IDEMPOTENCY_KEY,
+    Answer,
+    Parameter,
+    Routes,
+    path_parameter,
+    query_parameter,
+)
 from services.generation_waits import WaitExpired
 from services.generations import GenerationRequest, stored_image
 from services.openai_images import (
@@ -45,10 +55,13 @@ from services.openai_images import (
 )
 
 blueprint = func.Blueprint()
+routes = Routes(blueprint, tag="openai")
 
 AZURE_KEY_HEADER = "api-key"  # AzureOpenAI(api_key=...) sends the token here
 RETRY_HEADER = "x-stainless-retry-count"
 MODEL = "model"
+# Every failure the face can answer: bad input, token, role, rate or budget, wait, provider.
+FACE_ERRORS = (400, 401, 403, 409, 413, 415, 429, 500, 502, 503, 504)
 
 
 def openai_api(handler: Handler) -> Handler:
@@ -81,13 +94,33 @@ def openai_api(handler: Handler) -> Handler:
     return answered(refusing, from_problem)
 
 
-@blueprint.route(route="openai/v1/images/generations", methods=["POST"])
+@routes.declare(
+    "openai/v1/images/generations",
+    "POST",
+    "OpenAI's images API: `n` governed generations, answered when they are charged",
+    (Answer(200, "The images", OpenAIImages, headers=(GENERATION_IDS,)),),
+    parameters=(IDEMPOTENCY_KEY,),
+    body=ImagesRequest,
+    openai_errors=FACE_ERRORS,
+)
 @openai_api
 def openai_generate_images(req: func.HttpRequest) -> func.HttpResponse:
     return _generate(req, deployment=None)
 
 
-@blueprint.route(route="openai/deployments/{deployment}/images/generations", methods=["POST"])
+@routes.declare(
+    "openai/deployments/{deployment}/images/generations",
+    "POST",
+    "Azure OpenAI's images API: the deployment names the model (or `auto`)",
+    (Answer(200, "The images", OpenAIImages, headers=(GENERATION_IDS,)),),
+    parameters=(
+        path_parameter("deployment", "a catalogue id, an OpenAI model name, or auto"),
+        Parameter("api-version", "query", {"type": "string", "minLength": 1}, "any", required=True),
+        IDEMPOTENCY_KEY,
+    ),
+    body=ImagesRequest,
+    openai_errors=FACE_ERRORS,
+)
 @openai_api
 def azure_openai_generate_images(req: func.HttpRequest) -> func.HttpResponse:
     if not req.params.get("api-version"):
@@ -144,7 +177,13 @@ def _created(states: list[Generation]) -> int:
     return int(min(moments).timestamp()) if moments else 0
 
 
-@blueprint.route(route="openai/v1/models", methods=["GET"])
+@routes.declare(
+    "openai/v1/models",
+    "GET",
+    "The catalogue in OpenAI's model-list shape: catalogue ids and OpenAI model names",
+    (Answer(200, "The models", OpenAIModelList),),
+    openai_errors=(401, 403, 500, 503),
+)
 @openai_api
 def openai_list_models(req: func.HttpRequest) -> func.HttpResponse:
     authorize(authenticate(req, AZURE_KEY_HEADER), Action.MODEL_LIST)
@@ -162,7 +201,25 @@ def openai_list_models(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(OpenAIModelList(object="list", data=models))
 
 
-@blueprint.route(route="openai/images/{id}", methods=["GET"])
+@routes.declare(
+    "openai/images/{id}",
+    "GET",
+    "The image behind a signed, expiring `url` of the face (embedded default)",
+    (
+        Answer(
+            200,
+            "The PNG",
+            other_media={"image/png": {"schema": {"type": "string", "format": "binary"}}},
+        ),
+    ),
+    parameters=(
+        GENERATION_ID,
+        query_parameter("expires", "Unix seconds", pattern="^[0-9]+$"),
+        query_parameter("signature", "HMAC-SHA256, hex", pattern="^[0-9a-f]{64}$"),
+    ),
+    signed_in=False,
+    openai_errors=(403, 404, 500),
+)
 @openai_api
 def openai_signed_image(req: func.HttpRequest) -> func.HttpResponse:
     """The image behind a signed link: the signature is the credential, no token."""

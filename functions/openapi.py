@@ -1,4 +1,5 @@
-"""`GET /openapi.json`: the OpenAPI 3.1 document, built from the route table and models.
+"""`GET /openapi.json`: the OpenAPI 3.1 document, built from the routes' declarations
+(functions/routes.py, gathered by functions/api_routes.py) and models.
 
 Request bodies are described as pydantic validates them, response bodies as the triggers
 serialise them (functions/responses.py); each problem response lists the problem types
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -16,7 +18,6 @@ import azure.functions as func
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from functions.api_routes import JSON, OPERATIONS, Answer, Operation
 from functions.http_support import api, json_response
 from functions.openai_shapes import GENERATION_IDS_HEADER, OpenAIError
 from functions.problems import (
@@ -31,8 +32,10 @@ from functions.problems import (
     ProblemDetails,
     ProblemType,
 )
+from functions.routes import JSON, Answer, Operation, Routes
 
 blueprint = func.Blueprint()
+routes = Routes(blueprint, tag="meta")
 
 REF = "#/components/schemas/{model}"
 SIGNED_IN = (UNAUTHENTICATED, DEPENDENCY_UNAVAILABLE)
@@ -44,7 +47,13 @@ PROBLEM_HEADERS = {
 }
 
 
-@blueprint.route(route="v1/openapi.json", methods=["GET"])
+@routes.declare(
+    "v1/openapi.json",
+    "GET",
+    "This document",
+    (Answer(200, "The OpenAPI 3.1 document", other_media={JSON: {"schema": {"type": "object"}}}),),
+    signed_in=False,
+)
 @api
 def get_openapi(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(openapi_document())
@@ -52,7 +61,10 @@ def get_openapi(req: func.HttpRequest) -> func.HttpResponse:
 
 @cache
 def openapi_document() -> dict[str, Any]:
-    refs, definitions = _schemas()
+    # Not at import: the route table gathers every blueprint's routes, this one's too.
+    from functions.api_routes import OPERATIONS
+
+    refs, definitions = _schemas(OPERATIONS)
     paths: dict[str, dict[str, Any]] = {}
     for operation in OPERATIONS:
         paths.setdefault("/" + operation.route, {})[operation.method.lower()] = _operation(
@@ -89,12 +101,12 @@ def openapi_document() -> dict[str, Any]:
 Refs = dict[tuple[object, str], dict[str, Any]]
 
 
-def _schemas() -> tuple[Refs, dict[str, Any]]:
+def _schemas(operations: Sequence[Operation]) -> tuple[Refs, dict[str, Any]]:
     wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [
         (ProblemDetails, "serialization"),
         (OpenAIError, "serialization"),
     ]
-    for operation in OPERATIONS:
+    for operation in operations:
         if operation.body is not None:
             wanted.append((operation.body, "validation"))
         wanted.extend((a.model, "serialization") for a in operation.answers if a.model)

@@ -8,10 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from bootstrap import platform
 from domain.privacy import REASON_MAX_LENGTH
 from functions.http_support import api, authenticate, json_response, parse_body
+from functions.problems import CONCURRENCY_CONFLICT, FORBIDDEN
 from functions.responses import Erasure, SubjectExport
+from functions.routes import Answer, Routes, path_parameter
 from services.privacy import erase_subject, export_subject
 
 blueprint = func.Blueprint()
+routes = Routes(blueprint, tag="privacy")
 
 
 class ErasureRequest(BaseModel):
@@ -27,7 +30,16 @@ class ErasureRequest(BaseModel):
     )
 
 
-@blueprint.route(route="v1/privacy/subjects/{user_id}/erase", methods=["POST"])
+@routes.declare(
+    "v1/privacy/subjects/{user_id}/erase",
+    "POST",
+    "Erase a person: destroy their key (crypto-shredding); repeating it is harmless",
+    (Answer(200, "Erased", Erasure),),
+    (FORBIDDEN, CONCURRENCY_CONFLICT),
+    (path_parameter("user_id"),),
+    body=ErasureRequest,
+    body_required=False,
+)
 @api
 def erase(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
@@ -41,7 +53,14 @@ def erase(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(Erasure.model_validate(erased))
 
 
-@blueprint.route(route="v1/privacy/subjects/{user_id}/export", methods=["GET"])
+@routes.declare(
+    "v1/privacy/subjects/{user_id}/export",
+    "GET",
+    "Everything held about a person (subject access)",
+    (Answer(200, "The export, prompts opened where their key exists", SubjectExport),),
+    (FORBIDDEN, CONCURRENCY_CONFLICT),
+    (path_parameter("user_id"),),
+)
 @api
 def export(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)

@@ -24,8 +24,7 @@ from typing import Any
 
 import azure.functions as func
 
-from adapters.cosmos_event_store import CONTAINER_ID as EVENTS_CONTAINER
-from bootstrap import platform
+from bootstrap import EVENTS_CONTAINER, platform
 from projections import OWN_FEED_PROJECTIONS
 from services.projection_feed import project_changes
 

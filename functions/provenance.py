@@ -14,14 +14,24 @@ import azure.functions as func
 from bootstrap import platform
 from domain.access import Action, authorize
 from functions.http_support import api, authenticate, json_response
-from functions.problems import PAYLOAD_TOO_LARGE, UNREADABLE_IMAGE, Problem
+from functions.problems import FORBIDDEN, PAYLOAD_TOO_LARGE, UNREADABLE_IMAGE, Problem
 from functions.responses import ProvenanceReport
+from functions.routes import IMAGE_MEDIA_TYPES, Answer, Routes
 from services.provenance import MAX_IMAGE_BYTES, verify_image
 
 blueprint = func.Blueprint()
+routes = Routes(blueprint, tag="provenance")
 
 
-@blueprint.route(route="v1/provenance/verify", methods=["POST"])
+@routes.declare(
+    "v1/provenance/verify",
+    "POST",
+    "Is this image ours (valid Content Credentials, signed by the platform) and does "
+    "the log agree? The body is the image.",
+    (Answer(200, "The verdict; `ok` only when authentic", ProvenanceReport),),
+    (FORBIDDEN, PAYLOAD_TOO_LARGE, UNREADABLE_IMAGE),
+    binary_body=IMAGE_MEDIA_TYPES,
+)
 @api
 def verify_provenance(req: func.HttpRequest) -> func.HttpResponse:
     authorize(authenticate(req), Action.PROVENANCE_VERIFY)

@@ -6,13 +6,22 @@ import azure.functions as func
 
 from bootstrap import platform
 from functions.http_support import api, authenticate, json_response
+from functions.problems import FORBIDDEN
 from functions.responses import Quota
+from functions.routes import Answer, Routes
 from services.quota import read_quota
 
 blueprint = func.Blueprint()
+routes = Routes(blueprint, tag="quota")
 
 
-@blueprint.route(route="v1/quota", methods=["GET"])
+@routes.declare(
+    "v1/quota",
+    "GET",
+    "The caller's daily image quota",
+    (Answer(200, "Today's quota", Quota),),
+    (FORBIDDEN,),
+)
 @api
 def get_quota(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)

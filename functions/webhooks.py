@@ -13,13 +13,20 @@ import logging
 import azure.functions as func
 from pydantic import ValidationError
 
-from adapters.cosmos_event_store import _event_from_item
-from adapters.json_logs import correlated
-from bootstrap import platform, webhooks
+from bootstrap import change_feed_event, platform, webhooks
 from functions.http_support import api, authenticate, json_response, parse_body, query_limit
-from functions.problems import INVALID_WEBHOOK_URL, Problem
+from functions.problems import (
+    CONCURRENCY_CONFLICT,
+    FORBIDDEN,
+    INVALID_PARAMETER,
+    INVALID_WEBHOOK_URL,
+    NOT_FOUND,
+    Problem,
+)
 from functions.projector import on_every_event
 from functions.responses import Webhook, WebhookDeliveries, WebhookWithSecret
+from functions.routes import DEPARTMENT, Answer, Parameter, Routes
+from services.correlation import correlated
 from services.destinations import RefusedDestination
 from services.projection_feed import project_changes
 from services.tracing import continued_span
@@ -36,12 +43,21 @@ from services.webhooks import (
 )
 
 blueprint = func.Blueprint()
+routes = Routes(blueprint, tag="webhooks")
 log = logging.getLogger(__name__)
 
 DISPATCH_LEASE_PREFIX = "webhook-dispatch-"
 
 
-@blueprint.route(route="v1/webhooks/{department_id}", methods=["PUT"])
+@routes.declare(
+    "v1/webhooks/{department_id}",
+    "PUT",
+    "Register (or replace) the department's webhook; the answer carries its secret once",
+    (Answer(200, "The subscription, with its signing secret", WebhookWithSecret),),
+    (FORBIDDEN, NOT_FOUND, INVALID_WEBHOOK_URL, CONCURRENCY_CONFLICT),
+    (DEPARTMENT,),
+    body=WebhookRegistration,
+)
 @api
 def put_webhook(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
@@ -59,7 +75,14 @@ def put_webhook(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(answer, headers={"Cache-Control": "no-store"})
 
 
-@blueprint.route(route="v1/webhooks/{department_id}", methods=["GET"])
+@routes.declare(
+    "v1/webhooks/{department_id}",
+    "GET",
+    "The department's webhook",
+    (Answer(200, "The subscription", Webhook),),
+    (FORBIDDEN, NOT_FOUND),
+    (DEPARTMENT,),
+)
 @api
 def get_webhook(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
@@ -67,7 +90,17 @@ def get_webhook(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(Webhook.model_validate(subscription))
 
 
-@blueprint.route(route="v1/webhooks/{department_id}/deliveries", methods=["GET"])
+@routes.declare(
+    "v1/webhooks/{department_id}/deliveries",
+    "GET",
+    "The department's latest webhook deliveries: event, attempts, last answer, next try",
+    (Answer(200, "The deliveries, newest first", WebhookDeliveries),),
+    (FORBIDDEN, NOT_FOUND, INVALID_PARAMETER),
+    (
+        DEPARTMENT,
+        Parameter("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_DELIVERIES}),
+    ),
+)
 @api
 def get_webhook_deliveries(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
@@ -78,7 +111,14 @@ def get_webhook_deliveries(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(answer)
 
 
-@blueprint.route(route="v1/webhooks/{department_id}", methods=["DELETE"])
+@routes.declare(
+    "v1/webhooks/{department_id}",
+    "DELETE",
+    "Remove the department's webhook",
+    (Answer(204, "Removed"),),
+    (FORBIDDEN, NOT_FOUND, CONCURRENCY_CONFLICT),
+    (DEPARTMENT,),
+)
 @api
 def delete_webhook(req: func.HttpRequest) -> func.HttpResponse:
     principal = authenticate(req)
@@ -113,4 +153,4 @@ def dispatch_webhooks(documents: func.DocumentList) -> None:
     project_changes(app, DELIVERIES_VIEW, items)
     for item in items:
         if item.get("type") in DISPATCHED_TYPES:
-            dispatch(app, ports, _event_from_item(item))
+            dispatch(app, ports, change_feed_event(item))

@@ -8,8 +8,8 @@ from uuid import UUID
 
 import azure.functions as func
 
-from adapters.json_logs import correlated
 from bootstrap import platform
+from services.correlation import correlated
 from services.generations import JOB_QUEUE
 from services.pipeline import advance_generation
 from services.recovery import (

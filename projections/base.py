@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from domain.envelope import Actor
+from domain.envelope import Actor, Event
 
 View = dict[str, Any]
 
@@ -99,6 +99,22 @@ class RecordLog(Protocol):
         types: Collection[str] | None = None,
         streams: StreamRange | None = None,
     ) -> list[Record]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PositionedEvent:
+    """An event with its place in the embedded store's global order."""
+
+    position: int
+    event: Event
+
+
+class EventLog(Protocol):
+    """Catch-up reading across all streams (the embedded store's global order)."""
+
+    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[PositionedEvent]: ...
+
+    def last_position(self) -> int: ...
 
 
 # The documents loaded for a batch, and the batch's (key, fact) pairs in log order.

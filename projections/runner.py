@@ -23,6 +23,7 @@ from datetime import datetime
 from projections import ALL_PROJECTIONS
 from projections.base import (
     BulkLoading,
+    EventLog,
     Fact,
     Projection,
     RecordLog,
@@ -34,7 +35,6 @@ from projections.base import (
 )
 from projections.follower import CheckpointedFollower
 from projections.partitioned import replay_partitioned
-from services.ports import EventLog
 
 
 class ProjectionRunner(CheckpointedFollower):

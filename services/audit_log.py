@@ -6,14 +6,9 @@ prompts stay in the sealed form the log holds them in (`SealedText`), so an audi
 export carries no prompt text; what a person's prompts said is the subject-access
 export's business, under its own permission.
 
-The whole log is read in the store's replay order, a bounded page at a time, so an
-export of any size holds one page of events in memory:
-
-- the embedded store (SQLite) in its global append order, resumed after a position;
-- Cosmos DB ordered by `recorded_at`, stream id and version, resumed after that key.
-
-Either way a read hands out *cursors*: opaque text that resumes the scan just after
-the event it was taken at.
+The whole log is read in the store's replay order (services/log_replay.py), a bounded
+page at a time, so an export of any size holds one page of events in memory; a read
+hands out the replay's cursors.
 """
 
 from __future__ import annotations
@@ -21,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from domain.access import Action, Principal, authorize
 from domain.envelope import Event, format_timestamp
@@ -29,10 +24,10 @@ from domain.event_types import EVENT_TYPES, unknown_types
 from domain.generation import GenerationRequested
 from services.audit_reads import LogAccess, record_read
 from services.errors import NotFound
-from services.ports import EventLog, EventStore, InvalidContinuation
+from services.log_replay import SCAN_PAGE, LogReplay
+from services.ports import InvalidContinuation
 from services.subject_streams import SubjectIndex, SubjectStream, subject_streams
 
-SCAN_PAGE = 1000  # events fetched from the store at a time
 MAX_PAGE_EVENTS = 1000  # the most events one feed page answers with
 # A page with a narrow filter may have to pass over many events that do not match; it
 # stops after this many and answers with a cursor, so no request runs unbounded.
@@ -117,6 +112,13 @@ def audit_stream(platform: LogAccess, principal: Principal, stream_id: str) -> l
 SUBJECT_STREAMS_ROUTE = "v1/audit/subjects/{user_id}/streams"
 
 
+class FeedAccess(LogAccess, Protocol):
+    """Reading the whole log: the store's replay besides what recording the read needs."""
+
+    @property
+    def replay(self) -> LogReplay | None: ...
+
+
 class AuditIndex(LogAccess, SubjectIndex, Protocol):
     """Reading a person's streams for an auditor: the store, the views, the clock."""
 
@@ -133,7 +135,7 @@ def audit_subject_streams(
 
 
 def feed_page(
-    platform: LogAccess,
+    platform: FeedAccess,
     principal: Principal,
     wanted: EventFilter,
     *,
@@ -145,7 +147,7 @@ def feed_page(
     authorize(principal, Action.AUDIT_READ)
     if not 0 < limit <= MAX_PAGE_EVENTS:
         raise InvalidContinuation(f"limit must be 1 to {MAX_PAGE_EVENTS}")
-    scan = _scan(platform.store, wanted, after)  # a bad cursor fails before the record
+    scan = _scan(platform, wanted, after)  # a bad cursor fails before the record
     what = {"route": route, "filters": wanted.described(), "after": after, "limit": limit}
     record_read(platform, principal, what)
     events: list[Event] = []
@@ -161,7 +163,7 @@ def feed_page(
 
 
 def export_events(
-    platform: LogAccess, principal: Principal, wanted: EventFilter, *, command: str
+    platform: FeedAccess, principal: Principal, wanted: EventFilter, *, command: str
 ) -> Iterator[Event]:
     """Every matching event, lazily, one store page at a time; recorded before it starts.
 
@@ -169,7 +171,7 @@ def export_events(
     not when the first event is asked for.
     """
     authorize(principal, Action.AUDIT_READ)
-    scan = _scan(platform.store, wanted, None)
+    scan = _scan(platform, wanted, None)
     record_read(platform, principal, {"command": command, "filters": wanted.described()})
     selects = _selector(wanted)
     return (event for _, event in scan if selects(event))
@@ -201,83 +203,9 @@ def _selector(wanted: EventFilter) -> Callable[[Event], bool]:
     return selects
 
 
-# --- scanning the store in replay order -------------------------------------------------
-
-
-@runtime_checkable
-class _PositionedLog(EventLog, Protocol):
-    """The embedded store: a global position per event."""
-
-
-@runtime_checkable
-class _OrderedReplay(Protocol):
-    """Cosmos DB: a cross-partition query in (recorded_at, stream id, version) order."""
-
-    def read_all_ordered(
-        self,
-        *,
-        recorded_from: datetime | None = None,
-        recorded_before: datetime | None = None,
-        types: frozenset[str] | None = None,
-        page_size: int = 100,
-    ) -> Iterator[Event]: ...
-
-
-def _scan(store: EventStore, wanted: EventFilter, after: str | None) -> Iterator[tuple[str, Event]]:
-    """(cursor, event) for every event after `after`, maybe only those near `wanted`.
-
-    Checks the cursor at once (not at the first `next`), so a bad one fails the call.
-    """
-    if isinstance(store, _PositionedLog):
-        return _positioned(store, _position(after))
-    if isinstance(store, _OrderedReplay):
-        return _ordered(store, wanted, _key(after))
-    raise TypeError(f"{type(store).__name__} cannot replay the whole log")
-
-
-def _positioned(log: EventLog, position: int) -> Iterator[tuple[str, Event]]:
-    while page := log.read_all(position, SCAN_PAGE):
-        for positioned in page:
-            yield str(positioned.position), positioned.event
-        position = page[-1].position
-
-
-def _position(after: str | None) -> int:
-    if after is None:
-        return 0
-    if not after.isdigit():
-        raise InvalidContinuation("after is not a cursor this log issued")
-    return int(after)
-
-
-_Key = tuple[str, str, int]  # the formatted recorded_at, the stream id, the version
-
-
-def _ordered(
-    store: _OrderedReplay, wanted: EventFilter, after: _Key | None
+def _scan(
+    platform: FeedAccess, wanted: EventFilter, after: str | None
 ) -> Iterator[tuple[str, Event]]:
-    start = wanted.recorded_from
-    if after is not None:  # events of the cursor's instant may come again: skip up to it
-        cursor_time = datetime.fromisoformat(after[0])
-        start = cursor_time if start is None else max(start, cursor_time)
-    events = store.read_all_ordered(
-        recorded_from=start,
-        recorded_before=wanted.recorded_to,
-        types=wanted.types or None,
-        page_size=SCAN_PAGE,
-    )
-    for event in events:
-        key = (format_timestamp(event.recorded_at), event.stream_id, event.version)
-        if after is None or key > after:
-            yield f"{key[0]}|{key[2]}|{key[1]}", event
-
-
-def _key(after: str | None) -> _Key | None:
-    if after is None:
-        return None
-    try:
-        recorded_at, version, stream_id = after.split("|", 2)
-        datetime.fromisoformat(recorded_at)
-        return recorded_at, stream_id, int(version)
-    except ValueError:
-        raise InvalidContinuation("after is not a cursor this log issued") from None
+    if platform.replay is None:
+        raise TypeError(f"{type(platform.store).__name__} cannot replay the whole log")
+    return platform.replay.scan(after, wanted)

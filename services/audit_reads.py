@@ -17,6 +17,7 @@ from uuid import uuid4
 from domain.access import Principal
 from domain.audit_reads import AuditLogRead, audit_reads_stream
 from domain.envelope import Event, NewEvent
+from services.log_replay import LogReplay
 from services.ports import ConcurrencyError, EventStore
 
 MAX_CONFLICT_RETRIES = 50
@@ -38,6 +39,7 @@ class LogAccess(Protocol):
 class AuditAccess:
     store: EventStore
     clock: Callable[[], datetime]
+    replay: LogReplay | None = None  # for the feeds of services/audit_log.py
 
 
 # The day streams only grow, so the last version this process saw is a good first guess

@@ -36,7 +36,7 @@ from domain.audit import (
 )
 from domain.seals import Head, Seal, link_faults, seal_faults
 from services.errors import NotFound
-from services.seals import SealStore, parse_seal
+from services.seals import SealableLog, SealStore, parse_seal
 
 # Below this many events for each process a verify runs in one: forking, and the parts
 # each placing the streams they share, would cost more than another core gives.
@@ -87,6 +87,22 @@ class VerifiableLog(SealedHeads, Protocol):
         """One stream's events, by descending version: from the least version at a position
         in (`after_position`, `up_to_position`] up, at positions up to `up_to_position`."""
         ...
+
+
+class _ClosableLog(SealableLog, Protocol):
+    def close(self) -> None: ...
+
+
+class SealedLog(_ClosableLog, VerifiableLog, Protocol):
+    """The embedded log, as the seal timer and verify read it."""
+
+
+class SealedStreamwiseLog(_ClosableLog, StreamwiseLog, Protocol):
+    """Cosmos DB's log, as the seal timer and verify read it."""
+
+
+# What the composition root hands the seal timer and verify (`bootstrap.audit_log`).
+AuditLog = SealedLog | SealedStreamwiseLog
 
 
 @dataclass(frozen=True, slots=True)

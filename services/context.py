@@ -10,6 +10,7 @@ from domain.catalogue import Catalogue
 from domain.screening import PolicyBook, Redactor
 from services.destinations import Resolver
 from services.health_memo import HealthMemo
+from services.log_replay import LogReplay
 from services.log_tail import LogTail
 from services.metrics import NullMeter
 from services.ports import (
@@ -49,5 +50,6 @@ class Platform:
     image_links: ImageLinks | None = None  # None: the app serves image bytes itself
     moderators: tuple[ContentModerator, ...] = ()  # besides the policy's own term list
     log_tail: LogTail | None = None  # where the store has a global order to tail
+    replay: LogReplay | None = None  # the whole log in the store's order (audit feeds)
     health_memo: HealthMemo = field(default_factory=HealthMemo, compare=False)
     meter: Meter = field(default_factory=NullMeter, compare=False)  # services/metrics.py

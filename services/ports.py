@@ -16,6 +16,10 @@ from domain.envelope import Event, NewEvent
 from domain.generation import Quality, Size, Style
 from domain.screening import Finding
 from domain.screening import Redactor as Redactor  # its port is the domain's: `screen` takes one
+
+# The log's ports are the projections' (the runner reads it); re-exported for the services.
+from projections.base import EventLog as EventLog
+from projections.base import PositionedEvent as PositionedEvent
 from services.metrics import Metric
 
 # --- event store ---------------------------------------------------------------------
@@ -61,22 +65,6 @@ class EventStore(Protocol):
     def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
         """The stream's events in version order (empty for an unknown stream)."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class PositionedEvent:
-    """An event with its place in the embedded store's global order."""
-
-    position: int
-    event: Event
-
-
-class EventLog(Protocol):
-    """Catch-up reading across all streams (the embedded store's global order)."""
-
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[PositionedEvent]: ...
-
-    def last_position(self) -> int: ...
 
 
 # --- work queue ----------------------------------------------------------------------

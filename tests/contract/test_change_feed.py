@@ -22,6 +22,7 @@ import azure.functions as func
 import pytest
 from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy, PartitionKey
 
+from bootstrap import cosmos_databases
 from devhost.change_feed import (
     ChangeFeedPoller,
     FeedContainers,
@@ -30,6 +31,7 @@ from devhost.change_feed import (
 )
 from devhost.host import LocalHost
 from devhost.triggers import CosmosDbTrigger, RetryPolicy, discover
+from services.settings import Settings
 from tests.emulators import RunningEmulator
 
 pytest_plugins = ["tests.cosmos_fixtures"]
@@ -279,11 +281,12 @@ def running_host(
         # Imported here: the plugin must load (and be assertion-rewritten) first.
         from tests.cosmos_fixtures import EMULATOR_KEY
 
+        config = Settings(cosmos_emulator_key=EMULATOR_KEY)
         host = LocalHost(
             app,
             queue_for=lambda name: pytest.fail(f"no queue expected, got {name}"),
             http_port=0,
-            change_feed=cosmos_change_feed(settings, EMULATOR_KEY),
+            change_feed=cosmos_change_feed(settings, cosmos_databases(config)),
             app_settings=settings,
         )
         hosts.append(host)

@@ -24,15 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from adapters.dev_issuer import DevIssuer, jwk_thumbprint
-from adapters.jwt_auth import (
-    AuthenticationError,
-    HttpJwks,
-    JwksUnavailable,
-    StaticJwks,
-    TokenValidator,
-    bearer_token,
-)
+from adapters.jwt_auth import HttpJwks, StaticJwks, TokenValidator
 from domain.access import AccessDenied, Action, DenialReason, Principal, Role, authorize
+from services.identity import AuthenticationError, JwksUnavailable, bearer_token
 
 ISSUER = "https://login.example.test/tenant-1/v2.0"
 AUDIENCE = "api://donatello-test"

@@ -15,7 +15,7 @@ import pytest
 
 from adapters.sqlite_audit_log import SqliteAuditLog
 from adapters.sqlite_event_store import SqliteEventStore
-from adapters.traced_event_store import traced
+from adapters.traced_event_store import TracedEventStore
 from domain.envelope import format_timestamp, recompute_hash
 from services.ports import ConcurrencyError, EventIdConflict
 from tests.contract.event_store_contract import EventStoreContract, new_event, stream_name
@@ -65,10 +65,10 @@ def test_a_head_hash_not_recorded_at_the_head_is_refused_and_writes_nothing(
 
 def test_the_traced_store_hands_the_head_hash_on(store: SqliteEventStore) -> None:
     stream = stream_name()
-    first, second = traced(store).append(stream, 0, [new_event(n=1), new_event(n=2)])
+    first, second = TracedEventStore(store).append(stream, 0, [new_event(n=1), new_event(n=2)])
     with pytest.raises(ValueError, match="version 2 is recorded with hash"):
-        traced(store).append(stream, 2, [new_event(n=3)], head_hash=first.hash)
-    traced(store).append(stream, 2, [new_event(n=3)], head_hash=second.hash)
+        TracedEventStore(store).append(stream, 2, [new_event(n=3)], head_hash=first.hash)
+    TracedEventStore(store).append(stream, 2, [new_event(n=3)], head_hash=second.hash)
     assert len(store.read_stream(stream)) == 3
 
 

@@ -22,8 +22,9 @@ from domain.access import AccessDenied, Principal, Role
 from domain.audit_reads import AuditLogRead, audit_reads_stream
 from domain.envelope import Actor, Event, NewEvent, canonical_json, recompute_hash
 from services.audit_export import CSV_COLUMNS, event_from_csv, write_csv, write_jsonl
-from services.audit_log import SCAN_PAGE, EventFilter, audit_stream, export_events, feed_page
+from services.audit_log import EventFilter, audit_stream, export_events, feed_page
 from services.audit_reads import AuditAccess
+from services.log_replay import SCAN_PAGE, PositionedReplay
 from services.ports import InvalidContinuation, PositionedEvent
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -78,7 +79,7 @@ def seeded(store: SqliteEventStore, clock: Clock) -> list[Event]:
 
 
 def access(store: SqliteEventStore, clock: Clock) -> AuditAccess:
-    return AuditAccess(store=store, clock=clock)
+    return AuditAccess(store=store, clock=clock, replay=PositionedReplay(store))
 
 
 def reads(store: SqliteEventStore) -> list[AuditLogRead]:
@@ -324,7 +325,8 @@ def test_an_export_of_50k_events_holds_a_page_at_a_time(
     fill_fifty_thousand(store)
     log = CountingLog(store)
 
-    events = export_events(AuditAccess(store=log, clock=clock), AUDITOR, EventFilter(), command="t")
+    counted = AuditAccess(store=log, clock=clock, replay=PositionedReplay(log))
+    events = export_events(counted, AUDITOR, EventFilter(), command="t")
     assert log.handed_out == 0  # the read is recorded, but nothing is read yet
     sink = LagCheckingSink(log)
     count = write_csv(events, sink)

@@ -26,9 +26,10 @@ from pydantic import BaseModel
 
 from domain.access import PERMISSIONS, Role, Scope
 from domain.openai_images import ImagesRequest
-from functions.api_routes import OPERATIONS, Operation
+from functions.api_routes import OPERATIONS
 from functions.audit import VerifyRequest
 from functions.privacy import ErasureRequest
+from functions.routes import Operation
 from services.budgets import BudgetUpdate
 from services.generations import GenerationRequest
 from services.webhooks import WebhookRegistration

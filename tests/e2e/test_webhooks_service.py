@@ -18,8 +18,13 @@ from uuid import UUID
 import pytest
 
 from adapters.httpx_webhooks import HttpxWebhookSender
-from adapters.sqlite_event_store import SqliteEventStore
-from bootstrap import build_platform, local_queue, webhook_dispatcher, webhook_ports
+from bootstrap import (
+    build_platform,
+    local_queue,
+    sqlite_event_store,
+    webhook_dispatcher,
+    webhook_ports,
+)
 from domain.access import AccessDenied, Principal, Role
 from domain.generation import Status
 from domain.streams import generation_stream, webhook_delivery_stream
@@ -259,8 +264,7 @@ def test_a_callback_without_a_department_webhook_is_dead_lettered_with_its_reaso
     harness.dispatch()
     assert harness.drain() == []
     assert receiver.received == []
-    store = harness.platform.store
-    assert isinstance(store, SqliteEventStore)
+    store = sqlite_event_store(harness.config)  # the platform's log, read in its global order
     dead = [p.event for p in store.read_all(0) if p.event.type == WebhookDeadLettered.TYPE]
     assert len(dead) == 1
     assert "no webhook" in dead[0].data["last_error"]
@@ -334,7 +338,6 @@ def test_a_webhook_whose_name_now_points_inside_is_dead_lettered_without_a_retry
     harness.dispatch()
     assert harness.drain() == ["dead-lettered: destination refused"]
     assert receiver.received == []
-    store = harness.platform.store
-    assert isinstance(store, SqliteEventStore)
+    store = sqlite_event_store(harness.config)  # the platform's log, read in its global order
     (dead,) = [p.event for p in store.read_all(0) if p.event.type == WebhookDeadLettered.TYPE]
     assert "loopback" in dead.data["last_error"]

@@ -11,13 +11,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from adapters.json_logs import (
-    REDACTED,
-    configure_logging,
-    correlated,
-    redact,
-    safe_correlation_id,
-)
+from adapters.json_logs import REDACTED, configure_logging, redact
+from services.correlation import correlated, safe_correlation_id
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
 SECRET = "whsec_0123456789abcdef"
