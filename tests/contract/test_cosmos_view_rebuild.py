@@ -320,6 +320,6 @@ def test_the_command_rebuilds_on_the_azure_shape_saying_what_it_does(
 
 
 def test_a_request_cosmos_refuses_is_reported_as_a_failed_rebuild(shape: Shape) -> None:
-    shape.database.delete_container("views")
+    shape.database.delete_container("events")
     with pytest.raises(RebuildFailed, match=r"Cosmos DB answered 404 .* running the rebuild"):
         shape.rebuild().rebuild([budget.PROJECTION])
