@@ -52,6 +52,7 @@ from projections.base import Projection
 from projections.rebuild import Difference, Kind, RebuildFailed, merge_by_key
 
 FEED_PAGE = 100  # events per change-feed read, as the trigger reads them
+LAST_EVENTS_SECONDS = 30.0  # what the cutover window leaves for taking the last events
 RECHECKS = 3  # rounds in which documents still moving are compared again
 _PROGRESS_EVERY_SECONDS = 5.0
 
@@ -85,7 +86,7 @@ class CosmosViewRebuild:
         views_container: str = "views",
         lease_container: str = "leases",
         pointer_max_age: float = POINTER_MAX_AGE_SECONDS,
-        cutover_seconds: float = 60.0,
+        cutover_seconds: float | None = None,
         recheck_pause: float = 1.0,
     ) -> None:
         views = database.get_container_client(views_container)
@@ -97,7 +98,10 @@ class CosmosViewRebuild:
         # How old a process's copy of the pointer may be, and as much again for the skew
         # between this machine's clock and the Functions hosts'.
         self._settle = 2 * pointer_max_age
-        self._cutover = timedelta(seconds=cutover_seconds)
+        # The window holds the settling, the last events, and the margin the swap must
+        # leave before it lapses (`_cut_over`): 60 s with the default pointer age.
+        window = 3 * self._settle + LAST_EVENTS_SECONDS
+        self._cutover = timedelta(seconds=window if cutover_seconds is None else cutover_seconds)
         self._recheck_pause = recheck_pause
         self._say = progress
 

@@ -301,7 +301,8 @@ def test_the_command_rebuilds_on_the_azure_shape_saying_what_it_does(
         " (lease rebuild-budget.v2-…)",
         f"budget: version 2 caught up ({len(logged.events)} events read); comparing",
         f"budget: {len(keys)} documents, {len(keys)} differing from live",
-        "budget: holding the live trigger's writes for at most 60 s while version 2 takes the"
+        # The window: the settling and the margin (six times the pointer's age), and 30 s.
+        "budget: holding the live trigger's writes for at most 31 s while version 2 takes the"
         " last events",
         "budget: version 2 took the last 0 events",
         "budget: version 2 is live",
