@@ -37,6 +37,8 @@ from adapters.cosmos_event_store import (
     ensure_event_container,
     event_from_item,
 )
+from adapters.cosmos_view_rebuild import CosmosViewRebuild
+from adapters.cosmos_view_versions import ViewVersions
 from adapters.cosmos_views import CosmosViewStore, ensure_view_container
 from adapters.dev_issuer import DevIssuer
 from adapters.dns_resolver import SystemResolver
@@ -411,10 +413,23 @@ def cosmos_databases(config: Settings) -> Callable[[str, str], DatabaseProxy]:
 
 def view_store(config: Settings) -> ViewReader:
     if config.event_store == "cosmos":  # the change-feed triggers write them
-        return CosmosViewStore(
-            ensure_view_container(_cosmos_database(config)), request_charges=_charges()
-        )
+        container = ensure_view_container(_cosmos_database(config))
+        versions = ViewVersions(container, max_age=config.view_pointer_seconds)
+        return CosmosViewStore(container, request_charges=_charges(), versions=versions)
     return sqlite_view_store(config)
+
+
+def cosmos_view_rebuild(config: Settings, progress: Callable[[str], None]) -> CosmosViewRebuild:
+    """The Azure shape's projection rebuild (`donatello projections rebuild`)."""
+    assert config.cosmos_endpoint is not None  # Settings refuses cosmos without it
+    # A client of its own: the SDK keeps the change feed's place in its client.
+    database = cosmos_database(
+        config.cosmos_endpoint, config.cosmos_database, config.cosmos_emulator_key
+    )
+    ensure_view_container(database)
+    return CosmosViewRebuild(
+        database, progress=progress, pointer_max_age=config.view_pointer_seconds
+    )
 
 
 def sqlite_view_store(config: Settings) -> SqliteViewStore:

@@ -22,6 +22,7 @@ import pytest
 from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy
 
 from adapters.cosmos_event_store import _item_of
+from adapters.cosmos_view_versions import ViewVersions
 from adapters.cosmos_views import (
     CONTAINER_ID,
     CosmosViewStore,
@@ -225,6 +226,7 @@ class RacingClient:
 def test_two_projectors_racing_on_a_document_each_apply_their_batch_once(
     already_written: bool,
     views: CosmosViewStore,
+    container: ContainerProxy,
     cosmos_database: DatabaseProxy,
     logged: LoggedEvents,
     cosmos_emulator: RunningEmulator,
@@ -248,12 +250,13 @@ def test_two_projectors_racing_on_a_document_each_apply_their_batch_once(
 
     racing = RacingClient(cosmos_emulator, theirs)
     with racing.client:
-        container = racing.client.get_database_client(cosmos_database.id).get_container_client(
-            CONTAINER_ID
-        )
-        written["mine"] = CosmosViewStore(container).apply_changes(
-            budget.PROJECTION, items_of(month[start:])
-        )
+        racing_container = racing.client.get_database_client(
+            cosmos_database.id
+        ).get_container_client(CONTAINER_ID)
+        # The pointer to the live version is read on another client: the race is
+        # between the document's read and its write.
+        mine = CosmosViewStore(racing_container, versions=ViewVersions(container))
+        written["mine"] = mine.apply_changes(budget.PROJECTION, items_of(month[start:]))
 
     assert written == {"theirs": 1, "mine": 1}
     assert racing.statuses.count(412 if already_written else 409) == 1
