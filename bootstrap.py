@@ -38,6 +38,8 @@ from adapters.cosmos_event_store import (
     event_from_item,
 )
 from adapters.cosmos_snapshots import CosmosSnapshotStore, ensure_snapshot_container
+from adapters.cosmos_view_rebuild import CosmosViewRebuild
+from adapters.cosmos_view_versions import ViewVersions
 from adapters.cosmos_views import CosmosViewStore, ensure_view_container
 from adapters.dev_issuer import DevIssuer
 from adapters.dns_resolver import SystemResolver
@@ -99,6 +101,7 @@ from services.ports import (
     ImageProvider,
     ImageStore,
     Meter,
+    QueueProbe,
     SecretNotFound,
     SecretSource,
     SigningKey,
@@ -288,6 +291,10 @@ def subject_key_ring(config: Settings) -> SubjectKeyRing:
 
 
 def work_queue(config: Settings, queue_name: str = JOB_QUEUE) -> WorkQueue:
+    return _queue(config, queue_name)
+
+
+def _queue(config: Settings, queue_name: str) -> ServiceBusWorkQueue | SqliteQueue:
     if config.queue == "servicebus":
         client = ServiceBusClient(
             fully_qualified_namespace=config.servicebus_namespace or "",  # Settings checks
@@ -295,6 +302,14 @@ def work_queue(config: Settings, queue_name: str = JOB_QUEUE) -> WorkQueue:
         )
         return ServiceBusWorkQueue(client, queue_name)
     return local_queue(config, queue_name)
+
+
+@cache
+def queue_probes() -> tuple[QueueProbe, ...]:
+    """The process's probes of the work queues (the jobs and the webhook deliveries),
+    each with its own connection, kept."""
+    config = settings()
+    return tuple(_queue(config, name) for name in (JOB_QUEUE, WEBHOOK_QUEUE))
 
 
 def webhook_ports(config: Settings) -> WebhookPorts:
@@ -424,10 +439,23 @@ def cosmos_databases(config: Settings) -> Callable[[str, str], DatabaseProxy]:
 
 def view_store(config: Settings) -> ViewReader:
     if config.event_store == "cosmos":  # the change-feed triggers write them
-        return CosmosViewStore(
-            ensure_view_container(_cosmos_database(config)), request_charges=_charges()
-        )
+        container = ensure_view_container(_cosmos_database(config))
+        versions = ViewVersions(container, max_age=config.view_pointer_seconds)
+        return CosmosViewStore(container, request_charges=_charges(), versions=versions)
     return sqlite_view_store(config)
+
+
+def cosmos_view_rebuild(config: Settings, progress: Callable[[str], None]) -> CosmosViewRebuild:
+    """The Azure shape's projection rebuild (`donatello projections rebuild`)."""
+    assert config.cosmos_endpoint is not None  # Settings refuses cosmos without it
+    # A client of its own: the SDK keeps the change feed's place in its client.
+    database = cosmos_database(
+        config.cosmos_endpoint, config.cosmos_database, config.cosmos_emulator_key
+    )
+    ensure_view_container(database)
+    return CosmosViewRebuild(
+        database, progress=progress, pointer_max_age=config.view_pointer_seconds
+    )
 
 
 def sqlite_view_store(config: Settings) -> SqliteViewStore:

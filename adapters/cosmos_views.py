@@ -10,6 +10,10 @@ Layout: container `views`, partition key `/id`, one item per view document:
      "partition": "2026-03", "stream": "budget-d-1-2026-03", "appliedVersion": 12,
      "view": {...the projection's document...}}
 
+`projection` and the id's prefix name the projection's version (`budget.v2` for its
+second): which one readers and the triggers use is in the container's pointer item
+(`adapters.cosmos_view_versions`), so that a rebuild can build the next beside it.
+
 Every document is its own logical partition. Writes, which are most of the traffic
 (one per document per change-feed batch), are single-partition and spread evenly, and
 no partition nears Cosmos' 20 GB or per-partition throughput limits however many
@@ -47,6 +51,7 @@ from azure.cosmos.exceptions import CosmosAccessConditionFailedError, CosmosReso
 
 from adapters.cosmos_charges import RequestCharges
 from adapters.cosmos_event_store import event_from_item
+from adapters.cosmos_view_versions import ViewVersions
 from adapters.view_pages import decode_continuation, encode_continuation, instant
 from domain.access import Reach
 from projections.base import Fact, Projection, View
@@ -106,10 +111,15 @@ class CosmosViewStore:
     """View documents in a container made by `ensure_view_container`. Thread-safe."""
 
     def __init__(
-        self, container: ContainerProxy, *, request_charges: RequestCharges | None = None
+        self,
+        container: ContainerProxy,
+        *,
+        request_charges: RequestCharges | None = None,
+        versions: ViewVersions | None = None,
     ) -> None:
         self._container = container
         self._charges = RequestCharges() if request_charges is None else request_charges
+        self._versions = ViewVersions(container) if versions is None else versions
 
     @property
     def request_charges(self) -> RequestCharges:
@@ -118,7 +128,7 @@ class CosmosViewStore:
     # --- ViewReader --------------------------------------------------------------------
 
     def get(self, projection: str, key: str) -> dict[str, Any] | None:
-        item = self._read_item(projection, key, None)
+        item = self._read_item(self._versions.live(projection), key, None)
         return None if item is None else dict(item["view"])
 
     def history(self, reach: Reach, query: HistoryQuery) -> Page:
@@ -127,7 +137,9 @@ class CosmosViewStore:
         if equalities is None:
             return Page(items=[], continuation=None)
         conditions = ["c.projection = @projection"]
-        parameters: list[dict[str, object]] = [{"name": "@projection", "value": HISTORY}]
+        parameters: list[dict[str, object]] = [
+            {"name": "@projection", "value": self._versions.live(HISTORY)}
+        ]
         for n, (field, value) in enumerate(equalities):  # fields from a fixed set
             conditions.append(f"c.view.{field} = @is{n}")
             parameters.append({"name": f"@is{n}", "value": value})
@@ -170,7 +182,7 @@ class CosmosViewStore:
             " AND c.view.updated_at < @before ORDER BY c.view.updated_at"
         )
         parameters: list[dict[str, object]] = [
-            {"name": "@projection", "value": HISTORY},
+            {"name": "@projection", "value": self._versions.live(HISTORY)},
             {"name": "@statuses", "value": list(UNFINISHED_STATUSES)},
             {"name": "@before", "value": instant(updated_before, "updated_before")},
         ]
@@ -179,11 +191,18 @@ class CosmosViewStore:
     # --- ChangeFeedViews: the projector's side -----------------------------------------
 
     def apply_changes(self, projection: Projection, items: Sequence[Mapping[str, Any]]) -> int:
-        """Fold a change-feed batch of event items into `projection`'s documents.
+        """Fold a change-feed batch of event items into `projection`'s live documents.
 
         Answers how many documents were written. Redelivered events change nothing;
         raises `SourceStreamMismatch` if a document would be fed by a second stream.
         """
+        return self.apply_to(self._versions.for_writing(projection.name), projection, items)
+
+    def apply_to(
+        self, namespace: str, projection: Projection, items: Sequence[Mapping[str, Any]]
+    ) -> int:
+        """`apply_changes` into the documents filed under `namespace` (one version of
+        `projection`: see `adapters.cosmos_view_versions`)."""
         types = projection.types
         pending: dict[str, list[Fact]] = {}
         for item in items:
@@ -193,17 +212,24 @@ class CosmosViewStore:
             for key in projection.keys(fact):
                 pending.setdefault(key, []).append(fact)
         return sum(
-            self._apply_to_document(projection, key, facts) for key, facts in pending.items()
+            self._apply_to_document(namespace, projection, key, facts)
+            for key, facts in pending.items()
         )
 
-    def _apply_to_document(self, projection: Projection, key: str, facts: list[Fact]) -> int:
+    def oldest_recorded(self, items: Sequence[Mapping[str, Any]]) -> datetime | None:
+        """When the batch's oldest event was recorded (the event store's `recordedAt`)."""
+        return min((datetime.fromisoformat(item["recordedAt"]) for item in items), default=None)
+
+    def _apply_to_document(
+        self, namespace: str, projection: Projection, key: str, facts: list[Fact]
+    ) -> int:
         stream = facts[0].stream_id
         for fact in facts:
             if fact.stream_id != stream:
                 raise SourceStreamMismatch(_mismatch(projection, key, stream, fact.stream_id))
         facts.sort(key=lambda fact: fact.version)
         for _attempt in range(MAX_WRITE_ATTEMPTS):
-            item = self._read_item(projection.name, key, stream)
+            item = self._read_item(namespace, key, stream)
             if item is not None and item["stream"] != stream:
                 raise SourceStreamMismatch(_mismatch(projection, key, item["stream"], stream))
             applied = 0 if item is None else int(item["appliedVersion"])
@@ -211,7 +237,7 @@ class CosmosViewStore:
             if not fresh:
                 return 0  # a redelivery: all of it is in the document already
             view = _fold(projection, key, None if item is None else item["view"], fresh)
-            written = _item(projection, key, stream, fresh[-1].version, view)
+            written = _item(namespace, projection, key, stream, fresh[-1].version, view)
             try:
                 self._write(stream, item, written)
             except (CosmosAccessConditionFailedError, CosmosResourceExistsError):
@@ -244,17 +270,17 @@ class CosmosViewStore:
 
     # --- items and queries -------------------------------------------------------------
 
-    def _read_item(self, projection: str, key: str, stream: str | None) -> dict[str, Any] | None:
+    def _read_item(self, namespace: str, key: str, stream: str | None) -> dict[str, Any] | None:
         # A single-partition query rather than a point read: cosmosdb-server answers a
         # point read of a missing item with 500, where the real service answers 404.
         # On the real service the query costs a little more (about 2.5 RU against 1).
-        item_id = _item_id(projection, key)
+        found_id = item_id(namespace, key)
         operation = "view read"
         with self._charges.charging_failures(stream, operation):
             found = self._container.query_items(
                 "SELECT * FROM c WHERE c.id = @id",
-                parameters=[{"name": "@id", "value": item_id}],
-                partition_key=item_id,
+                parameters=[{"name": "@id", "value": found_id}],
+                partition_key=found_id,
                 response_hook=self._charges.hook(stream, operation),
             )
             return next(iter(found), None)
@@ -276,7 +302,9 @@ class CosmosViewStore:
         """The projection's documents in key order, optionally of one partition; lazily
         fetched a page at a time."""
         condition = "" if partition is None else " AND c.partition = @partition"
-        parameters: list[dict[str, object]] = [{"name": "@projection", "value": projection}]
+        parameters: list[dict[str, object]] = [
+            {"name": "@projection", "value": self._versions.live(projection)}
+        ]
         if partition is not None:
             parameters.append({"name": "@partition", "value": partition})
         text = f"SELECT c.view FROM c WHERE c.projection = @projection{condition} ORDER BY c.key"  # noqa: S608
@@ -298,12 +326,12 @@ def _fold(projection: Projection, key: str, view: View | None, facts: Sequence[F
 
 
 def _item(
-    projection: Projection, key: str, stream: str, version: int, view: View
+    namespace: str, projection: Projection, key: str, stream: str, version: int, view: View
 ) -> dict[str, Any]:
     field = projection.partition_field
     return {
-        "id": _item_id(projection.name, key),
-        "projection": projection.name,
+        "id": item_id(namespace, key),
+        "projection": namespace,
         "key": key,
         "partition": None if field is None else view.get(field),
         "stream": stream,
@@ -312,9 +340,9 @@ def _item(
     }
 
 
-def _item_id(projection: str, key: str) -> str:
+def item_id(namespace: str, key: str) -> str:
     # Cosmos ids may not hold / \ ? #; percent-encoding keeps every key distinct.
-    return f"{projection}:{quote(key, safe=':')}"
+    return f"{namespace}:{quote(key, safe=':')}"
 
 
 def _mismatch(projection: Projection, key: str, first: str, second: str) -> str:

@@ -1,5 +1,6 @@
 """The work queue on Azure Service Bus: the sending side, used by the HTTP trigger and the
-recovery timer (the Functions host's Service Bus trigger does the receiving).
+recovery timer (the Functions host's Service Bus trigger does the receiving), and the
+probe the operations timer reads the oldest message's age with.
 
 Each `OutgoingMessage` becomes one `ServiceBusMessage` (see `to_servicebus_message`):
 - `message_id` is the caller's deterministic id (the generation id, or
@@ -32,19 +33,35 @@ throttling and its own error answers, and Entra ID issuing the token. A deployme
 test should send one message with a known id twice and a scheduled one, and check with a
 receiver (or the queue's metrics) that exactly one copy arrived, with the properties
 above, and that the scheduled one arrived no earlier than its time.
+
+The probe (`oldest_unsettled`, `services.ports.QueueProbe`) browses the queue with the
+SDK's `peek_messages` from sequence number 1 in pages of `PEEK_PAGE`: Service Bus answers
+in sequence order, locked (in flight) messages included, each with its state and
+`enqueued_time_utc`. It skips scheduled and deferred messages and answers the earliest
+enqueue time in the first page holding an active one (a scheduled message, once due, is
+enqueued at its time, so it may be younger than a later sequence number). Peeking takes
+no lock and grants the receiver link no credit, so the workers lose nothing to it. Its
+receiver is opened once and kept, under its own lock.
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import UTC
+from datetime import UTC, datetime
 
-from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSender
+from azure.servicebus import (
+    ServiceBusClient,
+    ServiceBusMessage,
+    ServiceBusMessageState,
+    ServiceBusReceiver,
+    ServiceBusSender,
+)
 
 from services.ports import OutgoingMessage
 from services.tracing import with_trace_context
 
 CONTENT_TYPE = "application/json"
+PEEK_PAGE = 32
 
 
 def to_servicebus_message(message: OutgoingMessage) -> ServiceBusMessage:
@@ -64,13 +81,16 @@ def to_servicebus_message(message: OutgoingMessage) -> ServiceBusMessage:
 
 
 class ServiceBusWorkQueue:
-    """One Service Bus queue; implements `services.ports.WorkQueue`."""
+    """One Service Bus queue; implements `services.ports.WorkQueue` and
+    `services.ports.QueueProbe`."""
 
     def __init__(self, client: ServiceBusClient, queue_name: str) -> None:
         self._client = client
         self.queue_name = queue_name
         self._lock = threading.Lock()
         self._sender: ServiceBusSender | None = None
+        self._peek_lock = threading.Lock()
+        self._receiver: ServiceBusReceiver | None = None
         self._closed = False
 
     def send(self, message: OutgoingMessage) -> None:
@@ -82,13 +102,35 @@ class ServiceBusWorkQueue:
                 self._sender = self._client.get_queue_sender(self.queue_name)
             self._sender.send_messages(outgoing)
 
+    def oldest_unsettled(self) -> datetime | None:
+        with self._peek_lock:
+            if self._closed:
+                raise RuntimeError(f"the work queue {self.queue_name!r} is closed")
+            if self._receiver is None:
+                self._receiver = self._client.get_queue_receiver(self.queue_name)
+            receiver = self._receiver
+            next_sequence = 1
+            while page := receiver.peek_messages(PEEK_PAGE, sequence_number=next_sequence):
+                active = [
+                    m.enqueued_time_utc
+                    for m in page
+                    if m.state == ServiceBusMessageState.ACTIVE and m.enqueued_time_utc
+                ]
+                if active:
+                    return min(active)
+                next_sequence = (page[-1].sequence_number or next_sequence) + 1
+            return None
+
     def close(self) -> None:
-        """Close the sender and the client; later sends raise RuntimeError."""
-        with self._lock:
+        """Close the sender, the probe's receiver and the client; later sends and probes
+        raise RuntimeError."""
+        with self._lock, self._peek_lock:
             self._closed = True
             sender, self._sender = self._sender, None
+            receiver, self._receiver = self._receiver, None
         try:
-            if sender is not None:
-                sender.close()
+            for link in (sender, receiver):
+                if link is not None:
+                    link.close()
         finally:
             self._client.close()

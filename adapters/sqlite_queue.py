@@ -37,7 +37,10 @@ from services.tracing import with_trace_context
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_POLL_INTERVAL_SECONDS = 0.05
+# A waiting receiver looks again this often: a message waits 5 ms for it on average. The
+# host's pump is one receiver a queue (devhost/queue_workers.py), so an idle queue costs
+# a hundred cheap reads a second.
+_POLL_INTERVAL_SECONDS = 0.01
 MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
 
 _SCHEMA = """
@@ -121,7 +124,8 @@ def _from_micros(micros: int) -> datetime:
 
 
 class SqliteQueue:
-    """One named queue in a SQLite file; implements `services.ports.WorkQueue`."""
+    """One named queue in a SQLite file; implements `services.ports.WorkQueue` and
+    `services.ports.QueueProbe`."""
 
     def __init__(
         self,
@@ -358,21 +362,20 @@ class SqliteQueue:
         )
         return int(count)
 
-    def backlog(self) -> tuple[int, datetime | None]:
-        """How many messages wait or are in flight, and when the oldest that a worker
-        could take now (visible, not scheduled for later) was enqueued."""
+    def oldest_unsettled(self) -> datetime | None:
+        """Implements `services.ports.QueueProbe`: the oldest message not yet completed
+        whose time has come, waiting or in flight, counted from when it came due."""
         now = self._now_micros()
-        count, oldest = (
+        (oldest,) = (
             self._connection()
             .execute(
-                # A locked message is visible again only when its lock has lapsed.
-                "SELECT COUNT(*), MIN(CASE WHEN visible_at <= ? THEN enqueued_at END)"
-                " FROM queue_messages WHERE queue_name = ?",
-                (now, self.queue_name),
+                "SELECT MIN(MAX(enqueued_at, COALESCE(scheduled_at, 0))) FROM queue_messages"
+                " WHERE queue_name = ? AND COALESCE(scheduled_at, 0) <= ?",
+                (self.queue_name, now),
             )
             .fetchone()
         )
-        return int(count), None if oldest is None else _from_micros(int(oldest))
+        return None if oldest is None else _from_micros(int(oldest))
 
     # --- connections -------------------------------------------------------------------
 

@@ -34,13 +34,15 @@ import sqlite3
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from adapters.sqlite_connections import BUSY_TIMEOUT_MS
 from adapters.sqlite_views import SqliteViewStore
 from projections.base import Projection, Record, StreamRange
 from projections.partitioned import PartitionableLog
+from projections.rebuild import Difference, merge_by_key
 from projections.runner import ProjectionRunner, replay_all
 
 _COLUMNS = "key, partition, user_id, department_id, status, created_at, updated_at, document"
@@ -50,20 +52,6 @@ _DELETE = "DELETE FROM view_documents WHERE projection = ? AND key = ?"
 _FETCH = 500
 
 Row = tuple[Any, ...]
-Kind = Literal["missing", "extra", "changed"]
-
-
-@dataclass(frozen=True, slots=True)
-class Difference:
-    """One document on which the live view and the rebuilt one disagree.
-
-    `missing`: live has it, the rebuild does not; `extra`: only the rebuild has it;
-    `changed`: both have it, with different contents.
-    """
-
-    projection: str
-    key: str
-    kind: Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +205,8 @@ def _compare(
             # Written once both sides are read: a cursor over rows being changed may
             # skip or repeat some.
             writes: list[tuple[str, Row | None]] = []
-            for key, kind, rebuilt in _merge(_rows(live, name), _rows(shadow, name)):
+            rows = merge_by_key(_rows(live, name), _rows(shadow, name), itemgetter(0), _alike)
+            for key, kind, _live, rebuilt in rows:
                 if rebuilt is not None:
                     documents[name] += 1
                 if kind is not None:
@@ -237,25 +226,6 @@ def _rows(conn: sqlite3.Connection, projection: str) -> Iterator[Row]:
     cursor = conn.execute(_SELECT_ROWS, (projection,))
     while rows := cursor.fetchmany(_FETCH):
         yield from rows
-
-
-def _merge(
-    live: Iterator[Row], rebuilt: Iterator[Row]
-) -> Iterator[tuple[str, Kind | None, Row | None]]:
-    """Walk both key-ordered sides: each key, how it differs (None: alike), and the
-    rebuilt row if there is one."""
-    old, new = next(live, None), next(rebuilt, None)
-    while old is not None or new is not None:
-        if new is None or (old is not None and old[0] < new[0]):
-            assert old is not None
-            yield old[0], "missing", None
-            old = next(live, None)
-        elif old is None or new[0] < old[0]:
-            yield new[0], "extra", new
-            new = next(rebuilt, None)
-        else:
-            yield new[0], (None if _alike(old, new) else "changed"), new
-            old, new = next(live, None), next(rebuilt, None)
 
 
 def _alike(live: Row, rebuilt: Row) -> bool:

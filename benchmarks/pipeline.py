@@ -389,7 +389,12 @@ def end_to_end(
             answers = f"{stub.answered} answers of {size:.1f} MB"
             print(f"\nRemote-like provider: {answers}, each after {stub.delay:g} s.")
         if telemetry:
-            report_split(before, after, len(spans.spans))
+            conflicts = Counter(
+                str(span.attributes.get("donatello.stream", "")).split("-", 1)[0]
+                for span in spans.spans
+                if span.attributes.get("donatello.conflict")
+            )
+            report_split(before, after, len(spans.spans), conflicts)
 
 
 def allow_stub_model(host: RunningPlatform) -> None:
@@ -402,7 +407,7 @@ def allow_stub_model(host: RunningPlatform) -> None:
         raise RuntimeError(f"PUT /budgets: {response.status_code} {response.text}")
 
 
-def report_split(before: Samples, after: Samples, spans: int) -> None:
+def report_split(before: Samples, after: Samples, spans: int, conflicts: Counter[str]) -> None:
     """Where a generation's time went, from the host's own histograms (the timed batch:
     the warm-up's counts are subtracted bucket by bucket)."""
     batch = {key: count - before.get(key, 0.0) for key, count in after.items()}
@@ -417,7 +422,11 @@ def report_split(before: Samples, after: Samples, spans: int) -> None:
         figures = [histogram_quantile(batch, name, q) for q in (0.5, 0.95)]
         cells = " | ".join("n/a" if f is None else f"{f * 1000:.1f}" for f in figures)
         print(f"| {label} | {cells} |")
-    print(f"\n{spans} spans exported over OTLP (warm-up included).")
+    kinds = ", ".join(f"{kind} streams {n}" for kind, n in conflicts.most_common()) or "none"
+    print(
+        f"\n{spans} spans exported over OTLP (warm-up included); appends that lost a race"
+        f" for their stream and were retried (`donatello.conflict`): {kinds}."
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -465,7 +474,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             settings = {"both": (False, True), "on": (True,), "off": (False,)}[args.telemetry]
             for label, root in trees:
                 # An earlier tree may have no telemetry to switch on: it runs as it was.
-                for telemetry in settings if root == ROOT else (False,):
+                measured = (root / "services" / "metrics.py").exists()
+                for telemetry in settings if measured else (False,):
                     end_to_end(prompts, args, label, root, telemetry)
 
 

@@ -4,6 +4,12 @@ Like the host with ``autoCompleteMessages`` (the default): a function that retur
 completes its message, one that raises abandons it, and the queue dead-letters it once
 its delivery count passes the queue's maximum. While a function runs, its lock is
 renewed (``maxAutoLockRenewalDuration``), so a long step is not redelivered mid-flight.
+
+As the host's message pump does, one thread per queue receives, as many messages at a
+time as there are idle workers (``maxConcurrentCalls``), and hands each to a worker
+thread. One poller a queue instead of one a worker: with 16 workers each polling every
+50 ms, the idle ones cost more CPU than the queue's real work, and raced each other for
+the queue's write lock whenever a message arrived.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from queue import SimpleQueue
 from typing import Any, Protocol, TypeVar
 
 import azure.functions as func
@@ -163,10 +170,15 @@ class _LockKeeper:
         return self._latest
 
 
+_STOP = object()  # a worker's last hand-off
+
+
 @dataclass(frozen=True, slots=True)
 class _Consumer:
     trigger: ServiceBusTrigger
     queue: LockedQueue[Any]
+    idle: threading.Semaphore  # one per worker not running a function
+    handoff: SimpleQueue[Any]  # messages received for the workers, then _STOP
 
 
 class QueueWorkerPool:
@@ -183,7 +195,15 @@ class QueueWorkerPool:
     ) -> None:
         if workers_per_queue < 1:
             raise ValueError("workers_per_queue must be at least 1")
-        self._consumers = [_Consumer(t, queue_for(t.queue_name)) for t in triggers]
+        self._consumers = [
+            _Consumer(
+                t,
+                queue_for(t.queue_name),
+                threading.Semaphore(workers_per_queue),
+                SimpleQueue(),
+            )
+            for t in triggers
+        ]
         self._workers_per_queue = workers_per_queue
         self._max_lock_renewal = max_lock_renewal
         self._receive_wait = receive_wait_seconds
@@ -193,13 +213,17 @@ class QueueWorkerPool:
     def start(self) -> None:
         self._stopping.clear()
         for consumer in self._consumers:
-            for index in range(self._workers_per_queue):
-                thread = threading.Thread(
-                    target=self._work,
-                    args=(consumer,),
-                    name=f"{consumer.trigger.binding.function_name}-{index}",
-                    daemon=True,
+            name = consumer.trigger.binding.function_name
+            pump = threading.Thread(
+                target=self._pump, args=(consumer,), name=f"{name}-pump", daemon=True
+            )
+            workers = [
+                threading.Thread(
+                    target=self._work, args=(consumer,), name=f"{name}-{index}", daemon=True
                 )
+                for index in range(self._workers_per_queue)
+            ]
+            for thread in (pump, *workers):
                 thread.start()
                 self._threads.append(thread)
 
@@ -209,16 +233,38 @@ class QueueWorkerPool:
         self._threads = join_within(self._threads, timeout, "queue workers")
         return not self._threads
 
+    def _pump(self, consumer: _Consumer) -> None:
+        """Receive into idle workers until stopped; what was received is still handed
+        on, and then each worker its stop."""
+        try:
+            while not self._stopping.is_set():
+                if not consumer.idle.acquire(timeout=self._receive_wait):
+                    continue  # every worker busy
+                idle = 1
+                while idle < self._workers_per_queue and consumer.idle.acquire(blocking=False):
+                    idle += 1
+                try:
+                    batch = consumer.queue.receive(
+                        max_messages=idle, max_wait_time=self._receive_wait
+                    )
+                except Exception:
+                    log.exception("receiving from queue %s failed", consumer.trigger.queue_name)
+                    batch = []
+                    self._stopping.wait(1.0)
+                for _ in range(idle - len(batch)):
+                    consumer.idle.release()
+                for message in batch:
+                    consumer.handoff.put(message)
+        finally:
+            for _ in range(self._workers_per_queue):
+                consumer.handoff.put(_STOP)
+
     def _work(self, consumer: _Consumer) -> None:
-        while not self._stopping.is_set():
+        while (message := consumer.handoff.get()) is not _STOP:
             try:
-                batch = consumer.queue.receive(max_messages=1, max_wait_time=self._receive_wait)
-            except Exception:
-                log.exception("receiving from queue %s failed", consumer.trigger.queue_name)
-                self._stopping.wait(1.0)
-                continue
-            for message in batch:
                 self._process(consumer, message)
+            finally:
+                consumer.idle.release()
 
     def _process(self, consumer: _Consumer, message: QueueMessage) -> None:
         binding = consumer.trigger.binding

@@ -98,13 +98,16 @@ AUTH_FAILURES = Metric(
     "donatello_auth_failures", Kind.COUNTER, "Requests refused for want of a valid token.",
     ("reason",),
 )  # fmt: skip
-# Read when scraped (services/operations_gauges.py), by the process serving /metrics.
+# Read when scraped (services/operations_gauges.py), by the process serving /metrics; the
+# queue ages also by a timer every minute, and the lag in seconds by the change-feed
+# projector on Azure.
 QUEUE_DEPTH = Metric(
     "donatello_queue_depth", Kind.GAUGE, "Messages waiting or in flight.", ("queue",)
 )  # fmt: skip
 QUEUE_OLDEST_SECONDS = Metric(
     "donatello_queue_oldest_message_age_seconds", Kind.GAUGE,
-    "Age of the oldest message a worker could take now (0 when none waits).", ("queue",),
+    "Age of the oldest message not yet completed, waiting or in flight (0 when none is due).",
+    ("queue",),
 )  # fmt: skip
 PROJECTION_LAG_EVENTS = Metric(
     "donatello_projection_lag_events", Kind.GAUGE, "Events recorded but not yet projected.",

@@ -1,7 +1,10 @@
-"""The gauges read when metrics are scraped: queue backlog, projection lag, seal age.
+"""The gauges of shared state: queue backlog, projection lag, seal age.
 
 They describe shared state (a queue, the views, the seal store), not this process's
-work, so the process serving `/metrics` reads them just before it answers.
+work. On the embedded host the process serving `/metrics` reads them just before it
+answers (`OperationsGauges`); on Azure, where nothing is scraped, a timer function
+records the queues' ages every minute (`record_queue_ages`) and the change-feed
+projector the lag of each batch it folds (`record_projection_lag`).
 """
 
 from __future__ import annotations
@@ -20,16 +23,14 @@ from services.metrics import (
     QUEUE_OLDEST_SECONDS,
     SEAL_AGE_SECONDS,
 )
-from services.ports import Meter
+from services.ports import Meter, QueueProbe
 from services.seals import SealStore, parse_seal
 
 log = logging.getLogger(__name__)
 
 
-class Backlog(Protocol):
-    queue_name: str
-
-    def backlog(self) -> tuple[int, datetime | None]: ...
+class Backlog(QueueProbe, Protocol):
+    def active_count(self) -> int: ...
 
 
 class Lagging(Protocol):
@@ -50,10 +51,8 @@ class OperationsGauges:
         now = self.clock()
         for queue in self.queues:
             with _reading(f"queue {queue.queue_name}"):
-                depth, oldest = queue.backlog()
-                self.meter.set(QUEUE_DEPTH, depth, queue=queue.queue_name)
-                age = _seconds_since(now, oldest)
-                self.meter.set(QUEUE_OLDEST_SECONDS, age, queue=queue.queue_name)
+                self.meter.set(QUEUE_DEPTH, queue.active_count(), queue=queue.queue_name)
+        record_queue_ages(self.meter, now, self.queues)
         if self.projections is not None:
             with _reading("projection positions"):
                 for name, (behind, first) in self.projections.lag().items():
@@ -67,6 +66,15 @@ class OperationsGauges:
                 if last is not None:
                     sealed_at = parse_seal(last[1]).sealed_at
                     self.meter.set(SEAL_AGE_SECONDS, _seconds_since(now, sealed_at))
+
+
+def record_queue_ages(meter: Meter, now: datetime, queues: Sequence[QueueProbe]) -> None:
+    """Each queue's oldest unsettled message's age, 0 when none is due; a queue that
+    cannot be read is logged and skipped, so the others are still measured."""
+    for queue in queues:
+        with _reading(f"queue {queue.queue_name}"):
+            age = _seconds_since(now, queue.oldest_unsettled())
+            meter.set(QUEUE_OLDEST_SECONDS, age, queue=queue.queue_name)
 
 
 def _seconds_since(now: datetime, then: datetime | None) -> float:

@@ -120,6 +120,19 @@ class WorkQueue(Protocol):
     def send(self, message: OutgoingMessage) -> None: ...
 
 
+class QueueProbe(Protocol):
+    """Looks at a queue without taking or locking anything (for the operations gauges)."""
+
+    queue_name: str
+
+    def oldest_unsettled(self) -> datetime | None:
+        """Since when the oldest message not yet completed, waiting or in flight, has been
+        due (a scheduled one from its scheduled time, once that has come); None when no
+        due message is left. In flight counts because Service Bus's peek cannot tell a
+        locked message apart, and a step stuck on its message is worth an alert too."""
+        ...
+
+
 # --- images --------------------------------------------------------------------------
 
 

@@ -129,6 +129,9 @@ class Settings(BaseModel):
     cosmos_endpoint: str | None = None  # CosmosDbConnection__accountEndpoint
     cosmos_database: str = "donatello"
     cosmos_emulator_key: str | None = None
+    # How long a process keeps its copy of the item naming each projection's live
+    # version (adapters/cosmos_view_versions.py); a rebuild waits on it at its switch.
+    view_pointer_seconds: float = Field(default=5.0, gt=0, le=60)
 
     image_store: Literal["fs", "blob"] = "fs"
     blob_account_url: str | None = None  # default: from AzureWebJobsStorage__accountName

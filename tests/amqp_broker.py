@@ -1,4 +1,5 @@
-"""A minimal AMQP 1.0 broker over TLS on loopback, enough for a Service Bus *sender*.
+"""A minimal AMQP 1.0 broker over TLS on loopback, enough for a Service Bus *sender*
+and for a receiver that only peeks.
 
 Service Bus has no emulator that runs here, so this broker accepts exactly the
 conversation `azure-servicebus`'s `ServiceBusSender` has with a namespace, frame by frame,
@@ -11,12 +12,18 @@ encoded and decoded with the SDK's own AMQP codec (`azure.servicebus._pyamqp`):
    `status-code` 202, or 401 for a wrong token;
 3. a sender link to the queue, flow credit, and each message transfer, which the broker
    records and settles as `accepted` (the SDK's `send_messages` returns once it sees it);
-4. detach, end, close.
+4. detach, end, close;
+5. for a receiver that peeks: its link to the queue (the credit it grants is logged, and
+   nothing is ever delivered on it), and the queue's management node
+   (`<queue>/$management`): a `com.microsoft:peek-message` request is answered with the
+   queue's messages from the requested sequence number, each annotated as Service Bus
+   does (`x-opt-sequence-number`, `x-opt-enqueued-time`, `x-opt-message-state`: 2 for one
+   scheduled for later than it arrived).
 
-It is not Service Bus: no duplicate detection, scheduling, locks, sessions,
-management operations or multi-frame messages. Tests use it to see what the SDK puts on
-the wire for a message and how the adapter uses its connection; the queue's semantics
-are the local twin's (`adapters.sqlite_queue`) and the service's.
+It is not Service Bus: no duplicate detection, scheduled activation, locks, sessions,
+management operations but the peek, or multi-frame messages. Tests use it to see what
+the SDK puts on the wire for a message and how the adapter uses its connection; the
+queue's semantics are the local twin's (`adapters.sqlite_queue`) and the service's.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar, cast
@@ -48,6 +56,7 @@ from azure.servicebus._pyamqp.performatives import (
     SASLOutcome,
     TransferFrame,
 )
+from azure.servicebus._pyamqp.types import TYPE, VALUE, AMQPTypes
 
 SASL_HEADER = b"AMQP\x03\x01\x00\x00"
 AMQP_HEADER = b"AMQP\x00\x01\x00\x00"
@@ -56,6 +65,9 @@ _OPEN, _BEGIN, _ATTACH, _FLOW, _TRANSFER, _DISPOSITION, _DETACH, _END, _CLOSE = 
 _SASL_INIT = 0x41
 _RECEIVER = True  # an attach's role: True for the receiving end
 CBS = "$cbs"
+MANAGEMENT = "/$management"
+_PEEK = b"com.microsoft:peek-message"
+_SCHEDULED_FOR, _ENQUEUED_AT = b"x-opt-scheduled-enqueue-time", b"x-opt-enqueued-time"
 _T = TypeVar("_T", bound=NamedTuple)
 
 
@@ -75,6 +87,17 @@ class BrokerLog:
     tokens: list[tuple[str, str]] = field(default_factory=list)  # (audience, token type)
     links: list[tuple[str, bool]] = field(default_factory=list)  # (address, client is receiver)
     delivered: list[Delivered] = field(default_factory=list)
+    credit: list[tuple[str, int]] = field(default_factory=list)  # (address, link credit granted)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A message in the broker's queue, as a peek shows it."""
+
+    sequence_number: int
+    enqueued_ms: int
+    scheduled: bool
+    message: Message
 
 
 @dataclass
@@ -98,6 +121,8 @@ class AmqpBroker:
         self._token = token
         self._lock = threading.Lock()
         self._log = BrokerLog()
+        self._queues: dict[str, list[Stored]] = {}  # by queue name
+        self._sequence = 0
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._context.load_cert_chain(cert_file, key_file)
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -119,7 +144,13 @@ class AmqpBroker:
                 list(self._log.tokens),
                 list(self._log.links),
                 list(self._log.delivered),
+                list(self._log.credit),
             )
+
+    def settle_first(self, queue: str) -> None:
+        """Take the queue's first message away, as a worker completing it would."""
+        with self._lock:
+            self._queues[queue].pop(0)
 
     def drop_connections(self) -> None:
         """Cut every open connection, as a network failure or a broker restart would."""
@@ -174,8 +205,48 @@ class AmqpBroker:
             self._log.links.append((address, client_is_receiver))
 
     def _deliver(self, delivered: Delivered) -> None:
+        now_ms = int(time.time() * 1000)
+        annotations = delivered.message.message_annotations or {}
+        scheduled_for = annotations.get(_SCHEDULED_FOR)
         with self._lock:
             self._log.delivered.append(delivered)
+            self._sequence += 1
+            stored = Stored(
+                self._sequence, now_ms, _epoch_ms(scheduled_for) > now_ms, delivered.message
+            )
+            self._queues.setdefault(delivered.address.rsplit("/", 1)[-1], []).append(stored)
+
+    def _granted(self, address: str, credit: int) -> None:
+        with self._lock:
+            self._log.credit.append((address, credit))
+
+    def _peek(self, queue: str, from_sequence: int, count: int) -> list[Stored]:
+        with self._lock:
+            stored = self._queues.get(queue, [])
+            return [m for m in stored if m.sequence_number >= from_sequence][:count]
+
+
+def _epoch_ms(moment: Any) -> int:
+    """An AMQP timestamp as the codec decodes it (ms since the epoch), or 0 for none."""
+    if moment is None:
+        return 0
+    return int(moment.timestamp() * 1000) if hasattr(moment, "timestamp") else int(moment)
+
+
+def _peeked(stored: Stored) -> bytes:
+    """The message as a peek answers it: Service Bus's annotations added."""
+    annotations: dict[str | bytes, Any] = {
+        key: {TYPE: AMQPTypes.timestamp, VALUE: _epoch_ms(value)}
+        if key == _SCHEDULED_FOR
+        else value
+        for key, value in (stored.message.message_annotations or {}).items()
+    }
+    annotations[b"x-opt-sequence-number"] = {TYPE: AMQPTypes.long, VALUE: stored.sequence_number}
+    annotations[_ENQUEUED_AT] = {TYPE: AMQPTypes.timestamp, VALUE: stored.enqueued_ms}
+    annotations[b"x-opt-message-state"] = {TYPE: AMQPTypes.int, VALUE: 2 if stored.scheduled else 0}
+    payload = bytearray()
+    encode_payload(payload, stored.message._replace(message_annotations=annotations))
+    return bytes(payload)
 
 
 class _Connection:
@@ -216,7 +287,11 @@ class _Connection:
             self._send(channel, DetachFrame(self._links[fields[0]].our_handle, True, None))
         elif code == _END:
             self._send(channel, EndFrame(error=None))
-        # Flow (credit for the $cbs replies) and disposition (their settlement) need no answer.
+        elif code == _FLOW and fields[4] is not None:
+            link = self._links[fields[4]]
+            if link.client_is_receiver:
+                self._broker._granted(link.address, fields[6] or 0)
+        # Disposition (the settlement of our replies) needs no answer.
 
     def _attach(self, channel: int, fields: list[Any]) -> None:
         name, handle, role, send_settle, receive_settle, source, target = fields[:7]
@@ -264,7 +339,8 @@ class _Connection:
             raise ConnectionError("multi-frame messages are not supported by this broker")
         link = self._links[handle]
         message = decode_payload(fields[-1])
-        if link.address != CBS:
+        management = link.address == CBS or link.address.endswith(MANAGEMENT)
+        if not management:
             # Recorded before it is settled: once settled, the sender's send returns.
             self._broker._deliver(Delivered(link.address, message, self._number))
         if not settled:
@@ -272,6 +348,25 @@ class _Connection:
             self._send(channel, accepted)
         if link.address == CBS:
             self._answer_put_token(channel, message)
+        elif management:
+            self._answer_peek(channel, link.address, message)
+
+    def _answer_peek(self, channel: int, address: str, request: Message) -> None:
+        operation = (request.application_properties or {}).get(b"operation")
+        if operation != _PEEK or request.properties is None:
+            raise ConnectionError(f"management operation {operation!r} is not supported")
+        asked = {_text(key): value for key, value in (request.value or {}).items()}
+        peeked = self._broker._peek(
+            address.removesuffix(MANAGEMENT).rsplit("/", 1)[-1],
+            int(asked["from-sequence-number"]),
+            int(asked["message-count"]),
+        )
+        response = Message(
+            properties=Properties(correlation_id=cast(Any, request.properties.message_id)),
+            application_properties={b"statusCode": 200 if peeked else 204},
+            value={b"messages": [{b"message": _peeked(m)} for m in peeked]} if peeked else None,
+        )
+        self._reply(channel, address, response)
 
     def _answer_put_token(self, channel: int, request: Message) -> None:
         properties, request_properties = request.application_properties, request.properties
@@ -286,8 +381,14 @@ class _Connection:
             properties=Properties(correlation_id=cast(Any, request_properties.message_id)),
             application_properties={b"status-code": status, b"status-description": description},
         )
+        self._reply(channel, CBS, response)
+
+    def _reply(self, channel: int, address: str, response: Message) -> None:
+        """A management node's answer, on the client's receiving link from that node."""
         reply_link = next(
-            link for link in self._links.values() if link.client_is_receiver and link.address == CBS
+            link
+            for link in self._links.values()
+            if link.client_is_receiver and link.address == address
         )
         payload = bytearray()
         encode_payload(payload, response)

@@ -13,12 +13,16 @@ import struct
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
+
+from isal import isal_zlib
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Decoded pixels inflate to at most this much: a larger header is refused before any
 # inflating, as Pillow refuses a decompression bomb (its limit is ~89 M pixels; the
 # largest image any provider here returns is 4096 x 4096).
 MAX_IMAGE_DATA = 4096 * 4096 * 8 + 4096
+_INFLATE_ERROR = cast(type[Exception], isal_zlib.error)  # its stub calls the class an instance
 _INFLATE_STEP = 1 << 20  # bytes inflated at a time: memory stays bounded whatever the file
 _HEADER = struct.Struct(">IIBBBBB")
 # Bits per pixel per sample, by colour type: greyscale, truecolour, indexed, grey + alpha, RGBA
@@ -89,7 +93,9 @@ def check_image_data(chunks: Sequence[Chunk]) -> None:
     expected = _image_data_size(width, height, depth * _SAMPLES[colour], interlaced=interlace == 1)
     if expected > MAX_IMAGE_DATA:
         raise MalformedPng(f"{width}x{height} is larger than any image accepted here")
-    inflater = zlib.decompressobj()
+    # ISA-L inflates the same zlib stream in about half zlib's CPU (5 against 11 ms for a
+    # 1024x1024 photograph), and keeps to the same bounded steps.
+    inflater = isal_zlib.decompressobj()
     produced = 0
     try:
         for chunk in chunks:
@@ -102,7 +108,7 @@ def check_image_data(chunks: Sequence[Chunk]) -> None:
                 pending = inflater.unconsumed_tail
                 if not pending and len(inflated) < _INFLATE_STEP:
                     break  # this chunk's input used up and no output held back
-    except zlib.error as error:
+    except _INFLATE_ERROR as error:
         raise MalformedPng(f"the image data does not inflate ({error})") from error
     if not inflater.eof or produced != expected:
         raise MalformedPng("the image data is not the size its header gives")

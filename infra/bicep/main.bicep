@@ -45,6 +45,14 @@ param budgetStartDate string = utcNow('yyyy-MM-01')
 @description('Failed requests, percent of all requests over 15 minutes, above which the error-rate alert fires.')
 param errorRatePercent int = 5
 
+@description('Seconds a work queue\'s oldest unsettled message may wait before its alert fires.')
+@minValue(60)
+param queueAgeSeconds int = 300
+
+@description('Seconds a projection may lag the event log (its batch\'s oldest event) before its alert fires.')
+@minValue(60)
+param projectionLagSeconds int = 120
+
 @description('Adds the paired region to Cosmos DB as a read (failover) region; still one write region.')
 param cosmosPairedReadRegion bool = false
 
@@ -271,6 +279,8 @@ module alerts 'modules/alerts.bicep' = {
     appInsightsId: monitoring.outputs.appInsightsId
     serviceBusNamespaceId: serviceBus.outputs.namespaceId
     errorRatePercent: errorRatePercent
+    queueAgeSeconds: queueAgeSeconds
+    projectionLagSeconds: projectionLagSeconds
     monthlyBudget: monthlyBudget
     budgetThresholds: budgetThresholds
     budgetStartDate: budgetStartDate

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ import pytest
 from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy
 
 from adapters.cosmos_event_store import _item_of
+from adapters.cosmos_view_versions import ViewVersions
 from adapters.cosmos_views import (
     CONTAINER_ID,
     CosmosViewStore,
@@ -224,6 +226,7 @@ class RacingClient:
 def test_two_projectors_racing_on_a_document_each_apply_their_batch_once(
     already_written: bool,
     views: CosmosViewStore,
+    container: ContainerProxy,
     cosmos_database: DatabaseProxy,
     logged: LoggedEvents,
     cosmos_emulator: RunningEmulator,
@@ -247,12 +250,13 @@ def test_two_projectors_racing_on_a_document_each_apply_their_batch_once(
 
     racing = RacingClient(cosmos_emulator, theirs)
     with racing.client:
-        container = racing.client.get_database_client(cosmos_database.id).get_container_client(
-            CONTAINER_ID
-        )
-        written["mine"] = CosmosViewStore(container).apply_changes(
-            budget.PROJECTION, items_of(month[start:])
-        )
+        racing_container = racing.client.get_database_client(
+            cosmos_database.id
+        ).get_container_client(CONTAINER_ID)
+        # The pointer to the live version is read on another client: the race is
+        # between the document's read and its write.
+        mine = CosmosViewStore(racing_container, versions=ViewVersions(container))
+        written["mine"] = mine.apply_changes(budget.PROJECTION, items_of(month[start:]))
 
     assert written == {"theirs": 1, "mine": 1}
     assert racing.statuses.count(412 if already_written else 409) == 1
@@ -300,3 +304,33 @@ def test_the_projector_service_feeds_the_named_projection_through_the_platforms_
         views.get(budget.NAME, budget.keys(month[0])[0])
         == (reference_views(month)[budget.NAME][budget.keys(month[0])[0]])
     )
+
+
+def test_the_projector_records_how_old_the_oldest_event_of_each_batch_is(
+    views: CosmosViewStore, logged: LoggedEvents, tmp_path: Path
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from adapters.prometheus_meter import PrometheusMeter
+
+    registry = CollectorRegistry()
+    month = busiest_month(logged.events)
+    oldest = min(event.recorded_at for event in month)
+    now = oldest + timedelta(seconds=90)
+    on_cosmos = dataclasses.replace(
+        build_platform(Settings(data_dir=tmp_path)),
+        views=views,
+        meter=PrometheusMeter(registry=registry),
+        clock=lambda: now,
+    )
+    # Out of order, as the change feed may deliver streams.
+    project_changes(on_cosmos, budget.NAME, items_of(list(reversed(month))))
+    lag = registry.get_sample_value("donatello_projection_lag_seconds", {"projection": budget.NAME})
+    assert lag == 90
+    project_changes(on_cosmos, budget.POLICY_NAME, [])
+    assert (
+        registry.get_sample_value(
+            "donatello_projection_lag_seconds", {"projection": budget.POLICY_NAME}
+        )
+        is None
+    ), "an empty batch says nothing"

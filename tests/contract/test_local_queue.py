@@ -23,6 +23,7 @@ import pytest
 
 from adapters.sqlite_queue import MessageLockLost, ReceivedMessage, SqliteQueue
 from services.ports import OutgoingMessage
+from tests.contract.queue_probe_contract import Probed, QueueProbeContract
 
 LOCK = timedelta(seconds=60)
 
@@ -511,3 +512,32 @@ def test_processes_can_open_a_new_file_at_the_same_time(tmp_path: Path) -> None:
         queue = SqliteQueue(db, "generations")
         assert queue.active_count() == 8
         queue.close()
+
+
+class TestLocalQueueProbe(QueueProbeContract):
+    @pytest.fixture
+    def probed(self, db: Path) -> Iterator[Probed]:
+        real_time = SqliteQueue(db, "generations")
+
+        def settle_first() -> None:
+            (first,) = real_time.receive(1)
+            real_time.complete(first)
+
+        yield Probed(real_time, settle_first)
+        real_time.close()
+
+
+def test_the_oldest_unsettled_counts_in_flight_and_scheduled_from_when_due(
+    queue: SqliteQueue, clock: FakeClock
+) -> None:
+    start = clock.now
+    queue.send(msg("due-later", scheduled_enqueue_time=start + timedelta(seconds=30)))
+    clock.advance(timedelta(seconds=10))
+    queue.send(msg("now"))
+    (taken,) = queue.receive(1)
+    assert taken.message_id == "now"
+    assert queue.oldest_unsettled() == start + timedelta(seconds=10), "in flight still counts"
+    queue.complete(taken)
+    assert queue.oldest_unsettled() is None, "the scheduled one is not due yet"
+    clock.advance(timedelta(seconds=25))
+    assert queue.oldest_unsettled() == start + timedelta(seconds=30)

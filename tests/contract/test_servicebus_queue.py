@@ -35,6 +35,7 @@ from services.generations import JOB_QUEUE, job_message
 from services.ports import OutgoingMessage
 from tests.amqp_broker import AmqpBroker, BrokerLog
 from tests.azurite_fixtures import _self_signed_loopback_cert
+from tests.contract.queue_probe_contract import Probed, QueueProbeContract
 from tests.keyvault_server import FixedTokenCredential
 
 NAMESPACE = "donatello-test.servicebus.windows.net"
@@ -191,3 +192,27 @@ def test_close_ends_the_connection_and_refuses_later_sends(
     with pytest.raises(RuntimeError, match="closed"):
         queue.send(job_message(uuid.uuid4()))
     assert broker.log().connections_opened == 1
+
+
+class TestServiceBusProbe(QueueProbeContract):
+    @pytest.fixture
+    def probed(self, broker: AmqpBroker, make_queue: MakeQueue) -> Probed:
+        return Probed(make_queue(), lambda: broker.settle_first(JOB_QUEUE))
+
+
+def test_the_probe_peeks_through_one_receiver_that_never_takes_a_message(
+    broker: AmqpBroker, make_queue: MakeQueue
+) -> None:
+    queue = make_queue()
+    queue.send(job_message(uuid.uuid4()))
+    assert queue.oldest_unsettled() is not None
+    assert queue.oldest_unsettled() is not None
+    log = broker.log()
+    receiving = [address for address, client_receives in log.links if client_receives]
+    assert receiving.count(QUEUE_ADDRESS) == 1, "one receiver, kept"
+    assert f"{JOB_QUEUE}/$management" in receiving
+    # A peek-lock receiver granted credit would lock messages away from the workers.
+    assert all(credit == 0 for address, credit in log.credit if address == QUEUE_ADDRESS)
+    queue.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        queue.oldest_unsettled()

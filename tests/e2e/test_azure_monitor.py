@@ -23,7 +23,11 @@ _SCRIPT = """
 from opentelemetry import metrics, trace
 
 from adapters.otel_meter import install_azure_monitor, otel_meter
+from bootstrap import settings, work_queue
+from functions.operations import measure_queue_ages
+from services.generations import JOB_QUEUE
 from services.metrics import GENERATIONS, PROVIDER_CALL_SECONDS
+from services.ports import OutgoingMessage
 from services.tracing import tracer
 
 assert install_azure_monitor()
@@ -31,7 +35,11 @@ otel_meter().add(GENERATIONS, status="charged", model="local-sketch")
 otel_meter().observe(PROVIDER_CALL_SECONDS, 0.25, provider="local", outcome="ok")
 with tracer.start_as_current_span("generation.process"):
     pass
+work_queue(settings(), JOB_QUEUE).send(OutgoingMessage("waiting", b"{}"))
+measure_queue_ages(None)  # the timer, as the Functions host calls it
 trace.get_tracer_provider().force_flush()
+metrics.get_meter_provider().force_flush()
+# Nothing was measured since: no gauge may be sent again (a stale age would never clear).
 metrics.get_meter_provider().force_flush()
 """
 
@@ -84,6 +92,7 @@ def test_measurements_and_spans_reach_the_ingestion_endpoint(
         "TMPDIR": str(tmp_path),  # the exporter's retry files
         # The distro's default samples by rate (5 traces/s) from an empty budget at start.
         "OTEL_TRACES_SAMPLER": "always_on",
+        "DONATELLO_DATA_DIR": str(tmp_path / "data"),
     }
     done = subprocess.run(
         [sys.executable, "-c", _SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -106,6 +115,20 @@ def test_measurements_and_spans_reach_the_ingestion_endpoint(
         "model": "local-sketch",
     }
     assert metrics["donatello_provider_call_seconds"]["count"] == 1
+    ages = [
+        (envelope["data"]["baseData"]["properties"], point["value"])
+        for envelope in received
+        if envelope["data"]["baseType"] == "MetricData"
+        for point in envelope["data"]["baseData"]["metrics"]
+        if point["name"] == "donatello_queue_oldest_message_age_seconds"
+    ]
+    # Both queues, once each: the jobs' has a message waiting, the webhooks' is empty.
+    assert sorted(labels["queue"] for labels, _ in ages) == [
+        "generation-jobs",
+        "webhook-deliveries",
+    ]
+    assert dict((labels["queue"], age) for labels, age in ages)["webhook-deliveries"] == 0
+    assert 0 <= dict((labels["queue"], age) for labels, age in ages)["generation-jobs"] < 60
     spans = [
         e["data"]["baseData"]["name"]
         for e in received

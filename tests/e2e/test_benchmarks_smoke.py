@@ -108,6 +108,7 @@ def test_pipeline_benchmark_runs_against_the_remote_like_provider(
     provider = next(r for r in printed.splitlines() if r.startswith("| provider time"))
     p50 = float(provider.split(" | ")[1])
     assert p50 >= 50  # the stub's delay, measured by the host's own histogram
+    assert "appends that lost a race for their stream and were retried" in printed
 
 
 def test_provenance_benchmark_prints_signing_beside_the_old_stamp(

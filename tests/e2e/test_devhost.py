@@ -20,7 +20,7 @@ import azure.functions as func
 import httpx
 import pytest
 
-from adapters.sqlite_queue import MAX_DELIVERY_COUNT_EXCEEDED, SqliteQueue
+from adapters.sqlite_queue import MAX_DELIVERY_COUNT_EXCEEDED, ReceivedMessage, SqliteQueue
 from devhost.host import LocalHost
 from devhost.triggers import UnsupportedBindingError
 from services.ports import OutgoingMessage
@@ -169,14 +169,26 @@ def build_app(recorder: Recorder) -> func.FunctionApp:
     return app
 
 
+class ReceiverNamingQueue(SqliteQueue):
+    """The local queue, noting which threads receive from it."""
+
+    def __init__(self, path: Path, name: str, lock: timedelta) -> None:
+        super().__init__(path, name, lock_duration=lock, max_delivery_count=3)
+        self.receivers: set[str] = set()
+
+    def receive(self, max_messages: int = 1, max_wait_time: float = 0.0) -> list[ReceivedMessage]:
+        self.receivers.add(threading.current_thread().name)
+        return super().receive(max_messages, max_wait_time)
+
+
 class Queues:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.created: dict[str, SqliteQueue] = {}
+        self.created: dict[str, ReceiverNamingQueue] = {}
 
-    def __call__(self, name: str) -> SqliteQueue:
+    def __call__(self, name: str) -> ReceiverNamingQueue:
         lock = SLOW_LOCK if name == "slow-jobs" else timedelta(seconds=30)
-        queue = SqliteQueue(self.path, name, lock_duration=lock, max_delivery_count=3)
+        queue = ReceiverNamingQueue(self.path, name, lock)
         self.created[name] = queue
         return queue
 
@@ -391,6 +403,14 @@ def test_each_message_is_processed_once_and_completed(running: Running) -> None:
     assert first["properties"] == {"k": "v"}
     assert isinstance(first["enqueued"], datetime)
     assert first["lock_token"]
+
+
+def test_one_pump_per_queue_receives_for_all_its_workers(running: Running) -> None:
+    """Two workers per queue here, and one thread polling each queue for both."""
+    wait_for(lambda: all(queue.receivers for queue in running.queues.created.values()))
+    for queue in running.queues.created.values():
+        (receiver,) = queue.receivers
+        assert receiver.endswith("-pump")
 
 
 def test_failing_message_is_retried_then_dead_lettered(running: Running) -> None:

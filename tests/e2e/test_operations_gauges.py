@@ -68,8 +68,15 @@ def test_backlog_lag_and_seal_age_are_read_when_sampled(tmp_path: Path) -> None:
     assert gauge("donatello_audit_seal_age_seconds") == 42
 
     runner.run_until_caught_up()
-    queue.receive(1)
+    (taken,) = queue.receive(1)
+    clock.now = START + timedelta(seconds=50)
     gauges.sample()
+    # In flight still counts (Service Bus's peek cannot tell it apart either)...
+    assert gauge("donatello_queue_oldest_message_age_seconds", queue="generation-jobs") == 50
+    queue.complete(taken)
+    gauges.sample()
+    # ...until it is settled; the scheduled one is not due yet.
+    assert gauge("donatello_queue_depth", queue="generation-jobs") == 1
     assert gauge("donatello_queue_oldest_message_age_seconds", queue="generation-jobs") == 0
     for projection in ALL_PROJECTIONS:
         assert gauge("donatello_projection_lag_events", projection=projection.name) == 0

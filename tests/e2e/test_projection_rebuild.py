@@ -26,7 +26,7 @@ import pytest
 
 from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_record_log import SqliteRecordLog
-from adapters.sqlite_view_rebuild import Difference, rebuild_views
+from adapters.sqlite_view_rebuild import rebuild_views
 from adapters.sqlite_views import SqliteViewStore
 from bootstrap import build_platform
 from domain.access import Principal, Role
@@ -34,6 +34,7 @@ from domain.budget import Enforcement
 from domain.envelope import NewEvent
 from projections import ALL_PROJECTIONS
 from projections.base import Projection, StalePosition, fold_batch
+from projections.rebuild import Difference
 from projections.runner import ProjectionRunner, replay_all
 from services.budgets import BudgetUpdate, set_budget
 from services.generations import GenerationRefused, GenerationRequest, submit_generation

@@ -54,7 +54,8 @@ def test_every_query_reads_custom_metrics_the_platform_sends() -> None:
 
 
 def test_the_operations_view_is_all_there() -> None:
-    """Generations by status, the time split, provider errors and circuit state."""
+    """Generations by status, the time split, provider errors, circuit state, queue age
+    and projection lag."""
     shown = set().union(*map(named, queries(json.loads(CONTENT.read_text("utf-8"))).values()))
     assert shown >= {
         "donatello_generations",
@@ -63,6 +64,8 @@ def test_the_operations_view_is_all_there() -> None:
         "donatello_generation_provider_seconds",
         "donatello_provider_errors",
         "donatello_provider_circuit_state",
+        "donatello_queue_oldest_message_age_seconds",
+        "donatello_projection_lag_seconds",
     }
 
 

@@ -72,9 +72,10 @@ def test_the_worker_and_timer_bindings() -> None:
     assert worker["type"] == "serviceBusTrigger"
     assert worker["queueName"] == "generation-jobs"
     assert worker["connection"] == "ServiceBusConnection"
-    timer = declared["requeue_stuck"]
-    assert timer["type"] == "timerTrigger"
-    assert len(str(timer["schedule"]).split()) == 6
+    for name in ("requeue_stuck", "measure_queue_ages"):
+        timer = declared[name]
+        assert timer["type"] == "timerTrigger"
+        assert len(str(timer["schedule"]).split()) == 6
 
 
 def test_the_seal_timer_runs_on_the_schedule_its_setting_gives() -> None:

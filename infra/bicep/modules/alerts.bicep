@@ -1,6 +1,7 @@
 // What someone is woken for: a rising error rate, failing generations, a provider's open
-// circuit, dead-lettered messages (a step failing systematically, docs/azure.md) and the
-// Azure spend of this environment.
+// circuit, a queue's oldest message waiting too long (or its measurement gone quiet), a
+// projection lagging the log, dead-lettered messages (a step failing systematically,
+// docs/azure.md) and the Azure spend of this environment.
 param location string
 param tags object
 param actionGroupName string
@@ -14,6 +15,10 @@ param serviceBusNamespaceId string
 @minValue(1)
 @maxValue(100)
 param errorRatePercent int
+@minValue(60)
+param queueAgeSeconds int
+@minValue(60)
+param projectionLagSeconds int
 @minValue(1)
 param monthlyBudget int
 @minLength(3)
@@ -142,6 +147,138 @@ resource openCircuit 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview'
           ]
           operator: 'GreaterThanOrEqual'
           threshold: 2
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+// The oldest unsettled message of a work queue, per queue, as the timer function
+// `measure_queue_ages` peeks it every minute (Service Bus has no such metric itself).
+resource queueAge 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: '${alertPrefix}-queue-age'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'A queue\'s oldest message is over ${queueAgeSeconds} s old'
+    severity: 2
+    enabled: true
+    scopes: [
+      appInsightsId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    criteria: {
+      allOf: [
+        {
+          query: 'customMetrics | where name == "donatello_queue_oldest_message_age_seconds" | extend queue = tostring(customDimensions.queue) | summarize age = max(valueMax) by queue'
+          timeAggregation: 'Maximum'
+          metricMeasureColumn: 'age'
+          dimensions: [
+            {
+              name: 'queue'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: queueAgeSeconds
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+// The queue-age alert cannot fire on measurements that stopped: the timer answers every
+// minute, so a quarter of an hour without one means it is not running.
+resource queueAgeSilent 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: '${alertPrefix}-queue-age-silent'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'No queue age measured for 15 minutes'
+    severity: 3
+    enabled: true
+    scopes: [
+      appInsightsId
+    ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'customMetrics | where name == "donatello_queue_oldest_message_age_seconds" | summarize samples = count()'
+          timeAggregation: 'Total'
+          metricMeasureColumn: 'samples'
+          operator: 'LessThan'
+          threshold: 1
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+// How old the oldest event of a change-feed batch was when its projection got it, per
+// projection (functions/projector.py). An idle feed sends nothing, and fires nothing.
+resource projectionLag 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: '${alertPrefix}-projection-lag'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'A projection lags the event log by over ${projectionLagSeconds} s'
+    severity: 2
+    enabled: true
+    scopes: [
+      appInsightsId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    criteria: {
+      allOf: [
+        {
+          query: 'customMetrics | where name == "donatello_projection_lag_seconds" | extend projection = tostring(customDimensions.projection) | summarize lag = max(valueMax) by projection'
+          timeAggregation: 'Maximum'
+          metricMeasureColumn: 'lag'
+          dimensions: [
+            {
+              name: 'projection'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: projectionLagSeconds
           failingPeriods: {
             numberOfEvaluationPeriods: 1
             minFailingPeriodsToAlert: 1
