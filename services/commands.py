@@ -107,30 +107,33 @@ def execute(
     """
     if attempts < 1:
         raise ValueError(f"attempts must be at least 1, not {attempts}")
-    if start is not None:
-        state = start
-    elif new_stream:
-        state = repository.empty(aggregate, stream_id)
-    else:
-        state = repository.load(aggregate, stream_id)
-    for _ in range(attempts):
-        payloads = decide(state.state)
-        if not payloads:
-            return Decided(state, [], state)
-        events = (stamp if isinstance(stamp, Stamp) else stamp(state)).events(payloads)
-        decided_at = state.version
-        try:
-            after, recorded = repository.append(aggregate, state, events)
-        except ConcurrencyError:
+    with repository.turn(stream_id):
+        known = repository.known(aggregate, stream_id)
+        if start is not None:
+            # A decision made in this process while this one waited its turn is newer.
+            state = known if known is not None and known.version > start.version else start
+        elif new_stream:
+            state = repository.empty(aggregate, stream_id)
+        else:
             state = repository.load(aggregate, stream_id)
-            continue
-        except EventIdConflict:
-            # A decision on a stale state may repeat a fixed id that the winner recorded
-            # in another batch (a duplicate delivery's charge): a lost race like any
-            # other. At the stream's own head it is a caller's bug, and is raised.
-            state = repository.load(aggregate, stream_id)
-            if state.version == decided_at:
-                raise
-            continue
-        return Decided(state, recorded, after)
-    raise StreamContended(stream_id, attempts, decided_at, state.version)
+        for _ in range(attempts):
+            payloads = decide(state.state)
+            if not payloads:
+                return Decided(state, [], state)
+            events = (stamp if isinstance(stamp, Stamp) else stamp(state)).events(payloads)
+            decided_at = state.version
+            try:
+                after, recorded = repository.append(aggregate, state, events)
+            except ConcurrencyError:
+                state = repository.load(aggregate, stream_id)
+                continue
+            except EventIdConflict:
+                # A decision on a stale state may repeat a fixed id that the winner recorded
+                # in another batch (a duplicate delivery's charge): a lost race like any
+                # other. At the stream's own head it is a caller's bug, and is raised.
+                state = repository.load(aggregate, stream_id)
+                if state.version == decided_at:
+                    raise
+                continue
+            return Decided(state, recorded, after)
+        raise StreamContended(stream_id, attempts, decided_at, state.version)

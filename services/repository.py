@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -77,6 +78,30 @@ class NoSnapshots:
         return 0
 
 
+class _Turns:
+    """A lock per stream while anyone in this process is writing it, then forgotten."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[threading.Lock, int]] = {}
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def of(self, stream_id: str) -> Iterator[None]:
+        with self._guard:
+            lock, waiting = self._held.get(stream_id, (threading.Lock(), 0))
+            self._held[stream_id] = (lock, waiting + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                _, waiting = self._held[stream_id]
+                if waiting == 1:
+                    del self._held[stream_id]
+                else:
+                    self._held[stream_id] = (lock, waiting - 1)
+
+
 class Repository:
     """Loads states through one bounded cache; records appended events into it.
 
@@ -100,6 +125,17 @@ class Repository:
         self._cache_entries = cache_entries
         self._snapshot_every = snapshot_every
         self._lock = threading.Lock()
+        self._turns = _Turns()
+
+    def turn(self, stream_id: str) -> AbstractContextManager[None]:
+        """This process's turn to decide on and append to `stream_id`.
+
+        Deciders in one process then take turns instead of racing each other to the
+        append and losing (a read, a decision and an append thrown away each time);
+        the expected version still settles races with other processes. Not reentrant:
+        a decision must not write the stream it is deciding on.
+        """
+        return self._turns.of(stream_id)
 
     def load(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S]:
         """The stream's state now: the cached or snapshot state and the events after it."""

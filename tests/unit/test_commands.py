@@ -3,6 +3,8 @@ and give up naming the stream and the versions (services/commands.py)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
@@ -173,3 +175,30 @@ class Tock(Tick):
     """Another kind of tick, so that a batch holds an id besides the fixed one."""
 
     TYPE: ClassVar[str] = "Tock"
+
+
+def test_deciders_in_one_process_take_turns_instead_of_racing(store: ReadsCounted) -> None:
+    repository = Repository(store)
+    first_deciding, decisions = threading.Event(), []
+
+    def slow(state: Count) -> list[Tick]:
+        decisions.append(("slow", state.version))
+        first_deciding.set()
+        time.sleep(0.3)  # long enough for the other thread to reach its turn
+        return [Tick(n=1)]
+
+    def quick(state: Count) -> list[Tick]:
+        decisions.append(("quick", state.version))
+        return [Tick(n=2)]
+
+    slow_thread = threading.Thread(
+        target=execute, args=(repository, COUNTER, "c-1", slow, STAMP), kwargs={"new_stream": True}
+    )
+    slow_thread.start()
+    assert first_deciding.wait(5)
+    execute(repository, COUNTER, "c-1", quick, STAMP)
+    slow_thread.join(5)
+
+    # Each decided once, the second on what the first recorded: nobody lost a race.
+    assert decisions == [("slow", 0), ("quick", 1)]
+    assert [e.data["n"] for e in store.read_stream("c-1")] == [1, 2]
