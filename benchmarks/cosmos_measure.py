@@ -95,7 +95,7 @@ class Exchange:
     item_sizes: tuple[int, ...]  # JSON bytes of each item written or returned
     status: int
     charge: float  # x-ms-request-charge as answered
-    caller: str = ""  # the code that issued it: `services/budget_ledger.py:_decide`
+    caller: str = ""  # the code that issued it: `services/repository.py:load`
     from_version: int | None = None  # a query's @from parameter: where a stream read starts
 
 
