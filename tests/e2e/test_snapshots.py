@@ -4,8 +4,6 @@ cache only: deleting them changes no answer, and `audit verify` never reads them
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from services.pipeline import advance_generation
 from services.ports import EventStore
 from services.repository import Aggregate, Repository
 from services.settings import Settings
+from tests.e2e.test_audit_tamper import run_cli
 from tests.store_wrappers import Forwarding
 
 EVERY = 4
@@ -136,15 +135,7 @@ def test_audit_verify_never_reads_a_snapshot(grown: Grown, tmp_path: Path) -> No
     path = data_dir / "snapshots.db"
     assert path.exists()
     path.write_bytes(b"not a database: verify must not notice")
-    verify = subprocess.run(
-        [sys.executable, "-m", "devhost.cli", "audit", "verify"],
-        capture_output=True,
-        text=True,
-        env={"DONATELLO_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"},
-        cwd=Path(__file__).resolve().parents[2],
-        check=False,
-        timeout=120,
-    )
+    verify = run_cli(data_dir)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert verify.stdout.startswith("ok: ")
     assert path.read_bytes() == b"not a database: verify must not notice"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -20,7 +19,6 @@ from domain.budget import (
     Enforcement,
     Strategy,
 )
-from domain.envelope import GENESIS_HASH, SYSTEM_ACTOR, Event, NewEvent, record
 from domain.generation import Payload
 from domain.privacy import SubjectAccessExported, SubjectErased
 from domain.provider_health import CircuitTrialStarted, ProviderCallFailed, ProviderCallSucceeded
@@ -34,31 +32,12 @@ from services.aggregates import (
     QUOTA_DAY,
 )
 from services.repository import Aggregate
+from tests.unit.test_audit_story import stream
 
 START = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 POLICY = BudgetPolicy(
     monthly_limit_aud=Decimal("1.00"), enforcement=Enforcement.SOFT, strategy=Strategy.COST
 )
-
-
-def events_of(stream_id: str, payloads: Sequence[Payload]) -> list[Event]:
-    events, prev = [], GENESIS_HASH
-    for version, payload in enumerate(payloads, start=1):
-        event = record(
-            NewEvent(
-                type=payload.TYPE,
-                data=payload.model_dump(mode="json"),
-                actor=SYSTEM_ACTOR,
-                correlation_id=uuid4(),
-            ),
-            stream_id=stream_id,
-            version=version,
-            prev_hash=prev,
-            recorded_at=START + timedelta(seconds=7 * version),
-        )
-        events.append(event)
-        prev = event.hash
-    return events
 
 
 def month() -> list[Payload]:
@@ -133,7 +112,7 @@ def test_a_state_comes_back_from_its_snapshot_as_it_was(
     assert aggregate.to_snapshot is not None
     assert aggregate.from_snapshot is not None
     state = aggregate.initial(stream_id)
-    for event in events_of(stream_id, payloads):
+    for event in stream(stream_id, payloads):
         state = aggregate.evolve(state, event)
     assert state.version == len(payloads)
     through_json = json.loads(json.dumps(aggregate.to_snapshot(state)))
