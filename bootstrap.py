@@ -37,6 +37,7 @@ from adapters.cosmos_event_store import (
     ensure_event_container,
     event_from_item,
 )
+from adapters.cosmos_snapshots import CosmosSnapshotStore, ensure_snapshot_container
 from adapters.cosmos_view_rebuild import CosmosViewRebuild
 from adapters.cosmos_view_versions import ViewVersions
 from adapters.cosmos_views import CosmosViewStore, ensure_view_container
@@ -72,6 +73,7 @@ from adapters.sqlite_audit_log import SqliteAuditLog
 from adapters.sqlite_event_store import SqliteEventStore
 from adapters.sqlite_queue import SqliteQueue
 from adapters.sqlite_record_log import SqliteRecordLog
+from adapters.sqlite_snapshots import SqliteSnapshotStore
 from adapters.sqlite_view_rebuild import RebuildReport, rebuild_views
 from adapters.sqlite_views import SqliteViewStore
 from adapters.traced_event_store import TracedEventStore
@@ -103,10 +105,12 @@ from services.ports import (
     SecretNotFound,
     SecretSource,
     SigningKey,
+    SnapshotStore,
     SubjectKeyRing,
     ViewReader,
     WorkQueue,
 )
+from services.repository import Repository
 from services.seals import SealStore
 from services.settings import Settings
 from services.webhook_feed import WebhookDispatcher
@@ -143,9 +147,11 @@ def build_platform(config: Settings) -> Platform:
     providers = image_providers(config, secrets)
     images, image_links = image_store(config)
     store, replay, log_tail = event_log(config)
+    traced = TracedEventStore(store)
     return Platform(
         settings=config,
-        store=TracedEventStore(store),
+        store=traced,
+        repository=repository(config, traced),
         replay=replay,
         log_tail=log_tail,
         queue=work_queue(config),
@@ -351,6 +357,24 @@ def event_store(config: Settings) -> EventStore:
     return sqlite_event_store(config)
 
 
+def repository(config: Settings, store: EventStore) -> Repository:
+    """The command side's loads over `store`: one per process (its cache is the point)."""
+    return Repository(
+        store,
+        snapshot_store(config),
+        cache_entries=config.state_cache_entries,
+        snapshot_every=config.snapshot_every,
+    )
+
+
+def snapshot_store(config: Settings) -> SnapshotStore:
+    if config.event_store == "cosmos":
+        return CosmosSnapshotStore(
+            ensure_snapshot_container(_cosmos_database(config)), request_charges=_charges()
+        )
+    return SqliteSnapshotStore(data_path(config, "snapshots.db"))
+
+
 def event_log(config: Settings) -> tuple[EventStore, LogReplay, LogTail | None]:
     """The event store, with what its kind offers beyond the port: the whole log in its
     replay order (the audit feeds) and, where it has a global order, a tail to wait on."""
@@ -364,7 +388,9 @@ def event_log(config: Settings) -> tuple[EventStore, LogReplay, LogTail | None]:
 def audit_access(config: Settings) -> AuditAccess:
     """The log as the audit commands read it, without the rest of the platform."""
     store, replay, _ = event_log(config)
-    return AuditAccess(store=store, clock=utc_now, replay=replay)
+    return AuditAccess(
+        store=store, clock=utc_now, repository=repository(config, store), replay=replay
+    )
 
 
 def cosmos_event_store(config: Settings) -> CosmosEventStore:

@@ -45,6 +45,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
+from uuid import UUID
 
 from adapters.event_appends import as_this_batch, chain, distinct_event_ids, genesis_or_refused
 from adapters.sqlite_connections import ConnectionPerThread
@@ -78,6 +79,11 @@ _READ_BY_EVENT_IDS = (  # the ids come as one JSON array parameter
     "SELECT event_id, stream_id, version, type, schema_version, recorded_at,"
     " correlation_id, causation_id, actor, data, prev_hash, hash"
     " FROM events WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY position"
+)
+_FIND_EVENT = (
+    "SELECT event_id, stream_id, version, type, schema_version, recorded_at,"
+    " correlation_id, causation_id, actor, data, prev_hash, hash"
+    " FROM events WHERE event_id = ? AND stream_id = ?"
 )
 _READ_HEAD = "SELECT version, hash FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1"
 _READ_LAST_POSITION = "SELECT MAX(position) FROM events"
@@ -222,6 +228,10 @@ class SqliteEventStore:
         rows = self._connection().execute(_READ_STREAM, (stream_id, from_version))
         to_event = self._decoder.event
         return [to_event(row) for row in rows]
+
+    def find_event(self, stream_id: str, event_id: UUID) -> Event | None:
+        row = self._connection().execute(_FIND_EVENT, (str(event_id), stream_id)).fetchone()
+        return None if row is None else self._decoder.event(row)
 
     # --- EventLog ----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ code needs to see through this wrapper to the store it wraps.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -60,3 +61,10 @@ class TracedEventStore:
             events = self._store.read_stream(stream_id, from_version)
             span.set_attribute("donatello.events", len(events))
             return events
+
+    def find_event(self, stream_id: str, event_id: UUID) -> Event | None:
+        with tracer.start_as_current_span("eventstore.find", kind=SpanKind.CLIENT) as span:
+            span.set_attribute(STREAM, stream_id)
+            found = self._store.find_event(stream_id, event_id)
+            span.set_attribute("donatello.found", found is not None)
+            return found

@@ -143,7 +143,7 @@ class PerGeneration:
     budget_reads: float  # reads of the department's budget stream (from the process's last)
     budget_read_items: float  # items such a read returned, on average, in the run
     budget_events: float  # events appended to the budget stream
-    budget_item_bytes: float
+    budget_item_bytes: float  # a budget event as a stream read returns it
     stored_bytes: float  # events and view documents that stay, JSON bytes
     queue_sends: float
     images: float
@@ -174,7 +174,7 @@ def host_instances(workload: Workload) -> float:
 
 def warm_read_items(gen: PerGeneration, workload: Workload) -> float:
     """Items a warm budget read returns. Each process keeps the budget streams it has read
-    and reads only the events after them (services/budget_ledger.py), so a read returns
+    and reads only the events after them (services/repository.py), so a read returns
     what the other instances appended since this one last read the stream: between two of
     its reads the department's generations went to every instance in turn."""
     return gen.budget_events / gen.budget_reads * host_instances(workload)

@@ -44,6 +44,7 @@ from azure.cosmos import CosmosClient, DatabaseProxy
 from adapters.cosmos_charges import RequestCharges
 from adapters.cosmos_event_store import CONTAINER_ID as EVENTS
 from adapters.cosmos_event_store import CosmosEventStore, ensure_event_container
+from adapters.cosmos_snapshots import CosmosSnapshotStore, ensure_snapshot_container
 from adapters.cosmos_views import CosmosViewStore, ensure_view_container
 from bootstrap import build_platform
 from domain.access import Principal, Role
@@ -53,6 +54,7 @@ from services.generations import GenerationRequest, submit_generation
 from services.pipeline import advance_generation
 from services.ports import OutgoingMessage, WorkQueue
 from services.projection_feed import PROJECTIONS, project_changes
+from services.repository import Repository
 from services.settings import Settings
 from tests.cosmos_fixtures import EMULATOR_KEY
 from tests.emulators import run_cosmos_emulator
@@ -93,7 +95,7 @@ class Exchange:
     item_sizes: tuple[int, ...]  # JSON bytes of each item written or returned
     status: int
     charge: float  # x-ms-request-charge as answered
-    caller: str = ""  # the code that issued it: `services/budget_ledger.py:_decide`
+    caller: str = ""  # the code that issued it: `services/repository.py:load`
     from_version: int | None = None  # a query's @from parameter: where a stream read starts
 
 
@@ -291,12 +293,24 @@ class _Instance:
         self._database = database
         self._built = build_platform(settings)
         self._store = CosmosEventStore(ensure_event_container(database), request_charges=charges)
+        snapshots = CosmosSnapshotStore(
+            ensure_snapshot_container(database), request_charges=charges
+        )
+        # The command side's loads, on the recording client too: one repository (and so
+        # one cache) per instance, its snapshots shared with every other instance.
+        self._repository = Repository(
+            self._store,
+            snapshots,
+            cache_entries=settings.state_cache_entries,
+            snapshot_every=settings.snapshot_every,
+        )
 
     def platform(self, views: str, queue: WorkQueue | None = None) -> Platform:
         container = "views-" + "".join(c if c.isalnum() else "-" for c in views)
         return dataclasses.replace(
             self._built,
             store=self._store,
+            repository=self._repository,
             queue=self._built.queue if queue is None else queue,
             views=CosmosViewStore(
                 ensure_view_container(self._database, container), request_charges=self.charges

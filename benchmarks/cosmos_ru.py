@@ -167,7 +167,7 @@ def summarise(
         budget_reads=len(budget_reads) / n,
         budget_read_items=_mean([len(e.item_sizes) for e in budget_reads]),
         budget_events=len(budget_events) / n,
-        budget_item_bytes=_mean([e.bytes for e in budget_events]),
+        budget_item_bytes=_returned_bytes(measured) or _mean([e.bytes for e in budget_events]),
         stored_bytes=event_bytes + view_bytes,
         queue_sends=measured.queue_sends / n,
         images=images / n,
@@ -182,6 +182,19 @@ def _budget_reads(measured: Measurement, phase: str) -> list[Exchange]:
         for e in measured.exchanges
         if e.phase == phase and e.operation == "read stream" and _is_budget(e.stream)
     ]
+
+
+def _returned_bytes(measured: Measurement) -> float:
+    """A budget event's size as the run's stream reads returned it (a read returns fewer
+    fields than an append writes), or 0 when no read returned one."""
+    return _mean(
+        [
+            size
+            for e in measured.exchanges
+            if e.operation == "read stream" and _is_budget(e.stream)
+            for size in e.item_sizes
+        ]
+    )
 
 
 def _is_budget(stream: str | None) -> bool:
@@ -310,8 +323,8 @@ def scale_lines(scale: dict[str, AtScale], workload: Workload, model: RuModel) -
     lines = [
         f"- measured: {gen.budget_reads:.1f} reads of the department's budget stream per"
         f" generation, returning {gen.budget_read_items:.1f} events on average in this run"
-        f" (one process); {gen.budget_events:.1f} budget events"
-        f" ({gen.budget_item_bytes:,.0f} B each) appended per generation",
+        f" (one process); {gen.budget_events:.1f} budget events appended per generation,"
+        f" {gen.budget_item_bytes:,.0f} B each as a read returns it",
         f"- at {workload.images_per_day:,} images/day over {workload.departments} departments,"
         f" with {host_instances(workload):,.1f} host instances on average, a warm read returns"
         f" what the others appended since: about {any_shape.warm_items:,.1f} events",

@@ -10,12 +10,11 @@ is appended at the version it was decided on.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar, Literal
-from uuid import UUID
+from typing import Any, ClassVar, Literal
+from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,7 +22,6 @@ from domain.catalogue import ModelRequirements
 from domain.envelope import Event
 from domain.generation import GenerationRequested, Payload
 from domain.money import AUD, ZERO, percent_of
-from domain.month_ledger import ChargedSet, Hold, MonthLedger, OpenHolds
 
 THRESHOLDS: tuple[int, ...] = (80, 90, 100)
 
@@ -106,11 +104,22 @@ BUDGET_EVENTS: dict[str, type[Payload]] = {
 }
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A reservation held for one generation."""
+
+    amount: Decimal
+    model_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Budget:
     """One department-month: the policy in force and what is reserved and spent.
 
-    `reservations` and `charged` are views of the shared ledger at this state's version.
+    It keeps the open holds (the generations in flight), not the month's charged
+    generations: whether a generation was charged is a lookup of its charge's event id
+    (`charge_event_id`), so the state stays small enough to snapshot however long the
+    month grows. `reservations` is never mutated; each event makes a new mapping.
     """
 
     version: int = 0
@@ -119,66 +128,57 @@ class Budget:
     reserved: Decimal = ZERO
     charged_count: int = 0
     thresholds_crossed: frozenset[int] = frozenset()
-    ledger: MonthLedger = field(default_factory=MonthLedger, repr=False, compare=False)
-
-    @property
-    def reservations(self) -> Mapping[UUID, Hold]:
-        return OpenHolds(self.ledger, self.version)
-
-    @property
-    def charged(self) -> AbstractSet[UUID]:
-        return ChargedSet(self.ledger, self.version, self.charged_count)
+    reservations: Mapping[UUID, Hold] = field(default_factory=dict)
 
     def hold(self, generation_id: UUID) -> Hold | None:
-        return self.ledger.hold_at(generation_id, self.version)
+        return self.reservations.get(generation_id)
 
-    def is_charged(self, generation_id: UUID) -> bool:
-        return self.ledger.charged_at(generation_id, self.version)
+
+def charge_event_id(generation_id: UUID) -> UUID:
+    """The id of the generation's `CostCharged` event: one per generation, so the store
+    answers "was it charged?" by looking it up."""
+    return uuid5(generation_id, "budget/charge")
 
 
 def evolve(state: Budget, event: Event) -> Budget:
     payload = BUDGET_EVENTS[event.type].model_validate(event.data)
-    with state.ledger.lock:
-        ledger = state.ledger
-        if ledger.head != state.version:  # another history already grew from this state
-            ledger = ledger.up_to(state.version)
-        ledger.head = event.version
-        return _apply(state, replace(state, version=event.version, ledger=ledger), payload)
+    return replace(_apply(state, payload), version=event.version)
 
 
-def _apply(before: Budget, after: Budget, payload: Payload) -> Budget:
-    """`after` (`before` moved to the event's version) with `payload`'s effect."""
+def _apply(state: Budget, payload: Payload) -> Budget:
     match payload:
         case BudgetSet(policy=policy):
-            return replace(after, policy=policy)
+            return replace(state, policy=policy)
         case BudgetThresholdCrossed(threshold_percent=pct):
-            return replace(after, thresholds_crossed=before.thresholds_crossed | {pct})
+            return replace(state, thresholds_crossed=state.thresholds_crossed | {pct})
         case CostReserved(generation_id=gid, amount_aud=amount, model_id=model_id):
-            previous = before.hold(gid)
-            freed = previous.amount if previous is not None else ZERO
-            after.ledger.holds.setdefault(gid, []).append((after.version, Hold(amount, model_id)))
-            return replace(after, reserved=before.reserved - freed + amount)
-        case ReservationReleased(generation_id=gid):
-            return replace(after, reserved=before.reserved - _free(before, after, gid))
-        case CostCharged(generation_id=gid, amount_aud=amount):
-            newly_charged = not before.is_charged(gid)
-            after.ledger.charged.setdefault(gid, after.version)
+            freed, holds = _without(state, gid)
             return replace(
-                after,
-                reserved=before.reserved - _free(before, after, gid),
-                spent=before.spent + amount,
-                charged_count=before.charged_count + newly_charged,
+                state,
+                reserved=state.reserved - freed + amount,
+                reservations={**holds, gid: Hold(amount, model_id)},
+            )
+        case ReservationReleased(generation_id=gid):
+            freed, holds = _without(state, gid)
+            return replace(state, reserved=state.reserved - freed, reservations=holds)
+        case CostCharged(generation_id=gid, amount_aud=amount):
+            freed, holds = _without(state, gid)
+            return replace(
+                state,
+                reserved=state.reserved - freed,
+                reservations=holds,
+                spent=state.spent + amount,
+                charged_count=state.charged_count + 1,
             )
     raise ValueError(f"unexpected budget event {payload.TYPE}")
 
 
-def _free(before: Budget, after: Budget, generation_id: UUID) -> Decimal:
-    """End `generation_id`'s hold from `after`'s version on; the amount it held."""
-    previous = before.hold(generation_id)
-    if previous is None:
-        return ZERO
-    after.ledger.holds[generation_id].append((after.version, None))
-    return previous.amount
+def _without(state: Budget, generation_id: UUID) -> tuple[Decimal, dict[UUID, Hold]]:
+    """What `generation_id`'s hold held, and the holds without it."""
+    hold = state.reservations.get(generation_id)
+    if hold is None:
+        return ZERO, dict(state.reservations)
+    return hold.amount, {g: h for g, h in state.reservations.items() if g != generation_id}
 
 
 def fold(events: Iterable[Event], state: Budget | None = None) -> Budget:
@@ -187,6 +187,48 @@ def fold(events: Iterable[Event], state: Budget | None = None) -> Budget:
     for event in events:
         state = evolve(state, event)
     return state
+
+
+def snapshot_of(state: Budget) -> dict[str, Any]:
+    return {
+        "version": state.version,
+        "policy": None if state.policy is None else state.policy.model_dump(mode="json"),
+        "spent": str(state.spent),
+        "reserved": str(state.reserved),
+        "charged_count": state.charged_count,
+        "thresholds_crossed": sorted(state.thresholds_crossed),
+        "reservations": {
+            str(gid): [str(hold.amount), hold.model_id] for gid, hold in state.reservations.items()
+        },
+    }
+
+
+def from_snapshot(snapshot: Mapping[str, Any]) -> Budget:
+    policy = snapshot["policy"]
+    return Budget(
+        version=snapshot["version"],
+        policy=None if policy is None else BudgetPolicy.model_validate(policy),
+        spent=Decimal(snapshot["spent"]),
+        reserved=Decimal(snapshot["reserved"]),
+        charged_count=snapshot["charged_count"],
+        thresholds_crossed=frozenset(snapshot["thresholds_crossed"]),
+        reservations={
+            UUID(gid): Hold(Decimal(amount), model_id)
+            for gid, (amount, model_id) in snapshot["reservations"].items()
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StandingPolicy:
+    """The fold of a department's policy stream: the policy set last, if any."""
+
+    version: int = 0
+    policy: BudgetPolicy | None = None
+
+
+def evolve_standing(state: StandingPolicy, event: Event) -> StandingPolicy:
+    return StandingPolicy(event.version, BudgetSet.model_validate(event.data).policy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +267,7 @@ def reserve(
     `policy` is the standing policy; it is recorded on the month's stream the first
     time the month is touched, so the month's own history says what limit applied.
     """
-    if state.hold(line.generation_id) is not None or state.is_charged(line.generation_id):
+    if state.hold(line.generation_id) is not None:  # an earlier delivery reserved already
         return Reservation(allowed=True, events=())
     return _reserve(state, state.reserved, line, policy=policy, estimate=estimate)
 
@@ -286,9 +328,13 @@ def release(
     )
 
 
-def charge(state: Budget, line: CostLine, *, amount: Decimal) -> tuple[Payload, ...]:
-    """Settle the actual cost (the rest of the reservation is freed by the same event)."""
-    if state.is_charged(line.generation_id):
+def charge(state: Budget, line: CostLine, *, charged: bool, amount: Decimal) -> tuple[Payload, ...]:
+    """Settle the actual cost (the rest of the reservation is freed by the same event).
+
+    `charged` says whether the generation's charge is recorded already (the store's
+    answer for `charge_event_id`): a repeated step then records nothing.
+    """
+    if charged:
         return ()
     events: list[Payload] = [
         CostCharged(
@@ -324,8 +370,7 @@ def move_reservation(
     refuse it) against what the month holds without the reservation it replaces.
     """
     held = state.hold(line.generation_id)
-    moved = held is not None and held.model_id == line.model_id
-    if moved or state.is_charged(line.generation_id):
+    if held is not None and held.model_id == line.model_id:
         return Reservation(allowed=True, events=())  # moved already: a repeated step
     others = state.reserved - (held.amount if held is not None else ZERO)
     decision = _reserve(state, others, line, policy=policy, estimate=estimate)

@@ -12,7 +12,7 @@ the very key the erasure destroys (docs/retention.md says why).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, ClassVar
 
@@ -51,6 +51,7 @@ class PrivacyRecord:
     version: int = 0
     erased_at: datetime | None = None  # the latest erasure, if any
     exports: int = 0
+    erased_version: int = 0  # the version of the latest erasure's event (0: none)
 
     @property
     def erased(self) -> bool:
@@ -61,25 +62,34 @@ class PrivacyRecord:
         return self.erased_at is not None and recorded_at <= self.erased_at
 
 
+def evolve(record: PrivacyRecord, event: Event) -> PrivacyRecord:
+    if event.type == SubjectErased.TYPE:
+        return replace(
+            record, version=event.version, erased_at=event.recorded_at, erased_version=event.version
+        )
+    exports = record.exports + (event.type == SubjectAccessExported.TYPE)
+    return replace(record, version=event.version, exports=exports)
+
+
 def fold(events: Iterable[Event]) -> PrivacyRecord:
     record = PrivacyRecord()
     for event in events:
-        erased_at, exports = record.erased_at, record.exports
-        if event.type == SubjectErased.TYPE:
-            erased_at = event.recorded_at
-        elif event.type == SubjectAccessExported.TYPE:
-            exports += 1
-        record = PrivacyRecord(version=event.version, erased_at=erased_at, exports=exports)
+        record = evolve(record, event)
     return record
 
 
-def needs_erasure_event(record: PrivacyRecord, *, key_destroyed: bool) -> bool:
+def needs_erasure_event(record: PrivacyRecord, *, key_destroyed: bool, seen: int) -> bool:
     """Whether an erasure request must append `SubjectErased`.
 
     The key is destroyed before the event is appended, so a request that destroyed
     nothing is either a repeat (the log says erased already: nothing to add) or the
     retry of one that crashed between the two steps (the log does not say so yet: the
-    event is still owed). A request that did destroy a key always records it, even
-    after an earlier erasure: the subject came back and was erased again.
+    event is still owed). A request that did destroy a key records it, even after an
+    earlier erasure (the subject came back and was erased again), unless an erasure
+    was recorded after `seen`, the stream's version read once the key was gone: that
+    one was written after the destruction (it won the race to append), so it stands
+    for this destruction too.
     """
-    return key_destroyed or not record.erased
+    if key_destroyed and record.erased_version <= seen:
+        return True
+    return not record.erased

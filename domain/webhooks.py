@@ -137,14 +137,34 @@ def current_subscription(events: Iterable[Event]) -> Subscription | None:
 class Delivery:
     """What one delivery's stream says so far."""
 
+    version: int = 0
     failed_attempts: int = 0
     finished: bool = False  # delivered or dead-lettered: nothing more will be sent
 
 
+def evolve_delivery(state: Delivery, event: Event) -> Delivery:
+    return Delivery(
+        version=event.version,
+        failed_attempts=state.failed_attempts + (event.type == WebhookAttemptFailed.TYPE),
+        finished=state.finished or event.type in (WebhookDelivered.TYPE, WebhookDeadLettered.TYPE),
+    )
+
+
 def delivery_state(events: Sequence[Event]) -> Delivery:
-    failed = sum(1 for e in events if e.type == WebhookAttemptFailed.TYPE)
-    finished = any(e.type in (WebhookDelivered.TYPE, WebhookDeadLettered.TYPE) for e in events)
-    return Delivery(failed_attempts=failed, finished=finished)
+    state = Delivery()
+    for event in events:
+        state = evolve_delivery(state, event)
+    return state
+
+
+def unrecorded(state: Delivery, attempt: int, outcome: Sequence[DeliveryOf]) -> list[DeliveryOf]:
+    """What to record of `outcome`, what attempt number `attempt` came to (0 for an end
+    made without an attempt): nothing once the delivery is finished, or once that
+    attempt's failure is recorded, since another worker handed the same message got
+    there first (and scheduled what follows it)."""
+    if state.finished or (attempt and state.failed_attempts >= attempt):
+        return []
+    return list(outcome)
 
 
 def delivery_id(event_id: UUID, target: str) -> UUID:

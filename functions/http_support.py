@@ -42,12 +42,13 @@ from functions.problems import (
 )
 from services.budget_history import InvalidInstant
 from services.budgets import InvalidPeriod
+from services.commands import StreamContended
 from services.correlation import CORRELATION_HEADER, correlated, safe_correlation_id
 from services.correlation import correlation_id as current_correlation_id
 from services.errors import IdempotencyConflict, NotFound
 from services.identity import AuthenticationError, JwksUnavailable, bearer_token
 from services.metrics import AUTH_FAILURES
-from services.ports import ConcurrencyError, InvalidContinuation, ModerationUnavailable
+from services.ports import InvalidContinuation, ModerationUnavailable
 from services.quota import QuotaExceeded
 
 log = logging.getLogger(__name__)
@@ -264,7 +265,7 @@ def _answer(handler: Handler, req: func.HttpRequest) -> func.HttpResponse:
         return Problem(NOT_FOUND, str(error)).response()
     except IdempotencyConflict as error:
         return Problem(IDEMPOTENCY_CONFLICT, str(error)).response()
-    except ConcurrencyError:
+    except StreamContended:
         # Its message names the stream: internal, so it stays out of the answer.
         return Problem(CONCURRENCY_CONFLICT, "another change won the race; retry").response()
     except QuotaExceeded as error:

@@ -7,7 +7,6 @@ side compliance wants (a recorded read that delivered less, never an unrecorded 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,11 +15,13 @@ from uuid import uuid4
 
 from domain.access import Principal
 from domain.audit_reads import AuditLogRead, audit_reads_stream
-from domain.envelope import Event, NewEvent
+from domain.envelope import Event
+from domain.generation import Payload
+from services.aggregates import FACTS
+from services.commands import Stamp, execute
 from services.log_replay import LogReplay
-from services.ports import ConcurrencyError, EventStore
-
-MAX_CONFLICT_RETRIES = 50
+from services.ports import EventStore
+from services.repository import Repository
 
 
 class LogAccess(Protocol):
@@ -32,6 +33,9 @@ class LogAccess(Protocol):
     def store(self) -> EventStore: ...
 
     @property
+    def repository(self) -> Repository: ...
+
+    @property
     def clock(self) -> Callable[[], datetime]: ...
 
 
@@ -39,14 +43,8 @@ class LogAccess(Protocol):
 class AuditAccess:
     store: EventStore
     clock: Callable[[], datetime]
+    repository: Repository  # over `store`
     replay: LogReplay | None = None  # for the feeds of services/audit_log.py
-
-
-# The day streams only grow, so the last version this process saw is a good first guess
-# at the next append's expected version: a conflict names the real head, and we retry
-# there instead of reading the whole day's stream back.
-_heads: dict[str, int] = {}
-_heads_lock = threading.Lock()
 
 
 def record_read(
@@ -61,29 +59,28 @@ def record_read(
         what=what,
         count=count,
     )
-    new = NewEvent(
-        type=AuditLogRead.TYPE,
-        data=payload.model_dump(mode="json"),
-        actor=principal.to_actor(),
-        correlation_id=uuid4(),
-    )
-    return append_daily(platform.store, audit_reads_stream(platform.clock().date()), new)
+    stream_id = audit_reads_stream(platform.clock().date())
+    return append_daily(platform.repository, stream_id, payload, principal)
 
 
-def append_daily(store: EventStore, stream_id: str, new: NewEvent) -> Event:
-    """Append `new` to a stream of one day's records, whatever its head is now.
+def append_daily(
+    repository: Repository, stream_id: str, fact: Payload, principal: Principal
+) -> Event:
+    """Append `fact`, done by `principal`, to a stream of one day's records, whatever its
+    head is now.
 
-    Such a stream holds independent facts, so a conflict only moves the append on.
+    Such a stream holds independent facts, so a conflict only moves the append on. The
+    append is made at the head this process saw last, with no read before it; the first
+    of the day in a process, and each conflict, read the day from a snapshot and its tail.
     """
-    with _heads_lock:
-        expected = _heads.get(stream_id, 0)
-    for _ in range(MAX_CONFLICT_RETRIES):
-        try:
-            (recorded,) = store.append(stream_id, expected, [new])
-        except ConcurrencyError as conflict:
-            expected = conflict.actual
-            continue
-        with _heads_lock:
-            _heads[stream_id] = max(_heads.get(stream_id, 0), recorded.version)
-        return recorded
-    raise RuntimeError(f"could not append to {stream_id} after {MAX_CONFLICT_RETRIES} conflicts")
+    decided = execute(
+        repository,
+        FACTS,
+        stream_id,
+        lambda _: [fact],
+        Stamp(uuid4(), principal.to_actor()),
+        # The head this process saw last, read from nowhere: usually still the head.
+        start=repository.known(FACTS, stream_id),
+    )
+    (recorded,) = decided.recorded
+    return recorded

@@ -19,11 +19,12 @@ from domain.periods import budget_period, is_period
 from domain.routing import Eligibility, describe_exclusions, exclusions
 from domain.streams import budget_policy_stream, budget_stream, is_department_id
 from projections.budget import untouched_month
+from services.aggregates import BUDGET_MONTH, BUDGET_POLICY
 from services.budget_history import budget_as_of, standing_policy_as_of
-from services.budget_ledger import decide_and_append, standing_policy, to_new_events
+from services.budget_reads import standing_policy
+from services.commands import Stamp, execute
 from services.context import Platform
 from services.errors import NotFound
-from services.ports import ConcurrencyError
 
 
 class BudgetUpdate(BaseModel):
@@ -72,25 +73,24 @@ def set_budget(
         strategy=update.strategy,
         requirements=update.requirements,
     )
-    actor = principal.to_actor()
+    stamp = Stamp(uuid4(), principal.to_actor())
     standing = BudgetSet(department_id=department_id, period=None, policy=policy)
-    policy_stream = budget_policy_stream(department_id)
-    correlation_id = uuid4()
-    events = to_new_events([standing], correlation_id=correlation_id, actor=actor)
-    while True:  # last writer wins for the standing policy; the log keeps every change
-        version = len(platform.store.read_stream(policy_stream))
-        try:
-            platform.store.append(policy_stream, version, events)
-            break
-        except ConcurrencyError:
-            continue
+    # Last writer wins, for the standing policy and the month's; the log keeps every change.
+    execute(
+        platform.repository,
+        BUDGET_POLICY,
+        budget_policy_stream(department_id),
+        lambda _: [standing],
+        stamp,
+    )
     period = budget_period(platform.clock())
-    decide_and_append(
-        platform.store,
+    month = BudgetSet(department_id=department_id, period=period, policy=policy)
+    execute(
+        platform.repository,
+        BUDGET_MONTH,
         budget_stream(department_id, period),
-        lambda _current: [BudgetSet(department_id=department_id, period=period, policy=policy)],
-        correlation_id=correlation_id,
-        actor=actor,
+        lambda _: [month],
+        stamp,
     )
     return {"department_id": department_id, "period": period, **policy.model_dump(mode="json")}
 
@@ -109,7 +109,9 @@ def read_budget(
     period = _period(platform, period)
     view = platform.views.get("budget", f"{department_id}:{period}")
     if view is None:
-        policy = standing_policy(platform.store, department_id, platform.settings.default_policy)
+        policy = standing_policy(
+            platform.repository, department_id, platform.settings.default_policy
+        )
         view = untouched_month(department_id, period, policy)
     return with_forecast(view, platform.clock())
 

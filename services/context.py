@@ -9,7 +9,6 @@ from datetime import datetime
 from domain.catalogue import Catalogue
 from domain.screening import PolicyBook, Redactor
 from services.destinations import Resolver
-from services.health_memo import HealthMemo
 from services.log_replay import LogReplay
 from services.log_tail import LogTail
 from services.metrics import NullMeter
@@ -26,6 +25,7 @@ from services.ports import (
     ViewReader,
     WorkQueue,
 )
+from services.repository import Repository
 from services.settings import Settings
 
 
@@ -45,11 +45,11 @@ class Platform:
     clock: Callable[[], datetime]
     sleep: Callable[[float], None]
     credentials: ContentCredentials  # signs every stored image, reads any
+    repository: Repository  # the command side's one way to load state (over `store`)
     resolver: Resolver  # checks client-given URLs (callback_url) before they are accepted
     generation_id_key: Callable[[], bytes]  # keys ids derived from an Idempotency-Key
     image_links: ImageLinks | None = None  # None: the app serves image bytes itself
     moderators: tuple[ContentModerator, ...] = ()  # besides the policy's own term list
     log_tail: LogTail | None = None  # where the store has a global order to tail
     replay: LogReplay | None = None  # the whole log in the store's order (audit feeds)
-    health_memo: HealthMemo = field(default_factory=HealthMemo, compare=False)
     meter: Meter = field(default_factory=NullMeter, compare=False)  # services/metrics.py

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from domain.admission import Refused
-from domain.budget import Budget, BudgetThresholdCrossed, CostCharged
-from domain.generation import Generation, Payload, PromptRejected, Status
+from domain.budget import BUDGET_EVENTS, Budget, BudgetThresholdCrossed, CostCharged
+from domain.envelope import Event
+from domain.generation import Generation, PromptRejected, Status
 from services.context import Platform
 from services.metrics import (
     BUDGET_THRESHOLDS,
@@ -67,9 +68,10 @@ def record_settled(
 
 
 def record_charge(
-    platform: Platform, department_id: str, before: Budget, appended: Sequence[Payload]
+    platform: Platform, department_id: str, before: Budget, recorded: Sequence[Event]
 ) -> None:
-    """A charge appended on `before`: the month's utilisation, and any threshold crossed."""
+    """A charge recorded on `before`: the month's utilisation, and any threshold crossed."""
+    appended = [BUDGET_EVENTS[event.type].model_validate(event.data) for event in recorded]
     amounts = [p.amount_aud for p in appended if isinstance(p, CostCharged)]
     if not amounts or before.policy is None or before.policy.monthly_limit_aud <= 0:
         return

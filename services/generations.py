@@ -23,7 +23,7 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain import admission, generation, privacy
+from domain import admission, generation
 from domain.access import (
     AccessDenied,
     Action,
@@ -45,12 +45,14 @@ from domain.generation import (
 )
 from domain.periods import budget_period
 from domain.streams import budget_stream, generation_stream, privacy_stream
-from services.budget_ledger import current_budget, standing_policy, to_new_events
+from services.aggregates import GENERATION, PRIVACY
+from services.budget_reads import current_budget, standing_policy
+from services.commands import Stamp, execute
 from services.context import Platform
 from services.errors import IdempotencyConflict, NotFound
 from services.generation_metrics import record_refused
 from services.personal_data import seal_text
-from services.ports import ConcurrencyError, OutgoingMessage
+from services.ports import OutgoingMessage
 from services.quota import consume_quota
 from services.refusals import checked_destination
 from services.screening import screen_for
@@ -147,7 +149,7 @@ def submit_generation(
         else uuid4()
     )
     stream_id = generation_stream(generation_id)
-    if idempotency_key is not None and platform.store.read_stream(stream_id):
+    if idempotency_key is not None and load_generation(platform, generation_id).version:
         # A replay took its unit when first answered, perhaps on an earlier day.
         return _replayed(platform, request, generation_id)
     # Before screening, so every answer (refusals too) costs the caller a unit: probing
@@ -159,13 +161,17 @@ def submit_generation(
         raise GenerationRefused(decision.refusal, decision.detail, None)
     # The request is the requester's act; its screening, as every later step, the
     # platform's (so the feed's `user_id` filter finds what people did).
-    requested, *screening = decision.events
-    actor = principal.to_actor()
-    events = to_new_events([requested], correlation_id=generation_id, actor=actor)
-    events += to_new_events(screening, correlation_id=generation_id)
-    try:
-        platform.store.append(stream_id, 0, events)
-    except ConcurrencyError:
+    events = decision.events
+    decided = execute(
+        platform.repository,
+        GENERATION,
+        stream_id,
+        # A stream there already is this request's replay, racing this one and ahead.
+        lambda current: [] if current.version else events,
+        Stamp(generation_id, actors={GenerationRequested.TYPE: principal.to_actor()}),
+        new_stream=True,
+    )
+    if not decided.recorded:
         return _replayed(platform, request, generation_id)
     if isinstance(decision, Refused):
         record_refused(platform, decision)
@@ -188,8 +194,10 @@ def _decide(
     now = platform.clock()
     period = budget_period(now)
     door = Door(
-        budget=current_budget(platform.store, budget_stream(department, period)),
-        budget_policy=standing_policy(platform.store, department, platform.settings.default_policy),
+        budget=current_budget(platform.repository, budget_stream(department, period)),
+        budget_policy=standing_policy(
+            platform.repository, department, platform.settings.default_policy
+        ),
         period=period,
         catalogue=platform.catalogue,
         enabled_providers=frozenset(platform.settings.enabled_providers),
@@ -239,7 +247,7 @@ def keyed_generation_id(key: bytes, user_id: str, idempotency_key: str) -> UUID:
 
 
 def load_generation(platform: Platform, generation_id: UUID) -> Generation:
-    return generation.fold(platform.store.read_stream(generation_stream(generation_id)))
+    return platform.repository.load(GENERATION, generation_stream(generation_id)).state
 
 
 def read_generation(platform: Platform, principal: Principal, generation_id: UUID) -> Generation:
@@ -292,7 +300,7 @@ def image_kept(platform: Platform, state: Generation) -> bool:
     deleted it (`erase_images`), decided from the log, not from the store."""
     if state.image is None or state.requested_at is None or not platform.settings.erase_images:
         return state.image is not None
-    record = privacy.fold(platform.store.read_stream(privacy_stream(state.requested.user_id)))
+    record = platform.repository.load(PRIVACY, privacy_stream(state.requested.user_id)).state
     return not record.erased_since(state.requested_at)
 
 

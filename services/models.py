@@ -16,7 +16,7 @@ _RATE = Decimal("0.001")
 def list_models(platform: Platform) -> dict[str, Any]:
     now = platform.clock()
     enabled = set(platform.settings.enabled_providers)
-    health = {provider: current_health(platform, provider) for provider in enabled}
+    health = {provider: current_health(platform, provider).state for provider in enabled}
     return {
         "catalogue_version": platform.catalogue.version,
         "currency": platform.catalogue.currency,

@@ -1,10 +1,11 @@
 """Advancing a generation, one idempotent step at a time, to a terminal state.
 
-The generation stream is the checkpoint. Each step reads the stream, does its work,
-and appends its event at the version it read. A redelivered or duplicated message
-folds the same events and resumes after the last recorded step; a worker that lost a
-race simply re-reads. Effects on the budget stream are keyed by generation id, so a
-step repeated after a crash finds its earlier effect and adds nothing.
+The generation stream is the checkpoint. Each step is a decision on its state, appended
+at that state's version through the command path (services/commands.py). A redelivered
+or duplicated message folds the same events and resumes after the last recorded step; a
+worker that lost a race decides again on what the winner recorded. Effects on the budget
+stream are keyed by generation id (a charge by its own event id), so a step repeated
+after a crash finds its earlier effect and adds nothing.
 """
 
 from __future__ import annotations
@@ -12,16 +13,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from uuid import UUID
 
-from domain import budget, generation
-from domain.budget import Budget
+from domain import budget
+from domain.budget import Budget, CostCharged
 from domain.generation import (
     Generation,
     GenerationCharged,
-    GenerationRejected,
-    GenerationRouted,
     Payload,
     PromptRejected,
     PromptScreened,
@@ -29,17 +27,25 @@ from domain.generation import (
     Step,
     next_step,
 )
+from domain.generation_steps import (
+    Placement,
+    callable_now,
+    over_budget,
+    place,
+    route_refusal,
+    routed,
+)
 from domain.periods import budget_period
 from domain.provider_health import Admission
 from domain.routing import Eligibility, rank_models
 from domain.streams import budget_stream, generation_stream
-from services.budget_ledger import decide_and_append, standing_policy, to_new_events
+from services.aggregates import BUDGET_MONTH, GENERATION
+from services.budget_reads import standing_policy
+from services.commands import Stamp, execute
 from services.context import Platform
 from services.generation_metrics import record_charge, record_pickup, record_settled
-from services.generations import load_generation
 from services.metrics import provider_time
 from services.personal_data import open_text, seal_text
-from services.ports import ConcurrencyError
 from services.provider_calls import generate_image, routed_of
 from services.provider_health import current_health
 from services.screening import screen_for
@@ -53,38 +59,41 @@ MAX_STEPS = 16
 def advance_generation(platform: Platform, generation_id: UUID) -> Generation:
     """Run steps until the generation is terminal; safe to call any number of times.
 
-    The stream is read once; each step's recorded events are folded onto the state it
-    was decided on, and only a conflict (another worker moved on) reads it again.
+    Each step is a decision on the generation's state, appended at its version through
+    the command path; losing a race to another worker decides the next step on what
+    that worker recorded.
     """
-    state = load_generation(platform, generation_id)
-    record_pickup(platform, state)
+    stream_id = generation_stream(generation_id)
+    loaded = platform.repository.load(GENERATION, stream_id)
+    record_pickup(platform, loaded.state)
     started, spent = time.monotonic(), provider_time()
     for _ in range(MAX_STEPS):
-        step = next_step(state)
-        if step is None:
-            release_if_abandoned(platform, state)
-            return state
-        with tracer.start_as_current_span(f"generation.{step.value}") as span:
-            span.set_attribute(GENERATION_ID, str(generation_id))
-            payloads = _STEPS[step](platform, state)
-        try:
-            recorded = platform.store.append(
-                generation_stream(generation_id),
-                state.version,
-                to_new_events(
-                    payloads,
-                    correlation_id=generation_id,
-                    deterministic_key=f"{generation_id}/v{state.version}",
-                ),
-            )
-        except ConcurrencyError:
-            log.info("generation advanced by another worker; re-reading")
-            state = load_generation(platform, generation_id)
-            continue
-        state = generation.fold(recorded, state)
-        if state.is_terminal:
-            record_settled(platform, state, time.monotonic() - started, spent.seconds)
+        if next_step(loaded.state) is None:
+            release_if_abandoned(platform, loaded.state)
+            return loaded.state
+        loaded = execute(
+            platform.repository,
+            GENERATION,
+            stream_id,
+            lambda current: _take_step(platform, current),
+            # Ids follow from the version decided on, so a step repeated after a crash
+            # makes the same ids and the store's idempotent append applies.
+            lambda at: Stamp(generation_id, key=f"{generation_id}/v{at.version}"),
+            start=loaded,
+            attempts=MAX_STEPS,
+        ).after
+        if loaded.state.is_terminal:
+            record_settled(platform, loaded.state, time.monotonic() - started, spent.seconds)
     raise RuntimeError(f"generation {generation_id} did not settle in {MAX_STEPS} steps")
+
+
+def _take_step(platform: Platform, state: Generation) -> Sequence[Payload]:
+    step = next_step(state)
+    if step is None:  # another worker finished it while this one decided
+        return ()
+    with tracer.start_as_current_span(f"generation.{step.value}") as span:
+        span.set_attribute(GENERATION_ID, str(state.requested.generation_id))
+        return _STEPS[step](platform, state)
 
 
 def screen_prompt(platform: Platform, state: Generation) -> Sequence[Payload]:
@@ -118,20 +127,14 @@ def screen_prompt(platform: Platform, state: Generation) -> Sequence[Payload]:
     ]
 
 
-@dataclass
-class _ReservationAttempt:
-    model_id: str | None = None
-    reason: str = ""
-
-
 def route_generation(platform: Platform, state: Generation) -> Sequence[Payload]:
     request = state.requested
     policy = standing_policy(
-        platform.store, request.department_id, platform.settings.default_policy
+        platform.repository, request.department_id, platform.settings.default_policy
     )
     now = platform.clock()
     enabled = frozenset(platform.settings.enabled_providers)
-    health = {provider: current_health(platform, provider) for provider in enabled}
+    health = {provider: current_health(platform, provider).state for provider in enabled}
     candidates = rank_models(
         platform.catalogue,
         Eligibility(enabled, now.date(), request.model, policy.requirements),
@@ -140,108 +143,89 @@ def route_generation(platform: Platform, state: Generation) -> Sequence[Payload]
         strategy=policy.strategy,
         success_rates={provider: h.success_rate(now) for provider, h in health.items()},
     )
-    if not candidates:
-        return [
-            GenerationRejected(
-                reason="no_eligible_model",
-                detail=f"no enabled model serves {request.size} at {request.quality} quality"
-                + (f" as {request.model}" if request.model else "")
-                + " within the department's requirements",
-            )
-        ]
-    # Every eligible model stays in the ranking, so failover can still reach one whose
-    # circuit closes meanwhile; only the first choice must be callable now.
-    callable_now = [
-        c
-        for c in candidates
-        if health[c.model.provider].admission(now, request.generation_id) is not Admission.SKIP
-    ]
-    if not callable_now:
-        open_circuits = ", ".join(sorted({c.model.provider for c in candidates}))
-        return [
-            GenerationRejected(
-                reason="providers_unavailable",
-                detail=f"the circuit of every eligible provider is open: {open_circuits}",
-            )
-        ]
+
+    def admission_of(provider: str) -> Admission:
+        return health[provider].admission(now, request.generation_id)
+
+    refusal = route_refusal(request, candidates, admission_of)
+    if refusal is not None:
+        return [refusal]
+    callable_first = callable_now(candidates, admission_of)
     period = budget_period(now)
     stream_id = budget_stream(request.department_id, period)
-    attempt = _ReservationAttempt()
 
-    def reserve(current: Budget) -> Sequence[Payload]:
-        held = current.reservations.get(request.generation_id)
-        if held is not None:  # an earlier delivery reserved before it crashed
-            attempt.model_id = held.model_id
-            return ()
-        for candidate in callable_now:
-            decision = budget.reserve(
-                current,
-                budget.CostLine.of(request, period, candidate.model.id),
-                policy=policy,
-                estimate=candidate.price,
-            )
-            if decision.allowed:
-                attempt.model_id = candidate.model.id
-                return decision.events
-            attempt.reason = decision.reason
-        attempt.model_id = None
-        return ()
+    def placement(month: Budget) -> Placement:
+        return place(month, callable_first, request=request, period=period, policy=policy)
 
-    decide_and_append(platform.store, stream_id, reserve, correlation_id=request.generation_id)
-    if attempt.model_id is None:
-        return [GenerationRejected(reason="budget_exceeded", detail=attempt.reason)]
-    chosen = next(c for c in candidates if c.model.id == attempt.model_id)
+    decided = execute(
+        platform.repository,
+        BUDGET_MONTH,
+        stream_id,
+        lambda month: placement(month).events,
+        Stamp(request.generation_id),
+    )
+    # Asked again on the month after its own events, the decider names the model it held.
+    placed = placement(decided.after.state)
+    if placed.model_id is None:
+        return [over_budget(placed)]
+    chosen = next(c for c in candidates if c.model.id == placed.model_id)
     return [
-        GenerationRouted(
-            model_id=chosen.model.id,
-            provider=chosen.model.provider,
-            ranked_models=tuple(c.model.id for c in candidates),
-            estimated_cost_aud=chosen.price,
+        routed(
+            chosen,
+            candidates,
             budget_stream_id=stream_id,
-            budget_period=period,
+            period=period,
             catalogue_version=platform.catalogue.version,
         )
     ]
 
 
 def charge_generation(platform: Platform, state: Generation) -> Sequence[Payload]:
-    request, routed = state.requested, routed_of(state)
+    request, routed_to = state.requested, routed_of(state)
     image = state.image
     if image is None:
         raise ValueError("charging a generation without an image")
-    appended: list[Payload] = []
+    generation_id = request.generation_id
+    charge_id = budget.charge_event_id(generation_id)
+    stream_id = routed_to.budget_stream_id
 
-    def charge(current: Budget) -> Sequence[Payload]:
-        appended[:] = budget.charge(
-            current,
-            budget.CostLine.of(request, routed.budget_period, image.model_id),
+    def charge(month: Budget) -> Sequence[Payload]:
+        return budget.charge(
+            month,
+            budget.CostLine.of(request, routed_to.budget_period, image.model_id),
+            # Asked on every attempt: a racing delivery may have charged meanwhile.
+            charged=platform.store.find_event(stream_id, charge_id) is not None,
             amount=image.cost_aud,
         )
-        return appended
 
-    before = decide_and_append(
-        platform.store, routed.budget_stream_id, charge, correlation_id=request.generation_id
+    decided = execute(
+        platform.repository,
+        BUDGET_MONTH,
+        stream_id,
+        charge,
+        Stamp(generation_id, fixed_ids={CostCharged.TYPE: charge_id}),
     )
-    record_charge(platform, request.department_id, before, appended)
-    return [GenerationCharged(cost_aud=image.cost_aud, budget_stream_id=routed.budget_stream_id)]
+    record_charge(platform, request.department_id, decided.before.state, decided.recorded)
+    return [GenerationCharged(cost_aud=image.cost_aud, budget_stream_id=stream_id)]
 
 
 def release_if_abandoned(platform: Platform, state: Generation) -> None:
     """A failed or rejected generation holds no reservation (repairs a crash mid-failure)."""
     if state.status not in (Status.FAILED, Status.REJECTED) or state.routed is None:
         return
-    request, routed = state.requested, state.routed
-    decide_and_append(
-        platform.store,
-        routed.budget_stream_id,
-        lambda current: budget.release(
-            current,
+    request, routed_to = state.requested, state.routed
+    execute(
+        platform.repository,
+        BUDGET_MONTH,
+        routed_to.budget_stream_id,
+        lambda month: budget.release(
+            month,
             department_id=request.department_id,
-            period=routed.budget_period,
+            period=routed_to.budget_period,
             generation_id=request.generation_id,
             reason=state.reason or "failed",
         ),
-        correlation_id=request.generation_id,
+        Stamp(request.generation_id),
     )
 
 

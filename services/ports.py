@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, assert_never
+from uuid import UUID
 
 from domain.access import Everything, InDepartment, Nothing, OwnedBy, Reach
 from domain.envelope import Event, NewEvent
@@ -64,6 +65,43 @@ class EventStore(Protocol):
 
     def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
         """The stream's events in version order (empty for an unknown stream)."""
+        ...
+
+    def find_event(self, stream_id: str, event_id: UUID) -> Event | None:
+        """The stream's event of that id, if it is recorded: a lookup within the stream,
+        so a decision keyed by a deterministic event id needs no fold of the stream."""
+        ...
+
+
+# --- snapshots -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A folded state of a stream at `version`: a cache, never a record.
+
+    `aggregate` names the fold and `shape` its state's layout; a snapshot of another
+    shape is ignored (folded again from the log), so changing a state's layout needs
+    no migration. `head_hash` is the hash of the event at `version`.
+    """
+
+    aggregate: str
+    stream_id: str
+    shape: int
+    version: int
+    head_hash: str
+    state: dict[str, Any]  # JSON
+
+
+class SnapshotStore(Protocol):
+    def get(self, aggregate: str, stream_id: str) -> Snapshot | None: ...
+
+    def put(self, snapshot: Snapshot) -> None:
+        """Keep `snapshot` unless a newer one of the stream is kept already."""
+        ...
+
+    def clear(self) -> int:
+        """Delete every snapshot; how many there were. No answer of the platform changes."""
         ...
 
 

@@ -16,7 +16,6 @@ subject's privacy stream; and one generation's prompt, to its owner alone
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -24,17 +23,17 @@ from domain import privacy, quota
 from domain.access import AccessDenied, Action, Principal, authorize, authorize_owner
 from domain.budget import CostCharged
 from domain.envelope import Event
-from domain.generation import GenerationRequested, Payload, SealedText
+from domain.generation import GenerationRequested, SealedText
 from domain.privacy import PrivacyRecord, SubjectAccessExported, SubjectErased
 from domain.retention import retained_until
 from domain.streams import generation_stream, privacy_stream
+from services.aggregates import PRIVACY
 from services.audit_reads import record_read
-from services.budget_ledger import MAX_CONFLICT_RETRIES, to_new_events
+from services.commands import Stamp, execute
 from services.context import Platform
 from services.errors import NotFound
 from services.generations import authorized_generation
 from services.personal_data import ERASED, open_text, seal_for_erasure
-from services.ports import ConcurrencyError
 from services.subject_streams import subject_generations, subject_streams
 
 
@@ -48,22 +47,26 @@ def erase_subject(
     sealed = None if reason is None else seal_for_erasure(platform.keys, subject_id, reason)
     key_destroyed = platform.keys.destroy(subject_id)
     event = SubjectErased(subject_id=subject_id, requested_by=principal.user_id, reason=sealed)
-    record, recorded = _append_when(
-        platform,
-        principal,
-        subject_id,
-        event,
-        lambda current: privacy.needs_erasure_event(current, key_destroyed=key_destroyed),
-        # After a conflict the event that beat this one was written after the key was
-        # gone, so it stands for this destruction too: only a missing one is owed.
-        lambda current: privacy.needs_erasure_event(current, key_destroyed=False),
+    seen = platform.repository.load(PRIVACY, privacy_stream(subject_id))
+    decided = execute(
+        platform.repository,
+        PRIVACY,
+        seen.stream_id,
+        lambda current: (
+            [event]
+            if privacy.needs_erasure_event(current, key_destroyed=key_destroyed, seen=seen.version)
+            else []
+        ),
+        Stamp(uuid4(), principal.to_actor()),
+        start=seen,
     )
+    record = decided.after.state
     images_deleted = _delete_images(platform, subject_id) if platform.settings.erase_images else 0
     return {
         "subject_id": subject_id,
         "erased": True,
         "erased_at": record.erased_at.isoformat() if record.erased_at else None,
-        "recorded": recorded,
+        "recorded": bool(decided.recorded),
         "images_deleted": images_deleted,
     }
 
@@ -78,7 +81,7 @@ def _delete_images(platform: Platform, subject_id: str) -> int:
 def export_subject(platform: Platform, principal: Principal, subject_id: str) -> dict[str, Any]:
     """Everything held about the subject, prompts opened where their key still exists."""
     authorize(principal, Action.PRIVACY_EXPORT, owner_id=subject_id)
-    record = privacy.fold(platform.store.read_stream(privacy_stream(subject_id)))
+    record = platform.repository.load(PRIVACY, privacy_stream(subject_id)).state
     streams = subject_streams(platform, subject_id)
     generations = [
         _generation_entry(platform, record, s.view, s.events)
@@ -98,7 +101,13 @@ def export_subject(platform: Platform, principal: Principal, subject_id: str) ->
         if s.kind == "quota" and (used := quota.fold(s.events).used)
     ]
     exported = SubjectAccessExported(subject_id=subject_id, requested_by=principal.user_id)
-    after, _ = _append_when(platform, principal, subject_id, exported, _always, _always)
+    after = execute(
+        platform.repository,
+        PRIVACY,
+        privacy_stream(subject_id),
+        lambda _: [exported],
+        Stamp(uuid4(), principal.to_actor()),
+    ).after.state
     return {
         "subject_id": subject_id,
         "exported_at": platform.clock().isoformat(),
@@ -127,44 +136,13 @@ def own_prompt(platform: Platform, principal: Principal, generation_id: UUID) ->
     record_read(platform, principal, what)
     events = platform.store.read_stream(generation_stream(generation_id))
     requested = next(e for e in events if e.type == GenerationRequested.TYPE)
-    record = privacy.fold(platform.store.read_stream(privacy_stream(owner)))
+    record = platform.repository.load(PRIVACY, privacy_stream(owner)).state
     prompt = _opened(platform, record, requested)
     return {
         "id": str(generation_id),
         "prompt": ERASED if prompt is None else prompt,
         "prompt_erased": prompt is None,
     }
-
-
-def _always(_: PrivacyRecord) -> bool:
-    return True
-
-
-def _append_when(
-    platform: Platform,
-    principal: Principal,
-    subject_id: str,
-    payload: Payload,
-    first: Callable[[PrivacyRecord], bool],
-    after_conflict: Callable[[PrivacyRecord], bool],
-) -> tuple[PrivacyRecord, bool]:
-    """Append `payload` to the subject's privacy stream if `first` (then, after losing a
-    race, `after_conflict`) says so; the record as it then stands, and whether it did."""
-    stream_id = privacy_stream(subject_id)
-    wanted = first
-    for _ in range(MAX_CONFLICT_RETRIES):
-        events = platform.store.read_stream(stream_id)
-        record = privacy.fold(events)
-        if not wanted(record):
-            return record, False
-        new = to_new_events([payload], correlation_id=uuid4(), actor=principal.to_actor())
-        try:
-            recorded = platform.store.append(stream_id, record.version, new)
-        except ConcurrencyError:
-            wanted = after_conflict
-            continue
-        return privacy.fold([*events, *recorded]), True
-    raise ConcurrencyError(stream_id, -1, -1)
 
 
 # What the history view shows of a generation; not its internal fields (the image's

@@ -31,8 +31,11 @@ from domain.generation import (
     ImageGenerated,
     Payload,
 )
+from domain.generation_steps import takeovers
 from domain.provider_health import Admission, ProviderCallFailed, ProviderCallSucceeded
-from services.budget_ledger import decide_and_append, standing_policy
+from services.aggregates import BUDGET_MONTH
+from services.budget_reads import standing_policy
+from services.commands import Stamp, execute
 from services.context import Platform
 from services.metrics import (
     PROVIDER_CALL_SECONDS,
@@ -49,7 +52,7 @@ from services.ports import (
     ImageRequest,
     ProviderError,
 )
-from services.provider_health import claim_trial, current_health, record_call
+from services.provider_health import admit, current_health, record_call
 from services.tracing import tracer
 
 log = logging.getLogger(__name__)
@@ -138,15 +141,7 @@ def _call(
         return _Unavailable(f"provider {routed.provider} is not configured")
     settings = platform.settings
     for attempt in range(1, settings.provider_attempts + 1):
-        health = current_health(platform, routed.provider)
-        admission = health.admission(platform.clock(), generation_id)
-        if admission is Admission.CLAIM_TRIAL and not claim_trial(
-            platform, health, generation_id, routed.model_id
-        ):
-            health = current_health(platform, routed.provider)  # another worker took a slot
-            admission = health.admission(platform.clock(), generation_id)
-            if admission is Admission.CLAIM_TRIAL:
-                admission = Admission.SKIP  # raced twice: leave the trials to the others
+        health, admission = admit(platform, routed.provider, generation_id, routed.model_id)
         if admission is Admission.SKIP:
             return _Unavailable(f"circuit_open: {routed.provider}")
         call_key = f"{routed.model_id}/attempt-{attempt}"
@@ -212,33 +207,33 @@ def reroute(platform: Platform, state: Generation, reason: str) -> Sequence[Payl
     """Hand the generation to the next-ranked model that may serve it, or fail it."""
     request, routed = state.requested, routed_of(state)
     policy = standing_policy(
-        platform.store, request.department_id, platform.settings.default_policy
+        platform.repository, request.department_id, platform.settings.default_policy
     )
     now = platform.clock()
-    for model_id in routed.ranked_models:
-        model = platform.catalogue.get(model_id)
-        price = None if model is None else model.price(request.size, request.quality)
-        if (
-            model is None
-            or price is None
-            or model_id in state.tried_models
-            or model.is_retired(now.date())
-            or model.provider not in platform.providers
-            or current_health(platform, model.provider).admission(now, request.generation_id)
-            is Admission.SKIP
-        ):
-            continue
-        if not _move_reservation(platform, state, policy, model_id, price):
+    candidates = takeovers(
+        routed,
+        request,
+        tried=state.tried_models,
+        catalogue=platform.catalogue,
+        today=now.date(),
+        configured_providers=frozenset(platform.providers),
+        admission_of=lambda provider: current_health(platform, provider).state.admission(
+            now, request.generation_id
+        ),
+    )
+    for takeover in candidates:
+        model_id, provider = takeover.model.id, takeover.model.provider
+        if not _move_reservation(platform, state, policy, model_id, takeover.price):
             continue  # a hard budget refused the dearer model
         log.warning("generation rerouted from %s to %s: %s", routed.model_id, model_id, reason)
-        platform.meter.add(REROUTES, from_provider=routed.provider, to_provider=model.provider)
+        platform.meter.add(REROUTES, from_provider=routed.provider, to_provider=provider)
         return [
             GenerationRerouted(
                 failed_model_id=routed.model_id,
                 reason=reason,
                 model_id=model_id,
-                provider=model.provider,
-                estimated_cost_aud=price,
+                provider=provider,
+                estimated_cost_aud=takeover.price,
             )
         ]
     return fail(state, f"{reason}; no other model could take over")
@@ -249,24 +244,25 @@ def _move_reservation(
 ) -> bool:
     """Reserve `price` for `model_id` in place of the generation's hold; False if refused."""
     request, routed = state.requested, routed_of(state)
-    decisions: list[budget.Reservation] = []
 
-    def move(current: Budget) -> Sequence[Payload]:
-        decisions.append(
-            budget.move_reservation(
-                current,
-                budget.CostLine.of(request, routed.budget_period, model_id),
-                policy=policy,
-                estimate=price,
-                reason=f"rerouted to {model_id}",
-            )
+    def move(month: Budget) -> budget.Reservation:
+        return budget.move_reservation(
+            month,
+            budget.CostLine.of(request, routed.budget_period, model_id),
+            policy=policy,
+            estimate=price,
+            reason=f"rerouted to {model_id}",
         )
-        return decisions[-1].events
 
-    decide_and_append(
-        platform.store, routed.budget_stream_id, move, correlation_id=request.generation_id
+    decided = execute(
+        platform.repository,
+        BUDGET_MONTH,
+        routed.budget_stream_id,
+        lambda month: move(month).events,
+        Stamp(request.generation_id),
     )
-    return decisions[-1].allowed
+    # Asked again on the month after its own events: moved (nothing more to do) or refused.
+    return move(decided.after.state).allowed
 
 
 def retry_delay(backoff: Sequence[float], attempt: int, error: ProviderError) -> float:

@@ -1,23 +1,32 @@
 """The daily image quota: taking a unit for a generation, and reading what is left.
 
 The counter is the event log itself (`quota-{user}-{day}` streams, see domain/quota.py),
-so every instance of the app counts against the same numbers with no shared cache.
+so every instance of the app counts against the same numbers: the repository's cache
+only spares a process re-reading the units it has seen (services/repository.py).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from domain import quota
 from domain.access import Action, Principal, authorize, home_department
-from domain.quota import QuotaRefused, daily_limit, quota_day, resets_at, seconds_until
+from domain.quota import (
+    DailyQuota,
+    QuotaConsumed,
+    QuotaRefused,
+    daily_limit,
+    quota_day,
+    resets_at,
+    seconds_until,
+)
 from domain.streams import quota_stream
-from services.budget_ledger import MAX_CONFLICT_RETRIES, to_new_events
+from services.aggregates import QUOTA_DAY
+from services.commands import MAX_ATTEMPTS, Stamp, execute
 from services.context import Platform
 from services.metrics import QUOTA_REFUSALS
-from services.ports import ConcurrencyError
 
 
 class QuotaExceeded(Exception):
@@ -42,33 +51,28 @@ def consume_quota(platform: Platform, principal: Principal, generation_id: UUID)
     if limit is None:
         return
     now = platform.clock()
-    stream_id = quota_stream(principal.user_id, quota_day(now))
-    # A conflict means another request took a unit, and no more than `limit` can be
-    # taken, so `limit` + 1 attempts always end in a decision.
-    for _ in range(max(MAX_CONFLICT_RETRIES, limit + 1)):
-        state = quota.fold(platform.store.read_stream(stream_id))
+
+    def take(state: DailyQuota) -> list[QuotaConsumed]:
         decision = quota.decide(
             state, generation_id=generation_id, user_id=principal.user_id, limit=limit, now=now
         )
         if isinstance(decision, QuotaRefused):
             platform.meter.add(QUOTA_REFUSALS)
             raise QuotaExceeded(decision)
-        if not decision:
-            return
-        events = to_new_events(
-            decision,
-            correlation_id=generation_id,
-            actor=principal.to_actor(),
-            # The event id follows from the generation id, so a concurrent replay of the
-            # same request is the store's idempotent no-op, not a second unit.
-            deterministic_key="quota",
-        )
-        try:
-            platform.store.append(stream_id, state.version, events)
-        except ConcurrencyError:
-            continue
-        return
-    raise ConcurrencyError(stream_id, -1, -1)
+        return decision
+
+    execute(
+        platform.repository,
+        QUOTA_DAY,
+        quota_stream(principal.user_id, quota_day(now)),
+        take,
+        # The event id follows from the generation id, so a concurrent replay of the
+        # same request is the store's idempotent no-op, not a second unit.
+        Stamp(generation_id, principal.to_actor(), key="quota"),
+        # A conflict means another request took a unit, and no more than `limit` can be
+        # taken, so `limit` + 1 attempts always end in a decision.
+        attempts=max(MAX_ATTEMPTS, limit + 1),
+    )
 
 
 def check_quota_for(platform: Platform, principal: Principal, count: int) -> None:
@@ -79,7 +83,7 @@ def check_quota_for(platform: Platform, principal: Principal, count: int) -> Non
         return
     now = platform.clock()
     day = quota_day(now)
-    used = quota.fold(platform.store.read_stream(quota_stream(principal.user_id, day))).used
+    used = _used(platform, principal, day)
     if used + count > limit:
         reset = resets_at(day)
         platform.meter.add(QUOTA_REFUSALS)
@@ -95,7 +99,7 @@ def read_quota(platform: Platform, principal: Principal) -> dict[str, Any]:
     used: int | None = None
     remaining: int | None = None
     if limit is not None:
-        used = quota.fold(platform.store.read_stream(quota_stream(principal.user_id, day))).used
+        used = _used(platform, principal, day)
         remaining = max(0, limit - used)  # below zero when the limit was lowered today
     return {
         "day": day.isoformat(),
@@ -104,3 +108,7 @@ def read_quota(platform: Platform, principal: Principal) -> dict[str, Any]:
         "remaining": remaining,
         "resets_at": resets_at(day).isoformat(),
     }
+
+
+def _used(platform: Platform, principal: Principal, day: date) -> int:
+    return platform.repository.load(QUOTA_DAY, quota_stream(principal.user_id, day)).state.used

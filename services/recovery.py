@@ -20,11 +20,12 @@ from uuid import UUID
 from domain.generation import GenerationFailed, Status
 from domain.periods import budget_period
 from domain.streams import budget_stream, generation_stream
-from services.budget_ledger import current_budget, to_new_events
+from services.aggregates import GENERATION
+from services.budget_reads import current_budget
+from services.commands import Stamp, execute
 from services.context import Platform
 from services.generations import job_message, load_generation
 from services.pipeline import release_if_abandoned
-from services.ports import ConcurrencyError
 
 log = logging.getLogger(__name__)
 
@@ -46,30 +47,36 @@ def expire_overdue_generations(platform: Platform) -> int:
     """Fail the generations that have not moved for the pipeline's deadline."""
     deadline = timedelta(seconds=platform.settings.generation_deadline_seconds)
     overdue = platform.views.unfinished_generations(updated_before=platform.clock() - deadline)
-    expired = 0
-    for doc in overdue:
-        generation_id = UUID(str(doc["id"]))
-        state = load_generation(platform, generation_id)
-        if state.is_terminal:  # the view lags: it finished meanwhile
-            release_if_abandoned(platform, state)
-            continue
-        failed = GenerationFailed(
-            reason=f"timed_out: no progress for {deadline.total_seconds():.0f} s",
-            model_id=state.routed.model_id if state.routed else None,
-        )
-        try:
-            platform.store.append(
-                generation_stream(generation_id),
-                state.version,
-                to_new_events([failed], correlation_id=generation_id),
-            )
-        except ConcurrencyError:
-            continue  # it moved after all: not overdue
-        release_if_abandoned(platform, load_generation(platform, generation_id))
-        expired += 1
+    reason = f"timed_out: no progress for {deadline.total_seconds():.0f} s"
+    expired = sum(_expire(platform, UUID(str(doc["id"])), reason) for doc in overdue)
     if expired:
         log.warning("failed %d generations past the pipeline's deadline", expired)
     return expired
+
+
+def _expire(platform: Platform, generation_id: UUID, reason: str) -> bool:
+    """Fail the generation unless it finished or moved meanwhile; whether it did."""
+    loaded = platform.repository.load(GENERATION, generation_stream(generation_id))
+    state = loaded.state
+    if state.is_terminal:  # the view lags: it finished meanwhile
+        release_if_abandoned(platform, state)
+        return False
+    failed = GenerationFailed(
+        reason=reason, model_id=state.routed.model_id if state.routed else None
+    )
+    decided = execute(
+        platform.repository,
+        GENERATION,
+        loaded.stream_id,
+        # A generation that moved since it was read is not overdue after all.
+        lambda current: [failed] if current.version == state.version else [],
+        Stamp(generation_id),
+        start=loaded,
+    )
+    if not decided.recorded:
+        return False
+    release_if_abandoned(platform, decided.after.state)
+    return True
 
 
 def release_orphaned_reservations(platform: Platform) -> int:
@@ -80,7 +87,7 @@ def release_orphaned_reservations(platform: Platform) -> int:
     for period in sorted(periods):
         for month in platform.views.list("budget", partition=period):
             stream_id = budget_stream(str(month["department_id"]), period)
-            for generation_id in list(current_budget(platform.store, stream_id).reservations):
+            for generation_id in list(current_budget(platform.repository, stream_id).reservations):
                 state = load_generation(platform, generation_id)
                 if state.status in (Status.FAILED, Status.REJECTED):
                     release_if_abandoned(platform, state)

@@ -16,7 +16,6 @@ from uuid import uuid4
 
 from domain.access import Principal
 from domain.destinations import DestinationRefused
-from domain.envelope import NewEvent
 from domain.streams import refusals_stream
 from services.audit_reads import append_daily
 from services.context import Platform
@@ -59,13 +58,7 @@ def _record(
         host=_host(url),
         reason=str(refused),
     )
-    new = NewEvent(
-        type=DestinationRefused.TYPE,
-        data=payload.model_dump(mode="json"),
-        actor=principal.to_actor(),
-        correlation_id=uuid4(),
-    )
-    append_daily(platform.store, refusals_stream(platform.clock().date()), new)
+    append_daily(platform.repository, refusals_stream(platform.clock().date()), payload, principal)
 
 
 def _host(url: str) -> str:

@@ -102,6 +102,13 @@ class Settings(BaseModel):
     seal_store: Literal["fs", "blob"] = "fs"  # fs: {data_dir}/seals; blob: seal_container
     seal_container: str = "seals"  # on the image store's account (blob_account_url)
 
+    # --- the command side (services/repository.py) ---
+    # A stream loads from its snapshot plus at most this many events; a load that folds
+    # more writes a new snapshot.
+    snapshot_every: int = Field(default=100, ge=1)
+    # Folded states this process keeps (the newest ones used), across every kind of stream.
+    state_cache_entries: int = Field(default=10_000, ge=1)
+
     stuck_after_seconds: float = Field(default=120.0, gt=0)
     # A generation that has not moved for this long is failed and its reservation freed:
     # longer than one model's worst case (3 attempts of 60 s and their backoff).

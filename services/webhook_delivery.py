@@ -28,7 +28,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.budget import BudgetThresholdCrossed
-from domain.envelope import SYSTEM_ACTOR, Event, NewEvent, canonical_json
+from domain.envelope import Event, canonical_json
 from domain.generation import (
     GenerationCharged,
     GenerationFailed,
@@ -43,19 +43,23 @@ from domain.webhooks import (
     DELIVERY_HEADER,
     EVENT_HEADER,
     SIGNATURE_HEADER,
+    Delivery,
     Kind,
     WebhookAttemptFailed,
     WebhookDeadLettered,
     WebhookDelivered,
     delivery_id,
-    delivery_state,
     retry_delay,
     signature_header,
     subscription_secret,
+    unrecorded,
 )
+from services.aggregates import WEBHOOK_DELIVERY
+from services.commands import Stamp, execute
 from services.context import Platform
 from services.destinations import RefusedDestination, check_shape
-from services.ports import ConcurrencyError, OutgoingMessage
+from services.ports import OutgoingMessage
+from services.repository import Loaded
 from services.webhooks import WebhookPorts, WebhookRefused, WebhookSendError, find_subscription
 
 log = logging.getLogger(__name__)
@@ -195,8 +199,8 @@ def _callable(platform: Platform, callback: DeliveryMessage) -> bool:
 def deliver(platform: Platform, ports: WebhookPorts, message: DeliveryMessage) -> str:
     """Make this message's attempt; answer what happened (for the log)."""
     stream = webhook_delivery_stream(message.delivery_id)
-    recorded = platform.store.read_stream(stream)
-    state = delivery_state(recorded)
+    loaded = platform.repository.load(WEBHOOK_DELIVERY, stream)
+    state = loaded.state
     if state.finished:
         return "already finished"
     if message.attempt <= state.failed_attempts:
@@ -240,32 +244,31 @@ def deliver(platform: Platform, ports: WebhookPorts, message: DeliveryMessage) -
         answered = status
     if error is None:
         delivered = WebhookDelivered(attempt=message.attempt, status_code=status, **_of(message))
-        _record(platform, stream, len(recorded), delivered)
+        _record(platform, loaded, message.attempt, delivered)
         return "delivered"
-    return _after_failure(platform, ports, message, len(recorded), error, answered, now)
+    return _after_failure(platform, ports, message, loaded, error, answered, now)
 
 
 def _after_failure(
     platform: Platform,
     ports: WebhookPorts,
     message: DeliveryMessage,
-    version: int,
+    loaded: Loaded[Delivery],
     error: str,
     answered: int | None,
     now: datetime,
 ) -> str:
-    stream = webhook_delivery_stream(message.delivery_id)
     config = platform.settings
     of = {**_of(message), "status_code": answered}
     if message.attempt >= config.webhook_max_attempts:
         failed = WebhookAttemptFailed(attempt=message.attempt, error=error, retry_at=None, **of)
         dead = WebhookDeadLettered(attempts=message.attempt, last_error=error, **_of(message))
-        _record(platform, stream, version, failed, dead)
+        _record(platform, loaded, message.attempt, failed, dead)
         log.warning("webhook delivery %s dead-lettered: %s", message.delivery_id, error)
         return "dead-lettered"
     retry_at = now + timedelta(seconds=_delay(platform, message.attempt))
     failed = WebhookAttemptFailed(attempt=message.attempt, error=error, retry_at=retry_at, **of)
-    if _record(platform, stream, version, failed):
+    if _record(platform, loaded, message.attempt, failed):
         _schedule_retry(platform, ports, message)
     return f"attempt {message.attempt} failed: {error}"
 
@@ -281,15 +284,9 @@ def _schedule_retry(platform: Platform, ports: WebhookPorts, message: DeliveryMe
 
 
 def _dead_letter(platform: Platform, message: DeliveryMessage, attempts: int, error: str) -> None:
+    dead = WebhookDeadLettered(attempts=attempts, last_error=error, **_of(message))
     stream = webhook_delivery_stream(message.delivery_id)
-    recorded = platform.store.read_stream(stream)
-    if not delivery_state(recorded).finished:
-        _record(
-            platform,
-            stream,
-            len(recorded),
-            WebhookDeadLettered(attempts=attempts, last_error=error, **_of(message)),
-        )
+    _record(platform, platform.repository.load(WEBHOOK_DELIVERY, stream), 0, dead)
 
 
 def _of(message: DeliveryMessage) -> dict[str, Any]:
@@ -298,26 +295,22 @@ def _of(message: DeliveryMessage) -> dict[str, Any]:
 
 def _record(
     platform: Platform,
-    stream: str,
-    version: int,
-    *payloads: WebhookAttemptFailed | WebhookDelivered | WebhookDeadLettered,
+    loaded: Loaded[Delivery],
+    attempt: int,
+    *outcome: WebhookAttemptFailed | WebhookDelivered | WebhookDeadLettered,
 ) -> bool:
-    """Append at `version`; False when another worker recorded this delivery first."""
-    correlation_id = uuid4()
-    events = [
-        NewEvent(
-            type=p.TYPE,
-            data=p.model_dump(mode="json"),
-            actor=SYSTEM_ACTOR,
-            correlation_id=correlation_id,
-        )
-        for p in payloads
-    ]
-    try:
-        platform.store.append(stream, version, events)
-    except ConcurrencyError:
-        return False
-    return True
+    """Record what attempt `attempt` came to (0: an end without an attempt) at `loaded`'s
+    version; False when another worker recorded it, or the delivery's end, first
+    (`domain.webhooks.unrecorded`)."""
+    decided = execute(
+        platform.repository,
+        WEBHOOK_DELIVERY,
+        loaded.stream_id,
+        lambda state: unrecorded(state, attempt, outcome),
+        Stamp(uuid4()),
+        start=loaded,
+    )
+    return bool(decided.recorded)
 
 
 def parse_message(raw: bytes) -> DeliveryMessage:

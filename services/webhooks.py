@@ -16,7 +16,6 @@ from uuid import uuid4
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.access import Action, Principal, authorize
-from domain.envelope import NewEvent
 from domain.streams import is_department_id, webhooks_stream
 from domain.webhooks import (
     Kind,
@@ -26,9 +25,11 @@ from domain.webhooks import (
     current_subscription,
     subscription_secret,
 )
+from services.aggregates import FACTS
+from services.commands import Stamp, execute
 from services.context import Platform
 from services.errors import NotFound
-from services.ports import ConcurrencyError, EventStore, WorkQueue
+from services.ports import EventStore, WorkQueue
 from services.refusals import checked_destination
 
 WEBHOOK_QUEUE = "webhook-deliveries"
@@ -88,7 +89,7 @@ def register_webhook(
         kinds=tuple(dict.fromkeys(registration.events)),
         secret_ref=SECRET_REF,
     )
-    _append(platform.store, principal, department_id, registered)
+    _append(platform, principal, department_id, registered)
     subscription = find_subscription(platform.store, department_id)
     assert subscription is not None  # just recorded
     return {
@@ -127,7 +128,7 @@ def remove_webhook(platform: Platform, principal: Principal, department_id: str)
     removed = WebhookRemoved(
         department_id=department_id, subscription_id=subscription.subscription_id
     )
-    _append(platform.store, principal, department_id, removed)
+    _append(platform, principal, department_id, removed)
 
 
 def find_subscription(store: EventStore, department_id: str) -> Subscription | None:
@@ -145,24 +146,19 @@ def describe(subscription: Subscription) -> dict[str, Any]:
 
 
 def _append(
-    store: EventStore,
+    platform: Platform,
     principal: Principal,
     department_id: str,
     payload: WebhookRegistered | WebhookRemoved,
 ) -> None:
-    stream = webhooks_stream(department_id)
-    event = NewEvent(
-        type=payload.TYPE,
-        data=payload.model_dump(mode="json"),
-        actor=principal.to_actor(),
-        correlation_id=uuid4(),
+    # Last writer wins (each change is decided without the one before); the log keeps all.
+    execute(
+        platform.repository,
+        FACTS,
+        webhooks_stream(department_id),
+        lambda _: [payload],
+        Stamp(uuid4(), principal.to_actor()),
     )
-    while True:  # last writer wins; the log keeps every change
-        try:
-            store.append(stream, len(store.read_stream(stream)), [event])
-            return
-        except ConcurrencyError:
-            continue
 
 
 def _known_shape(department_id: str) -> None:

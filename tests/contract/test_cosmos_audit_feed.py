@@ -16,6 +16,7 @@ from services.audit_log import EventFilter, export_events, feed_page
 from services.audit_reads import AuditAccess
 from services.log_replay import OrderedReplay
 from services.ports import InvalidContinuation
+from services.repository import Repository
 from tests.contract.event_store_contract import new_event
 
 pytest_plugins = ["tests.cosmos_fixtures"]
@@ -42,7 +43,9 @@ def test_feed_pages_on_cosmos_resume_inside_an_instant(cosmos_database: Database
     store.append("generation-a", 0, [new_event(n=4)])  # T0
     store.append("generation-c", 0, [new_event("PromptScreened", n=5)])  # later
     store.append("generation-a", 1, [new_event("PromptScreened", n=6)])  # later
-    log = AuditAccess(store=store, clock=clock, replay=OrderedReplay(store))
+    log = AuditAccess(
+        store=store, clock=clock, repository=Repository(store), replay=OrderedReplay(store)
+    )
     wanted = EventFilter(types=frozenset({"GenerationRequested", "PromptScreened"}))
 
     seen: list[Event] = []

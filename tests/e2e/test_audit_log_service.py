@@ -9,7 +9,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,11 @@ from domain.audit_reads import AuditLogRead, audit_reads_stream
 from domain.envelope import Actor, Event, NewEvent, canonical_json, recompute_hash
 from services.audit_export import CSV_COLUMNS, event_from_csv, write_csv, write_jsonl
 from services.audit_log import EventFilter, audit_stream, export_events, feed_page
-from services.audit_reads import AuditAccess
+from services.audit_reads import AuditAccess, record_read
 from services.log_replay import SCAN_PAGE, PositionedReplay
 from services.ports import InvalidContinuation, PositionedEvent
+from services.repository import Repository
+from tests.store_wrappers import Forwarding, ReadsCounted
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 FORMULA_USER = '=HYPERLINK("http://evil.example")'
@@ -79,7 +81,9 @@ def seeded(store: SqliteEventStore, clock: Clock) -> list[Event]:
 
 
 def access(store: SqliteEventStore, clock: Clock) -> AuditAccess:
-    return AuditAccess(store=store, clock=clock, replay=PositionedReplay(store))
+    return AuditAccess(
+        store=store, clock=clock, repository=Repository(store), replay=PositionedReplay(store)
+    )
 
 
 def reads(store: SqliteEventStore) -> list[AuditLogRead]:
@@ -154,6 +158,24 @@ def test_feed_pages_resume_after_their_cursor_and_cover_the_log_once(
     with pytest.raises(InvalidContinuation):
         feed_page(access(store, clock), AUDITOR, wanted, after=None, limit=1001, route="t")
     assert len(reads(store)) == pages  # refused reads handed nothing out
+
+
+def test_a_process_records_reads_at_the_head_it_saw_without_reading_the_day(
+    store: SqliteEventStore, clock: Clock
+) -> None:
+    counted = ReadsCounted(store)
+    mine = AuditAccess(store=counted, clock=clock, repository=Repository(counted))
+    record_read(mine, AUDITOR, {"route": "a"})
+    counted.reads.clear()
+    record_read(mine, AUDITOR, {"route": "b"})
+    assert counted.reads == []
+    record_read(access(store, clock), AUDITOR, {"route": "c"})  # another process
+
+    fourth = record_read(mine, AUDITOR, {"route": "d"})  # conflicts, then moves on
+
+    assert fourth.version == 4
+    assert counted.reads == [(audit_reads_stream(START.date()), 3)]
+    assert [read.what["route"] for read in reads(store)] == ["a", "b", "c", "d"]
 
 
 def test_only_auditors_and_admins_read_and_a_refusal_is_not_a_read(
@@ -255,10 +277,11 @@ def test_csv_has_one_row_per_event_that_parses_back_to_it(
     assert all(not row["actor_user_id"].startswith("=") for row in rows)
 
 
-class CountingLog:
+class CountingLog(Forwarding):
     """The real store, counting what it hands out, to see that an export reads by pages."""
 
     def __init__(self, store: SqliteEventStore) -> None:
+        super().__init__(store)
         self.store = store
         self.handed_out = 0
         self.largest_page = 0
@@ -271,19 +294,6 @@ class CountingLog:
 
     def last_position(self) -> int:
         return self.store.last_position()
-
-    def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[NewEvent],
-        *,
-        head_hash: str | None = None,
-    ) -> list[Event]:
-        return self.store.append(stream_id, expected_version, events, head_hash=head_hash)
-
-    def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
-        return self.store.read_stream(stream_id, from_version)
 
 
 class LagCheckingSink(io.TextIOBase):
@@ -325,7 +335,9 @@ def test_an_export_of_50k_events_holds_a_page_at_a_time(
     fill_fifty_thousand(store)
     log = CountingLog(store)
 
-    counted = AuditAccess(store=log, clock=clock, replay=PositionedReplay(log))
+    counted = AuditAccess(
+        store=log, clock=clock, repository=Repository(log), replay=PositionedReplay(log)
+    )
     events = export_events(counted, AUDITOR, EventFilter(), command="t")
     assert log.handed_out == 0  # the read is recorded, but nothing is read yet
     sink = LagCheckingSink(log)

@@ -27,6 +27,7 @@ from services.budgets import BudgetUpdate, read_budget, set_budget
 from services.context import Platform
 from services.generations import GenerationRequest, submit_generation
 from services.pipeline import advance_generation
+from services.repository import Repository
 from services.settings import Settings
 
 ADMIN = Principal("ada", frozenset({Role.PLATFORM_ADMIN}), None, None)
@@ -71,7 +72,9 @@ def story(tmp_path: Path) -> Story:
     settings = Settings(data_dir=tmp_path, provider_backoff_seconds=(0.0,))
     clock = Clock(APRIL_BEGINS - timedelta(hours=3))
     store = SqliteEventStore(data_path(settings, "events.db"), clock=clock)
-    platform = dataclasses.replace(build_platform(settings), clock=clock, store=store)
+    platform = dataclasses.replace(
+        build_platform(settings), clock=clock, store=store, repository=Repository(store)
+    )
     set_at = clock.now
     update = BudgetUpdate(monthly_limit_aud=Decimal("0.10"), enforcement=Enforcement.SOFT)
     set_budget(platform, ADMIN, "studio", update)

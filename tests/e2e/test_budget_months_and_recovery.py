@@ -17,17 +17,19 @@ import pytest
 from adapters.providers.local import LocalProvider
 from adapters.sqlite_event_store import SqliteEventStore
 from bootstrap import build_platform, data_path, projection_runner
+from domain import budget
 from domain.access import Principal, Role
 from domain.budget import Enforcement
 from domain.generation import Generation, GenerationFailed, Status
 from domain.streams import budget_stream, generation_stream
-from services.budget_ledger import load_budget, to_new_events
 from services.budgets import BudgetUpdate, set_budget
+from services.commands import Stamp
 from services.context import Platform
 from services.generations import GenerationRequest, load_generation, submit_generation
 from services.pipeline import advance_generation
 from services.ports import GeneratedImage, ImageRequest
 from services.recovery import expire_overdue_generations, release_orphaned_reservations
+from services.repository import Repository
 from services.settings import Settings
 
 POWER = Principal(
@@ -76,7 +78,7 @@ class World:
         projection_runner(self.config).run_until_caught_up()
 
     def month(self, period: str) -> dict[str, Decimal | int]:
-        state = load_budget(self.platform.store, budget_stream("marketing", period))
+        state = budget.fold(self.platform.store.read_stream(budget_stream("marketing", period)))
         return {"spent": state.spent, "reserved": state.reserved, "holds": len(state.reservations)}
 
 
@@ -84,10 +86,9 @@ class World:
 def world(tmp_path: Path) -> World:
     clock = Clock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
     config = Settings(data_dir=tmp_path, provider_backoff_seconds=(0.0,))
+    store = SqliteEventStore(data_path(config, "events.db"), clock=clock)
     platform = dataclasses.replace(
-        build_platform(config),
-        store=SqliteEventStore(data_path(config, "events.db"), clock=clock),
-        clock=clock,
+        build_platform(config), store=store, repository=Repository(store), clock=clock
     )
     return World(platform, clock, config)
 
@@ -174,7 +175,7 @@ def test_a_reservation_left_by_a_crash_after_the_failure_is_released(world: Worl
     world.platform.store.append(
         generation_stream(generation_id),
         state.version,
-        to_new_events([failed], correlation_id=generation_id),
+        Stamp(generation_id).events([failed]),
     )
     world.project()
     assert world.month("2026-11")["holds"] == 1

@@ -23,15 +23,16 @@ from adapters.providers.local import LocalProvider
 from adapters.providers.openai_images import ImageModel, openai_images
 from adapters.sqlite_event_store import SqliteEventStore
 from bootstrap import build_platform
+from domain import budget
 from domain.budget import Strategy
 from domain.generation import Generation, Status
 from domain.periods import budget_period
 from domain.streams import budget_stream, provider_stream
-from services.budget_ledger import load_budget
 from services.context import Platform
 from services.generations import GenerationRequest, submit_generation
 from services.models import list_models
 from services.pipeline import advance_generation
+from services.repository import Repository
 from services.settings import Settings
 from tests.e2e.test_pipeline_service import REQUESTER
 from tests.openai_server import Mode, OpenAIServer, run_openai_server
@@ -89,9 +90,11 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             base_url=f"{server.url}/v1",
             timeout=1.0,
         )
+        store = SqliteEventStore(tmp_path / "clocked-events.db", clock=clock)
         platform = dataclasses.replace(
             build_platform(config),
-            store=SqliteEventStore(tmp_path / "clocked-events.db", clock=clock),
+            store=store,
+            repository=Repository(store),
             providers={"openai": openai, "local": LocalProvider()},
             clock=clock,
         )
@@ -117,8 +120,8 @@ def test_a_provider_that_times_out_three_times_falls_back_to_the_next_model(
     assert state.image.model_id == FALLBACK
     # Charged at the fallback's price; the reservation moved with the model.
     assert state.cost_aud == Decimal("0.0100")
-    month = load_budget(
-        world.platform.store, budget_stream("marketing", budget_period(world.clock()))
+    month = budget.fold(
+        world.platform.store.read_stream(budget_stream("marketing", budget_period(world.clock())))
     )
     assert month.spent == Decimal("0.0100")
     assert month.reservations == {}
@@ -166,10 +169,10 @@ def test_five_failures_open_the_circuit_which_is_skipped_then_tried_after_sixty_
     assert [t.image.model_id for t in trials if t.image] == [OPENAI_MODEL] * 3
     assert world.circuit() == "closed"
     assert provider_events(world)[-6:] == ["CircuitTrialStarted", "ProviderCallSucceeded"] * 3
-    budget = load_budget(
-        world.platform.store, budget_stream("marketing", budget_period(world.clock()))
+    month = budget.fold(
+        world.platform.store.read_stream(budget_stream("marketing", budget_period(world.clock())))
     )
-    assert budget.reservations == {}  # the failed and rejected ones hold nothing
+    assert month.reservations == {}  # the failed and rejected ones hold nothing
 
 
 def test_a_redelivered_trial_keeps_its_slot_and_calls_nobody_again(world: World) -> None:

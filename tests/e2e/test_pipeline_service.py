@@ -15,14 +15,15 @@ import pytest
 
 from adapters.providers.local import LocalProvider
 from bootstrap import build_platform
+from domain import budget
 from domain.access import Principal, Role
 from domain.admission import Refusal
 from domain.budget import BudgetPolicy, BudgetSet, Enforcement, Strategy
 from domain.catalogue import ModelRequirements
 from domain.generation import Status
 from domain.streams import budget_policy_stream
-from services.budget_ledger import load_budget, to_new_events
 from services.budgets import BudgetUpdate, RequirementsUnmet, set_budget
+from services.commands import Stamp
 from services.context import Platform
 from services.generations import (
     GenerationRefused,
@@ -163,7 +164,7 @@ def test_a_content_refusal_fails_at_once_and_releases_the_reservation(tmp_path: 
     assert "content_policy: refused" in (state.reason or "")
     assert (provider.calls, slept) == (1, [])
     assert state.routed is not None
-    month = load_budget(platform.store, state.routed.budget_stream_id)
+    month = budget.fold(platform.store.read_stream(state.routed.budget_stream_id))
     assert month.reservations == {}
     assert month.spent == 0
 
@@ -193,9 +194,7 @@ def test_a_department_requiring_australian_residency_is_never_routed_elsewhere(
         requirements=update.requirements,
     )
     standing = BudgetSet(department_id="marketing", period=None, policy=policy)
-    platform.store.append(
-        budget_policy_stream("marketing"), 0, to_new_events([standing], correlation_id=uuid4())
-    )
+    platform.store.append(budget_policy_stream("marketing"), 0, Stamp(uuid4()).events([standing]))
     with pytest.raises(GenerationRefused) as refused:
         submit_generation(platform, REQUESTER, GenerationRequest(prompt="a gum tree"), "gum")
     assert refused.value.refusal is Refusal.NO_ELIGIBLE_MODEL

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from uuid import uuid4
 
@@ -14,43 +13,53 @@ import pytest
 
 from bootstrap import build_platform
 from domain.access import AccessDenied, Principal, Role
-from domain.envelope import Event, NewEvent
+from domain.envelope import NewEvent
 from domain.generation import SealedText
 from domain.privacy import SubjectAccessExported, SubjectErased
 from domain.streams import PRIVACY_PREFIX, privacy_stream
+from services.commands import Stamp
 from services.context import Platform
 from services.personal_data import open_text
 from services.ports import EventStore
 from services.privacy import erase_subject, export_subject
+from services.repository import Repository
 from services.settings import Settings
+from tests.store_wrappers import Forwarding
 
 SUBJECT = Principal("erin", frozenset({Role.GENERATOR_STANDARD}), "research", None)
 OFFICER = Principal("cora", frozenset({Role.COMPLIANCE_AUDITOR}), None, None)
 
 
-class CrashingOnPrivacyAppend:
+class CrashingOnPrivacyAppend(Forwarding):
     """The real store, except that the next append to a privacy stream dies, as the
     process would if it crashed after destroying the key."""
 
-    def __init__(self, store: EventStore) -> None:
-        self._store = store
-        self.crash_next = True
+    crash_next = True
 
-    def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[NewEvent],
-        *,
-        head_hash: str | None = None,
-    ) -> list[Event]:
+    def before_append(self, stream_id: str, expected_version: int) -> None:
         if self.crash_next and stream_id.startswith(PRIVACY_PREFIX):
             self.crash_next = False
             raise SystemExit("crashed between destroying the key and recording it")
-        return self._store.append(stream_id, expected_version, events, head_hash=head_hash)
 
-    def read_stream(self, stream_id: str, from_version: int = 1) -> list[Event]:
-        return self._store.read_stream(stream_id, from_version)
+
+class LosingTheRace(Forwarding):
+    """The real store, except that another request appends `winner` to the privacy stream
+    just before this one's first append there, which then conflicts."""
+
+    def __init__(self, store: EventStore, winner: SubjectErased | SubjectAccessExported) -> None:
+        super().__init__(store)
+        self._winner: SubjectErased | SubjectAccessExported | None = winner
+
+    def before_append(self, stream_id: str, expected_version: int) -> None:
+        if self._winner is not None and stream_id.startswith(PRIVACY_PREFIX):
+            (won,) = Stamp(uuid4(), OFFICER.to_actor()).events([self._winner])
+            self._winner = None
+            self.inner.append(stream_id, expected_version, [won])
+
+
+def over(platform: Platform, store: EventStore) -> Platform:
+    """`platform` with its commands appending to `store`."""
+    return dataclasses.replace(platform, store=store, repository=Repository(store))
 
 
 @pytest.fixture
@@ -125,7 +134,7 @@ def test_a_crash_after_destroying_the_key_is_completed_by_the_retry(platform: Pl
     platform.keys.key_for(SUBJECT.user_id)
     crashing = CrashingOnPrivacyAppend(platform.store)
     with pytest.raises(SystemExit):
-        erase_subject(dataclasses.replace(platform, store=crashing), OFFICER, SUBJECT.user_id)
+        erase_subject(over(platform, crashing), OFFICER, SUBJECT.user_id)
     # The window the order leaves open: the key is gone, the log does not say so yet.
     assert platform.keys.existing_key(SUBJECT.user_id) is None
     assert privacy_events(platform) == []
@@ -141,6 +150,32 @@ def test_erasing_a_returning_subject_again_is_recorded_again(platform: Platform)
     platform.keys.key_for(SUBJECT.user_id)  # they generated again: a new key
     assert erase_subject(platform, OFFICER, SUBJECT.user_id)["recorded"] is True
     assert privacy_events(platform) == [SubjectErased.TYPE, SubjectErased.TYPE]
+
+
+def test_an_erasure_that_loses_the_race_to_another_records_no_second(platform: Platform) -> None:
+    platform.keys.key_for(SUBJECT.user_id)
+    other = SubjectErased(subject_id=SUBJECT.user_id, requested_by="cora")
+    racing = over(platform, LosingTheRace(platform.store, other))
+    # The winner was written after this request destroyed the key: it stands for it.
+    assert erase_subject(racing, OFFICER, SUBJECT.user_id)["recorded"] is False
+    assert privacy_events(platform) == [SubjectErased.TYPE]
+
+
+def test_an_erasure_that_loses_the_race_to_an_export_is_still_recorded(
+    platform: Platform,
+) -> None:
+    platform.keys.key_for(SUBJECT.user_id)
+    erase_subject(platform, OFFICER, SUBJECT.user_id)
+    platform.keys.key_for(SUBJECT.user_id)  # they came back; now erased again
+    export = SubjectAccessExported(subject_id=SUBJECT.user_id, requested_by="cora")
+    racing = over(platform, LosingTheRace(platform.store, export))
+    # The earlier erasure does not stand for this one: it destroyed another key.
+    assert erase_subject(racing, OFFICER, SUBJECT.user_id)["recorded"] is True
+    assert privacy_events(platform) == [
+        SubjectErased.TYPE,
+        SubjectAccessExported.TYPE,
+        SubjectErased.TYPE,
+    ]
 
 
 def test_only_privacy_officers_erase(platform: Platform) -> None:

@@ -18,7 +18,7 @@ from domain.access import Principal, Role
 from domain.generation import GenerationRequested, PromptRejected, Status
 from domain.screening import DEFAULT_POLICY
 from domain.streams import generation_stream
-from services.budget_ledger import to_new_events
+from services.commands import Stamp
 from services.context import Platform
 from services.generations import GenerationRequest, load_generation
 from services.personal_data import seal_text
@@ -51,7 +51,7 @@ def old_request(platform: Platform, prompt: str) -> UUID:
     )
     data = requested.model_dump(mode="json")
     del data["prompt_redacted"]  # the field did not exist yet
-    new = to_new_events([requested], correlation_id=generation_id, actor=SUBJECT.to_actor())
+    new = Stamp(generation_id, actor=SUBJECT.to_actor()).events([requested])
     platform.store.append(
         generation_stream(generation_id), 0, [new[0].model_copy(update={"data": data})]
     )
@@ -64,7 +64,7 @@ def worker_rejection(platform: Platform, generation_id: UUID) -> None:
         reason="personal_data: CREDIT_CARD", findings=(), policy_version=DEFAULT_POLICY.version
     )
     platform.store.append(
-        generation_stream(generation_id), 1, to_new_events([rejected], correlation_id=generation_id)
+        generation_stream(generation_id), 1, Stamp(generation_id).events([rejected])
     )
 
 

@@ -42,8 +42,10 @@ from services.context import Platform
 from services.destinations import RefusedDestination
 from services.generations import GenerationRefused, GenerationRequest, submit_generation
 from services.pipeline import advance_generation
+from services.ports import EventStore
+from services.repository import Repository
 from services.settings import Settings
-from services.webhook_delivery import deliver, dispatch, parse_message
+from services.webhook_delivery import DeliveryMessage, deliver, dispatch, parse_message
 from services.webhooks import (
     WEBHOOK_QUEUE,
     WebhookPorts,
@@ -53,6 +55,7 @@ from services.webhooks import (
     remove_webhook,
 )
 from tests.static_resolver import StaticResolver
+from tests.store_wrappers import Forwarding
 from tests.webhook_receiver import Receiver, running_receiver
 
 DEPARTMENT = "marketing"
@@ -215,6 +218,43 @@ def test_a_redelivered_message_or_event_after_success_posts_nothing(
     assert dispatch(harness.platform, harness.ports, charged) == 1
     assert harness.drain() == []  # the queue dropped the duplicate message id
     assert len(receiver.received) == 1
+
+
+class RacedOnTheDelivery(Forwarding):
+    """The real store, except that `other` (another worker) handles `message` to its end
+    just before this worker's first append to the delivery's stream."""
+
+    def __init__(self, store: EventStore, other: Harness, message: DeliveryMessage) -> None:
+        super().__init__(store)
+        self.other: Harness | None = other
+        self.message = message
+
+    def before_append(self, stream_id: str, expected_version: int) -> None:
+        other = self.other
+        if other is not None and stream_id == webhook_delivery_stream(self.message.delivery_id):
+            self.other = None
+            deliver(other.platform, other.ports, self.message)
+
+
+def test_an_attempt_two_workers_made_at_once_is_recorded_once(harness: Harness) -> None:
+    with running_receiver() as receiver:
+        closed_url = receiver.url
+    harness.register(closed_url)
+    assert harness.generate("a lighthouse at dusk") is Status.CHARGED
+    harness.dispatch()
+    queue = local_queue(harness.config, WEBHOOK_QUEUE)
+    (message,) = queue.receive(max_messages=1, max_wait_time=1.0)
+    delivery = parse_message(message.body)
+    other = dataclasses.replace(harness, platform=build_platform(harness.config))
+    racing = RacedOnTheDelivery(harness.platform.store, other, delivery)
+    mine = dataclasses.replace(harness.platform, store=racing, repository=Repository(racing))
+
+    outcome = deliver(mine, harness.ports, delivery)
+
+    assert racing.other is None  # the other worker did get in first
+    assert outcome.startswith("attempt 1 failed")
+    events = harness.delivery_events(str(delivery.delivery_id))
+    assert events == [WebhookAttemptFailed.TYPE]
 
 
 def test_retries_back_off_exponentially_by_rescheduling(tmp_path: Path, receiver: Receiver) -> None:

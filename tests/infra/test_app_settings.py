@@ -67,6 +67,9 @@ LEFT_AT_DEFAULT = {
     "DONATELLO_WEBHOOK_ALLOW_PRIVATE",  # off; settings refuse it beside Entra sign-in
     "DONATELLO_METRICS",  # on: measurements go to Application Insights (adapters/otel_meter.py)
     "DONATELLO_STUCK_AFTER_SECONDS",
+    "DONATELLO_SNAPSHOT_EVERY",  # at most 100 events read past a snapshot (docs/cosmos-costs.md)
+    "DONATELLO_STATE_CACHE_ENTRIES",  # the repository's cache, per worker
+    "DONATELLO_VIEW_POINTER_SECONDS",  # how stale a read of the live view version may be
     "DONATELLO_GENERATION_DEADLINE_SECONDS",
     "DONATELLO_MAX_REQUEST_BYTES",
     "DONATELLO_IMAGE_URL_TTL_SECONDS",

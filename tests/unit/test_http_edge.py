@@ -21,6 +21,7 @@ from functions.http_support import (
 from functions.problems import NOT_FOUND, Problem
 from services.budget_history import InvalidInstant, parse_instant
 from services.budgets import BudgetUpdate
+from services.commands import StreamContended
 from services.generations import MAX_PROMPT_CHARS, GenerationRequest
 
 LIMIT = 1_048_576
@@ -189,3 +190,14 @@ def test_an_unexpected_error_answers_only_a_correlation_id(
     # exc_info, or its redacted text once the log hygiene (adapters.json_logs) is installed
     assert record.exc_info is not None or "RuntimeError" in (record.exc_text or "")
     assert response.headers["X-Correlation-Id"] == body["correlation_id"]
+
+
+def test_a_command_that_gave_up_on_its_stream_answers_409_without_naming_it() -> None:
+    def contended(req: func.HttpRequest) -> func.HttpResponse:
+        raise StreamContended("budget-marketing-2026-11", 50, 41, 42)
+
+    response = api(contended)(request())
+    assert response.status_code == 409
+    body = json.loads(response.get_body())
+    assert body["type"].endswith("/concurrency-conflict")
+    assert "budget-marketing" not in response.get_body().decode()  # internal: not answered

@@ -11,8 +11,10 @@ from uuid import UUID, uuid4
 from domain.envelope import GENESIS_HASH, SYSTEM_ACTOR, Event
 from domain.generation import Payload
 from domain.webhooks import (
+    Delivery,
     Kind,
     WebhookAttemptFailed,
+    WebhookDeadLettered,
     WebhookDelivered,
     WebhookRegistered,
     WebhookRemoved,
@@ -22,6 +24,7 @@ from domain.webhooks import (
     retry_delay,
     signature_header,
     subscription_secret,
+    unrecorded,
     verify_signature,
 )
 
@@ -103,6 +106,21 @@ def test_a_delivery_counts_failed_attempts_until_it_finishes() -> None:
     assert not delivery_state([failed]).finished
     done = event(WebhookDelivered(attempt=2, status_code=204), 2)
     assert delivery_state([failed, done]).finished
+
+
+def test_an_outcome_is_recorded_once_per_attempt_and_never_after_the_end() -> None:
+    failed = WebhookAttemptFailed(attempt=1, error="HTTP 500", retry_at=None)
+    delivered = WebhookDelivered(attempt=2, status_code=204)
+    dead = WebhookDeadLettered(attempts=0, last_error="the webhook was removed")
+    one_failure = delivery_state([event(failed, 1)])
+    assert unrecorded(Delivery(), 1, [failed]) == [failed]
+    assert unrecorded(one_failure, 1, [failed]) == []  # another worker recorded it first
+    assert unrecorded(one_failure, 2, [delivered]) == [delivered]
+    assert unrecorded(one_failure, 0, [dead]) == [dead]
+    finished = delivery_state([event(failed, 1), event(delivered, 2)])
+    assert finished.version == 2
+    assert unrecorded(finished, 3, [failed]) == []
+    assert unrecorded(finished, 0, [dead]) == []
 
 
 def test_delivery_ids_are_stable_per_event_and_target() -> None:

@@ -216,6 +216,34 @@ resource views 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@20
   }
 }
 
+// As adapters/cosmos_snapshots.py creates it: folded states, a cache of the log (deleting
+// every item changes no answer), read by id within the stream's partition only.
+resource snapshots 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = {
+  parent: database
+  name: 'snapshots'
+  properties: {
+    resource: {
+      id: 'snapshots'
+      partitionKey: {
+        paths: [
+          '/streamId'
+        ]
+        kind: 'Hash'
+      }
+      indexingPolicy: {
+        indexingMode: 'consistent'
+        automatic: true
+        includedPaths: []
+        excludedPaths: [
+          {
+            path: '/*'
+          }
+        ]
+      }
+    }
+  }
+}
+
 // The change-feed triggers' leases (functions/projector.py, functions/webhooks.py): a
 // managed identity cannot create containers, so the triggers never do.
 resource leases 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = {
