@@ -15,11 +15,15 @@ from functools import cache
 from pathlib import Path
 
 from azure.cosmos import DatabaseProxy
-from azure.keyvault.keys.crypto import CryptographyClient
-from azure.keyvault.secrets import SecretClient
 from azure.servicebus import ServiceBusClient
 
-from adapters.azure_clients import blob_service, cosmos_database, managed_identity
+from adapters.azure_clients import (
+    blob_service,
+    cosmos_database,
+    key_vault_key,
+    key_vault_secrets,
+    managed_identity,
+)
 from adapters.blob_image_store import (
     AccountKeySigner,
     BlobImageStore,
@@ -251,42 +255,22 @@ def content_moderators(config: Settings, secrets: SecretSource) -> tuple[Content
 def secret_source(config: Settings) -> SecretSource:
     if config.key_vault_url is None:
         return EnvSecrets()
-    # Short timeouts: the SDK's defaults (300 s, 10 retries) would hang a refresh in an
-    # outage that the adapter is meant to ride out on its cached value.
-    client = SecretClient(
-        vault_url=config.key_vault_url,
-        credential=managed_identity(),
-        connection_timeout=5,
-        read_timeout=10,
-        retry_total=3,
-    )
-    return KeyVaultSecrets(client)
+    return KeyVaultSecrets(key_vault_secrets(config.key_vault_url))
 
 
 def signing_key(config: Settings, secrets: SecretSource) -> SigningKey:
     if config.content_signer == "keyvault":
         name = config.signing_certificate_name
-        crypto = CryptographyClient(
-            f"{config.key_vault_url}/keys/{name}",  # the certificate's key; Settings checks
-            credential=managed_identity(),
-            connection_timeout=5,
-            read_timeout=10,
-            retry_total=3,
-        )
+        # the certificate's key; Settings checks that the vault is set
+        crypto = key_vault_key(f"{config.key_vault_url}/keys/{name}")
         return KeyVaultSigningKey(crypto, lambda: secrets.get(name))
     return LocalSigningKey(data_path(config, "content-credentials.pem"))
 
 
 def subject_key_ring(config: Settings) -> SubjectKeyRing:
     if config.subject_keys == "keyvault":
-        client = SecretClient(
-            vault_url=config.subject_key_vault_url or "",  # Settings checks
-            credential=managed_identity(),
-            connection_timeout=5,
-            read_timeout=10,
-            retry_total=3,
-        )
-        return KeyVaultKeyRing(client)
+        # Settings checks that the vault is set
+        return KeyVaultKeyRing(key_vault_secrets(config.subject_key_vault_url or ""))
     return LocalKeyRing(data_path(config, "subject-keys.json"))
 
 

@@ -15,9 +15,14 @@ from urllib.parse import urlsplit
 from azure.core.credentials import TokenCredential
 from azure.cosmos import CosmosClient, DatabaseProxy
 from azure.identity import DefaultAzureCredential
+from azure.keyvault.keys.crypto import CryptographyClient
+from azure.keyvault.secrets import SecretClient
 from azure.storage.blob import BlobServiceClient
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+# Short timeouts for Key Vault: the SDK's defaults (300 s, 10 retries) would hang a
+# refresh in an outage that the adapters are meant to ride out on their cached values.
+_KEY_VAULT_TIMEOUTS = {"connection_timeout": 5, "read_timeout": 10, "retry_total": 3}
 
 
 @cache
@@ -51,3 +56,12 @@ def blob_service(account_url: str, emulator_account_key: str | None) -> BlobServ
     return BlobServiceClient(
         account_url, credential={"account_name": account_name, "account_key": emulator_account_key}
     )
+
+
+def key_vault_secrets(vault_url: str) -> SecretClient:
+    return SecretClient(vault_url=vault_url, credential=managed_identity(), **_KEY_VAULT_TIMEOUTS)
+
+
+def key_vault_key(key_id: str) -> CryptographyClient:
+    """A client for one key, by its id: https://<vault>/keys/<name>."""
+    return CryptographyClient(key_id, credential=managed_identity(), **_KEY_VAULT_TIMEOUTS)
